@@ -1,0 +1,172 @@
+#!/usr/bin/busybox sh
+# linux-builder guest init: PID 1 of the builder VM.
+#
+# The composer installs this file as /init in the initramfs. It runs in two stages:
+#   stage 1 moves the root onto a bind mount of itself (the Nix sandbox's pivot_root
+#           fails with EINVAL on the initramfs rootfs) and re-executes itself there;
+#   stage 2 brings the system up: modules, network, /nix on the data disk, nix-daemon, sshd,
+#           a login on the serial console, and the power button; then it waits for a stop.
+# Per-boot secrets arrive in a second cpio the host appends to the initramfs, under /.linux-builder/.
+# Everything it prints goes to the console, which the host logs; the host waits for the READY line.
+
+export PATH=/usr/sbin:/usr/bin:/usr/libexec/busybox
+BB=/usr/bin/busybox
+SECRETS=/.linux-builder
+STATE=/run/linux-builder
+
+log() { echo "linux-builder: $*"; }
+fail() {
+  echo "linux-builder: FAILED: $*"
+  # Drop to a shell on the console for a human; the host sees FAILED and gives up waiting.
+  exec $BB setsid $BB cttyhack $BB sh
+}
+
+if [ "$1" != "stage2" ]; then
+  # Stage 1. Busybox applets become commands here, behind the real tools in PATH.
+  $BB mkdir -p /usr/libexec/busybox /mnt/root
+  $BB --install -s /usr/libexec/busybox
+  mount -o bind / /mnt/root || fail "cannot bind-mount the root"
+  cd /mnt/root || fail "cannot enter the new root"
+  mount -o move . / || fail "cannot move the root"
+  exec chroot . /init stage2
+fi
+
+# ---- Stage 2 ---------------------------------------------------------------------------------
+# sshd's StrictModes refuses a world-writable root; the initramfs root is 1777.
+chmod 755 /
+mkdir -p /proc /sys /dev /run /tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+mkdir -p $STATE /run/sshd /var/log /var/empty
+chmod 700 $STATE
+log "stage 2 at $(cut -d' ' -f1 /proc/uptime)s"
+
+# Kernel modules, in the order the composer computed from each module's dependencies.
+if [ -f /etc/linux-builder/modules ]; then
+  while read -r module; do
+    [ -n "$module" ] && insmod "/usr/lib/modules/$module" 2>/dev/null
+  done </etc/linux-builder/modules
+fi
+
+hostname linux-builder
+# Network: QEMU user networking's fixed addresses.
+ip link set lo up
+for dev in /sys/class/net/*; do
+  name=${dev##*/}
+  [ "$name" = lo ] && continue
+  ip link set "$name" up
+  ip addr add 10.0.2.15/24 dev "$name"
+  ip route add default via 10.0.2.2 dev "$name"
+  break
+done
+echo "nameserver 10.0.2.3" >/etc/resolv.conf
+
+# Per-boot secrets: the host key and the builder's authorized key, never part of the shared image.
+if [ -d $SECRETS ]; then
+  install -m 600 -o root -g root $SECRETS/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
+  install -m 644 -o root -g root $SECRETS/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
+  install -d -m 700 -o builder -g builder /home/builder/.ssh
+  install -m 600 -o builder -g builder $SECRETS/authorized_keys /home/builder/.ssh/authorized_keys
+  rm -rf $SECRETS
+else
+  log "no per-boot secrets: sshd will not start"
+fi
+
+# /nix lives on the data disk: formatted on first boot, checked on later boots.
+disk=/dev/vda
+if [ -b $disk ]; then
+  if ! dumpe2fs -h $disk >/dev/null 2>&1; then
+    log "formatting $disk for /nix"
+    mke2fs -q -t ext4 -L linux-builder-nix -E lazy_itable_init=1,lazy_journal_init=1 -F $disk ||
+      fail "cannot format $disk"
+  else
+    e2fsck -p $disk >/dev/null 2>&1
+    # 0: clean, 1: errors corrected; anything else needs a human.
+    [ $? -le 1 ] || fail "the /nix disk $disk has errors e2fsck -p cannot fix"
+  fi
+  mkdir -p /nix
+  mount -t ext4 -o noatime $disk /nix || fail "cannot mount $disk on /nix"
+else
+  log "no data disk: /nix is in memory and will not survive a stop"
+fi
+mkdir -p /nix/store /nix/var/nix
+chown root:nixbld /nix/store
+chmod 1775 /nix/store
+[ -f /nix/var/nix/db/db.sqlite ] || nix-store --init || fail "cannot initialise the Nix store"
+chown -R builder:builder /home/builder
+
+nix-daemon >/var/log/nix-daemon.log 2>&1 &
+echo $! >$STATE/nix-daemon.pid
+
+# A control FIFO lets the builder user stop the VM without root: `shutdown now` writes to it.
+mkfifo -m 620 $STATE/control
+chown root:builder $STATE/control
+chmod 711 $STATE
+
+# The ACPI power button (QMP system_powerdown) reaches us through busybox acpid.
+acpid -c /etc/acpi -l /var/log/acpid.log 2>/dev/null
+
+if [ -f /etc/ssh/ssh_host_ed25519_key ]; then
+  /usr/sbin/sshd -E /var/log/sshd.log || fail "sshd did not start"
+fi
+
+# Ready: the daemon socket exists and sshd is listening.
+i=0
+while [ ! -S /nix/var/nix/daemon-socket/socket ] && [ $i -lt 100 ]; do
+  sleep 0.05
+  i=$((i + 1))
+done
+log "READY at $(cut -d' ' -f1 /proc/uptime)s"
+
+# A login on the serial console, as the seed shows; auto-login as builder.
+console=$(sed -n 's/.*console=\([a-zA-Z0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$console" ] || console=console
+(
+  while :; do
+    setsid getty -n -l /usr/lib/linux-builder/autologin 115200 "$console" vt100
+    sleep 1
+  done
+) &
+
+stopping=
+stop_everything() {
+  [ -n "$stopping" ] && return
+  stopping=1
+  log "stopping"
+  [ -f /run/sshd.pid ] && kill "$(cat /run/sshd.pid)" 2>/dev/null
+  kill "$(cat $STATE/nix-daemon.pid)" 2>/dev/null
+  kill -TERM -1 2>/dev/null
+  sleep 0.2
+  kill -KILL -1 2>/dev/null
+  sync
+  if grep -q " /nix " /proc/mounts; then
+    umount /nix 2>/dev/null || mount -o remount,ro /nix
+  fi
+  log "powering off"
+  poweroff -f
+}
+# busybox poweroff/halt/reboot without -f signal PID 1: USR2 power off, USR1 halt, TERM reboot.
+trap stop_everything USR1 USR2 TERM INT
+
+# Requests from the builder user through the control FIFO.
+(
+  while :; do
+    if read -r request <$STATE/control; then
+      case "$request" in
+      poweroff | halt | shutdown | reboot) kill -USR2 1 ;;
+      esac
+    fi
+  done
+) &
+
+# PID 1 must never exit; waiting also reaps orphans, and lets the traps run.
+while :; do
+  wait
+  sleep 1
+done

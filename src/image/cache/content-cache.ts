@@ -1,0 +1,136 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { LinuxBuilderError } from "../../errors.js";
+import { describeNetworkError } from "../../net/http.js";
+
+/** Something we know the exact bytes of before we fetch it: a .deb from a verified index, or the index itself. */
+export interface ExpectedFile {
+  readonly url: string;
+  readonly sha256: string;
+  readonly size: number;
+  /** Names the thing in messages: a package name and version, or an index path. */
+  readonly label: string;
+}
+
+export interface FetchOptions {
+  /** Called with each chunk's length as bytes arrive (progress bars). */
+  readonly onBytes?: (bytes: number) => void;
+  /** How many times a truncated or interrupted download is tried in all. */
+  readonly attempts?: number;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+class TruncatedDownload extends Error {}
+
+/**
+ * A content-addressed store of files named by their SHA256. A file enters only after its size and hash
+ * were checked, by an atomic rename from a temporary file in the same folder, so a crash or a wrong
+ * byte never leaves a bad entry; entries are verified again before each use.
+ */
+export class ContentCache {
+  constructor(readonly root: string) {}
+
+  pathOf(sha256: string): string {
+    return join(this.root, "sha256", sha256.slice(0, 2), sha256);
+  }
+
+  /** The path of a verified copy of `file`, downloading it if it is missing or damaged. */
+  async fetch(file: ExpectedFile, options: FetchOptions = {}): Promise<string> {
+    const path = this.pathOf(file.sha256);
+    if (await this.holdsValid(path, file)) {
+      options.onBytes?.(file.size);
+      return path;
+    }
+    await mkdir(join(this.root, "sha256", file.sha256.slice(0, 2)), { recursive: true });
+    await mkdir(join(this.root, "tmp"), { recursive: true });
+    const attempts = options.attempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      const temp = join(this.root, "tmp", `${file.sha256}.${randomBytes(6).toString("hex")}`);
+      let received = 0;
+      try {
+        await this.download(file, temp, (bytes) => {
+          received += bytes;
+          options.onBytes?.(bytes);
+        });
+        await rename(temp, path);
+        return path;
+      } catch (error) {
+        await rm(temp, { force: true });
+        // Give back what this attempt counted so a retried progress bar does not run past 100%.
+        options.onBytes?.(-received);
+        const retriable = error instanceof TruncatedDownload || !(error instanceof LinuxBuilderError);
+        if (!retriable || attempt >= attempts) {
+          if (error instanceof LinuxBuilderError) throw error;
+          throw new LinuxBuilderError(
+            "cache.download",
+            `Cannot download ${file.label} from ${file.url}: ${describeNetworkError(error)} (after ${attempt} attempts)`,
+            { hint: "Check the network and the mirror (--mirror), then run the command again.", cause: error },
+          );
+        }
+      }
+    }
+  }
+
+  private async holdsValid(path: string, file: ExpectedFile): Promise<boolean> {
+    const info = await stat(path).catch(() => undefined);
+    if (info === undefined) return false;
+    if (info.size === file.size && (await sha256OfFile(path)) === file.sha256) return true;
+    // Damaged on disk (or an older bug): drop it and fetch again.
+    await rm(path, { force: true });
+    return false;
+  }
+
+  private async download(file: ExpectedFile, temp: string, onBytes: (bytes: number) => void): Promise<void> {
+    const response = await fetch(file.url);
+    if (!response.ok || response.body === null) {
+      const error = new LinuxBuilderError(
+        "net.http-status",
+        `Cannot download ${file.label} from ${file.url}: HTTP ${response.status}`,
+        { hint: "The mirror may be out of date: try again later, or another --mirror." },
+      );
+      // Server errors may pass; a 404 will not.
+      if (response.status >= 500) throw new TruncatedDownload(error.message);
+      throw error;
+    }
+    const hash = createHash("sha256");
+    const handle = await open(temp, "wx", 0o644);
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        const bytes = chunk as Uint8Array;
+        size += bytes.length;
+        if (size > file.size) {
+          throw new LinuxBuilderError(
+            "cache.size-mismatch",
+            `Cannot accept ${file.label} from ${file.url}: it is larger than the ${file.size} bytes the signed index promises`,
+            { hint: "The mirror serves a different file than its index describes; try another --mirror." },
+          );
+        }
+        hash.update(bytes);
+        await handle.write(bytes);
+        onBytes(bytes.length);
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (size < file.size) {
+      throw new TruncatedDownload(`the download stopped after ${size} of ${file.size} bytes`);
+    }
+    const actual = hash.digest("hex");
+    if (actual !== file.sha256) {
+      throw new LinuxBuilderError(
+        "cache.hash-mismatch",
+        `Cannot accept ${file.label} from ${file.url}: its SHA256 is ${actual}, the signed index says ${file.sha256}`,
+        { hint: "The mirror or something between it and you altered the file; try another --mirror." },
+      );
+    }
+  }
+}

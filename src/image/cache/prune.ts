@@ -1,0 +1,37 @@
+import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { parseLock } from "../lock.js";
+import type { ImageStore } from "../store.js";
+
+/**
+ * Removes cached files no image needs to be composed again: every file whose hash is not in the lock
+ * of an image in `store` (package indexes are always removable; they are fetched again by hash).
+ */
+export async function pruneCache(
+  cacheDir: string,
+  store: ImageStore,
+  options: { all: boolean },
+): Promise<{ files: number; bytes: number }> {
+  const keep = new Set<string>();
+  if (!options.all) {
+    for (const image of await store.list()) {
+      const lockPath = join(image.directory, "lock.json");
+      const lock = parseLock(await readFile(lockPath, "utf8"), lockPath);
+      for (const p of [lock.kernel, ...lock.packages]) keep.add(p.sha256);
+    }
+  }
+  let files = 0;
+  let bytes = 0;
+  const root = join(cacheDir, "files");
+  await rm(join(root, "tmp"), { recursive: true, force: true });
+  for (const prefix of await readdir(join(root, "sha256")).catch(() => [] as string[])) {
+    for (const name of await readdir(join(root, "sha256", prefix))) {
+      if (keep.has(name)) continue;
+      const path = join(root, "sha256", prefix, name);
+      bytes += (await stat(path)).size;
+      await rm(path, { force: true });
+      files++;
+    }
+  }
+  return { files, bytes };
+}

@@ -1,0 +1,394 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { LinuxBuilderError } from "../errors.js";
+import { packageRoot } from "../host/package-root.js";
+import { fetchBytes } from "../net/http.js";
+import { writeCpio } from "./archive/cpio.js";
+import { readDebData } from "./archive/deb.js";
+import { decompressBuffer } from "./archive/decompress.js";
+import { gzipReproducible } from "./archive/gzip.js";
+import type { TarEntry } from "./archive/tar.js";
+import { ContentCache } from "./cache/content-cache.js";
+import { verifyInRelease } from "./debian/inrelease.js";
+import { loadKeyring } from "./debian/keyring.js";
+import { PackageIndex, type PackageRecord, parsePackagesIndex } from "./debian/packages-index.js";
+import { indexEntry, type Release, verifyIndexHash } from "./debian/release.js";
+import { resolveClosure } from "./debian/resolver.js";
+import {
+  type Arch,
+  ARCHITECTURES,
+  FALLBACK_SYMLINKS,
+  GUEST_MODULES,
+  GUEST_PACKAGES,
+  IMAGE_EXCLUDED_PREFIXES,
+  kernelMetaPackage,
+  OVERLAY_MODES,
+} from "./guest/profile.js";
+import { type AvailableModule, moduleDepends, moduleName, parseModinfo, planModuleLoadOrder } from "./guest/kernel-modules.js";
+import { type Lock, type LockedPackage, serializeLock } from "./lock.js";
+import { RootfsTree } from "./rootfs-tree.js";
+import { type ImageManifest, ImageStore } from "./store.js";
+
+/** Bumped whenever the composer's output for the same inputs changes (it is part of the reuse key). */
+export const COMPOSER_FORMAT = 1;
+
+export interface ComposeOptions {
+  readonly arch: Arch;
+  readonly suite: string;
+  readonly mirror: string;
+  readonly extraPackages: readonly string[];
+  /** apt's Check-Valid-Until: refuse a Release whose Valid-Until has passed. */
+  readonly checkValidUntil: boolean;
+  /** Compose exactly this package set instead of resolving it from the mirror's current index. */
+  readonly lock?: Lock;
+  /** Compose again even if an image from the same inputs exists. */
+  readonly force: boolean;
+  readonly cacheDir: string;
+  readonly imagesDir: string;
+  readonly reporter?: ComposeReporter;
+  /** Extra OpenPGP keyrings to trust (other mirrors, tests). */
+  readonly keyringFiles?: readonly string[];
+  /** The time signatures and Valid-Until are checked at; defaults to now. */
+  readonly now?: Date;
+  readonly downloadConcurrency?: number;
+}
+
+/** How composition reports progress; the CLI draws it, tests ignore it. */
+export interface ComposeReporter {
+  step(message: string): void;
+  downloadStart(totalBytes: number, files: number): void;
+  downloadProgress(bytes: number): void;
+  downloadEnd(): void;
+}
+
+const quietReporter: ComposeReporter = {
+  step() {},
+  downloadStart() {},
+  downloadProgress() {},
+  downloadEnd() {},
+};
+
+export interface ComposeResult {
+  readonly manifest: ImageManifest;
+  readonly directory: string;
+  /** True when an image from the same inputs already existed and was used as it is. */
+  readonly reused: boolean;
+  /** Seconds per phase. */
+  readonly timings: Readonly<Record<string, number>>;
+  readonly signer?: string;
+}
+
+function toLocked(record: PackageRecord): LockedPackage {
+  const architecture = record.architecture;
+  if (architecture !== "amd64" && architecture !== "arm64" && architecture !== "all") {
+    throw new Error(`unexpected architecture ${architecture} for ${record.name}`);
+  }
+  return {
+    name: record.name,
+    version: record.version,
+    architecture,
+    filename: record.filename,
+    size: record.size,
+    sha256: record.sha256,
+  };
+}
+
+/** Fetches and verifies the signed index, then resolves the guest's closure and kernel into a lock. */
+export async function resolveLock(
+  options: ComposeOptions,
+  cache: ContentCache,
+  reporter: ComposeReporter,
+): Promise<{ lock: Lock; signer: string }> {
+  const { arch, suite, mirror } = options;
+  const base = `${mirror.replace(/\/+$/, "")}/dists/${suite}`;
+  reporter.step(`Verifying ${base}/InRelease`);
+  const inReleaseText = (await fetchBytes(`${base}/InRelease`, `the ${suite} InRelease file`)).toString("utf8");
+  const keys = await loadKeyring(options.keyringFiles ? [...options.keyringFiles] : undefined);
+  const verified = await verifyInRelease(inReleaseText, keys, {
+    now: options.now ?? new Date(),
+    checkValidUntil: options.checkValidUntil,
+    source: `${base}/InRelease`,
+  });
+  const release: Release = verified.release;
+
+  const plainPath = `main/binary-${arch}/Packages`;
+  const compressedPath = [".xz", ".gz"].map((ext) => plainPath + ext).find((p) => release.sha256.has(p));
+  if (compressedPath === undefined) {
+    // indexEntry throws the error that names the missing index.
+    indexEntry(release, `${plainPath}.xz`);
+    throw new Error("unreachable");
+  }
+  const entry = indexEntry(release, compressedPath);
+  reporter.step(`Reading ${suite}/${compressedPath}`);
+  const indexFile = await cache.fetch({
+    url: `${base}/${compressedPath}`,
+    sha256: entry.sha256,
+    size: entry.size,
+    label: `the ${suite} ${arch} package index`,
+  });
+  const text = await decompressBuffer(compressedPath, await readFile(indexFile));
+  if (release.sha256.has(plainPath)) verifyIndexHash(release, plainPath, text);
+  const label = `${suite}/main ${arch}`;
+  const index = new PackageIndex(parsePackagesIndex(text.toString("utf8"), label, { arch }), { arch, label });
+
+  const roots = [...GUEST_PACKAGES, ...options.extraPackages];
+  reporter.step(`Resolving ${roots.length} packages and their dependencies`);
+  const closure = resolveClosure(index, roots, { arch });
+  return { lock: { lockVersion: 1, suite, arch, roots, kernel: resolveKernel(index, arch), packages: closure.map(toLocked) }, signer: verified.signer.userId };
+}
+
+/** The versioned kernel image the meta package points at (its other dependencies are for installed systems). */
+function resolveKernel(index: PackageIndex, arch: Arch): LockedPackage {
+  const meta = kernelMetaPackage(arch);
+  const metaRecord = index.versions(meta)[0];
+  const imageName = metaRecord?.depends
+    .flat()
+    .map((relation) => relation.name)
+    .find((name) => name.startsWith("linux-image-"));
+  const image = imageName === undefined ? undefined : index.versions(imageName)[0];
+  if (image === undefined) {
+    throw new LinuxBuilderError(
+      "debian.unresolvable",
+      `Cannot find the kernel: ${meta}${imageName ? ` → ${imageName}` : ""} is not in ${index.label}`,
+      { hint: "Check --suite and --arch: the kernel comes from Debian's cloud kernel flavour." },
+    );
+  }
+  return toLocked(image);
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(full)));
+    else out.push(full);
+  }
+  return out.sort();
+}
+
+/** A hash of everything besides the packages that shapes the image: our guest files and composer format. */
+async function guestFilesKey(guestDir: string): Promise<string> {
+  const hash = createHash("sha256").update(`composer-format:${COMPOSER_FORMAT}\n`);
+  for (const file of await listFiles(guestDir)) {
+    const info = await stat(file);
+    hash.update(`${relative(guestDir, file)}\0${info.mode & 0o111 ? "x" : "-"}\0`);
+    hash.update(await readFile(file));
+  }
+  return hash.digest("hex");
+}
+
+async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function debUrl(mirror: string, pkg: LockedPackage): string {
+  return `${mirror.replace(/\/+$/, "")}/${pkg.filename}`;
+}
+
+/**
+ * Composes the guest image: resolve (or take) the lock, fetch and verify every .deb, unpack them
+ * into a merged-/usr tree with our /init and overlay, pick the kernel modules, and write a
+ * reproducible compressed cpio next to the kernel in a content-addressed image directory.
+ */
+export async function composeImage(options: ComposeOptions): Promise<ComposeResult> {
+  const reporter = options.reporter ?? quietReporter;
+  const timings: Record<string, number> = {};
+  let started = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - started) / 1000;
+    started = now;
+  };
+
+  const cache = new ContentCache(join(options.cacheDir, "files"));
+  const store = new ImageStore(options.imagesDir);
+  let signer: string | undefined;
+  let lock: Lock;
+  if (options.lock === undefined) {
+    const resolved = await resolveLock(options, cache, reporter);
+    lock = resolved.lock;
+    signer = resolved.signer;
+  } else {
+    lock = options.lock;
+    if (lock.arch !== options.arch) {
+      throw new LinuxBuilderError(
+        "lock.arch",
+        `Cannot compose a ${options.arch} image from a lock for ${lock.arch}`,
+        { hint: `Pass --arch ${lock.arch}, or a lock made for ${options.arch}.` },
+      );
+    }
+  }
+  lap("resolve");
+
+  const lockText = serializeLock(lock);
+  const guestDir = join(packageRoot(), "guest");
+  const inputs = createHash("sha256").update(lockText).update(await guestFilesKey(guestDir)).digest("hex");
+  if (!options.force) {
+    const existing = await store.findByInputs(inputs);
+    if (existing !== undefined) {
+      await store.setCurrent(lock.arch, existing.manifest.id);
+      lap("reuse");
+      return { ...existing, reused: true, timings, ...(signer === undefined ? {} : { signer }) };
+    }
+  }
+
+  const all = [lock.kernel, ...lock.packages];
+  reporter.downloadStart(
+    all.reduce((sum, p) => sum + p.size, 0),
+    all.length,
+  );
+  const files = await mapConcurrent(all, options.downloadConcurrency ?? 6, (pkg) =>
+    cache.fetch(
+      { url: debUrl(options.mirror, pkg), sha256: pkg.sha256, size: pkg.size, label: `${pkg.name} ${pkg.version}` },
+      { onBytes: (bytes) => reporter.downloadProgress(bytes) },
+    ),
+  );
+  reporter.downloadEnd();
+  lap("download");
+
+  reporter.step(`Unpacking ${lock.packages.length} packages`);
+  const tree = new RootfsTree(IMAGE_EXCLUDED_PREFIXES);
+  const [kernelDeb, ...packageDebs] = files as [string, ...string[]];
+  for (const [i, pkg] of lock.packages.entries()) {
+    const deb = packageDebs[i] as string;
+    try {
+      await tree.addPackage(readDebData(deb));
+    } catch (error) {
+      if (error instanceof LinuxBuilderError) throw error;
+      throw new LinuxBuilderError("image.unpack", `Cannot unpack ${pkg.name} ${pkg.version} (${deb}): ${String(error)}`, {
+        cause: error,
+      });
+    }
+  }
+  lap("unpack");
+
+  reporter.step("Adding the kernel modules and the guest's /init");
+  const kernel = await addKernel(tree, kernelDeb, lock.arch, lock.kernel.name);
+  await addGuestFiles(tree, guestDir);
+  lap("kernel");
+
+  reporter.step("Writing the initramfs");
+  const cpio = writeCpio(tree.toEntries());
+  const initrd = gzipReproducible(cpio);
+  lap("initramfs");
+
+  const result = await store.add({
+    arch: lock.arch,
+    suite: lock.suite,
+    nixSystem: ARCHITECTURES[lock.arch].nixSystem,
+    kernelVersion: kernel.version,
+    kernel: kernel.image,
+    initrd,
+    initrdUncompressedSize: cpio.length,
+    lockText,
+    inputs,
+    modules: kernel.modules,
+    packageCount: lock.packages.length,
+  });
+  await store.setCurrent(lock.arch, result.manifest.id);
+  lap("write");
+  return { ...result, reused: false, timings, ...(signer === undefined ? {} : { signer }) };
+}
+
+interface KernelParts {
+  version: string;
+  image: Buffer;
+  modules: string[];
+}
+
+/** Takes the kernel image out of its .deb, and the modules the guest needs, decompressed, in load order. */
+async function addKernel(tree: RootfsTree, deb: string, arch: Arch, packageName: string): Promise<KernelParts> {
+  let image: Buffer | undefined;
+  let version: string | undefined;
+  let builtinList = "";
+  const moduleFiles = new Map<string, TarEntry>();
+  for await (const entry of readDebData(deb)) {
+    const vmlinuz = /^boot\/vmlinuz-(.+)$/.exec(entry.path);
+    if (vmlinuz && entry.type === "file") {
+      image = entry.body;
+      version = vmlinuz[1];
+      continue;
+    }
+    const builtin = /^(?:usr\/)?lib\/modules\/[^/]+\/modules\.builtin$/.exec(entry.path);
+    if (builtin && entry.type === "file") builtinList = entry.body?.toString("utf8") ?? "";
+    const ko = /^(?:usr\/)?lib\/modules\/[^/]+\/(kernel\/.+\.ko(?:\.(?:xz|zst|gz))?)$/.exec(entry.path);
+    if (ko?.[1] && entry.type === "file") moduleFiles.set(moduleName(ko[1]), { ...entry, path: ko[1] });
+  }
+  if (image === undefined || version === undefined) {
+    throw new LinuxBuilderError("kernel.missing", `Cannot find a kernel image (boot/vmlinuz-*) in ${packageName}`, {
+      hint: "The kernel package's layout is not what linux-builder expects; report this with the package name.",
+    });
+  }
+  const builtin = new Set(
+    builtinList
+      .split("\n")
+      .filter((line) => line !== "")
+      .map(moduleName),
+  );
+
+  // Decompress the modules we visit, following `depends=` breadth-first.
+  const available = new Map<string, AvailableModule & { data: Buffer }>();
+  const queue = GUEST_MODULES[arch].map(moduleName);
+  while (queue.length > 0) {
+    const name = queue.shift() as string;
+    if (available.has(name) || builtin.has(name)) continue;
+    const file = moduleFiles.get(name);
+    if (file === undefined) continue; // planModuleLoadOrder reports it with its chain.
+    const data = await decompressBuffer(file.path, file.body ?? Buffer.alloc(0));
+    const depends = moduleDepends(parseModinfo(data, `${file.path} in ${packageName}`));
+    const path = file.path.replace(/\.(xz|zst|gz)$/, "");
+    available.set(name, { path, depends, data });
+    queue.push(...depends);
+  }
+  const order = planModuleLoadOrder(GUEST_MODULES[arch], available, builtin, packageName);
+  for (const module of order) {
+    const data = available.get(moduleName(module.path))?.data ?? Buffer.alloc(0);
+    tree.addFile(`usr/lib/modules/${version}/${module.path}`, data, 0o644);
+  }
+  const loadList = order.map((m) => `${version}/${m.path}`);
+  tree.addFile("etc/linux-builder/modules", Buffer.from(loadList.map((l) => `${l}\n`).join("")), 0o644);
+  return { version, image, modules: order.map((m) => moduleName(m.path)) };
+}
+
+/** Our /init, the overlay in guest/rootfs, and what a running system needs that no package ships. */
+async function addGuestFiles(tree: RootfsTree, guestDir: string): Promise<void> {
+  tree.addFile("init", await readFile(join(guestDir, "init.sh")), 0o755);
+  const overlay = join(guestDir, "rootfs");
+  for (const file of await listFiles(overlay)) {
+    const path = relative(overlay, file);
+    const info = await stat(file);
+    const mode = OVERLAY_MODES[path] ?? (info.mode & 0o111 ? 0o755 : 0o644);
+    tree.addFile(path, await readFile(file), mode);
+  }
+  for (const [path, target] of Object.entries(FALLBACK_SYMLINKS)) {
+    if (!tree.has(path)) tree.addSymlink(path, target);
+  }
+  for (const [path, mode] of [
+    ["proc", 0o755],
+    ["sys", 0o755],
+    ["dev", 0o755],
+    ["run", 0o755],
+    ["tmp", 0o1777],
+    ["mnt", 0o755],
+    ["nix", 0o755],
+    ["root", 0o700],
+    ["home", 0o755],
+    ["home/builder", 0o755],
+    ["var/empty", 0o755],
+    ["var/log", 0o755],
+  ] as const) {
+    tree.addDirectory(path, mode);
+  }
+  // The kernel opens /dev/console for /init's output before any devtmpfs exists.
+  tree.addCharDevice("dev/console", 0o600, 5, 1);
+}

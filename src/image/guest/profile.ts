@@ -1,0 +1,80 @@
+/**
+ * What the builder guest is made of. Data only: the composer reads it, tests pin it.
+ */
+
+/** Debian architectures we compose for, and the Nix system each one builds. */
+export const ARCHITECTURES = {
+  amd64: { nixSystem: "x86_64-linux", qemu: "qemu-system-x86_64", console: "ttyS0" },
+  arm64: { nixSystem: "aarch64-linux", qemu: "qemu-system-aarch64", console: "ttyAMA0" },
+} as const;
+export type Arch = keyof typeof ARCHITECTURES;
+
+export function isArch(value: string): value is Arch {
+  return Object.hasOwn(ARCHITECTURES, value);
+}
+
+/** The roots of the guest's package closure. */
+export const GUEST_PACKAGES: readonly string[] = [
+  // sh, mount, ip, getty, acpid, insmod...: one static binary for everything /init needs.
+  "busybox-static",
+  "openssh-server",
+  "nix-bin",
+  // mke2fs and e2fsck for the /nix data disk.
+  "e2fsprogs",
+  // openssh-server depends on `systemd | systemd-standalone-sysusers | ...`; naming the small
+  // alternative here keeps all of systemd out of the closure.
+  "systemd-standalone-sysusers",
+];
+
+/** The kernel comes from this Debian meta package (its one dependency is the versioned image). */
+export function kernelMetaPackage(arch: Arch): string {
+  // The cloud flavour is built for VMs: virtio built in, half the size of the generic one.
+  return `linux-image-cloud-${arch}`;
+}
+
+/**
+ * Kernel modules the guest needs, by module name. Those the kernel has built in are skipped;
+ * the composer adds each module's dependencies and computes the load order.
+ */
+export const GUEST_MODULES: Readonly<Record<Arch, readonly string[]>> = {
+  amd64: [
+    "virtio_pci",
+    "virtio_mmio",
+    "virtio_blk",
+    "virtio_net",
+    "virtio_rng",
+    "ext4",
+    "crc32c_intel",
+    // ACPI power button → evdev → acpid: makes QMP system_powerdown a clean stop.
+    "button",
+    "evdev",
+  ],
+  arm64: ["virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "ext4", "button", "evdev"],
+};
+
+/** Paths (prefixes, no leading slash) a builder never reads: docs, manuals, translations. */
+export const IMAGE_EXCLUDED_PREFIXES: readonly string[] = [
+  "usr/share/doc/",
+  "usr/share/man/",
+  "usr/share/info/",
+  "usr/share/locale/",
+  "usr/share/lintian/",
+  "usr/share/bug/",
+  "usr/share/bash-completion/",
+  "usr/share/zsh/",
+  "usr/share/fish/",
+];
+
+/** Modes for files of our overlay (guest/rootfs) that git cannot record. */
+export const OVERLAY_MODES: Readonly<Record<string, number>> = {
+  "etc/shadow": 0o600,
+};
+
+/** Symlinks added when no package provides the path (merged-/usr, so under usr/). */
+export const FALLBACK_SYMLINKS: Readonly<Record<string, string>> = {
+  "usr/bin/sh": "busybox",
+};
+
+/** The default Debian mirror and suite: trixie has Nix 2.26 (bookworm's 2.8 is too old for many flakes). */
+export const DEFAULT_MIRROR = "http://deb.debian.org/debian";
+export const DEFAULT_SUITE = "trixie";

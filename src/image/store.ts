@@ -1,0 +1,194 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { LinuxBuilderError } from "../errors.js";
+
+const fileRef = z.object({ file: z.string(), size: z.number(), sha256: z.string() }).strict();
+
+/** manifest.json of an image directory. No timestamps: the same inputs give the same bytes. */
+export const manifestSchema = z
+  .object({
+    format: z.literal(1),
+    id: z.string(),
+    arch: z.enum(["amd64", "arm64"]),
+    suite: z.string(),
+    nixSystem: z.string(),
+    kernelVersion: z.string(),
+    kernel: fileRef,
+    initrd: fileRef.extend({ uncompressedSize: z.number() }),
+    lock: fileRef,
+    /** Hash of everything that shaped the image (lock, guest files, composer format): the reuse key. */
+    inputs: z.string(),
+    modules: z.array(z.string()),
+    packageCount: z.number(),
+  })
+  .strict();
+export type ImageManifest = z.infer<typeof manifestSchema>;
+
+export interface NewImage {
+  arch: "amd64" | "arm64";
+  suite: string;
+  nixSystem: string;
+  kernelVersion: string;
+  kernel: Buffer;
+  initrd: Buffer;
+  initrdUncompressedSize: number;
+  lockText: string;
+  inputs: string;
+  modules: string[];
+  packageCount: number;
+}
+
+export interface StoredImage {
+  readonly manifest: ImageManifest;
+  readonly directory: string;
+}
+
+const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
+
+/**
+ * Composed images, each in a directory named by a hash of its contents:
+ * `<images>/<suite>-<arch>-<hash>/{kernel,initrd,lock.json,manifest.json}`, and one pointer file per
+ * architecture, `current-<arch>`, naming the image `run` and `image info` use by default.
+ */
+export class ImageStore {
+  constructor(readonly root: string) {}
+
+  async add(image: NewImage): Promise<StoredImage> {
+    const kernel = { file: "kernel", size: image.kernel.length, sha256: sha256(image.kernel) };
+    const initrd = {
+      file: "initrd",
+      size: image.initrd.length,
+      sha256: sha256(image.initrd),
+      uncompressedSize: image.initrdUncompressedSize,
+    };
+    const lock = { file: "lock.json", size: Buffer.byteLength(image.lockText), sha256: sha256(image.lockText) };
+    const id = `${image.suite}-${image.arch}-${sha256(`${kernel.sha256}\n${initrd.sha256}\n${lock.sha256}\n`).slice(0, 16)}`;
+    const manifest: ImageManifest = {
+      format: 1,
+      id,
+      arch: image.arch,
+      suite: image.suite,
+      nixSystem: image.nixSystem,
+      kernelVersion: image.kernelVersion,
+      kernel,
+      initrd,
+      lock,
+      inputs: image.inputs,
+      modules: image.modules,
+      packageCount: image.packageCount,
+    };
+    const directory = join(this.root, id);
+    await mkdir(this.root, { recursive: true });
+    // Written in a temporary directory and renamed: an image directory is complete or absent.
+    const temp = join(this.root, `.tmp-${id}-${randomBytes(4).toString("hex")}`);
+    await mkdir(temp);
+    try {
+      await writeFile(join(temp, "kernel"), image.kernel, { mode: 0o644 });
+      await writeFile(join(temp, "initrd"), image.initrd, { mode: 0o644 });
+      await writeFile(join(temp, "lock.json"), image.lockText, { mode: 0o644 });
+      await writeFile(join(temp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
+      await rm(directory, { recursive: true, force: true });
+      await rename(temp, directory);
+    } finally {
+      await rm(temp, { recursive: true, force: true });
+    }
+    return { manifest, directory };
+  }
+
+  async get(id: string): Promise<StoredImage> {
+    if (!/^[a-z0-9-]+$/.test(id)) {
+      throw new LinuxBuilderError("image.not-found", `No image named ${id}`, {
+        hint: "Run `linux-builder image list` to see the images.",
+      });
+    }
+    const directory = join(this.root, id);
+    let text: string;
+    try {
+      text = await readFile(join(directory, "manifest.json"), "utf8");
+    } catch {
+      throw new LinuxBuilderError("image.not-found", `No image named ${id} in ${this.root}`, {
+        hint: "Run `linux-builder image list` to see the images, or `linux-builder image build` to make one.",
+      });
+    }
+    const parsed = manifestSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) {
+      throw new LinuxBuilderError("image.damaged", `The image ${id} has a manifest this version cannot read`, {
+        hint: `Remove it (linux-builder image prune) and build it again.`,
+      });
+    }
+    return { manifest: parsed.data, directory };
+  }
+
+  /** Checks the image's files against its manifest. */
+  async verify(image: StoredImage): Promise<boolean> {
+    for (const ref of [image.manifest.kernel, image.manifest.initrd, image.manifest.lock]) {
+      const data = await readFile(join(image.directory, ref.file)).catch(() => undefined);
+      if (data === undefined || data.length !== ref.size || sha256(data) !== ref.sha256) return false;
+    }
+    return true;
+  }
+
+  async list(): Promise<StoredImage[]> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    const images: StoredImage[] = [];
+    for (const name of names.sort()) {
+      if (name.startsWith(".") || name.startsWith("current-")) continue;
+      const image = await this.get(name).catch(() => undefined);
+      if (image !== undefined) images.push(image);
+    }
+    return images;
+  }
+
+  async findByInputs(inputs: string): Promise<StoredImage | undefined> {
+    for (const image of await this.list()) {
+      if (image.manifest.inputs === inputs && (await this.verify(image))) return image;
+    }
+    return undefined;
+  }
+
+  async setCurrent(arch: string, id: string): Promise<void> {
+    const temp = join(this.root, `.current-${arch}.${randomBytes(4).toString("hex")}`);
+    await writeFile(temp, `${id}\n`);
+    await rename(temp, join(this.root, `current-${arch}`));
+  }
+
+  async currentId(arch: string): Promise<string | undefined> {
+    const text = await readFile(join(this.root, `current-${arch}`), "utf8").catch(() => undefined);
+    return text?.trim() || undefined;
+  }
+
+  /** Removes images other than the current ones (or all of them). Returns what it removed and the bytes freed. */
+  async prune(options: { all: boolean }): Promise<{ removed: string[]; bytes: number }> {
+    const keep = new Set<string>();
+    if (!options.all) {
+      for (const arch of ["amd64", "arm64"]) {
+        const id = await this.currentId(arch);
+        if (id !== undefined) keep.add(id);
+      }
+    }
+    const removed: string[] = [];
+    let bytes = 0;
+    for (const name of await readdir(this.root).catch(() => [] as string[])) {
+      if (name.startsWith("current-")) {
+        if (options.all) await rm(join(this.root, name), { force: true });
+        continue;
+      }
+      if (keep.has(name)) continue;
+      bytes += await directorySize(join(this.root, name));
+      await rm(join(this.root, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+    return { removed, bytes };
+  }
+}
+
+export async function directorySize(path: string): Promise<number> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) return 0;
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const name of await readdir(path)) total += await directorySize(join(path, name));
+  return total;
+}

@@ -1,0 +1,29 @@
+import { type CpioEntry, cpioPad4, writeCpio } from "../image/archive/cpio.js";
+
+export interface BootSecrets {
+  /** The guest's ssh host key (OpenSSH private key) and its public line. */
+  readonly hostPrivateKey: string;
+  readonly hostPublicKey: string;
+  /** The public key(s) allowed to log in as `builder`. */
+  readonly authorizedKeys: string;
+}
+
+/**
+ * The per-boot archive: an uncompressed cpio with the secrets under /.linux-builder/, which /init
+ * installs and deletes. It is appended to the shared compressed image at a 4-byte boundary (the
+ * kernel reads concatenated archives; a misaligned one fails with "invalid magic").
+ */
+export function secretsArchive(secrets: BootSecrets): Buffer {
+  const entries: CpioEntry[] = [
+    { path: ".linux-builder", type: "directory", mode: 0o700 },
+    { path: ".linux-builder/ssh_host_ed25519_key", type: "file", mode: 0o600, data: Buffer.from(secrets.hostPrivateKey) },
+    { path: ".linux-builder/ssh_host_ed25519_key.pub", type: "file", mode: 0o644, data: Buffer.from(secrets.hostPublicKey) },
+    { path: ".linux-builder/authorized_keys", type: "file", mode: 0o600, data: Buffer.from(secrets.authorizedKeys) },
+  ];
+  return writeCpio(entries);
+}
+
+/** The initrd QEMU boots: the shared image, padding to 4 bytes, then the secrets. */
+export function bootInitrd(sharedImage: Buffer, secrets: BootSecrets): Buffer {
+  return Buffer.concat([cpioPad4(sharedImage), secretsArchive(secrets)]);
+}

@@ -1,0 +1,85 @@
+import type { Arch } from "../image/guest/profile.js";
+
+export type Accelerator = "kvm" | "hvf" | "tcg";
+
+/** Everything that decides QEMU's command line: pure data in, pure data out. */
+export interface QemuSpec {
+  readonly arch: Arch;
+  readonly accel: Accelerator;
+  readonly cpus: number;
+  readonly memoryMiB: number;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly disk: string;
+  /** Host port forwarded to the guest's sshd, bound to 127.0.0.1 only. */
+  readonly sshPort: number;
+  readonly qmpSocket: string;
+  /** Where the serial console goes: a log file (detached) or this process's stdio (attached). */
+  readonly console: { readonly kind: "file"; readonly path: string } | { readonly kind: "stdio" };
+  readonly extraKernelArgs?: readonly string[];
+}
+
+export interface QemuCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+export function kernelCommandLine(spec: Pick<QemuSpec, "arch" | "extraKernelArgs">): string {
+  const console = spec.arch === "amd64" ? "ttyS0" : "ttyAMA0";
+  return [
+    `console=${console}`,
+    // A panic reboots at once, and -no-reboot turns that into QEMU exiting: no hung VM.
+    "panic=-1",
+    "loglevel=4",
+    ...(spec.extraKernelArgs ?? []),
+  ].join(" ");
+}
+
+/** QEMU's argv for the builder VM. */
+export function qemuCommand(spec: QemuSpec): QemuCommand {
+  const machine =
+    spec.arch === "amd64"
+      ? ["-machine", `q35,accel=${spec.accel}`]
+      : ["-machine", `virt,accel=${spec.accel}`];
+  const cpu = spec.accel === "tcg" ? "max" : "host";
+  const serial =
+    spec.console.kind === "file"
+      ? ["-chardev", `file,id=console,path=${spec.console.path}`, "-serial", "chardev:console"]
+      : ["-serial", "mon:stdio"];
+  return {
+    command: spec.arch === "amd64" ? "qemu-system-x86_64" : "qemu-system-aarch64",
+    args: [
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      ...machine,
+      "-cpu",
+      cpu,
+      "-smp",
+      String(spec.cpus),
+      "-m",
+      `${spec.memoryMiB}M`,
+      "-kernel",
+      spec.kernel,
+      "-initrd",
+      spec.initrd,
+      "-append",
+      kernelCommandLine(spec),
+      "-no-reboot",
+      "-drive",
+      `file=${spec.disk},if=none,id=nix,format=raw,cache=unsafe,discard=unmap`,
+      "-device",
+      "virtio-blk-pci,drive=nix",
+      "-netdev",
+      `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+      "-device",
+      "virtio-net-pci,netdev=net0",
+      "-device",
+      "virtio-rng-pci",
+      "-qmp",
+      `unix:${spec.qmpSocket},server=on,wait=off`,
+      ...serial,
+    ],
+  };
+}

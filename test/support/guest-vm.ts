@@ -1,0 +1,189 @@
+/**
+ * A small harness for the VM tests: compose (or reuse) an image, boot it under QEMU with throw-away
+ * secrets, wait for the guest's READY line, and stop it through QMP. The product's lifecycle
+ * commands come later; this drives the same pieces directly.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { composeImage } from "../../src/image/compose.js";
+import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
+import type { StoredImage } from "../../src/image/store.js";
+import { generateEd25519KeyPair, type SshKeyPair } from "../../src/ssh/openssh-key.js";
+import { bootInitrd } from "../../src/vm/boot-secrets.js";
+import { qemuCommand } from "../../src/vm/qemu-argv.js";
+import { QmpClient } from "../../src/vm/qmp.js";
+
+export const run = promisify(execFile);
+
+/** Where tests keep their cache and images: reused across runs so only the first run downloads. */
+export function testHome(): string {
+  return process.env.LINUX_BUILDER_TEST_HOME ?? join(process.cwd(), ".cache", "test-home");
+}
+
+export async function testImage(arch: Arch): Promise<StoredImage> {
+  const home = testHome();
+  return composeImage({
+    arch,
+    suite: DEFAULT_SUITE,
+    mirror: process.env.LINUX_BUILDER_TEST_MIRROR ?? DEFAULT_MIRROR,
+    extraPackages: [],
+    checkValidUntil: true,
+    force: false,
+    cacheDir: join(home, "cache"),
+    imagesDir: join(home, "images"),
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export interface BootedGuest {
+  readonly dir: string;
+  readonly port: number;
+  readonly builderKey: SshKeyPair;
+  readonly builderKeyFile: string;
+  readonly hostKey: SshKeyPair;
+  readonly knownHostsFile: string;
+  readonly consoleLog: string;
+  readonly process: ChildProcess;
+  readonly exited: Promise<number | null>;
+  console(): Promise<string>;
+  qmp(): Promise<QmpClient>;
+  /** ssh options that pin the host key and use the builder's key, for ssh and NIX_SSHOPTS. */
+  sshOptions(keyFile?: string): string[];
+  destroy(): Promise<void>;
+}
+
+export async function bootGuest(image: StoredImage, options: { diskFile?: string; memoryMiB?: number } = {}) {
+  const arch = image.manifest.arch;
+  const dir = await mkdtemp(join(tmpdir(), "lb-vm-"));
+  const builderKey = generateEd25519KeyPair("builder@linux-builder-test");
+  const hostKey = generateEd25519KeyPair("root@linux-builder");
+  const builderKeyFile = join(dir, "builder_ed25519");
+  await writeFile(builderKeyFile, builderKey.privateKey, { mode: 0o600 });
+  const initrd = join(dir, "initrd");
+  await writeFile(
+    initrd,
+    bootInitrd(await readFile(join(image.directory, "initrd")), {
+      hostPrivateKey: hostKey.privateKey,
+      hostPublicKey: hostKey.publicKey,
+      authorizedKeys: builderKey.publicKey,
+    }),
+    { mode: 0o600 },
+  );
+  const disk = options.diskFile ?? join(dir, "nix.img");
+  if (options.diskFile === undefined) {
+    await writeFile(disk, "");
+    await truncate(disk, 4 * 1024 ** 3);
+  }
+  const port = await freePort();
+  const knownHostsFile = join(dir, "known_hosts");
+  const [type, blob] = hostKey.publicKey.split(" ");
+  await writeFile(knownHostsFile, `[127.0.0.1]:${port} ${type} ${blob}\n`);
+  const consoleLog = join(dir, "console.log");
+  const qmpSocket = join(dir, "qmp.sock");
+  const { command, args } = qemuCommand({
+    arch,
+    accel: "tcg",
+    cpus: 2,
+    memoryMiB: options.memoryMiB ?? 1024,
+    kernel: join(image.directory, "kernel"),
+    initrd,
+    disk,
+    sshPort: port,
+    qmpSocket,
+    console: { kind: "file", path: consoleLog },
+  });
+  const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const guest: BootedGuest = {
+    dir,
+    port,
+    builderKey,
+    builderKeyFile,
+    hostKey,
+    knownHostsFile,
+    consoleLog,
+    process: child,
+    exited,
+    console: () => readFile(consoleLog, "utf8").catch(() => ""),
+    qmp: () => QmpClient.connect(qmpSocket),
+    sshOptions: (keyFile = builderKeyFile) => [
+      "-F",
+      "/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${knownHostsFile}`,
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "ConnectTimeout=20",
+      "-i",
+      keyFile,
+      "-p",
+      String(port),
+    ],
+    async destroy() {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+      if (process.env.LINUX_BUILDER_KEEP_VM_DIR !== "1") await rm(dir, { recursive: true, force: true });
+    },
+  };
+  void stderr;
+  return guest;
+}
+
+/** Waits for a console line matching `pattern`; fails early if QEMU exits or the guest reports FAILED. */
+export async function waitForConsole(guest: BootedGuest, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void guest.exited.then((code) => {
+    exitCode = code;
+  });
+  for (;;) {
+    const text = await guest.console();
+    const match = pattern.exec(text);
+    if (match) return match[0];
+    if (/linux-builder: FAILED/.test(text)) throw new Error(`the guest failed to boot:\n${text.slice(-3000)}`);
+    if (exitCode !== undefined) throw new Error(`QEMU exited (${exitCode}) before ${pattern}:\n${text.slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`no ${pattern} on the console within ${timeoutMs} ms:\n${text.slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Runs a command in the guest over ssh, retrying while sshd is still coming up. */
+export async function sshRun(guest: BootedGuest, command: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { stdout } = await run("ssh", [...guest.sshOptions(), "builder@127.0.0.1", command], { timeout: 120_000 });
+      return stdout;
+    } catch (error) {
+      const message = String((error as { stderr?: string }).stderr ?? error);
+      // Refused or reset: sshd not listening yet. Anything else (a key problem) is final.
+      if (!/Connection (refused|reset|closed)|kex_exchange_identification|timed out/i.test(message) || Date.now() > deadline) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

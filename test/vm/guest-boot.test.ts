@@ -1,0 +1,68 @@
+/**
+ * Boots the composed guest under QEMU (TCG) with throw-away secrets: sshd must accept the builder's
+ * key (and only it, under the pinned host key), the Nix daemon must answer over ssh-ng from the host's
+ * own Nix, and QMP system_powerdown must stop the VM cleanly. Slow: minutes under TCG.
+ */
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import type { Arch } from "../../src/image/guest/profile.js";
+import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
+import { bootGuest, run, sshRun, testImage, waitForConsole } from "../support/guest-vm.js";
+
+async function bootAndCheck(arch: Arch, readyTimeoutMs: number): Promise<void> {
+  const image = await testImage(arch);
+  const guest = await bootGuest(image);
+  try {
+    await waitForConsole(guest, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
+
+    const uname = await sshRun(guest, "uname -m; id -un; nix-store --version", readyTimeoutMs);
+    const [machine, user, nixVersion] = uname.trim().split("\n");
+    assert.equal(machine, arch === "amd64" ? "x86_64" : "aarch64");
+    assert.equal(user, "builder");
+    assert.match(nixVersion ?? "", /^nix-store \(Nix\) 2\.\d+/);
+
+    // The host's Nix talks to the guest's daemon over ssh-ng, as a remote builder would.
+    const { stdout: ping, stderr: pingErr } = await run(
+      "nix",
+      ["--extra-experimental-features", "nix-command", "store", "ping", "--store", "ssh-ng://builder@127.0.0.1"],
+      { env: { ...process.env, NIX_SSHOPTS: guest.sshOptions().join(" ") }, timeout: 120_000 },
+    );
+    assert.match(`${ping}${pingErr}`, /Store URL: ssh-ng:\/\/builder@127\.0\.0\.1/);
+
+    // Another key is refused: only the builder's key gets in.
+    const stranger = join(guest.dir, "stranger");
+    await writeFile(stranger, generateEd25519KeyPair("stranger").privateKey, { mode: 0o600 });
+    await assert.rejects(
+      run("ssh", [...guest.sshOptions(stranger), "builder@127.0.0.1", "true"], { timeout: 60_000 }),
+      (error: { stderr?: string }) => /Permission denied/.test(error.stderr ?? ""),
+    );
+    // root cannot log in even with the builder's key.
+    await assert.rejects(
+      run("ssh", [...guest.sshOptions(), "root@127.0.0.1", "true"], { timeout: 60_000 }),
+      (error: { stderr?: string }) => /Permission denied/.test(error.stderr ?? ""),
+    );
+
+    const qmp = await guest.qmp();
+    await qmp.execute("system_powerdown");
+    const code = await Promise.race([
+      guest.exited,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("QEMU still running 120 s after system_powerdown")), 120_000)),
+    ]);
+    assert.equal(code, 0);
+    assert.match(await guest.console(), /linux-builder: powering off/);
+  } finally {
+    await guest.destroy();
+  }
+}
+
+describe("the composed guest boots (slow)", { concurrency: false }, () => {
+  test("amd64 under qemu-system-x86_64 (TCG)", { timeout: 20 * 60_000 }, async () => {
+    await bootAndCheck("amd64", 240_000);
+  });
+
+  test("arm64 under qemu-system-aarch64 (TCG, slower)", { timeout: 30 * 60_000 }, async () => {
+    await bootAndCheck("arm64", 900_000);
+  });
+});

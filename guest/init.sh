@@ -9,6 +9,8 @@
 # Per-boot secrets arrive in a second cpio the host appends to the initramfs, under /.linux-builder/.
 # Everything it prints goes to the console, which the host logs; the host waits for the READY line.
 
+# Debian's static busybox runs its own applets before PATH (FEATURE_PREFER_APPLETS), so tools that
+# busybox also has (mke2fs, e2fsck) are called by full path.
 export PATH=/usr/sbin:/usr/bin:/usr/libexec/busybox
 BB=/usr/bin/busybox
 SECRETS=/.linux-builder
@@ -81,12 +83,12 @@ fi
 # /nix lives on the data disk: formatted on first boot, checked on later boots.
 disk=/dev/vda
 if [ -b $disk ]; then
-  if ! dumpe2fs -h $disk >/dev/null 2>&1; then
+  if ! /usr/sbin/dumpe2fs -h $disk >/dev/null 2>&1; then
     log "formatting $disk for /nix"
-    mke2fs -q -t ext4 -L linux-builder-nix -E lazy_itable_init=1,lazy_journal_init=1 -F $disk ||
+    /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1 -F $disk ||
       fail "cannot format $disk"
   else
-    e2fsck -p $disk >/dev/null 2>&1
+    /usr/sbin/e2fsck -p $disk >/dev/null 2>&1
     # 0: clean, 1: errors corrected; anything else needs a human.
     [ $? -le 1 ] || fail "the /nix disk $disk has errors e2fsck -p cannot fix"
   fi

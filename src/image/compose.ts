@@ -22,6 +22,7 @@ import {
   GUEST_MODULES,
   GUEST_PACKAGES,
   IMAGE_EXCLUDED_PREFIXES,
+  isOmittedFromImage,
   kernelMetaPackage,
   OVERLAY_MODES,
 } from "./guest/profile.js";
@@ -242,7 +243,9 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     }
   }
 
-  const all = [lock.kernel, ...lock.packages];
+  // Packages the image leaves out are pinned in the lock but not fetched.
+  const unpacked = lock.packages.filter((pkg) => !isOmittedFromImage(pkg.name));
+  const all = [lock.kernel, ...unpacked];
   reporter.downloadStart(
     all.reduce((sum, p) => sum + p.size, 0),
     all.length,
@@ -256,10 +259,10 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   reporter.downloadEnd();
   lap("download");
 
-  reporter.step(`Unpacking ${lock.packages.length} packages`);
+  reporter.step(`Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} Perl packages left out)`);
   const tree = new RootfsTree(IMAGE_EXCLUDED_PREFIXES);
   const [kernelDeb, ...packageDebs] = files as [string, ...string[]];
-  for (const [i, pkg] of lock.packages.entries()) {
+  for (const [i, pkg] of unpacked.entries()) {
     const deb = packageDebs[i] as string;
     try {
       await tree.addPackage(readDebData(deb));
@@ -293,7 +296,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     lockText,
     inputs,
     modules: kernel.modules,
-    packageCount: lock.packages.length,
+    packageCount: unpacked.length,
   });
   await store.setCurrent(lock.arch, result.manifest.id);
   lap("write");

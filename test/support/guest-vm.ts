@@ -187,3 +187,16 @@ export async function sshRun(guest: BootedGuest, command: string, timeoutMs = 60
     }
   }
 }
+
+/** Resolves with `promise`, or rejects after `ms` with `message`; never keeps the process alive by itself. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Arch } from "../../src/image/guest/profile.js";
 import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
-import { bootGuest, run, sshRun, testImage, waitForConsole } from "../support/guest-vm.js";
+import { bootGuest, run, sshRun, testImage, waitForConsole, withTimeout } from "../support/guest-vm.js";
 
 async function bootAndCheck(arch: Arch, readyTimeoutMs: number): Promise<void> {
   const image = await testImage(arch);
@@ -46,10 +46,7 @@ async function bootAndCheck(arch: Arch, readyTimeoutMs: number): Promise<void> {
 
     const qmp = await guest.qmp();
     await qmp.execute("system_powerdown");
-    const code = await Promise.race([
-      guest.exited,
-      new Promise((_, reject) => setTimeout(() => reject(new Error("QEMU still running 120 s after system_powerdown")), 120_000)),
-    ]);
+    const code = await withTimeout(guest.exited, 120_000, "QEMU still running 120 s after system_powerdown");
     assert.equal(code, 0);
     assert.match(await guest.console(), /linux-builder: powering off/);
   } finally {

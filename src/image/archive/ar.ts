@@ -33,7 +33,8 @@ export function parseArIndex(buf: Buffer, source = "the ar archive"): ArMember[]
     if (pos + HEADER_SIZE > buf.length) {
       throw malformed(source, `the member header at offset ${pos} is truncated`);
     }
-    const field = (start: number, length: number) => buf.toString("latin1", pos + start, pos + start + length);
+    const field = (start: number, length: number) =>
+      buf.toString("latin1", pos + start, pos + start + length);
     if (field(58, 2) !== "`\n") {
       throw malformed(source, `the member header at offset ${pos} does not end with the ar terminator`);
     }
@@ -57,7 +58,8 @@ export function parseArIndex(buf: Buffer, source = "the ar archive"): ArMember[]
     const bsd = /^#1\/(\d+)$/.exec(name);
     if (bsd) {
       const nameLength = Number(bsd[1]);
-      if (nameLength > size) throw malformed(source, `the BSD long name of the member at offset ${pos} is truncated`);
+      if (nameLength > size)
+        throw malformed(source, `the BSD long name of the member at offset ${pos} is truncated`);
       name = buf.toString("utf8", offset, offset + nameLength).replace(/\0+$/, "");
       offset += nameLength;
       dataSize -= nameLength;
@@ -87,7 +89,13 @@ export function parseArIndex(buf: Buffer, source = "the ar archive"): ArMember[]
 }
 
 /** Parses a space-padded number; `blankAllowed` for fields some writers leave empty. */
-function numericField(raw: string, radix: 8 | 10, blankAllowed: boolean, what: string, source: string): number {
+function numericField(
+  raw: string,
+  radix: 8 | 10,
+  blankAllowed: boolean,
+  what: string,
+  source: string,
+): number {
   const digits = raw.trimEnd();
   const pattern = radix === 8 ? /^[0-7]+$/ : /^[0-9]+$/;
   if (digits === "" && blankAllowed) return 0;

@@ -40,7 +40,7 @@ export async function* readTar(input: Readable, source = "the tar archive"): Asy
   const entries = extract[Symbol.asyncIterator]();
   try {
     for (;;) {
-      let step: IteratorResult<tarStream.Entry>;
+      let step: Awaited<ReturnType<typeof entries.next>>;
       try {
         step = await entries.next();
       } catch (error) {
@@ -59,7 +59,7 @@ export async function* readTar(input: Readable, source = "the tar archive"): Asy
       if (entry !== undefined) yield entry;
     }
   } finally {
-    input.off("error", forwardError);
+    // forwardError stays attached: a late error from the input must not go unhandled.
     input.unpipe(extract);
     input.destroy();
     // Closes the extractor; rejects only with an error already thrown above.
@@ -67,17 +67,19 @@ export async function* readTar(input: Readable, source = "the tar archive"): Asy
   }
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
-function toEntry(header: tarStream.Headers, body: Buffer, source: string): TarEntry | undefined {
+function toEntry(header: tarStream.Header, body: Buffer, source: string): TarEntry | undefined {
   const path = normalisePath(header.name, source);
   if (path === "") return undefined;
   const mode = (header.mode ?? 0) & 0o7777;
-  switch (header.type) {
+  // tar-stream's typings omit the null it gives for types it does not know.
+  const type = header.type as string | null;
+  switch (type) {
     case "file":
     case "contiguous-file":
       return { path, type: "file", mode, size: body.length, body };
@@ -95,12 +97,13 @@ function toEntry(header: tarStream.Headers, body: Buffer, source: string): TarEn
     case "fifo":
       return undefined;
     default:
-      throw malformed(source, `entry ${path} has an unsupported type (${header.type ?? "unknown"})`);
+      throw malformed(source, `entry ${path} has an unsupported type (${type ?? "unknown"})`);
   }
 }
 
 function normalisePath(name: string, source: string): string {
-  if (name.includes("\uFFFD")) throw malformed(source, `entry name ${JSON.stringify(name)} is not valid UTF-8`);
+  if (name.includes("\uFFFD"))
+    throw malformed(source, `entry name ${JSON.stringify(name)} is not valid UTF-8`);
   let path = name;
   for (;;) {
     if (path.startsWith("./")) path = path.slice(2);

@@ -52,6 +52,17 @@ export const GUEST_MODULES: Readonly<Record<Arch, readonly string[]>> = {
   arm64: ["virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "ext4", "button", "evdev"],
 };
 
+/**
+ * Packages the closure pulls in (and the lock records) that the image leaves out, because nothing a
+ * builder runs loads them: nix-bin depends on Perl for its Perl bindings and scripts, and Perl is a
+ * third of the closure. The daemon, sshd and the sandbox never start a Perl interpreter.
+ */
+export const IMAGE_OMITTED_PACKAGES: readonly RegExp[] = [/^perl$/, /^perl-base$/, /^perl-modules-[0-9.]+$/, /^libperl[0-9.]+$/, /^lib.+-perl$/];
+
+export function isOmittedFromImage(packageName: string): boolean {
+  return IMAGE_OMITTED_PACKAGES.some((pattern) => pattern.test(packageName));
+}
+
 /** Paths (prefixes, no leading slash) a builder never reads: docs, manuals, translations. */
 export const IMAGE_EXCLUDED_PREFIXES: readonly string[] = [
   "usr/share/doc/",

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { resolvePaths } from "../../src/config/paths.js";
+
+test("Linux follows the XDG base directories, with their defaults", () => {
+  assert.deepEqual(resolvePaths({ platform: "linux", home: "/home/u", env: {} }), {
+    cache: "/home/u/.cache/linux-builder",
+    images: "/home/u/.local/share/linux-builder/images",
+    state: "/home/u/.local/state/linux-builder",
+  });
+  assert.deepEqual(
+    resolvePaths({
+      platform: "linux",
+      home: "/home/u",
+      env: { XDG_CACHE_HOME: "/c", XDG_DATA_HOME: "/d", XDG_STATE_HOME: "relative/ignored" },
+    }),
+    {
+      cache: "/c/linux-builder",
+      images: "/d/linux-builder/images",
+      state: "/home/u/.local/state/linux-builder",
+    },
+  );
+});
+
+test("macOS uses ~/Library", () => {
+  assert.deepEqual(
+    resolvePaths({ platform: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/ignored" } }),
+    {
+      cache: "/Users/u/Library/Caches/linux-builder",
+      images: "/Users/u/Library/Application Support/linux-builder/images",
+      state: "/Users/u/Library/Application Support/linux-builder/state",
+    },
+  );
+});
+
+test("LINUX_BUILDER_HOME moves everything, on every platform", () => {
+  for (const platform of ["linux", "darwin"] as const) {
+    assert.deepEqual(resolvePaths({ platform, home: "/h", env: { LINUX_BUILDER_HOME: "/lb" } }), {
+      cache: "/lb/cache",
+      images: "/lb/images",
+      state: "/lb/state",
+    });
+  }
+});

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
-const suites = process.argv.length > 2 ? process.argv.slice(2) : ["unit", "vm"];
+const suites = process.argv.length > 2 ? process.argv.slice(2) : ["unit", "slow"];
 const files = suites.flatMap((suite) => {
   const dir = join("test", suite);
   return readdirSync(dir)

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { currentPaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
-import { composeImage } from "../image/compose.js";
 import { pruneCache } from "../image/cache/prune.js";
+import { composeImage } from "../image/compose.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE, isArch } from "../image/guest/profile.js";
 import { parseLock } from "../image/lock.js";
 import { ImageStore, type StoredImage } from "../image/store.js";
@@ -34,7 +34,10 @@ function parseMirror(value: string): string {
     });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new LinuxBuilderError("usage.mirror", `The mirror "${value}" given to --mirror must be http:// or https://`);
+    throw new LinuxBuilderError(
+      "usage.mirror",
+      `The mirror "${value}" given to --mirror must be http:// or https://`,
+    );
   }
   return value.replace(/\/+$/, "");
 }
@@ -46,7 +49,10 @@ function parsePackageList(value: string, previous: string[] = []): string[] {
     .filter((name) => name !== "");
   for (const name of names) {
     if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) {
-      throw new LinuxBuilderError("usage.package", `"${name}" given to --extra-packages is not a Debian package name`);
+      throw new LinuxBuilderError(
+        "usage.package",
+        `"${name}" given to --extra-packages is not a Debian package name`,
+      );
     }
   }
   return [...previous, ...names];
@@ -69,7 +75,11 @@ function describe(image: StoredImage, current: boolean): Record<string, unknown>
   };
 }
 
-async function resolveImage(store: ImageStore, idOrUndefined: string | undefined, arch: Arch): Promise<StoredImage> {
+async function resolveImage(
+  store: ImageStore,
+  idOrUndefined: string | undefined,
+  arch: Arch,
+): Promise<StoredImage> {
   const id = idOrUndefined ?? (await store.currentId(arch));
   if (id === undefined) {
     throw new LinuxBuilderError("image.none", `There is no ${arch} image yet in ${store.root}`, {
@@ -88,61 +98,73 @@ export function registerImageCommands(program: Command): void {
     .option("--arch <arch>", "guest architecture: amd64 or arm64 (default: the host's)")
     .option("--suite <suite>", "Debian suite", DEFAULT_SUITE)
     .option("--mirror <url>", "Debian mirror", DEFAULT_MIRROR)
-    .option("--extra-packages <names>", "more Debian packages to put in the guest (comma separated)", parsePackageList)
+    .option(
+      "--extra-packages <names>",
+      "more Debian packages to put in the guest (comma separated)",
+      parsePackageList,
+    )
     .option("--lock <file>", "compose exactly the packages of this lock.json, re-verifying every hash")
-    .option("--no-check-valid-until", "accept a Release file whose Valid-Until date has passed (like apt's Check-Valid-Until)")
+    .option(
+      "--no-check-valid-until",
+      "accept a Release file whose Valid-Until date has passed (like apt's Check-Valid-Until)",
+    )
     .option("--force", "compose again even if an image from the same inputs exists")
     .option("--json", "print the result as JSON")
-    .action(async (opts: {
-      arch?: string;
-      suite: string;
-      mirror: string;
-      extraPackages?: string[];
-      lock?: string;
-      checkValidUntil: boolean;
-      force?: boolean;
-      json?: boolean;
-    }) => {
-      const paths = currentPaths();
-      const lock =
-        opts.lock === undefined
-          ? undefined
-          : parseLock(
-              await readFile(opts.lock, "utf8").catch((error: NodeJS.ErrnoException) => {
-                throw new LinuxBuilderError("lock.read", `Cannot read the lock file ${opts.lock}: ${error.code ?? error.message}`);
-              }),
-              opts.lock,
-            );
-      const arch = opts.arch === undefined ? (lock?.arch ?? hostArch()) : parseArch(opts.arch);
-      const started = performance.now();
-      const result = await composeImage({
-        arch,
-        suite: lock?.suite ?? opts.suite,
-        mirror: parseMirror(opts.mirror),
-        extraPackages: opts.extraPackages ?? [],
-        checkValidUntil: opts.checkValidUntil,
-        ...(lock === undefined ? {} : { lock }),
-        force: opts.force === true,
-        cacheDir: paths.cache,
-        imagesDir: paths.images,
-        reporter: consoleReporter({ quiet: opts.json === true }),
-      });
-      const seconds = (performance.now() - started) / 1000;
-      const m = result.manifest;
-      if (opts.json) {
-        process.stdout.write(
-          `${JSON.stringify({ ...describe(result, true), reused: result.reused, seconds, timings: result.timings, signer: result.signer ?? null }, null, 2)}\n`,
+    .action(
+      async (opts: {
+        arch?: string;
+        suite: string;
+        mirror: string;
+        extraPackages?: string[];
+        lock?: string;
+        checkValidUntil: boolean;
+        force?: boolean;
+        json?: boolean;
+      }) => {
+        const paths = currentPaths();
+        const lock =
+          opts.lock === undefined
+            ? undefined
+            : parseLock(
+                await readFile(opts.lock, "utf8").catch((error: NodeJS.ErrnoException) => {
+                  throw new LinuxBuilderError(
+                    "lock.read",
+                    `Cannot read the lock file ${opts.lock}: ${error.code ?? error.message}`,
+                  );
+                }),
+                opts.lock,
+              );
+        const arch = opts.arch === undefined ? (lock?.arch ?? hostArch()) : parseArch(opts.arch);
+        const started = performance.now();
+        const result = await composeImage({
+          arch,
+          suite: lock?.suite ?? opts.suite,
+          mirror: parseMirror(opts.mirror),
+          extraPackages: opts.extraPackages ?? [],
+          checkValidUntil: opts.checkValidUntil,
+          ...(lock === undefined ? {} : { lock }),
+          force: opts.force === true,
+          cacheDir: paths.cache,
+          imagesDir: paths.images,
+          reporter: consoleReporter({ quiet: opts.json === true }),
+        });
+        const seconds = (performance.now() - started) / 1000;
+        const m = result.manifest;
+        if (opts.json) {
+          process.stdout.write(
+            `${JSON.stringify({ ...describe(result, true), reused: result.reused, seconds, timings: result.timings, signer: result.signer ?? null }, null, 2)}\n`,
+          );
+          return;
+        }
+        if (result.signer) process.stderr.write(`Signed by: ${result.signer}\n`);
+        process.stderr.write(
+          `${result.reused ? "Already composed" : "Composed"} in ${seconds.toFixed(1)} s: ${m.packageCount} packages, kernel ${m.kernelVersion}\n`,
         );
-        return;
-      }
-      if (result.signer) process.stderr.write(`Signed by: ${result.signer}\n`);
-      process.stderr.write(
-        `${result.reused ? "Already composed" : "Composed"} in ${seconds.toFixed(1)} s: ${m.packageCount} packages, kernel ${m.kernelVersion}\n`,
-      );
-      process.stdout.write(
-        `${result.directory}\n  kernel ${formatBytes(m.kernel.size)}, initrd ${formatBytes(m.initrd.size)} (${formatBytes(m.initrd.uncompressedSize)} unpacked)\n`,
-      );
-    });
+        process.stdout.write(
+          `${result.directory}\n  kernel ${formatBytes(m.kernel.size)}, initrd ${formatBytes(m.initrd.size)} (${formatBytes(m.initrd.uncompressedSize)} unpacked)\n`,
+        );
+      },
+    );
 
   image
     .command("info [id]")
@@ -153,11 +175,16 @@ export function registerImageCommands(program: Command): void {
       const store = new ImageStore(currentPaths().images);
       const arch = opts.arch === undefined ? hostArch() : parseArch(opts.arch);
       const found = await resolveImage(store, id, arch);
-      const lock = parseLock(await readFile(join(found.directory, "lock.json"), "utf8"), join(found.directory, "lock.json"));
+      const lock = parseLock(
+        await readFile(join(found.directory, "lock.json"), "utf8"),
+        join(found.directory, "lock.json"),
+      );
       const intact = await store.verify(found);
       const current = (await store.currentId(found.manifest.arch)) === found.manifest.id;
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ ...describe(found, current), intact, modules: found.manifest.modules, kernelPackage: lock.kernel, lockedPackages: lock.packages }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ ...describe(found, current), intact, modules: found.manifest.modules, kernelPackage: lock.kernel, lockedPackages: lock.packages }, null, 2)}\n`,
+        );
         return;
       }
       const m = found.manifest;
@@ -218,7 +245,9 @@ export function registerImageCommands(program: Command): void {
     .option("--all", "empty the cache")
     .action(async (opts: { all?: boolean }) => {
       const paths = currentPaths();
-      const { files, bytes } = await pruneCache(paths.cache, new ImageStore(paths.images), { all: opts.all === true });
+      const { files, bytes } = await pruneCache(paths.cache, new ImageStore(paths.images), {
+        all: opts.all === true,
+      });
       process.stderr.write(`Freed ${formatBytes(bytes)} (${files} files) from ${paths.cache}\n`);
     });
 }

@@ -31,7 +31,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isLinuxBuilderError(error)) {
       if (wantsJson) {
-        process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint ?? null } })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint ?? null } })}\n`,
+        );
       } else {
         process.stderr.write(`linux-builder: ${error.message}\n`);
         if (error.hint) process.stderr.write(`  ${error.hint}\n`);

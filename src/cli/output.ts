@@ -28,7 +28,9 @@ export function consoleReporter(options: { quiet: boolean }): ComposeReporter {
       process.stderr.write(`${message}\n`);
     },
     downloadStart(totalBytes, files) {
-      process.stderr.write(`Fetching ${files} packages (${formatBytes(totalBytes)}, verified against the signed index)\n`);
+      process.stderr.write(
+        `Fetching ${files} packages (${formatBytes(totalBytes)}, verified against the signed index)\n`,
+      );
       if (!stderrIsTty()) return;
       bar = new cliProgress.SingleBar(
         {

@@ -17,7 +17,8 @@ export function packageRoot(): string {
       return dir;
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error("linux-builder: cannot find the package root above " + import.meta.url);
+    if (parent === dir)
+      throw new Error(`linux-builder: cannot find the package root above ${import.meta.url}`);
     dir = parent;
   }
 }

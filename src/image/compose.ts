@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import { LinuxBuilderError } from "../errors.js";
 import { packageRoot } from "../host/package-root.js";
 import { fetchBytes } from "../net/http.js";
@@ -16,8 +16,15 @@ import { PackageIndex, type PackageRecord, parsePackagesIndex } from "./debian/p
 import { indexEntry, type Release, verifyIndexHash } from "./debian/release.js";
 import { resolveClosure } from "./debian/resolver.js";
 import {
-  type Arch,
+  type AvailableModule,
+  moduleDepends,
+  moduleName,
+  parseModinfo,
+  planModuleLoadOrder,
+} from "./guest/kernel-modules.js";
+import {
   ARCHITECTURES,
+  type Arch,
   FALLBACK_SYMLINKS,
   GUEST_MODULES,
   GUEST_PACKAGES,
@@ -26,13 +33,12 @@ import {
   kernelMetaPackage,
   OVERLAY_MODES,
 } from "./guest/profile.js";
-import { type AvailableModule, moduleDepends, moduleName, parseModinfo, planModuleLoadOrder } from "./guest/kernel-modules.js";
-import { type Lock, type LockedPackage, serializeLock } from "./lock.js";
+import { type Lock, type LockedPackage, parseLock, serializeLock } from "./lock.js";
 import { RootfsTree } from "./rootfs-tree.js";
 import { type ImageManifest, ImageStore } from "./store.js";
 
 /** Bumped whenever the composer's output for the same inputs changes (it is part of the reuse key). */
-export const COMPOSER_FORMAT = 1;
+export const COMPOSER_FORMAT = 2;
 
 export interface ComposeOptions {
   readonly arch: Arch;
@@ -104,7 +110,9 @@ export async function resolveLock(
   const { arch, suite, mirror } = options;
   const base = `${mirror.replace(/\/+$/, "")}/dists/${suite}`;
   reporter.step(`Verifying ${base}/InRelease`);
-  const inReleaseText = (await fetchBytes(`${base}/InRelease`, `the ${suite} InRelease file`)).toString("utf8");
+  const inReleaseText = (await fetchBytes(`${base}/InRelease`, `the ${suite} InRelease file`)).toString(
+    "utf8",
+  );
   const keys = await loadKeyring(options.keyringFiles ? [...options.keyringFiles] : undefined);
   const verified = await verifyInRelease(inReleaseText, keys, {
     now: options.now ?? new Date(),
@@ -121,6 +129,23 @@ export async function resolveLock(
     throw new Error("unreachable");
   }
   const entry = indexEntry(release, compressedPath);
+  const roots = [...GUEST_PACKAGES, ...options.extraPackages];
+
+  // The same signed index and roots always resolve to the same lock: remember it, and a warm build
+  // skips decompressing and parsing the 60 MB index.
+  const resolutionKey = createHash("sha256")
+    .update(JSON.stringify({ format: COMPOSER_FORMAT, index: entry.sha256, suite, arch, roots }))
+    .digest("hex");
+  const remembered = join(options.cacheDir, "resolutions", `${resolutionKey}.json`);
+  const rememberedText = await readFile(remembered, "utf8").catch(() => undefined);
+  if (rememberedText !== undefined) {
+    try {
+      return { lock: parseLock(rememberedText, remembered), signer: verified.signer.userId };
+    } catch {
+      // A damaged entry is resolved again and overwritten.
+    }
+  }
+
   reporter.step(`Reading ${suite}/${compressedPath}`);
   const indexFile = await cache.fetch({
     url: `${base}/${compressedPath}`,
@@ -133,10 +158,25 @@ export async function resolveLock(
   const label = `${suite}/main ${arch}`;
   const index = new PackageIndex(parsePackagesIndex(text.toString("utf8"), label, { arch }), { arch, label });
 
-  const roots = [...GUEST_PACKAGES, ...options.extraPackages];
   reporter.step(`Resolving ${roots.length} packages and their dependencies`);
   const closure = resolveClosure(index, roots, { arch });
-  return { lock: { lockVersion: 1, suite, arch, roots, kernel: resolveKernel(index, arch), packages: closure.map(toLocked) }, signer: verified.signer.userId };
+  const lock: Lock = {
+    lockVersion: 1,
+    suite,
+    arch,
+    roots,
+    kernel: resolveKernel(index, arch),
+    packages: closure.map(toLocked),
+  };
+  await writeFileAtomic(remembered, serializeLock(lock));
+  return { lock, signer: verified.signer.userId };
+}
+
+async function writeFileAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, path);
 }
 
 /** The versioned kernel image the meta package points at (its other dependencies are for installed systems). */
@@ -179,7 +219,11 @@ async function guestFilesKey(guestDir: string): Promise<string> {
   return hash.digest("hex");
 }
 
-async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapConcurrent<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -233,7 +277,10 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
 
   const lockText = serializeLock(lock);
   const guestDir = join(packageRoot(), "guest");
-  const inputs = createHash("sha256").update(lockText).update(await guestFilesKey(guestDir)).digest("hex");
+  const inputs = createHash("sha256")
+    .update(lockText)
+    .update(await guestFilesKey(guestDir))
+    .digest("hex");
   if (!options.force) {
     const existing = await store.findByInputs(inputs);
     if (existing !== undefined) {
@@ -252,14 +299,21 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   );
   const files = await mapConcurrent(all, options.downloadConcurrency ?? 6, (pkg) =>
     cache.fetch(
-      { url: debUrl(options.mirror, pkg), sha256: pkg.sha256, size: pkg.size, label: `${pkg.name} ${pkg.version}` },
+      {
+        url: debUrl(options.mirror, pkg),
+        sha256: pkg.sha256,
+        size: pkg.size,
+        label: `${pkg.name} ${pkg.version}`,
+      },
       { onBytes: (bytes) => reporter.downloadProgress(bytes) },
     ),
   );
   reporter.downloadEnd();
   lap("download");
 
-  reporter.step(`Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} Perl packages left out)`);
+  reporter.step(
+    `Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} Perl packages left out)`,
+  );
   const tree = new RootfsTree(IMAGE_EXCLUDED_PREFIXES);
   const [kernelDeb, ...packageDebs] = files as [string, ...string[]];
   for (const [i, pkg] of unpacked.entries()) {
@@ -268,9 +322,13 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
       await tree.addPackage(readDebData(deb));
     } catch (error) {
       if (error instanceof LinuxBuilderError) throw error;
-      throw new LinuxBuilderError("image.unpack", `Cannot unpack ${pkg.name} ${pkg.version} (${deb}): ${String(error)}`, {
-        cause: error,
-      });
+      throw new LinuxBuilderError(
+        "image.unpack",
+        `Cannot unpack ${pkg.name} ${pkg.version} (${deb}): ${String(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
   lap("unpack");
@@ -310,7 +368,12 @@ interface KernelParts {
 }
 
 /** Takes the kernel image out of its .deb, and the modules the guest needs, decompressed, in load order. */
-async function addKernel(tree: RootfsTree, deb: string, arch: Arch, packageName: string): Promise<KernelParts> {
+async function addKernel(
+  tree: RootfsTree,
+  deb: string,
+  arch: Arch,
+  packageName: string,
+): Promise<KernelParts> {
   let image: Buffer | undefined;
   let version: string | undefined;
   let builtinList = "";
@@ -328,9 +391,13 @@ async function addKernel(tree: RootfsTree, deb: string, arch: Arch, packageName:
     if (ko?.[1] && entry.type === "file") moduleFiles.set(moduleName(ko[1]), { ...entry, path: ko[1] });
   }
   if (image === undefined || version === undefined) {
-    throw new LinuxBuilderError("kernel.missing", `Cannot find a kernel image (boot/vmlinuz-*) in ${packageName}`, {
-      hint: "The kernel package's layout is not what linux-builder expects; report this with the package name.",
-    });
+    throw new LinuxBuilderError(
+      "kernel.missing",
+      `Cannot find a kernel image (boot/vmlinuz-*) in ${packageName}`,
+      {
+        hint: "The kernel package's layout is not what linux-builder expects; report this with the package name.",
+      },
+    );
   }
   const builtin = new Set(
     builtinList

@@ -58,9 +58,13 @@ export function parseLock(text: string, source: string): Lock {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new LinuxBuilderError("lock.syntax", `Cannot read the lock file ${source}: ${(error as Error).message}`, {
-      hint: "A lock file is the lock.json written beside an image; pass that file unchanged.",
-    });
+    throw new LinuxBuilderError(
+      "lock.syntax",
+      `Cannot read the lock file ${source}: ${(error as Error).message}`,
+      {
+        hint: "A lock file is the lock.json written beside an image; pass that file unchanged.",
+      },
+    );
   }
   const result = lockSchema.safeParse(json);
   if (!result.success) {
@@ -75,7 +79,10 @@ export function parseLock(text: string, source: string): Lock {
   const names = new Set<string>();
   for (const p of result.data.packages) {
     if (names.has(p.name)) {
-      throw new LinuxBuilderError("lock.invalid", `Cannot use the lock file ${source}: package ${p.name} is listed twice`);
+      throw new LinuxBuilderError(
+        "lock.invalid",
+        `Cannot use the lock file ${source}: package ${p.name} is listed twice`,
+      );
     }
     names.add(p.name);
   }

@@ -115,7 +115,8 @@ export class RootfsTree {
   toEntries(): CpioEntry[] {
     for (const path of [...this.entries.keys()]) {
       for (const parent of parentsOf(path)) {
-        if (!this.entries.has(parent)) this.entries.set(parent, { path: parent, type: "directory", mode: 0o755 });
+        if (!this.entries.has(parent))
+          this.entries.set(parent, { path: parent, type: "directory", mode: 0o755 });
       }
     }
     // A hard link whose target a later package replaced by a non-file must carry its own data.

@@ -63,7 +63,11 @@ export class ImageStore {
       sha256: sha256(image.initrd),
       uncompressedSize: image.initrdUncompressedSize,
     };
-    const lock = { file: "lock.json", size: Buffer.byteLength(image.lockText), sha256: sha256(image.lockText) };
+    const lock = {
+      file: "lock.json",
+      size: Buffer.byteLength(image.lockText),
+      sha256: sha256(image.lockText),
+    };
     const id = `${image.suite}-${image.arch}-${sha256(`${kernel.sha256}\n${initrd.sha256}\n${lock.sha256}\n`).slice(0, 16)}`;
     const manifest: ImageManifest = {
       format: 1,
@@ -114,9 +118,13 @@ export class ImageStore {
     }
     const parsed = manifestSchema.safeParse(JSON.parse(text));
     if (!parsed.success) {
-      throw new LinuxBuilderError("image.damaged", `The image ${id} has a manifest this version cannot read`, {
-        hint: `Remove it (linux-builder image prune) and build it again.`,
-      });
+      throw new LinuxBuilderError(
+        "image.damaged",
+        `The image ${id} has a manifest this version cannot read`,
+        {
+          hint: `Remove it (linux-builder image prune) and build it again.`,
+        },
+      );
     }
     return { manifest: parsed.data, directory };
   }

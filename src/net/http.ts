@@ -6,15 +6,26 @@ export async function fetchBytes(url: string, what: string): Promise<Buffer> {
   try {
     response = await fetch(url);
   } catch (error) {
-    throw new LinuxBuilderError("net.fetch", `Cannot download ${what} from ${url}: ${describeNetworkError(error)}`, {
-      hint: "Check the network and the mirror (--mirror), or build from a lock file with a warm cache.",
-      cause: error,
-    });
+    throw new LinuxBuilderError(
+      "net.fetch",
+      `Cannot download ${what} from ${url}: ${describeNetworkError(error)}`,
+      {
+        hint: "Check the network and the mirror (--mirror), or build from a lock file with a warm cache.",
+        cause: error,
+      },
+    );
   }
   if (!response.ok) {
-    throw new LinuxBuilderError("net.http-status", `Cannot download ${what} from ${url}: HTTP ${response.status}`, {
-      hint: response.status === 404 ? "Check the suite (--suite) and architecture (--arch)." : "Try again later.",
-    });
+    throw new LinuxBuilderError(
+      "net.http-status",
+      `Cannot download ${what} from ${url}: HTTP ${response.status}`,
+      {
+        hint:
+          response.status === 404
+            ? "Check the suite (--suite) and architecture (--arch)."
+            : "Try again later.",
+      },
+    );
   }
   return Buffer.from(await response.arrayBuffer());
 }

@@ -16,9 +16,24 @@ export interface BootSecrets {
 export function secretsArchive(secrets: BootSecrets): Buffer {
   const entries: CpioEntry[] = [
     { path: ".linux-builder", type: "directory", mode: 0o700 },
-    { path: ".linux-builder/ssh_host_ed25519_key", type: "file", mode: 0o600, data: Buffer.from(secrets.hostPrivateKey) },
-    { path: ".linux-builder/ssh_host_ed25519_key.pub", type: "file", mode: 0o644, data: Buffer.from(secrets.hostPublicKey) },
-    { path: ".linux-builder/authorized_keys", type: "file", mode: 0o600, data: Buffer.from(secrets.authorizedKeys) },
+    {
+      path: ".linux-builder/ssh_host_ed25519_key",
+      type: "file",
+      mode: 0o600,
+      data: Buffer.from(secrets.hostPrivateKey),
+    },
+    {
+      path: ".linux-builder/ssh_host_ed25519_key.pub",
+      type: "file",
+      mode: 0o644,
+      data: Buffer.from(secrets.hostPublicKey),
+    },
+    {
+      path: ".linux-builder/authorized_keys",
+      type: "file",
+      mode: 0o600,
+      data: Buffer.from(secrets.authorizedKeys),
+    },
   ];
   return writeCpio(entries);
 }

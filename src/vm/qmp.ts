@@ -30,13 +30,19 @@ export class QmpClient {
     const greeting = new Promise<void>((resolve, reject) => {
       client.pending.set("greeting", { resolve: () => resolve(), reject });
     });
-    const timer = setTimeout(() => socket.destroy(new Error(`no QMP greeting within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`no QMP greeting within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     try {
       await greeting;
       await client.execute("qmp_capabilities");
     } catch (error) {
       socket.destroy();
-      throw new LinuxBuilderError("qmp.connect", `Cannot talk to QEMU over ${path}: ${(error as Error).message}`);
+      throw new LinuxBuilderError(
+        "qmp.connect",
+        `Cannot talk to QEMU over ${path}: ${(error as Error).message}`,
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -48,7 +54,9 @@ export class QmpClient {
     const id = String(this.nextId++);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.socket.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}), id })}\n`);
+      this.socket.write(
+        `${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}), id })}\n`,
+      );
     });
   }
 
@@ -81,7 +89,11 @@ export class QmpClient {
       } else if (typeof message.id === "string") {
         if ("error" in message) {
           const error = message.error as { class?: string; desc?: string };
-          this.settle(message.id, undefined, new Error(`${error.class ?? "Error"}: ${error.desc ?? "unknown"}`));
+          this.settle(
+            message.id,
+            undefined,
+            new Error(`${error.class ?? "Error"}: ${error.desc ?? "unknown"}`),
+          );
         } else {
           this.settle(message.id, message.return);
         }

@@ -153,7 +153,11 @@ export async function bootGuest(image: StoredImage, options: { diskFile?: string
 }
 
 /** Waits for a console line matching `pattern`; fails early if QEMU exits or the guest reports FAILED. */
-export async function waitForConsole(guest: BootedGuest, pattern: RegExp, timeoutMs: number): Promise<string> {
+export async function waitForConsole(
+  guest: BootedGuest,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | null | undefined;
   void guest.exited.then((code) => {
@@ -163,9 +167,12 @@ export async function waitForConsole(guest: BootedGuest, pattern: RegExp, timeou
     const text = await guest.console();
     const match = pattern.exec(text);
     if (match) return match[0];
-    if (/linux-builder: FAILED/.test(text)) throw new Error(`the guest failed to boot:\n${text.slice(-3000)}`);
-    if (exitCode !== undefined) throw new Error(`QEMU exited (${exitCode}) before ${pattern}:\n${text.slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`no ${pattern} on the console within ${timeoutMs} ms:\n${text.slice(-3000)}`);
+    if (/linux-builder: FAILED/.test(text))
+      throw new Error(`the guest failed to boot:\n${text.slice(-3000)}`);
+    if (exitCode !== undefined)
+      throw new Error(`QEMU exited (${exitCode}) before ${pattern}:\n${text.slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`no ${pattern} on the console within ${timeoutMs} ms:\n${text.slice(-3000)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -175,12 +182,17 @@ export async function sshRun(guest: BootedGuest, command: string, timeoutMs = 60
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const { stdout } = await run("ssh", [...guest.sshOptions(), "builder@127.0.0.1", command], { timeout: 120_000 });
+      const { stdout } = await run("ssh", [...guest.sshOptions(), "builder@127.0.0.1", command], {
+        timeout: 120_000,
+      });
       return stdout;
     } catch (error) {
       const message = String((error as { stderr?: string }).stderr ?? error);
       // Refused or reset: sshd not listening yet. Anything else (a key problem) is final.
-      if (!/Connection (refused|reset|closed)|kex_exchange_identification|timed out/i.test(message) || Date.now() > deadline) {
+      if (
+        !/Connection (refused|reset|closed)|kex_exchange_identification|timed out/i.test(message) ||
+        Date.now() > deadline
+      ) {
         throw error;
       }
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -14,9 +14,11 @@ const INPUT = writeCpio([
 ]);
 
 describe("gzipReproducible", () => {
-  test("writes a fixed header: no name, mtime 0, XFL 2 (level 9), OS 3 (Unix)", () => {
+  test("writes a fixed header: no name, mtime 0, XFL by level, OS 3 (Unix)", () => {
     const out = gzipReproducible(INPUT);
-    assert.deepEqual([...out.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);
+    assert.deepEqual([...out.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+    assert.deepEqual([...gzipReproducible(INPUT, 9).subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);
+    assert.deepEqual([...gzipReproducible(INPUT, 1).subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3]);
     assert.ok(out.length < INPUT.length / 4, "it compresses");
   });
 

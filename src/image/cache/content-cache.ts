@@ -71,7 +71,10 @@ export class ContentCache {
           throw new LinuxBuilderError(
             "cache.download",
             `Cannot download ${file.label} from ${file.url}: ${describeNetworkError(error)} (after ${attempt} attempts)`,
-            { hint: "Check the network and the mirror (--mirror), then run the command again.", cause: error },
+            {
+              hint: "Check the network and the mirror (--mirror), then run the command again.",
+              cause: error,
+            },
           );
         }
       }

@@ -57,7 +57,13 @@ export const GUEST_MODULES: Readonly<Record<Arch, readonly string[]>> = {
  * builder runs loads them: nix-bin depends on Perl for its Perl bindings and scripts, and Perl is a
  * third of the closure. The daemon, sshd and the sandbox never start a Perl interpreter.
  */
-export const IMAGE_OMITTED_PACKAGES: readonly RegExp[] = [/^perl$/, /^perl-base$/, /^perl-modules-[0-9.]+$/, /^libperl[0-9.]+$/, /^lib.+-perl$/];
+export const IMAGE_OMITTED_PACKAGES: readonly RegExp[] = [
+  /^perl$/,
+  /^perl-base$/,
+  /^perl-modules-[0-9.]+$/,
+  /^libperl[0-9.]+$/,
+  /^lib.+-perl$/,
+];
 
 export function isOmittedFromImage(packageName: string): boolean {
   return IMAGE_OMITTED_PACKAGES.some((pattern) => pattern.test(packageName));

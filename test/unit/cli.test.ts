@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+describe("the CLI's errors are clear and carry no stack trace", () => {
+  let home: string;
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), "lb-cli-"));
+  });
+  after(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const env = { ...process.env, LINUX_BUILDER_HOME: home, LINUX_BUILDER_FROM_SOURCE: "1" };
+    try {
+      const { stdout, stderr } = await run("node", ["bin/linux-builder.js", ...args], { env });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  test("an unknown --arch names the flag and the choices", async () => {
+    const { code, stderr } = await cli("image", "build", "--arch", "sparc");
+    assert.equal(code, 1);
+    assert.match(stderr, /Unknown architecture "sparc" for --arch\n {2}Use amd64 \(x86_64-linux\) or arm64/);
+    assert.doesNotMatch(stderr, /at .*\.ts:\d+/);
+  });
+
+  test("a bad mirror URL is refused before any network use", async () => {
+    const { code, stderr } = await cli("image", "build", "--mirror", "ftp://example.org/debian");
+    assert.equal(code, 1);
+    assert.match(stderr, /--mirror must be http:\/\/ or https:\/\//);
+  });
+
+  test("a damaged lock file names the file and the field", async () => {
+    const lock = join(home, "bad-lock.json");
+    await writeFile(
+      lock,
+      JSON.stringify({ lockVersion: 1, suite: "trixie", arch: "amd64", roots: [], kernel: {}, packages: [] }),
+    );
+    const { code, stderr } = await cli("image", "build", "--lock", lock);
+    assert.equal(code, 1);
+    assert.match(stderr, new RegExp(`Cannot use the lock file ${lock}: field kernel\\.name`));
+    const missing = await cli("image", "build", "--lock", join(home, "nope.json"));
+    assert.match(missing.stderr, /Cannot read the lock file .*nope\.json: ENOENT/);
+  });
+
+  test("asking about an image that does not exist says how to make one; --json errors are JSON", async () => {
+    const { code, stderr } = await cli("image", "info", "--arch", "arm64");
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /There is no arm64 image yet .*\n {2}Compose one with: linux-builder image build --arch arm64/,
+    );
+    const json = await cli("image", "info", "--arch", "arm64", "--json");
+    assert.equal(JSON.parse(json.stdout).error.code, "image.none");
+  });
+
+  test("an unknown command is a usage error (exit 2)", async () => {
+    const { code, stderr } = await cli("frobnicate");
+    assert.equal(code, 2);
+    assert.match(stderr, /unknown command 'frobnicate'/);
+  });
+
+  test("image list on an empty home says how to compose", async () => {
+    const { code, stderr } = await cli("image", "list");
+    assert.equal(code, 0);
+    assert.match(stderr, /No images in .* Compose one with: linux-builder image build/);
+  });
+});

@@ -4,18 +4,49 @@
  * own Nix, and QMP system_powerdown must stop the VM cleanly. Slow: minutes under TCG.
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Arch } from "../../src/image/guest/profile.js";
 import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
-import { bootGuest, run, sshRun, testImage, waitForConsole, withTimeout } from "../support/guest-vm.js";
+import {
+  type BootedGuest,
+  bootGuest,
+  run,
+  sshRun,
+  testImage,
+  waitForConsole,
+  withTimeout,
+} from "../support/guest-vm.js";
 
 type StopVia = "qmp-powerdown" | "ssh-shutdown";
 
-async function bootAndCheck(arch: Arch, readyTimeoutMs: number, stopVia: StopVia): Promise<void> {
+async function stop(guest: BootedGuest, stopVia: StopVia): Promise<void> {
+  if (stopVia === "qmp-powerdown") {
+    // The seed's console way: Ctrl-a c, system_powerdown — the ACPI power button.
+    const qmp = await guest.qmp();
+    await qmp.execute("system_powerdown");
+  } else {
+    // The seed's other way: `shutdown now` as builder over ssh.
+    await sshRun(guest, "shutdown now");
+  }
+  const code = await withTimeout(guest.exited, 120_000, `QEMU still running 120 s after ${stopVia}`);
+  assert.equal(code, 0);
+  assert.match(await guest.console(), /linux-builder: powering off/);
+}
+
+async function bootAndCheck(
+  arch: Arch,
+  readyTimeoutMs: number,
+  stopVia: StopVia,
+  options: { bootAgain: boolean },
+): Promise<void> {
   const image = await testImage(arch);
-  const guest = await bootGuest(image);
+  const diskDir = await mkdtemp(join(tmpdir(), "lb-disk-"));
+  const diskFile = join(diskDir, "nix.img");
+  const guest = await bootGuest(image, { diskFile });
+  let second: BootedGuest | undefined;
   try {
     await waitForConsole(guest, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
 
@@ -76,30 +107,32 @@ async function bootAndCheck(arch: Arch, readyTimeoutMs: number, stopVia: StopVia
       (error: { stderr?: string }) => /Permission denied/.test(error.stderr ?? ""),
     );
 
-    if (stopVia === "qmp-powerdown") {
-      // The seed's console way: Ctrl-a c, system_powerdown — the ACPI power button.
-      const qmp = await guest.qmp();
-      await qmp.execute("system_powerdown");
-    } else {
-      // The seed's other way: `shutdown now` as builder over ssh.
-      await sshRun(guest, "shutdown now");
+    assert.match(await guest.console(), /formatting \/dev\/vda for \/nix/);
+    await stop(guest, stopVia);
+
+    if (options.bootAgain) {
+      // Later boots check the disk instead of formatting it, and the store kept the build output.
+      second = await bootGuest(image, { diskFile });
+      await waitForConsole(second, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
+      assert.doesNotMatch(await second.console(), /formatting/);
+      assert.equal(await sshRun(second, `cat ${outPath.trim()}`), output);
+      await stop(second, stopVia);
     }
-    const code = await withTimeout(guest.exited, 120_000, `QEMU still running 120 s after ${stopVia}`);
-    assert.equal(code, 0);
-    assert.match(await guest.console(), /linux-builder: powering off/);
   } finally {
     await guest.destroy();
+    await second?.destroy();
+    await rm(diskDir, { recursive: true, force: true });
   }
 }
 
 describe("the composed guest boots (slow)", { concurrency: false }, () => {
   test("amd64 under qemu-system-x86_64 (TCG)", { timeout: 20 * 60_000 }, async () => {
-    await bootAndCheck("amd64", 240_000, "qmp-powerdown");
+    await bootAndCheck("amd64", 240_000, "qmp-powerdown", { bootAgain: true });
   });
 
   test("arm64 under qemu-system-aarch64 (TCG, slower)", { timeout: 30 * 60_000 }, async () => {
     // Debian's cloud-arm64 kernel has no gpio-keys driver, the virt machine's power button without
     // ACPI; this one stops through the builder's `shutdown`.
-    await bootAndCheck("arm64", 900_000, "ssh-shutdown");
+    await bootAndCheck("arm64", 900_000, "ssh-shutdown", { bootAgain: false });
   });
 });

@@ -4,6 +4,7 @@
  * commands come later; this drives the same pieces directly.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -84,7 +85,8 @@ export async function bootGuest(image: StoredImage, options: { diskFile?: string
     { mode: 0o600 },
   );
   const disk = options.diskFile ?? join(dir, "nix.img");
-  if (options.diskFile === undefined) {
+  if (!existsSync(disk)) {
+    // Sparse: the guest formats it on first boot.
     await writeFile(disk, "");
     await truncate(disk, 4 * 1024 ** 3);
   }

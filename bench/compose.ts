@@ -94,6 +94,7 @@ async function main(): Promise<void> {
           run(
             "mmdebstrap",
             args(join(work, "mm-warm"), [
+              '--setup-hook=mkdir -p "$1/var/cache/apt/archives"',
               `--setup-hook=sync-in ${debs} /var/cache/apt/archives/`,
               "--skip=download/empty",
             ]),

@@ -114,6 +114,34 @@ chmod 711 $STATE
 # The ACPI power button (QMP system_powerdown) reaches us through busybox acpid.
 acpid -c /etc/acpi -l /var/log/acpid.log 2>/dev/null
 
+# arm64's virt machine boots from a device tree, without ACPI: there the power button is line 3 of
+# the PL061 GPIO controller, pulsed for 100 ms, and Debian's cloud kernel has no gpio-keys driver for
+# it. We arm an edge interrupt on the line through sysfs and watch its count in /proc/interrupts,
+# which a short pulse cannot slip past; shell builtins only, so the poll forks nothing.
+gpio_irq_line() {
+  gpio_irq=
+  while read -r gpio_line; do
+    case "$gpio_line" in *gpiolib*) gpio_irq=$gpio_line && return ;; esac
+  done </proc/interrupts
+}
+for chip in /sys/class/gpio/gpiochip*; do
+  [ -r "$chip/label" ] || continue
+  case "$(cat "$chip/label")" in *pl061*) ;; *) continue ;; esac
+  pin=$(($(cat "$chip/base") + 3))
+  echo "$pin" >/sys/class/gpio/export 2>/dev/null
+  if echo rising >"/sys/class/gpio/gpio$pin/edge" 2>/dev/null; then
+    (
+      gpio_irq_line
+      armed=$gpio_irq
+      while sleep 0.5; do
+        gpio_irq_line
+        [ "$gpio_irq" != "$armed" ] && kill -USR2 1 && break
+      done
+    ) &
+  fi
+  break
+done
+
 if [ -f /etc/ssh/ssh_host_ed25519_key ]; then
   /usr/sbin/sshd -E /var/log/sshd.log || fail "sshd did not start"
 fi

@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (built by `npm ci` / `npm run build`), or the TypeScript sources through tsx
-// when there is no build or LINUX_BUILDER_FROM_SOURCE=1 (tests and development).
+// In a checkout (src/ present) this runs the TypeScript sources through tsx, so what runs is always
+// what is there; an installed package (no src/) runs the compiled dist/.
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const compiled = join(root, "dist", "src", "cli", "main.js");
-let entry = compiled;
-if (process.env.LINUX_BUILDER_FROM_SOURCE === "1" || !existsSync(compiled)) {
+const source = join(root, "src", "cli", "main.ts");
+let entry = join(root, "dist", "src", "cli", "main.js");
+if (existsSync(source)) {
   const { register } = await import("tsx/esm/api");
   register();
-  entry = join(root, "src", "cli", "main.ts");
+  entry = source;
 }
 const { main } = await import(pathToFileURL(entry).href);
 process.exitCode = await main(process.argv.slice(2));

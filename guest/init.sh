@@ -34,6 +34,15 @@ if [ "$1" != "stage2" ]; then
 fi
 
 # ---- Stage 2 ---------------------------------------------------------------------------------
+# A stop request may come at any moment from here on (the host can ask for a power-down as soon as
+# it sees READY, or earlier): the handler is installed first. Signals to PID 1 without a handler
+# are dropped by the kernel.
+stop_requested=
+stopping=
+request_stop() { stop_requested=1; }
+# busybox poweroff/halt/reboot without -f signal PID 1: USR2 power off, USR1 halt, TERM reboot.
+trap request_stop USR1 USR2 TERM INT
+
 # sshd's StrictModes refuses a world-writable root; the initramfs root is 1777.
 chmod 755 /
 mkdir -p /proc /sys /dev /run /tmp
@@ -52,7 +61,8 @@ log "stage 2 at $(cut -d' ' -f1 /proc/uptime)s"
 # Kernel modules, in the order the composer computed from each module's dependencies.
 if [ -f /etc/linux-builder/modules ]; then
   while read -r module; do
-    [ -n "$module" ] && insmod "/usr/lib/modules/$module" 2>/dev/null
+    [ -n "$module" ] || continue
+    insmod "/usr/lib/modules/$module" || log "cannot load the kernel module $module"
   done </etc/linux-builder/modules
 fi
 
@@ -80,23 +90,22 @@ else
   log "no per-boot secrets: sshd will not start"
 fi
 
-# /nix lives on the data disk: formatted on first boot, checked on later boots.
+# /nix lives on the data disk: formatted on first boot (when the disk is blank), checked on later
+# boots. A disk that is not blank and not a clean ext4 is never formatted: the store on it may be
+# someone's only copy.
 disk=/dev/vda
-if [ -b $disk ]; then
-  if ! /usr/sbin/dumpe2fs -h $disk >/dev/null 2>&1; then
-    log "formatting $disk for /nix"
-    /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1 -F $disk ||
-      fail "cannot format $disk"
-  else
-    /usr/sbin/e2fsck -p $disk >/dev/null 2>&1
-    # 0: clean, 1: errors corrected; anything else needs a human.
-    [ $? -le 1 ] || fail "the /nix disk $disk has errors e2fsck -p cannot fix"
-  fi
-  mkdir -p /nix
-  mount -t ext4 -o noatime $disk /nix || fail "cannot mount $disk on /nix"
+[ -b $disk ] || fail "no data disk ($disk) for /nix: the virtio_blk module did not load, or QEMU has no disk"
+if [ -z "$(dd if=$disk bs=65536 count=1 2>/dev/null | tr -d '\000' | head -c 1)" ]; then
+  log "formatting $disk for /nix"
+  /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1 $disk ||
+    fail "cannot format $disk"
 else
-  log "no data disk: /nix is in memory and will not survive a stop"
+  /usr/sbin/e2fsck -p $disk
+  # 0: clean, 1: errors corrected; anything else needs a human (e2fsck -f -y from the console).
+  [ $? -le 1 ] || fail "the /nix disk $disk has errors e2fsck -p cannot fix; run e2fsck $disk here"
 fi
+mkdir -p /nix
+mount -t ext4 -o noatime $disk /nix || fail "cannot mount $disk on /nix"
 mkdir -p /nix/store /nix/var/nix
 chown root:nixbld /nix/store
 chmod 1775 /nix/store
@@ -104,15 +113,23 @@ chmod 1775 /nix/store
 chown -R builder:builder /home/builder
 
 nix-daemon >/var/log/nix-daemon.log 2>&1 &
-echo $! >$STATE/nix-daemon.pid
 
 # A control FIFO lets the builder user stop the VM without root: `shutdown now` writes to it.
 mkfifo -m 620 $STATE/control
 chown root:builder $STATE/control
 chmod 711 $STATE
+(
+  while :; do
+    if read -r request <$STATE/control; then
+      case "$request" in
+      poweroff | halt | shutdown | reboot) kill -USR2 1 ;;
+      esac
+    fi
+  done
+) &
 
 # The ACPI power button (QMP system_powerdown) reaches us through busybox acpid.
-acpid -c /etc/acpi -l /var/log/acpid.log 2>/dev/null
+acpid -c /etc/acpi -l /var/log/acpid.log
 
 # arm64's virt machine boots from a device tree, without ACPI: there the power button is line 3 of
 # the PL061 GPIO controller, pulsed for 100 ms, and Debian's cloud kernel has no gpio-keys driver for
@@ -135,7 +152,10 @@ for chip in /sys/class/gpio/gpiochip*; do
       armed=$gpio_irq
       while sleep 0.5; do
         gpio_irq_line
-        [ "$gpio_irq" != "$armed" ] && kill -USR2 1 && break
+        if [ "$gpio_irq" != "$armed" ]; then
+          armed=$gpio_irq
+          kill -USR2 1
+        fi
       done
     ) &
   fi
@@ -143,16 +163,27 @@ for chip in /sys/class/gpio/gpiochip*; do
 done
 
 if [ -f /etc/ssh/ssh_host_ed25519_key ]; then
-  /usr/sbin/sshd -E /var/log/sshd.log || fail "sshd did not start"
+  /usr/sbin/sshd -E /var/log/sshd.log || fail "sshd did not start: $(tail -n 3 /var/log/sshd.log)"
 fi
 
-# Ready: the daemon socket exists and sshd is listening.
+# Ready: the Nix daemon's socket exists and sshd listens on port 22 (0016 in /proc/net/tcp*, state 0A).
+sshd_listening() {
+  while read -r _ local _ state _; do
+    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
+  done </proc/net/tcp
+  while read -r _ local _ state _; do
+    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
+  done </proc/net/tcp6 2>/dev/null
+  return 1
+}
 i=0
-while [ ! -S /nix/var/nix/daemon-socket/socket ] && [ $i -lt 100 ]; do
+until [ -S /nix/var/nix/daemon-socket/socket ] && { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
+  [ $i -lt 600 ] || fail "not ready after 30 s: nix-daemon: $(tail -n 3 /var/log/nix-daemon.log) sshd: $(tail -n 3 /var/log/sshd.log)"
+  [ -n "$stop_requested" ] && break
   sleep 0.05
   i=$((i + 1))
 done
-log "READY at $(cut -d' ' -f1 /proc/uptime)s"
+[ -n "$stop_requested" ] || log "READY at $(cut -d' ' -f1 /proc/uptime)s"
 
 # A login on the serial console, as the seed shows; auto-login as builder.
 console=$(sed -n 's/.*console=\([a-zA-Z0-9]*\).*/\1/p' /proc/cmdline)
@@ -164,39 +195,40 @@ console=$(sed -n 's/.*console=\([a-zA-Z0-9]*\).*/\1/p' /proc/cmdline)
   done
 ) &
 
-stopping=
+# Other processes than PID 1 and kernel threads (those have an empty cmdline).
+others_running() {
+  for proc in /proc/[0-9]*; do
+    [ "${proc#/proc/}" = 1 ] && continue
+    read -r cmdline <"$proc/cmdline" 2>/dev/null || continue
+    [ -n "$cmdline" ] && return 0
+  done
+  return 1
+}
+
 stop_everything() {
-  [ -n "$stopping" ] && return
   stopping=1
   log "stopping"
-  [ -f /run/sshd.pid ] && kill "$(cat /run/sshd.pid)" 2>/dev/null
-  kill "$(cat $STATE/nix-daemon.pid)" 2>/dev/null
   kill -TERM -1 2>/dev/null
-  sleep 0.2
-  kill -KILL -1 2>/dev/null
+  # Give the daemon and running builds up to 5 s to exit, then kill what is left.
+  i=0
+  while others_running && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  others_running && log "killing what did not stop in 5 s" && kill -KILL -1 2>/dev/null && sleep 0.2
   sync
-  if grep -q " /nix " /proc/mounts; then
-    umount /nix 2>/dev/null || mount -o remount,ro /nix
+  if ! umount /nix; then
+    mount -o remount,ro /nix || log "cannot unmount or remount /nix read-only: e2fsck will check it at the next boot"
   fi
   log "powering off"
   poweroff -f
 }
-# busybox poweroff/halt/reboot without -f signal PID 1: USR2 power off, USR1 halt, TERM reboot.
-trap stop_everything USR1 USR2 TERM INT
 
-# Requests from the builder user through the control FIFO.
-(
-  while :; do
-    if read -r request <$STATE/control; then
-      case "$request" in
-      poweroff | halt | shutdown | reboot) kill -USR2 1 ;;
-      esac
-    fi
-  done
-) &
-
-# PID 1 must never exit; waiting also reaps orphans, and lets the traps run.
+# PID 1 must never exit. `wait` returns when a signal arrives (the traps run), and reaps orphans.
 while :; do
+  if [ -n "$stop_requested" ] && [ -z "$stopping" ]; then
+    stop_everything
+  fi
   wait
-  sleep 1
+  sleep 0.2
 done

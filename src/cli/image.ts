@@ -95,8 +95,8 @@ export function registerImageCommands(program: Command): void {
   image
     .command("build")
     .description("compose the builder's guest image from signed Debian packages")
-    .option("--arch <arch>", "guest architecture: amd64 or arm64 (default: the host's)")
-    .option("--suite <suite>", "Debian suite", DEFAULT_SUITE)
+    .option("--arch <arch>", "guest architecture: amd64 or arm64 (default: the lock's, else the host's)")
+    .option("--suite <suite>", `Debian suite (default: ${DEFAULT_SUITE})`)
     .option("--mirror <url>", "Debian mirror", DEFAULT_MIRROR)
     .option(
       "--extra-packages <names>",
@@ -134,11 +134,25 @@ export function registerImageCommands(program: Command): void {
                 }),
                 opts.lock,
               );
+        if (lock !== undefined) {
+          // A lock fixes the package set: flags that would change it contradict it.
+          if (opts.extraPackages !== undefined) {
+            throw new LinuxBuilderError("usage.lock", "--extra-packages cannot be combined with --lock", {
+              hint: "The lock fixes the package set; compose without --lock to add packages, then use the new lock.",
+            });
+          }
+          if (opts.suite !== undefined && opts.suite !== lock.suite) {
+            throw new LinuxBuilderError(
+              "usage.lock",
+              `--suite ${opts.suite} contradicts the lock, made for ${lock.suite}`,
+            );
+          }
+        }
         const arch = opts.arch === undefined ? (lock?.arch ?? hostArch()) : parseArch(opts.arch);
         const started = performance.now();
         const result = await composeImage({
           arch,
-          suite: lock?.suite ?? opts.suite,
+          suite: lock?.suite ?? opts.suite ?? DEFAULT_SUITE,
           mirror: parseMirror(opts.mirror),
           extraPackages: opts.extraPackages ?? [],
           checkValidUntil: opts.checkValidUntil,

@@ -29,6 +29,11 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
+    const fsError = describeFileSystemError(error);
+    if (fsError !== undefined) {
+      reportUserError(wantsJson, `fs.${fsError.code}`, fsError.message, fsError.hint);
+      return EXIT_USER_ERROR;
+    }
     if (isLinuxBuilderError(error)) {
       if (wantsJson) {
         process.stdout.write(
@@ -44,4 +49,48 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return EXIT_BUG;
   }
+}
+
+function reportUserError(json: boolean, code: string, message: string, hint: string | undefined): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ error: { code, message, hint: hint ?? null } })}\n`);
+    return;
+  }
+  process.stderr.write(`linux-builder: ${message}\n`);
+  if (hint) process.stderr.write(`  ${hint}\n`);
+}
+
+const FILE_SYSTEM_ERRORS: Readonly<Record<string, { what: string; hint: string }>> = {
+  ENOSPC: {
+    what: "the disk is full",
+    hint: "Free some space (linux-builder cache prune, image prune) and try again.",
+  },
+  EDQUOT: { what: "the disk quota is exceeded", hint: "Free some space and try again." },
+  EACCES: {
+    what: "permission denied",
+    hint: "Check the permissions, or set LINUX_BUILDER_HOME to a folder you own.",
+  },
+  EPERM: {
+    what: "operation not permitted",
+    hint: "Check the permissions, or set LINUX_BUILDER_HOME to a folder you own.",
+  },
+  EROFS: { what: "the file system is read-only", hint: "Set LINUX_BUILDER_HOME to a writable folder." },
+  ENOTDIR: {
+    what: "a part of the path is not a folder",
+    hint: "Check LINUX_BUILDER_HOME and the paths you gave.",
+  },
+  EISDIR: { what: "it is a folder", hint: "Check the paths you gave." },
+  ENOENT: { what: "no such file or folder", hint: "Check the paths you gave." },
+};
+
+/** File system failures (a full disk, a read-only home) are the user's to fix, not bugs: say which path. */
+function describeFileSystemError(
+  error: unknown,
+): { code: string; message: string; hint: string } | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (code === undefined || syscall === undefined || path === undefined) return undefined;
+  const known = FILE_SYSTEM_ERRORS[code];
+  if (known === undefined) return undefined;
+  return { code, message: `Cannot ${syscall} ${path}: ${known.what} (${code})`, hint: known.hint };
 }

@@ -1,5 +1,5 @@
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 /** Where linux-builder keeps its files. Derived from the platform's conventions, see `resolvePaths`. */
 export interface Paths {
@@ -15,6 +15,8 @@ export interface PathEnvironment {
   readonly platform: NodeJS.Platform;
   readonly home: string;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Resolves a relative LINUX_BUILDER_HOME. */
+  readonly cwd: string;
 }
 
 /**
@@ -24,8 +26,8 @@ export interface PathEnvironment {
  */
 export function resolvePaths(environment: PathEnvironment): Paths {
   const { platform, home, env } = environment;
-  const override = env.LINUX_BUILDER_HOME;
-  if (override !== undefined && override !== "") {
+  if (env.LINUX_BUILDER_HOME !== undefined && env.LINUX_BUILDER_HOME !== "") {
+    const override = resolve(environment.cwd, env.LINUX_BUILDER_HOME);
     return {
       cache: join(override, "cache"),
       images: join(override, "images"),
@@ -53,5 +55,5 @@ export function resolvePaths(environment: PathEnvironment): Paths {
 
 /** The paths for this process. */
 export function currentPaths(): Paths {
-  return resolvePaths({ platform: process.platform, home: homedir(), env: process.env });
+  return resolvePaths({ platform: process.platform, home: homedir(), env: process.env, cwd: process.cwd() });
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, rename, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { LinuxBuilderError } from "../errors.js";
 import { packageRoot } from "../host/package-root.js";
@@ -7,13 +7,13 @@ import { fetchBytes } from "../net/http.js";
 import { writeCpio } from "./archive/cpio.js";
 import { readDebData } from "./archive/deb.js";
 import { decompressBuffer } from "./archive/decompress.js";
-import { gzipReproducible } from "./archive/gzip.js";
+import { gzipReproducible, INITRAMFS_GZIP_LEVEL } from "./archive/gzip.js";
 import type { TarEntry } from "./archive/tar.js";
 import { ContentCache } from "./cache/content-cache.js";
 import { verifyInRelease } from "./debian/inrelease.js";
 import { loadKeyring } from "./debian/keyring.js";
 import { PackageIndex, type PackageRecord, parsePackagesIndex } from "./debian/packages-index.js";
-import { indexEntry, type Release, verifyIndexHash } from "./debian/release.js";
+import { checkReleaseMatches, indexEntry, type Release, verifyIndexHash } from "./debian/release.js";
 import { resolveClosure } from "./debian/resolver.js";
 import {
   type AvailableModule,
@@ -26,9 +26,11 @@ import {
   ARCHITECTURES,
   type Arch,
   FALLBACK_SYMLINKS,
+  GUEST_DIRECTORIES,
   GUEST_MODULES,
   GUEST_PACKAGES,
   IMAGE_EXCLUDED_PREFIXES,
+  IMAGE_OMITTED_PACKAGES,
   isOmittedFromImage,
   kernelMetaPackage,
   OVERLAY_MODES,
@@ -38,7 +40,7 @@ import { RootfsTree } from "./rootfs-tree.js";
 import { type ImageManifest, ImageStore } from "./store.js";
 
 /** Bumped whenever the composer's output for the same inputs changes (it is part of the reuse key). */
-export const COMPOSER_FORMAT = 2;
+export const COMPOSER_FORMAT = 3;
 
 export interface ComposeOptions {
   readonly arch: Arch;
@@ -120,6 +122,7 @@ export async function resolveLock(
     source: `${base}/InRelease`,
   });
   const release: Release = verified.release;
+  checkReleaseMatches(release, suite, arch, `${base}/InRelease`);
 
   const plainPath = `main/binary-${arch}/Packages`;
   const compressedPath = [".xz", ".gz"].map((ext) => plainPath + ext).find((p) => release.sha256.has(p));
@@ -134,7 +137,16 @@ export async function resolveLock(
   // The same signed index and roots always resolve to the same lock: remember it, and a warm build
   // skips decompressing and parsing the 60 MB index.
   const resolutionKey = createHash("sha256")
-    .update(JSON.stringify({ format: COMPOSER_FORMAT, index: entry.sha256, suite, arch, roots }))
+    .update(
+      JSON.stringify({
+        format: COMPOSER_FORMAT,
+        index: entry.sha256,
+        suite,
+        arch,
+        roots,
+        kernel: kernelMetaPackage(arch),
+      }),
+    )
     .digest("hex");
   const remembered = join(options.cacheDir, "resolutions", `${resolutionKey}.json`);
   const rememberedText = await readFile(remembered, "utf8").catch(() => undefined);
@@ -147,8 +159,12 @@ export async function resolveLock(
   }
 
   reporter.step(`Reading ${suite}/${compressedPath}`);
+  // By hash where the archive offers it: the file for that hash never changes during a mirror sync.
+  const byHashUrl = `${base}/${compressedPath.slice(0, compressedPath.lastIndexOf("/"))}/by-hash/SHA256/${entry.sha256}`;
+  const plainUrl = `${base}/${compressedPath}`;
   const indexFile = await cache.fetch({
-    url: `${base}/${compressedPath}`,
+    url: release.acquireByHash ? byHashUrl : plainUrl,
+    ...(release.acquireByHash ? { fallbackUrl: plainUrl } : {}),
     sha256: entry.sha256,
     size: entry.size,
     label: `the ${suite} ${arch} package index`,
@@ -203,33 +219,56 @@ async function listFiles(dir: string): Promise<string[]> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...(await listFiles(full)));
+    // Symlinks are listed, not followed: the overlay keeps them as symlinks.
     else out.push(full);
   }
   return out.sort();
 }
 
-/** A hash of everything besides the packages that shapes the image: our guest files and composer format. */
-async function guestFilesKey(guestDir: string): Promise<string> {
-  const hash = createHash("sha256").update(`composer-format:${COMPOSER_FORMAT}\n`);
+/**
+ * A hash of everything besides the packages that shapes the image: the composer's format, the guest
+ * profile, the compression level and our guest files. Equal keys mean an existing image can be
+ * reused as it is.
+ */
+async function composerKey(guestDir: string, arch: Arch): Promise<string> {
+  const profile = {
+    format: COMPOSER_FORMAT,
+    gzipLevel: INITRAMFS_GZIP_LEVEL,
+    kernel: kernelMetaPackage(arch),
+    modules: GUEST_MODULES[arch],
+    excluded: IMAGE_EXCLUDED_PREFIXES,
+    omitted: IMAGE_OMITTED_PACKAGES.map((pattern) => pattern.source),
+    overlayModes: OVERLAY_MODES,
+    fallbackSymlinks: FALLBACK_SYMLINKS,
+    directories: GUEST_DIRECTORIES,
+  };
+  const hash = createHash("sha256").update(`${JSON.stringify(profile)}\n`);
   for (const file of await listFiles(guestDir)) {
-    const info = await stat(file);
+    const info = await lstat(file);
     hash.update(`${relative(guestDir, file)}\0${info.mode & 0o111 ? "x" : "-"}\0`);
-    hash.update(await readFile(file));
+    hash.update(info.isSymbolicLink() ? `-> ${await readlink(file)}` : await readFile(file));
   }
   return hash.digest("hex");
 }
 
+/** Runs `fn` on each item, `limit` at a time; the first failure aborts the others through `signal`. */
 async function mapConcurrent<T, R>(
   items: readonly T[],
   limit: number,
-  fn: (item: T) => Promise<R>,
+  fn: (item: T, signal: AbortSignal) => Promise<R>,
 ): Promise<R[]> {
   const results: R[] = new Array(items.length);
+  const controller = new AbortController();
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !controller.signal.aborted) {
       const i = next++;
-      results[i] = await fn(items[i] as T);
+      try {
+        results[i] = await fn(items[i] as T, controller.signal);
+      } catch (error) {
+        controller.abort(error);
+        throw error;
+      }
     }
   });
   await Promise.all(workers);
@@ -279,7 +318,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   const guestDir = join(packageRoot(), "guest");
   const inputs = createHash("sha256")
     .update(lockText)
-    .update(await guestFilesKey(guestDir))
+    .update(await composerKey(guestDir, lock.arch))
     .digest("hex");
   if (!options.force) {
     const existing = await store.findByInputs(inputs);
@@ -290,14 +329,13 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     }
   }
 
-  // Packages the image leaves out are pinned in the lock but not fetched.
-  const unpacked = lock.packages.filter((pkg) => !isOmittedFromImage(pkg.name));
-  const all = [lock.kernel, ...unpacked];
+  // Every package of the lock is fetched and verified, also those the image leaves out.
+  const all = [lock.kernel, ...lock.packages];
   reporter.downloadStart(
     all.reduce((sum, p) => sum + p.size, 0),
     all.length,
   );
-  const files = await mapConcurrent(all, options.downloadConcurrency ?? 6, (pkg) =>
+  const files = await mapConcurrent(all, options.downloadConcurrency ?? 6, (pkg, signal) =>
     cache.fetch(
       {
         url: debUrl(options.mirror, pkg),
@@ -305,27 +343,30 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
         size: pkg.size,
         label: `${pkg.name} ${pkg.version}`,
       },
-      { onBytes: (bytes) => reporter.downloadProgress(bytes) },
+      { onBytes: (bytes) => reporter.downloadProgress(bytes), signal },
     ),
   );
   reporter.downloadEnd();
   lap("download");
 
+  const [kernelDeb, ...packageDebs] = files as [string, ...string[]];
+  const unpacked = lock.packages.flatMap((pkg, i) =>
+    isOmittedFromImage(pkg.name) ? [] : [{ pkg, deb: packageDebs[i] as string }],
+  );
   reporter.step(
     `Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} Perl packages left out)`,
   );
   const tree = new RootfsTree(IMAGE_EXCLUDED_PREFIXES);
-  const [kernelDeb, ...packageDebs] = files as [string, ...string[]];
-  for (const [i, pkg] of unpacked.entries()) {
-    const deb = packageDebs[i] as string;
+  for (const { pkg, deb } of unpacked) {
     try {
       await tree.addPackage(readDebData(deb));
     } catch (error) {
-      if (error instanceof LinuxBuilderError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
       throw new LinuxBuilderError(
-        "image.unpack",
-        `Cannot unpack ${pkg.name} ${pkg.version} (${deb}): ${String(error)}`,
+        error instanceof LinuxBuilderError ? error.code : "image.unpack",
+        `Cannot unpack ${pkg.name} ${pkg.version}: ${reason}`,
         {
+          hint: `The cached file ${deb} passed its hash check; run \`linux-builder cache prune --all\` and try again, or report it.`,
           cause: error,
         },
       );
@@ -436,29 +477,19 @@ async function addGuestFiles(tree: RootfsTree, guestDir: string): Promise<void> 
   const overlay = join(guestDir, "rootfs");
   for (const file of await listFiles(overlay)) {
     const path = relative(overlay, file);
-    const info = await stat(file);
+    const info = await lstat(file);
+    if (info.isSymbolicLink()) {
+      tree.addSymlink(path, await readlink(file));
+      continue;
+    }
+    // Git keeps only the executable bit; the rest is ours to decide.
     const mode = OVERLAY_MODES[path] ?? (info.mode & 0o111 ? 0o755 : 0o644);
     tree.addFile(path, await readFile(file), mode);
   }
   for (const [path, target] of Object.entries(FALLBACK_SYMLINKS)) {
     if (!tree.has(path)) tree.addSymlink(path, target);
   }
-  for (const [path, mode] of [
-    ["proc", 0o755],
-    ["sys", 0o755],
-    ["dev", 0o755],
-    ["run", 0o755],
-    ["tmp", 0o1777],
-    ["mnt", 0o755],
-    ["nix", 0o755],
-    ["root", 0o700],
-    ["home", 0o755],
-    ["home/builder", 0o755],
-    ["var/empty", 0o755],
-    ["var/log", 0o755],
-  ] as const) {
-    tree.addDirectory(path, mode);
-  }
+  for (const [path, mode] of Object.entries(GUEST_DIRECTORIES)) tree.addDirectory(path, mode);
   // The kernel opens /dev/console for /init's output before any devtmpfs exists.
   tree.addCharDevice("dev/console", 0o600, 5, 1);
 }

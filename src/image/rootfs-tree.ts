@@ -1,20 +1,37 @@
+import { LinuxBuilderError } from "../errors.js";
 import type { CpioEntry } from "./archive/cpio.js";
 import type { TarEntry } from "./archive/tar.js";
 
 /** Top-level directories that merged-/usr turns into symlinks into usr/. */
-const MERGED_USR_ALIASES = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] as const;
+const MERGED_USR_ALIASES: readonly string[] = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 /** Maps a path as a package ships it to where it lives on a merged-/usr system. */
 export function mergedUsrPath(path: string): string {
   const slash = path.indexOf("/");
   const top = slash === -1 ? path : path.slice(0, slash);
-  if ((MERGED_USR_ALIASES as readonly string[]).includes(top)) return `usr/${path}`;
-  return path;
+  return MERGED_USR_ALIASES.includes(top) ? `usr/${path}` : path;
 }
 
 function parentsOf(path: string): string[] {
   const parts = path.split("/");
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("/"));
+}
+
+/**
+ * The image is all root's (the cpio has uid/gid 0), so a setuid or setgid bit granted to another
+ * owner or group would become root's: drop it. (unix_chkpwd is root:shadow 2755 in Debian.)
+ */
+export function rootOwnedMode(entry: Pick<TarEntry, "mode" | "uid" | "gid">): number {
+  let mode = entry.mode;
+  if (entry.uid !== 0) mode &= ~0o4000;
+  if (entry.gid !== 0) mode &= ~0o2000;
+  return mode;
+}
+
+/** A hard link as recorded: the entry it pointed at then, and that entry's content. */
+interface HardLink {
+  readonly target: CpioEntry;
+  readonly data: Buffer;
 }
 
 /**
@@ -24,17 +41,17 @@ function parentsOf(path: string): string[] {
  */
 export class RootfsTree {
   private readonly entries = new Map<string, CpioEntry>();
-  /** Content of each hard link, for when its target is later replaced by a package. */
-  private readonly linkBodies = new Map<string, Buffer>();
+  /** What each hard link pointed at when it was added: if that file is later replaced, the link keeps the old content. */
+  private readonly hardLinks = new Map<string, HardLink>();
   private readonly excluded: readonly string[];
 
   constructor(excludedPrefixes: readonly string[]) {
     this.excluded = excludedPrefixes;
+    this.entries.set("usr", { path: "usr", type: "directory", mode: 0o755 });
     for (const alias of MERGED_USR_ALIASES) {
       this.entries.set(alias, { path: alias, type: "symlink", mode: 0o777, target: `usr/${alias}` });
       this.entries.set(`usr/${alias}`, { path: `usr/${alias}`, type: "directory", mode: 0o755 });
     }
-    this.entries.set("usr", { path: "usr", type: "directory", mode: 0o755 });
   }
 
   isExcluded(path: string): boolean {
@@ -45,57 +62,49 @@ export class RootfsTree {
     return this.entries.has(path);
   }
 
-  get(path: string): CpioEntry | undefined {
-    return this.entries.get(path);
-  }
-
-  /** Adds all entries of one package's data.tar. */
-  async addPackage(entries: AsyncIterable<TarEntry>): Promise<{ files: number; bytes: number }> {
+  /** Adds all entries of one package's data.tar. `label` names the package in errors. */
+  async addPackage(entries: AsyncIterable<TarEntry>): Promise<void> {
     // Bodies of this package's files by path, so a hard link to an excluded file still gets its content.
     const bodies = new Map<string, Buffer>();
-    let files = 0;
-    let bytes = 0;
     for await (const entry of entries) {
       if (entry.path === "") continue;
       const path = mergedUsrPath(entry.path);
       if (entry.type === "file") bodies.set(path, entry.body ?? Buffer.alloc(0));
       // The aliases are ours: a package's own bin/ or lib64 symlink is already here.
-      if ((MERGED_USR_ALIASES as readonly string[]).includes(path)) continue;
+      if (MERGED_USR_ALIASES.includes(path)) continue;
       if (this.isExcluded(path)) continue;
+      this.hardLinks.delete(path);
+      const mode = rootOwnedMode(entry);
       switch (entry.type) {
         case "directory":
           // The first package to ship a directory sets its mode, as dpkg keeps an existing one.
-          if (!this.entries.has(path)) this.entries.set(path, { path, type: "directory", mode: entry.mode });
+          if (this.entries.get(path)?.type !== "directory")
+            this.entries.set(path, { path, type: "directory", mode });
           break;
         case "symlink":
           this.entries.set(path, { path, type: "symlink", mode: 0o777, target: entry.linkname ?? "" });
           break;
-        case "file": {
-          const data = entry.body ?? Buffer.alloc(0);
-          this.entries.set(path, { path, type: "file", mode: entry.mode, data });
-          files++;
-          bytes += data.length;
+        case "file":
+          this.entries.set(path, { path, type: "file", mode, data: entry.body ?? Buffer.alloc(0) });
           break;
-        }
         case "hardlink": {
-          const target = mergedUsrPath(entry.linkname ?? "");
-          const targetEntry = this.entries.get(target);
-          if (targetEntry?.type === "file") {
-            this.entries.set(path, { path, type: "hardlink", mode: targetEntry.mode, target });
-            this.linkBodies.set(path, targetEntry.data ?? Buffer.alloc(0));
+          const targetPath = mergedUsrPath(entry.linkname ?? "");
+          const target = this.entries.get(targetPath);
+          if (target?.type === "file") {
+            this.entries.set(path, { path, type: "hardlink", mode: target.mode, target: targetPath });
+            this.hardLinks.set(path, { target, data: target.data ?? Buffer.alloc(0) });
           } else {
-            const data = bodies.get(target) ?? Buffer.alloc(0);
-            this.entries.set(path, { path, type: "file", mode: entry.mode, data });
+            const data = bodies.get(targetPath) ?? Buffer.alloc(0);
+            this.entries.set(path, { path, type: "file", mode, data });
           }
-          files++;
           break;
         }
       }
     }
-    return { files, bytes };
   }
 
   addFile(path: string, data: Buffer, mode: number): void {
+    this.hardLinks.delete(path);
     this.entries.set(path, { path, type: "file", mode, data });
   }
 
@@ -104,6 +113,7 @@ export class RootfsTree {
   }
 
   addSymlink(path: string, target: string): void {
+    this.hardLinks.delete(path);
     this.entries.set(path, { path, type: "symlink", mode: 0o777, target });
   }
 
@@ -111,28 +121,35 @@ export class RootfsTree {
     this.entries.set(path, { path, type: "chardev", mode, major, minor });
   }
 
-  /** All entries, with any missing parent directory added (the kernel's unpacker needs parents first). */
+  /**
+   * All entries, with any missing parent directory added (the kernel's unpacker needs parents
+   * first). A path under something that is not a directory (a package replaced a directory with a
+   * file) is an error: the kernel could not unpack it.
+   */
   toEntries(): CpioEntry[] {
     for (const path of [...this.entries.keys()]) {
       for (const parent of parentsOf(path)) {
-        if (!this.entries.has(parent))
+        const existing = this.entries.get(parent);
+        if (existing === undefined) {
           this.entries.set(parent, { path: parent, type: "directory", mode: 0o755 });
+        } else if (existing.type !== "directory") {
+          throw new LinuxBuilderError(
+            "image.conflict",
+            `Cannot compose the image: /${path} lies under /${parent}, which a package replaced by a ${existing.type}`,
+            {
+              hint: "Two packages of the guest disagree about this path; remove the extra package that ships it.",
+            },
+          );
+        }
       }
     }
-    // A hard link whose target a later package replaced by a non-file must carry its own data.
-    for (const entry of this.entries.values()) {
-      if (entry.type === "hardlink" && this.entries.get(entry.target ?? "")?.type !== "file") {
-        const data = this.linkBodies.get(entry.path) ?? Buffer.alloc(0);
-        this.entries.set(entry.path, { path: entry.path, type: "file", mode: entry.mode, data });
+    // A hard link whose target was replaced since keeps the content it was made with.
+    for (const [path, link] of this.hardLinks) {
+      const entry = this.entries.get(path);
+      if (entry?.type === "hardlink" && this.entries.get(entry.target ?? "") !== link.target) {
+        this.entries.set(path, { path, type: "file", mode: entry.mode, data: link.data });
       }
     }
     return [...this.entries.values()];
-  }
-
-  /** Bytes of file content (hard links counted once). */
-  contentSize(): number {
-    let total = 0;
-    for (const entry of this.entries.values()) if (entry.type === "file") total += entry.data?.length ?? 0;
-    return total;
   }
 }

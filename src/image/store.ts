@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/p
 import { join } from "node:path";
 import { z } from "zod";
 import { LinuxBuilderError } from "../errors.js";
+import { type Lock, parseLock } from "./lock.js";
 
 const fileRef = z.object({ file: z.string(), size: z.number(), sha256: z.string() }).strict();
 
@@ -116,15 +117,24 @@ export class ImageStore {
         hint: "Run `linux-builder image list` to see the images, or `linux-builder image build` to make one.",
       });
     }
-    const parsed = manifestSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) {
-      throw new LinuxBuilderError(
+    const damaged = (why: string) =>
+      new LinuxBuilderError(
         "image.damaged",
-        `The image ${id} has a manifest this version cannot read`,
+        `The image ${id} is damaged: ${join(directory, "manifest.json")} ${why}`,
         {
-          hint: `Remove it (linux-builder image prune) and build it again.`,
+          hint: `Remove it (rm -r ${directory}) and build it again.`,
         },
       );
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw damaged(`is not JSON (${(error as Error).message})`);
+    }
+    const parsed = manifestSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw damaged(`has a bad field ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
     }
     return { manifest: parsed.data, directory };
   }
@@ -136,6 +146,22 @@ export class ImageStore {
       if (data === undefined || data.length !== ref.size || sha256(data) !== ref.sha256) return false;
     }
     return true;
+  }
+
+  /** The image's lock.json, parsed; a missing or damaged one is an error naming the file. */
+  async readLock(image: StoredImage): Promise<Lock> {
+    const path = join(image.directory, "lock.json");
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      throw new LinuxBuilderError(
+        "image.damaged",
+        `The image ${image.manifest.id} is damaged: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? error})`,
+        { hint: `Remove it (rm -r ${image.directory}) and build it again.` },
+      );
+    }
+    return parseLock(text, path);
   }
 
   async list(): Promise<StoredImage[]> {

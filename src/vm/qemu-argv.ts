@@ -68,7 +68,7 @@ export function qemuCommand(spec: QemuSpec): QemuCommand {
       kernelCommandLine(spec),
       "-no-reboot",
       "-drive",
-      `file=${spec.disk},if=none,id=nix,format=raw,cache=unsafe,discard=unmap`,
+      `file=${spec.disk},if=none,id=nix,format=raw,cache=writeback,discard=unmap`,
       "-device",
       "virtio-blk-pci,drive=nix",
       "-netdev",

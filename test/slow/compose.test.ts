@@ -69,7 +69,7 @@ describe("composing the amd64 image (slow, network)", () => {
     timeout: 15 * 60_000,
   }, async () => {
     await testImage("amd64");
-    const env = { ...process.env, LINUX_BUILDER_FROM_SOURCE: "1", LINUX_BUILDER_HOME: testHome() };
+    const env = { ...process.env, LINUX_BUILDER_HOME: testHome() };
     const { stdout, stderr } = await run(
       "node",
       ["bin/linux-builder.js", "image", "build", "--arch", "amd64"],

@@ -14,19 +14,29 @@ const LONG_DIR = `d/${SEGMENT}`;
 const LONG_FILE = `${LONG_DIR}/${"f".repeat(150)}`; // > 255 bytes: beyond ustar's prefix+name too
 const BIG = randomBytes(300_000).toString("base64"); // several decompression chunks
 
+/** The archives are written with this numeric owner, which readTar reports as it is. */
+const OWNER = { uid: 1000, gid: 42 };
+
 /** What readTar should yield for the tree `makeTree` builds (GNU tar drops the fifo; so do we). */
 const EXPECTED: Omit<TarEntry, "body">[] = sortByPath([
-  { path: "d", type: "directory", mode: 0o755, size: 0 },
-  { path: LONG_DIR, type: "directory", mode: 0o1777, size: 0 },
-  { path: LONG_FILE, type: "file", mode: 0o640, size: 5 },
-  { path: `${LONG_DIR}/hard-to-long`, type: "hardlink", mode: 0o640, size: 0, linkname: LONG_FILE },
-  { path: `${LONG_DIR}/symlink-long`, type: "symlink", mode: 0o777, size: 0, linkname: `../${SEGMENT}/x` },
-  { path: "d/big", type: "file", mode: 0o644, size: BIG.length },
-  { path: "d/dangling", type: "symlink", mode: 0o777, size: 0, linkname: "../nowhere" },
-  { path: "d/empty", type: "file", mode: 0o600, size: 0 },
-  { path: "d/hard", type: "hardlink", mode: 0o4755, size: 0, linkname: "d/a-setuid" },
-  { path: "d/a-setuid", type: "file", mode: 0o4755, size: 6 },
-  { path: "d/sym", type: "symlink", mode: 0o777, size: 0, linkname: "a-setuid" },
+  { path: "d", type: "directory", mode: 0o755, ...OWNER, size: 0 },
+  { path: LONG_DIR, type: "directory", mode: 0o1777, ...OWNER, size: 0 },
+  { path: LONG_FILE, type: "file", mode: 0o640, ...OWNER, size: 5 },
+  { path: `${LONG_DIR}/hard-to-long`, type: "hardlink", mode: 0o640, ...OWNER, size: 0, linkname: LONG_FILE },
+  {
+    path: `${LONG_DIR}/symlink-long`,
+    type: "symlink",
+    mode: 0o777,
+    ...OWNER,
+    size: 0,
+    linkname: `../${SEGMENT}/x`,
+  },
+  { path: "d/big", type: "file", mode: 0o644, ...OWNER, size: BIG.length },
+  { path: "d/dangling", type: "symlink", mode: 0o777, ...OWNER, size: 0, linkname: "../nowhere" },
+  { path: "d/empty", type: "file", mode: 0o600, ...OWNER, size: 0 },
+  { path: "d/hard", type: "hardlink", mode: 0o4755, ...OWNER, size: 0, linkname: "d/a-setuid" },
+  { path: "d/a-setuid", type: "file", mode: 0o4755, ...OWNER, size: 6 },
+  { path: "d/sym", type: "symlink", mode: 0o777, ...OWNER, size: 0, linkname: "a-setuid" },
 ]);
 const BODIES = new Map([
   [LONG_FILE, "long\n"],
@@ -92,7 +102,18 @@ describe("readTar", () => {
     dir = await mkdtemp(join(tmpdir(), "archive-tar-"));
     await makeTree(join(dir, "tree"));
     const tar = (name: string, ...args: string[]) =>
-      execFileSync("tar", ["-C", join(dir, "tree"), "--sort=name", "-cf", archive(name), ...args, "."]);
+      execFileSync("tar", [
+        "-C",
+        join(dir, "tree"),
+        "--sort=name",
+        "--numeric-owner",
+        `--owner=${OWNER.uid}`,
+        `--group=${OWNER.gid}`,
+        "-cf",
+        archive(name),
+        ...args,
+        ".",
+      ]);
     tar("gnu.tar", "--format=gnu");
     tar("pax.tar", "--format=pax");
     tar("gnu.tar.xz", "--format=gnu", "--xz");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -12,13 +12,41 @@ describe("the CLI's errors are clear and carry no stack trace", () => {
   let home: string;
   before(async () => {
     home = await mkdtemp(join(tmpdir(), "lb-cli-"));
+    // A well-formed lock (its packages do not exist: only what happens before any download is tested).
+    await writeFile(
+      join(home, "lock.json"),
+      JSON.stringify({
+        lockVersion: 1,
+        suite: "trixie",
+        arch: "amd64",
+        roots: [],
+        kernel: {
+          name: "linux-image-x",
+          version: "1",
+          architecture: "amd64",
+          filename: "pool/main/l/x.deb",
+          size: 1,
+          sha256: "a".repeat(64),
+        },
+        packages: [
+          {
+            name: "bash",
+            version: "1",
+            architecture: "amd64",
+            filename: "pool/main/b/b.deb",
+            size: 1,
+            sha256: "b".repeat(64),
+          },
+        ],
+      }),
+    );
   });
   after(async () => {
     await rm(home, { recursive: true, force: true });
   });
 
   async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const env = { ...process.env, LINUX_BUILDER_HOME: home, LINUX_BUILDER_FROM_SOURCE: "1" };
+    const env = { ...process.env, LINUX_BUILDER_HOME: home };
     try {
       const { stdout, stderr } = await run("node", ["bin/linux-builder.js", ...args], { env });
       return { code: 0, stdout, stderr };
@@ -63,6 +91,45 @@ describe("the CLI's errors are clear and carry no stack trace", () => {
     );
     const json = await cli("image", "info", "--arch", "arm64", "--json");
     assert.equal(JSON.parse(json.stdout).error.code, "image.none");
+  });
+
+  test("--lock cannot be combined with flags that change the package set", async () => {
+    const lockFile = join(home, "lock.json");
+    const extra = await cli("image", "build", "--lock", lockFile, "--extra-packages", "vim");
+    assert.equal(extra.code, 1);
+    assert.match(extra.stderr, /--extra-packages cannot be combined with --lock/);
+    const suite = await cli("image", "build", "--lock", lockFile, "--suite", "bookworm");
+    assert.match(suite.stderr, /--suite bookworm contradicts the lock, made for trixie/);
+  });
+
+  test("an unwritable home is the user's problem, named, not a crash", async () => {
+    const blocker = join(home, "not-a-folder");
+    await writeFile(blocker, "");
+    const env = { ...process.env, LINUX_BUILDER_HOME: join(blocker, "home") };
+    // Composing from a lock needs no network: it starts by writing the package cache, under the file.
+    const result = await run(
+      "node",
+      ["bin/linux-builder.js", "image", "build", "--lock", join(home, "lock.json")],
+      {
+        env,
+      },
+    ).catch((e) => e);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /Cannot \w+ .*not-a-folder.*: a part of the path is not a folder \(ENOTDIR\)/,
+    );
+    assert.doesNotMatch(result.stderr, /internal error/);
+  });
+
+  test("a damaged manifest names the file and what is wrong", async () => {
+    const dir = join(home, "images", "trixie-amd64-0123456789abcdef");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "manifest.json"), "{ not json");
+    const { code, stderr } = await cli("image", "info", "trixie-amd64-0123456789abcdef");
+    assert.equal(code, 1);
+    assert.match(stderr, /The image trixie-amd64-0123456789abcdef is damaged: .*manifest\.json is not JSON/);
+    await rm(dir, { recursive: true });
   });
 
   test("an unknown command is a usage error (exit 2)", async () => {

@@ -35,6 +35,18 @@ describe("ContentCache", () => {
         } else {
           response.end(good);
         }
+      } else if (path === "/stall-once.deb") {
+        // First attempt: send a little, then nothing (the connection stays open).
+        if (count === 1) {
+          response.writeHead(200, { "content-length": String(good.length) });
+          response.write(good.subarray(0, 1000));
+          setTimeout(() => response.destroy(), 5000);
+        } else {
+          response.end(good);
+        }
+      } else if (path === "/by-hash-missing/good.deb") {
+        response.statusCode = 404;
+        response.end();
       } else if (path === "/always-short.deb") {
         response.end(good.subarray(0, 100));
       } else if (path === "/tampered.deb") {
@@ -83,6 +95,30 @@ describe("ContentCache", () => {
     assert.deepEqual(await readFile(path), good);
     assert.equal(hits.get("/truncated-once.deb"), 2);
     assert.equal(progress, good.length, "progress of the failed attempt is given back");
+  });
+
+  test("a stalled connection is dropped after the idle timeout and tried again", async () => {
+    const cache = new ContentCache(join(dir, "stall"));
+    const path = await cache.fetch(expected("/stall-once.deb"), { idleTimeoutMs: 300 });
+    assert.deepEqual(await readFile(path), good);
+    assert.equal(hits.get("/stall-once.deb"), 2);
+  });
+
+  test("a 404 on the by-hash URL falls back to the plain one", async () => {
+    const cache = new ContentCache(join(dir, "fallback"));
+    const file = { ...expected("/by-hash-missing/good.deb"), fallbackUrl: `${base}/good.deb` };
+    assert.deepEqual(await readFile(await cache.fetch(file)), good);
+  });
+
+  test("an aborted download stops at once and leaves nothing behind", async () => {
+    const cache = new ContentCache(join(dir, "abort"));
+    const controller = new AbortController();
+    controller.abort(new Error("another download failed"));
+    await assert.rejects(
+      cache.fetch(expected("/good.deb"), { signal: controller.signal }),
+      /another download failed/,
+    );
+    assert.equal(existsSync(cache.pathOf(sha256(good))), false);
   });
 
   test("a download that is always short fails after the attempts, leaving nothing behind", async () => {

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { resolvePaths } from "../../src/config/paths.js";
 
 test("Linux follows the XDG base directories, with their defaults", () => {
-  assert.deepEqual(resolvePaths({ platform: "linux", home: "/home/u", env: {} }), {
+  assert.deepEqual(resolvePaths({ platform: "linux", home: "/home/u", env: {}, cwd: "/w" }), {
     cache: "/home/u/.cache/linux-builder",
     images: "/home/u/.local/share/linux-builder/images",
     state: "/home/u/.local/state/linux-builder",
@@ -13,6 +13,7 @@ test("Linux follows the XDG base directories, with their defaults", () => {
       platform: "linux",
       home: "/home/u",
       env: { XDG_CACHE_HOME: "/c", XDG_DATA_HOME: "/d", XDG_STATE_HOME: "relative/ignored" },
+      cwd: "/w",
     }),
     {
       cache: "/c/linux-builder",
@@ -24,7 +25,7 @@ test("Linux follows the XDG base directories, with their defaults", () => {
 
 test("macOS uses ~/Library", () => {
   assert.deepEqual(
-    resolvePaths({ platform: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/ignored" } }),
+    resolvePaths({ platform: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/ignored" }, cwd: "/w" }),
     {
       cache: "/Users/u/Library/Caches/linux-builder",
       images: "/Users/u/Library/Application Support/linux-builder/images",
@@ -35,10 +36,17 @@ test("macOS uses ~/Library", () => {
 
 test("LINUX_BUILDER_HOME moves everything, on every platform", () => {
   for (const platform of ["linux", "darwin"] as const) {
-    assert.deepEqual(resolvePaths({ platform, home: "/h", env: { LINUX_BUILDER_HOME: "/lb" } }), {
+    assert.deepEqual(resolvePaths({ platform, home: "/h", env: { LINUX_BUILDER_HOME: "/lb" }, cwd: "/w" }), {
       cache: "/lb/cache",
       images: "/lb/images",
       state: "/lb/state",
     });
   }
+});
+
+test("a relative LINUX_BUILDER_HOME is taken from the current folder", () => {
+  assert.equal(
+    resolvePaths({ platform: "linux", home: "/h", env: { LINUX_BUILDER_HOME: "lb" }, cwd: "/w" }).cache,
+    "/w/lb/cache",
+  );
 });

@@ -9,6 +9,9 @@ export interface TarEntry {
   type: "file" | "directory" | "symlink" | "hardlink";
   /** Permission bits including setuid, setgid and sticky (0o7777). */
   mode: number;
+  /** Numeric owner and group as stored. */
+  uid: number;
+  gid: number;
   size: number;
   /** Symlink target as stored; for a hard link, the normalised path of the file it links to. */
   linkname?: string;
@@ -77,20 +80,21 @@ function toEntry(header: tarStream.Header, body: Buffer, source: string): TarEnt
   const path = normalisePath(header.name, source);
   if (path === "") return undefined;
   const mode = (header.mode ?? 0) & 0o7777;
+  const owner = { uid: header.uid ?? 0, gid: header.gid ?? 0 };
   // tar-stream's typings omit the null it gives for types it does not know.
   const type = header.type as string | null;
   switch (type) {
     case "file":
     case "contiguous-file":
-      return { path, type: "file", mode, size: body.length, body };
+      return { path, type: "file", mode, ...owner, size: body.length, body };
     case "directory":
-      return { path, type: "directory", mode, size: 0 };
+      return { path, type: "directory", mode, ...owner, size: 0 };
     case "symlink":
-      return { path, type: "symlink", mode, size: 0, linkname: header.linkname ?? "" };
+      return { path, type: "symlink", mode, ...owner, size: 0, linkname: header.linkname ?? "" };
     case "link": {
       const linkname = normalisePath(header.linkname ?? "", source);
       if (linkname === "") throw malformed(source, `hard link ${path} has no target`);
-      return { path, type: "hardlink", mode, size: 0, linkname };
+      return { path, type: "hardlink", mode, ...owner, size: 0, linkname };
     }
     case "character-device":
     case "block-device":

@@ -8,6 +8,8 @@ import { describeNetworkError } from "../../net/http.js";
 /** Something we know the exact bytes of before we fetch it: a .deb from a verified index, or the index itself. */
 export interface ExpectedFile {
   readonly url: string;
+  /** Tried when `url` answers 404 (a mirror without by-hash paths). */
+  readonly fallbackUrl?: string;
   readonly sha256: string;
   readonly size: number;
   /** Names the thing in messages: a package name and version, or an index path. */
@@ -19,7 +21,13 @@ export interface FetchOptions {
   readonly onBytes?: (bytes: number) => void;
   /** How many times a truncated or interrupted download is tried in all. */
   readonly attempts?: number;
+  /** Stops the download (another one failed, or the user pressed Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** A connection that delivers nothing for this long is dropped and tried again. */
+  readonly idleTimeoutMs?: number;
 }
+
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -27,7 +35,16 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-class TruncatedDownload extends Error {}
+/** A download that stopped early or stalled: worth another attempt. */
+class InterruptedDownload extends Error {}
+
+/** Errors of the network (fetch's TypeError, undici's socket errors), as opposed to the disk's. */
+function isNetworkError(error: unknown): boolean {
+  if (error instanceof InterruptedDownload) return true;
+  if (error instanceof LinuxBuilderError) return false;
+  // File system errors carry a syscall (ENOSPC from write, EACCES from open): not worth retrying.
+  return !(error instanceof Error && "syscall" in error);
+}
 
 /**
  * A content-addressed store of files named by their SHA256. A file enters only after its size and hash
@@ -55,7 +72,7 @@ export class ContentCache {
       const temp = join(this.root, "tmp", `${file.sha256}.${randomBytes(6).toString("hex")}`);
       let received = 0;
       try {
-        await this.download(file, temp, (bytes) => {
+        await this.download(file, temp, options, (bytes) => {
           received += bytes;
           options.onBytes?.(bytes);
         });
@@ -65,9 +82,10 @@ export class ContentCache {
         await rm(temp, { force: true });
         // Give back what this attempt counted so a retried progress bar does not run past 100%.
         options.onBytes?.(-received);
-        const retriable = error instanceof TruncatedDownload || !(error instanceof LinuxBuilderError);
-        if (!retriable || attempt >= attempts) {
+        if (options.signal?.aborted) throw options.signal.reason ?? error;
+        if (!isNetworkError(error) || attempt >= attempts) {
           if (error instanceof LinuxBuilderError) throw error;
+          if (!isNetworkError(error)) throw error;
           throw new LinuxBuilderError(
             "cache.download",
             `Cannot download ${file.label} from ${file.url}: ${describeNetworkError(error)} (after ${attempt} attempts)`,
@@ -90,50 +108,82 @@ export class ContentCache {
     return false;
   }
 
-  private async download(file: ExpectedFile, temp: string, onBytes: (bytes: number) => void): Promise<void> {
-    const response = await fetch(file.url);
-    if (!response.ok || response.body === null) {
-      const error = new LinuxBuilderError(
-        "net.http-status",
-        `Cannot download ${file.label} from ${file.url}: HTTP ${response.status}`,
-        { hint: "The mirror may be out of date: try again later, or another --mirror." },
-      );
-      // Server errors may pass; a 404 will not.
-      if (response.status >= 500) throw new TruncatedDownload(error.message);
-      throw error;
-    }
-    const hash = createHash("sha256");
-    const handle = await open(temp, "wx", 0o644);
-    let size = 0;
+  private async download(
+    file: ExpectedFile,
+    temp: string,
+    options: FetchOptions,
+    onBytes: (bytes: number) => void,
+  ): Promise<void> {
+    // One controller per attempt: it aborts on the caller's signal and when the connection stalls.
+    options.signal?.throwIfAborted();
+    const controller = new AbortController();
+    const abort = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener("abort", abort, { once: true });
+    const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    let stalled = false;
+    let idle: NodeJS.Timeout | undefined;
+    const touch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        stalled = true;
+        controller.abort(new InterruptedDownload(`no data for ${idleMs / 1000} s`));
+      }, idleMs);
+    };
     try {
-      for await (const chunk of response.body) {
-        const bytes = chunk as Uint8Array;
-        size += bytes.length;
-        if (size > file.size) {
-          throw new LinuxBuilderError(
-            "cache.size-mismatch",
-            `Cannot accept ${file.label} from ${file.url}: it is larger than the ${file.size} bytes the signed index promises`,
-            { hint: "The mirror serves a different file than its index describes; try another --mirror." },
-          );
-        }
-        hash.update(bytes);
-        await handle.write(bytes);
-        onBytes(bytes.length);
+      touch();
+      let response = await fetch(file.url, { signal: controller.signal });
+      if (response.status === 404 && file.fallbackUrl !== undefined) {
+        await response.body?.cancel();
+        response = await fetch(file.fallbackUrl, { signal: controller.signal });
       }
-      await handle.sync();
+      if (!response.ok || response.body === null) {
+        const message = `Cannot download ${file.label} from ${response.url || file.url}: HTTP ${response.status}`;
+        // Server errors may pass; a 404 will not.
+        if (response.status >= 500) throw new InterruptedDownload(message);
+        throw new LinuxBuilderError("net.http-status", message, {
+          hint: "The mirror may be out of date: try again later, or another --mirror.",
+        });
+      }
+      const hash = createHash("sha256");
+      const handle = await open(temp, "wx", 0o644);
+      let size = 0;
+      try {
+        for await (const chunk of response.body) {
+          touch();
+          const bytes = chunk as Uint8Array;
+          size += bytes.length;
+          if (size > file.size) {
+            throw new LinuxBuilderError(
+              "cache.size-mismatch",
+              `Cannot accept ${file.label} from ${file.url}: it is larger than the ${file.size} bytes the signed index promises`,
+              { hint: "The mirror serves a different file than its index describes; try another --mirror." },
+            );
+          }
+          hash.update(bytes);
+          await handle.write(bytes);
+          onBytes(bytes.length);
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if (size < file.size) {
+        throw new InterruptedDownload(`the download stopped after ${size} of ${file.size} bytes`);
+      }
+      const actual = hash.digest("hex");
+      if (actual !== file.sha256) {
+        throw new LinuxBuilderError(
+          "cache.hash-mismatch",
+          `Cannot accept ${file.label} from ${file.url}: its SHA256 is ${actual}, the signed index says ${file.sha256}`,
+          { hint: "The mirror or something between it and you altered the file; try another --mirror." },
+        );
+      }
+    } catch (error) {
+      if (stalled) throw new InterruptedDownload(`no data for ${idleMs / 1000} s`);
+      throw error;
     } finally {
-      await handle.close();
-    }
-    if (size < file.size) {
-      throw new TruncatedDownload(`the download stopped after ${size} of ${file.size} bytes`);
-    }
-    const actual = hash.digest("hex");
-    if (actual !== file.sha256) {
-      throw new LinuxBuilderError(
-        "cache.hash-mismatch",
-        `Cannot accept ${file.label} from ${file.url}: its SHA256 is ${actual}, the signed index says ${file.sha256}`,
-        { hint: "The mirror or something between it and you altered the file; try another --mirror." },
-      );
+      clearTimeout(idle);
+      options.signal?.removeEventListener("abort", abort);
     }
   }
 }

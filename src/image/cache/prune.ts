@@ -1,6 +1,5 @@
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseLock } from "../lock.js";
 import type { ImageStore } from "../store.js";
 
 /**
@@ -15,8 +14,7 @@ export async function pruneCache(
   const keep = new Set<string>();
   if (!options.all) {
     for (const image of await store.list()) {
-      const lockPath = join(image.directory, "lock.json");
-      const lock = parseLock(await readFile(lockPath, "utf8"), lockPath);
+      const lock = await store.readLock(image);
       for (const p of [lock.kernel, ...lock.packages]) keep.add(p.sha256);
     }
   }

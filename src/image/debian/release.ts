@@ -13,6 +13,8 @@ export interface Release {
   validUntil?: Date;
   architectures: string[];
   components: string[];
+  /** `Acquire-By-Hash: yes`: indexes can be fetched from by-hash/SHA256/<hash>, immune to mirror syncs. */
+  acquireByHash: boolean;
   /** Index path relative to the dists/<suite>/ directory → its size and SHA256 (lowercase hex). */
   sha256: Map<string, IndexEntry>;
 }
@@ -42,6 +44,7 @@ export function parseRelease(text: string, source: string): Release {
   const release: Release = {
     architectures: words(fields.get("architectures")),
     components: words(fields.get("components")),
+    acquireByHash: fields.get("acquire-by-hash")?.toLowerCase() === "yes",
     sha256: parseSha256(fields.get("sha256") ?? "", source),
   };
   for (const [field, key] of [
@@ -165,4 +168,26 @@ export function verifyIndexHash(release: Release, path: string, bytes: Uint8Arra
       hint: "The mirror may be mid-update or the download corrupted; retry later or use another mirror.",
     },
   );
+}
+
+/**
+ * A validly signed Release for another suite or without our architecture must not be used: a mirror
+ * (or someone between it and us) could serve an older, signed suite under the requested name. apt
+ * refuses the same.
+ */
+export function checkReleaseMatches(release: Release, suite: string, arch: string, source: string): void {
+  if (release.suite !== suite && release.codename !== suite) {
+    throw new LinuxBuilderError(
+      "debian.release-suite",
+      `Cannot use ${source}: it is signed for suite ${release.suite ?? "(none)"} (codename ${release.codename ?? "none"}), not ${suite}`,
+      { hint: "The mirror serves another suite under this name; check --mirror and --suite." },
+    );
+  }
+  if (release.architectures.length > 0 && !release.architectures.includes(arch)) {
+    throw new LinuxBuilderError(
+      "debian.release-arch",
+      `Cannot use ${source}: suite ${suite} has no ${arch} packages (it has ${release.architectures.join(", ")})`,
+      { hint: "Use --arch amd64 or arm64 with a suite that carries it." },
+    );
+  }
 }

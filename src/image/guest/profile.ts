@@ -21,6 +21,8 @@ export const GUEST_PACKAGES: readonly string[] = [
   "nix-bin",
   // mke2fs and e2fsck for the /nix data disk.
   "e2fsprogs",
+  // The sandbox's /bin/sh (nix.conf sandbox-paths): static, so it needs no libraries in the sandbox.
+  "bash-static",
   // openssh-server depends on `systemd | systemd-standalone-sysusers | ...`; naming the small
   // alternative here keeps all of systemd out of the closure.
   "systemd-standalone-sysusers",
@@ -85,6 +87,22 @@ export const IMAGE_EXCLUDED_PREFIXES: readonly string[] = [
 /** Modes for files of our overlay (guest/rootfs) that git cannot record. */
 export const OVERLAY_MODES: Readonly<Record<string, number>> = {
   "etc/shadow": 0o600,
+};
+
+/** Directories of the running system that no package ships, with their modes. */
+export const GUEST_DIRECTORIES: Readonly<Record<string, number>> = {
+  proc: 0o755,
+  sys: 0o755,
+  dev: 0o755,
+  run: 0o755,
+  tmp: 0o1777,
+  mnt: 0o755,
+  nix: 0o755,
+  root: 0o700,
+  home: 0o755,
+  "home/builder": 0o755,
+  "var/empty": 0o755,
+  "var/log": 0o755,
 };
 
 /** Symlinks added when no package provides the path (merged-/usr, so under usr/). */

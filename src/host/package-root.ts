@@ -6,7 +6,8 @@ let cached: string | undefined;
 
 /**
  * The folder holding our package.json. Code runs from src/ (tsx) or dist/src/ (compiled),
- * and data files (guest/, keys/) live at the package root, so we walk up to find it.
+ * and data files (guest/, keys/) live at the package root, so we walk up to find it. It must hold
+ * guest/ too: tsc may emit a dist/package.json.
  */
 export function packageRoot(): string {
   if (cached !== undefined) return cached;

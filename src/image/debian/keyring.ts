@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import * as openpgp from "openpgp";
 import { LinuxBuilderError } from "../../errors.js";
+import { packageRoot } from "../../host/package-root.js";
 
 /** Debian's own keyring, used in addition to the shipped keys when the host has it (newer keys arrive there). */
 export const HOST_DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -120,18 +120,7 @@ export function shippedKeyFiles(): string[] {
   return files.map((n) => join(dir, n));
 }
 
-/**
- * keys/ at the package root. This module runs from src/ (tsx) or dist/src/ (tsc), so the root is
- * found by walking up to the first directory with a package.json rather than by a fixed "../..".
- * It must also hold keys/: tsc emits a dist/package.json when some module imports package.json.
- */
+/** keys/ at the package root. */
 export function shippedKeysDir(): string {
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "keys"))) return join(dir, "keys");
-    if (dirname(dir) === dir) break;
-  }
-  throw new LinuxBuilderError("debian.keyring-missing", `Cannot find the package root above ${start}.`, {
-    hint: "The installation is incomplete: reinstall linux-builder.",
-  });
+  return join(packageRoot(), "keys");
 }

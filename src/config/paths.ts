@@ -9,6 +9,8 @@ export interface Paths {
   readonly images: string;
   /** Per-install state: VM disk, keys, pidfile, logs. */
   readonly state: string;
+  /** The user's settings file (JSON). */
+  readonly config: string;
 }
 
 export interface PathEnvironment {
@@ -32,6 +34,7 @@ export function resolvePaths(environment: PathEnvironment): Paths {
       cache: join(override, "cache"),
       images: join(override, "images"),
       state: join(override, "state"),
+      config: join(override, "config.json"),
     };
   }
   if (platform === "darwin") {
@@ -39,6 +42,7 @@ export function resolvePaths(environment: PathEnvironment): Paths {
       cache: join(home, "Library", "Caches", "linux-builder"),
       images: join(home, "Library", "Application Support", "linux-builder", "images"),
       state: join(home, "Library", "Application Support", "linux-builder", "state"),
+      config: join(home, "Library", "Application Support", "linux-builder", "config.json"),
     };
   }
   const xdg = (name: string, fallback: string): string => {
@@ -50,6 +54,7 @@ export function resolvePaths(environment: PathEnvironment): Paths {
     cache: join(xdg("XDG_CACHE_HOME", ".cache"), "linux-builder"),
     images: join(xdg("XDG_DATA_HOME", ".local/share"), "linux-builder", "images"),
     state: join(xdg("XDG_STATE_HOME", ".local/state"), "linux-builder"),
+    config: join(xdg("XDG_CONFIG_HOME", ".config"), "linux-builder", "config.json"),
   };
 }
 

@@ -14,8 +14,16 @@ export interface QemuSpec {
   /** Host port forwarded to the guest's sshd, bound to 127.0.0.1 only. */
   readonly sshPort: number;
   readonly qmpSocket: string;
-  /** Where the serial console goes: a log file (detached) or this process's stdio (attached). */
-  readonly console: { readonly kind: "file"; readonly path: string } | { readonly kind: "stdio" };
+  /**
+   * Where the serial console goes: a log file; a unix socket others can attach to, logged to a file
+   * (detached); or this process's stdio multiplexed with the QEMU monitor (attached: Ctrl-a c).
+   */
+  readonly console:
+    | { readonly kind: "file"; readonly path: string }
+    | { readonly kind: "socket"; readonly path: string; readonly logfile: string }
+    | { readonly kind: "stdio" };
+  /** Detach once the VM runs (QEMU reports start-up errors before it returns), writing its pid here. */
+  readonly daemonize?: { readonly pidfile: string };
   readonly extraKernelArgs?: readonly string[];
 }
 
@@ -35,6 +43,11 @@ export function kernelCommandLine(spec: Pick<QemuSpec, "arch" | "extraKernelArgs
   ].join(" ");
 }
 
+/** QEMU separates options with commas; a comma inside a value (a path) is written twice. */
+export function qemuValue(value: string): string {
+  return value.replaceAll(",", ",,");
+}
+
 /** QEMU's argv for the builder VM. */
 export function qemuCommand(spec: QemuSpec): QemuCommand {
   const machine =
@@ -44,8 +57,16 @@ export function qemuCommand(spec: QemuSpec): QemuCommand {
   const cpu = spec.accel === "tcg" ? "max" : "host";
   const serial =
     spec.console.kind === "file"
-      ? ["-chardev", `file,id=console,path=${spec.console.path}`, "-serial", "chardev:console"]
-      : ["-serial", "mon:stdio"];
+      ? ["-chardev", `file,id=console,path=${qemuValue(spec.console.path)}`, "-serial", "chardev:console"]
+      : spec.console.kind === "socket"
+        ? [
+            "-chardev",
+            `socket,id=console,path=${qemuValue(spec.console.path)},server=on,wait=off,logfile=${qemuValue(spec.console.logfile)},logappend=on`,
+            "-serial",
+            "chardev:console",
+          ]
+        : ["-serial", "mon:stdio"];
+  const daemonize = spec.daemonize ? ["-daemonize", "-pidfile", spec.daemonize.pidfile] : [];
   return {
     command: spec.arch === "amd64" ? "qemu-system-x86_64" : "qemu-system-aarch64",
     args: [
@@ -68,7 +89,7 @@ export function qemuCommand(spec: QemuSpec): QemuCommand {
       kernelCommandLine(spec),
       "-no-reboot",
       "-drive",
-      `file=${spec.disk},if=none,id=nix,format=raw,cache=writeback,discard=unmap`,
+      `file=${qemuValue(spec.disk)},if=none,id=nix,format=raw,cache=writeback,discard=unmap`,
       "-device",
       "virtio-blk-pci,drive=nix",
       "-netdev",
@@ -78,8 +99,9 @@ export function qemuCommand(spec: QemuSpec): QemuCommand {
       "-device",
       "virtio-rng-pci",
       "-qmp",
-      `unix:${spec.qmpSocket},server=on,wait=off`,
+      `unix:${qemuValue(spec.qmpSocket)},server=on,wait=off`,
       ...serial,
+      ...daemonize,
     ],
   };
 }

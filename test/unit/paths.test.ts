@@ -7,31 +7,31 @@ test("Linux follows the XDG base directories, with their defaults", () => {
     cache: "/home/u/.cache/linux-builder",
     images: "/home/u/.local/share/linux-builder/images",
     state: "/home/u/.local/state/linux-builder",
+    config: "/home/u/.config/linux-builder/config.json",
   });
   assert.deepEqual(
     resolvePaths({
       platform: "linux",
       home: "/home/u",
-      env: { XDG_CACHE_HOME: "/c", XDG_DATA_HOME: "/d", XDG_STATE_HOME: "relative/ignored" },
+      env: { XDG_CACHE_HOME: "/c", XDG_DATA_HOME: "/d", XDG_STATE_HOME: "relative/ignored", XDG_CONFIG_HOME: "/e" },
       cwd: "/w",
     }),
     {
       cache: "/c/linux-builder",
       images: "/d/linux-builder/images",
       state: "/home/u/.local/state/linux-builder",
+      config: "/e/linux-builder/config.json",
     },
   );
 });
 
 test("macOS uses ~/Library", () => {
-  assert.deepEqual(
-    resolvePaths({ platform: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/ignored" }, cwd: "/w" }),
-    {
-      cache: "/Users/u/Library/Caches/linux-builder",
-      images: "/Users/u/Library/Application Support/linux-builder/images",
-      state: "/Users/u/Library/Application Support/linux-builder/state",
-    },
-  );
+  assert.deepEqual(resolvePaths({ platform: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/x" }, cwd: "/w" }), {
+    cache: "/Users/u/Library/Caches/linux-builder",
+    images: "/Users/u/Library/Application Support/linux-builder/images",
+    state: "/Users/u/Library/Application Support/linux-builder/state",
+    config: "/Users/u/Library/Application Support/linux-builder/config.json",
+  });
 });
 
 test("LINUX_BUILDER_HOME moves everything, on every platform", () => {
@@ -40,13 +40,12 @@ test("LINUX_BUILDER_HOME moves everything, on every platform", () => {
       cache: "/lb/cache",
       images: "/lb/images",
       state: "/lb/state",
+      config: "/lb/config.json",
     });
   }
 });
 
 test("a relative LINUX_BUILDER_HOME is taken from the current folder", () => {
-  assert.equal(
-    resolvePaths({ platform: "linux", home: "/h", env: { LINUX_BUILDER_HOME: "lb" }, cwd: "/w" }).cache,
-    "/w/lb/cache",
-  );
+  const paths = resolvePaths({ platform: "linux", home: "/h", env: { LINUX_BUILDER_HOME: "lb" }, cwd: "/w" });
+  assert.equal(paths.cache, "/w/lb/cache");
 });

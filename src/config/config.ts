@@ -1,0 +1,100 @@
+import { z } from "zod";
+import { LinuxBuilderError } from "../errors.js";
+import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../image/guest/profile.js";
+
+/** What the host looks like, for the defaults that depend on it. */
+export interface HostFacts {
+  readonly cpus: number;
+  readonly memoryMiB: number;
+  readonly arch: Arch;
+  /** The platform's state directory (see paths.ts). */
+  readonly stateDir: string;
+}
+
+/** The user's settings: every field optional, validated strictly so a typo is an error, not ignored. */
+export const configFileSchema = z
+  .object({
+    arch: z.enum(["amd64", "arm64"]),
+    cpus: z.number().int().min(1).max(64),
+    memoryMiB: z.number().int().min(512, "at least 512 (the guest's root lives in RAM)").max(1024 * 1024),
+    diskGiB: z.number().int().min(4, "at least 4").max(16 * 1024),
+    port: z.number().int().min(1).max(65535),
+    stateDir: z.string().min(1),
+    maxJobs: z.number().int().min(1).max(1024),
+    speedFactor: z.number().int().min(1).max(1000),
+    supportedFeatures: z.array(z.string().regex(/^[A-Za-z0-9_.+-]+$/, "a feature name without spaces or commas")),
+    accel: z.enum(["auto", "kvm", "hvf", "tcg"]),
+    suite: z.string().regex(/^[a-z0-9-]+$/, "a Debian suite name"),
+    mirror: z.string().url(),
+  })
+  .partial()
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type Config = Required<ConfigFile>;
+
+/**
+ * The embedded defaults. Port 31022 rather than the seed's 22: Nix reaches it through an ssh_config
+ * alias, and a high port needs neither privileges nor macOS's 0.0.0.0 quirk.
+ */
+export function defaultConfig(host: HostFacts): Config {
+  const cpus = Math.max(1, Math.floor(host.cpus / 2));
+  return {
+    arch: host.arch,
+    cpus,
+    // A quarter of the host's memory, between 1 and 8 GiB.
+    memoryMiB: Math.min(8192, Math.max(1024, Math.floor(host.memoryMiB / 4 / 256) * 256)),
+    diskGiB: 40,
+    port: 31022,
+    stateDir: host.stateDir,
+    maxJobs: cpus,
+    speedFactor: 1,
+    supportedFeatures: ["benchmark", "big-parallel"],
+    accel: "auto",
+    suite: DEFAULT_SUITE,
+    mirror: DEFAULT_MIRROR,
+  };
+}
+
+function describeIssue(issue: z.ZodIssue | undefined): { field: string; message: string } {
+  if (issue === undefined) return { field: "(root)", message: "invalid" };
+  if (issue.code === "unrecognized_keys") {
+    return { field: issue.keys.join(", "), message: "unknown setting" };
+  }
+  return { field: issue.path.join(".") || "(root)", message: issue.message };
+}
+
+/** Validates one layer of settings (the config file, or the command-line flags); `source` names it. */
+export function parseConfigLayer(value: unknown, source: string): ConfigFile {
+  const result = configFileSchema.safeParse(value);
+  if (!result.success) {
+    const { field, message } = describeIssue(result.error.issues[0]);
+    throw new LinuxBuilderError("config.invalid", `Invalid setting in ${source}: ${field}: ${message}`, {
+      hint: `Known settings: ${Object.keys(configFileSchema.shape).join(", ")}.`,
+    });
+  }
+  return result.data;
+}
+
+/** Reads the config file's text (JSON); an empty or missing file is no settings. */
+export function parseConfigFile(text: string | undefined, path: string): ConfigFile {
+  if (text === undefined || text.trim() === "") return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new LinuxBuilderError("config.syntax", `Cannot read the config file ${path}: ${(error as Error).message}`, {
+      hint: 'It is JSON, e.g. { "cpus": 4, "memoryMiB": 4096 }.',
+    });
+  }
+  return parseConfigLayer(json, path);
+}
+
+/** Flags over the file over the defaults. */
+export function mergeConfig(defaults: Config, ...layers: ConfigFile[]): Config {
+  const merged: Record<string, unknown> = { ...defaults };
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) if (value !== undefined) merged[key] = value;
+  }
+  return merged as Config;
+}

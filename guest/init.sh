@@ -106,6 +106,8 @@ else
 fi
 mkdir -p /nix
 mount -t ext4 -o noatime $disk /nix || fail "cannot mount $disk on /nix"
+# The host grows the disk when diskGiB is raised: grow the file system with it (a no-op otherwise).
+/usr/sbin/resize2fs $disk >/dev/null 2>&1 || log "cannot grow the /nix file system to the disk's size"
 mkdir -p /nix/store /nix/var/nix
 chown root:nixbld /nix/store
 chmod 1775 /nix/store

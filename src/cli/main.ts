@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { isLinuxBuilderError } from "../errors.js";
 import { registerImageCommands } from "./image.js";
+import { registerVmCommands } from "./vm.js";
 
 const EXIT_USER_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
+  registerVmCommands(program);
   registerImageCommands(program);
   return program;
 }
@@ -24,7 +26,8 @@ export async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.includes("--json");
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    // Commands that run a child (ssh, logs) pass its exit status on through process.exitCode.
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;

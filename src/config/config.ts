@@ -11,27 +11,39 @@ export interface HostFacts {
   readonly stateDir: string;
 }
 
-/** The user's settings: every field optional, validated strictly so a typo is an error, not ignored. */
-export const configFileSchema = z
+/** Every setting, validated strictly so a typo is an error, not ignored. */
+const configSchema = z
   .object({
     arch: z.enum(["amd64", "arm64"]),
     cpus: z.number().int().min(1).max(64),
-    memoryMiB: z.number().int().min(512, "at least 512 (the guest's root lives in RAM)").max(1024 * 1024),
-    diskGiB: z.number().int().min(4, "at least 4").max(16 * 1024),
+    memoryMiB: z
+      .number()
+      .int()
+      .min(512, "at least 512 (the guest's root lives in RAM)")
+      .max(1024 * 1024),
+    diskGiB: z
+      .number()
+      .int()
+      .min(4, "at least 4")
+      .max(16 * 1024),
     port: z.number().int().min(1).max(65535),
     stateDir: z.string().min(1),
     maxJobs: z.number().int().min(1).max(1024),
     speedFactor: z.number().int().min(1).max(1000),
-    supportedFeatures: z.array(z.string().regex(/^[A-Za-z0-9_.+-]+$/, "a feature name without spaces or commas")),
+    supportedFeatures: z.array(
+      z.string().regex(/^[A-Za-z0-9_.+-]+$/, "a feature name without spaces or commas"),
+    ),
     accel: z.enum(["auto", "kvm", "hvf", "tcg"]),
     suite: z.string().regex(/^[a-z0-9-]+$/, "a Debian suite name"),
     mirror: z.string().url(),
   })
-  .partial()
   .strict();
 
+/** The user's settings (the config file, or flags): every field optional. */
+export const configFileSchema = configSchema.partial().strict();
+
+export type Config = z.infer<typeof configSchema>;
 export type ConfigFile = z.infer<typeof configFileSchema>;
-export type Config = Required<ConfigFile>;
 
 /**
  * The embedded defaults. Port 31022 rather than the seed's 22: Nix reaches it through an ssh_config
@@ -83,9 +95,13 @@ export function parseConfigFile(text: string | undefined, path: string): ConfigF
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new LinuxBuilderError("config.syntax", `Cannot read the config file ${path}: ${(error as Error).message}`, {
-      hint: 'It is JSON, e.g. { "cpus": 4, "memoryMiB": 4096 }.',
-    });
+    throw new LinuxBuilderError(
+      "config.syntax",
+      `Cannot read the config file ${path}: ${(error as Error).message}`,
+      {
+        hint: 'It is JSON, e.g. { "cpus": 4, "memoryMiB": 4096 }.',
+      },
+    );
   }
   return parseConfigLayer(json, path);
 }

@@ -13,7 +13,12 @@ test("Linux follows the XDG base directories, with their defaults", () => {
     resolvePaths({
       platform: "linux",
       home: "/home/u",
-      env: { XDG_CACHE_HOME: "/c", XDG_DATA_HOME: "/d", XDG_STATE_HOME: "relative/ignored", XDG_CONFIG_HOME: "/e" },
+      env: {
+        XDG_CACHE_HOME: "/c",
+        XDG_DATA_HOME: "/d",
+        XDG_STATE_HOME: "relative/ignored",
+        XDG_CONFIG_HOME: "/e",
+      },
       cwd: "/w",
     }),
     {
@@ -26,12 +31,15 @@ test("Linux follows the XDG base directories, with their defaults", () => {
 });
 
 test("macOS uses ~/Library", () => {
-  assert.deepEqual(resolvePaths({ platform: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/x" }, cwd: "/w" }), {
-    cache: "/Users/u/Library/Caches/linux-builder",
-    images: "/Users/u/Library/Application Support/linux-builder/images",
-    state: "/Users/u/Library/Application Support/linux-builder/state",
-    config: "/Users/u/Library/Application Support/linux-builder/config.json",
-  });
+  assert.deepEqual(
+    resolvePaths({ platform: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/x" }, cwd: "/w" }),
+    {
+      cache: "/Users/u/Library/Caches/linux-builder",
+      images: "/Users/u/Library/Application Support/linux-builder/images",
+      state: "/Users/u/Library/Application Support/linux-builder/state",
+      config: "/Users/u/Library/Application Support/linux-builder/config.json",
+    },
+  );
 });
 
 test("LINUX_BUILDER_HOME moves everything, on every platform", () => {

@@ -1,0 +1,57 @@
+/**
+ * The host-side entries that hand builds to the VM: a Nix machines line and an ssh_config alias.
+ * Pure text; `install` writes them, tests point a real Nix at them.
+ */
+
+/** The ssh_config host alias Nix reaches the builder by (Nix's store URI cannot carry a port). */
+export const BUILDER_HOST_ALIAS = "linux-builder";
+
+export interface BuilderEntry {
+  readonly alias: string;
+  readonly system: string;
+  /** The builder's private key as the Nix daemon reads it, e.g. /etc/nix/builder_ed25519. */
+  readonly identityFile: string;
+  readonly maxJobs: number;
+  readonly speedFactor: number;
+  readonly supportedFeatures: readonly string[];
+  /** The guest's host key, an OpenSSH public key line: pinned in the machines line. */
+  readonly hostPublicKey: string;
+}
+
+/**
+ * One line of /etc/nix/machines:
+ * `URI SYSTEMS SSH-KEY MAX-JOBS SPEED-FACTOR SUPPORTED-FEATURES MANDATORY-FEATURES BASE64-HOST-KEY`.
+ */
+export function machinesLine(entry: BuilderEntry): string {
+  const features = entry.supportedFeatures.length > 0 ? entry.supportedFeatures.join(",") : "-";
+  const [type, blob] = entry.hostPublicKey.trim().split(/\s+/);
+  // Nix pins the key for the host name in the URI: base64 of "type blob".
+  const pinned = Buffer.from(`${type} ${blob}`).toString("base64");
+  return [
+    `ssh-ng://builder@${entry.alias}`,
+    entry.system,
+    entry.identityFile,
+    String(entry.maxJobs),
+    String(entry.speedFactor),
+    features,
+    "-",
+    pinned,
+  ].join(" ");
+}
+
+/**
+ * The ssh_config block for the alias. HostKeyAlias must be the alias itself: Nix hands ssh the pinned
+ * key under the URI's host name, and without it ssh looks the key up as [127.0.0.1]:PORT.
+ */
+export function sshConfigBlock(options: { alias: string; port: number; identityFile: string }): string {
+  return [
+    `Host ${options.alias}`,
+    "  HostName 127.0.0.1",
+    `  Port ${options.port}`,
+    `  HostKeyAlias ${options.alias}`,
+    "  User builder",
+    `  IdentityFile ${options.identityFile}`,
+    "  IdentitiesOnly yes",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,126 @@
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { access, readFile } from "node:fs/promises";
+import type { Arch } from "../image/guest/profile.js";
+import type { Accelerator } from "./qemu-argv.js";
+import { writeFileAtomic } from "./state.js";
+
+export interface AccelChoice {
+  readonly accel: Accelerator;
+  /** Why, when it is not the obvious choice: shown to the user as a warning. */
+  readonly warning?: string;
+}
+
+function hostArch(): Arch | undefined {
+  return process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : undefined;
+}
+
+/**
+ * Boots the kernel alone under KVM with a deadline: with no root it panics at once and QEMU exits
+ * (-no-reboot). On some machines /dev/kvm exists and answers, yet guests hang right after the kernel
+ * starts (broken nested virtualisation), so only a boot proves KVM works.
+ */
+export async function probeKvm(
+  qemu: string,
+  kernel: string,
+  deadlineMs: number,
+): Promise<{ works: boolean; reason: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      qemu,
+      [
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-machine",
+        "q35,accel=kvm",
+        "-cpu",
+        "host",
+        "-m",
+        "256M",
+        "-kernel",
+        kernel,
+        "-append",
+        "console=ttyS0 panic=-1",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    let errors = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString("latin1");
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      errors += chunk.toString("latin1");
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, deadlineMs);
+    child.on("error", (error) => resolve({ works: false, reason: error.message }));
+    child.on("exit", () => {
+      clearTimeout(timer);
+      if (/Kernel panic|VFS: Unable to mount root/.test(output)) resolve({ works: true, reason: "" });
+      else if (timedOut)
+        resolve({ works: false, reason: `the guest hung (no kernel panic within ${deadlineMs / 1000} s)` });
+      else resolve({ works: false, reason: `QEMU failed: ${errors.trim().split("\n")[0] ?? "no message"}` });
+    });
+  });
+}
+
+/**
+ * The accelerator to use: an explicit choice as it is; `auto` picks hvf on macOS and KVM on Linux
+ * when the guest's architecture is the host's and KVM passes a probe boot (remembered in
+ * `cacheFile` per QEMU and kernel), else TCG with a warning.
+ */
+export async function chooseAccel(options: {
+  requested: "auto" | Accelerator;
+  arch: Arch;
+  qemu: string;
+  kernel: string;
+  kernelId: string;
+  cacheFile: string;
+}): Promise<AccelChoice> {
+  if (options.requested !== "auto") return { accel: options.requested };
+  if (hostArch() !== options.arch) {
+    return {
+      accel: "tcg",
+      warning: `the guest is ${options.arch} on a ${process.arch} host: emulating with TCG (slow)`,
+    };
+  }
+  if (process.platform === "darwin") return { accel: "hvf" };
+  if (process.platform !== "linux")
+    return { accel: "tcg", warning: "no hardware accelerator on this platform: TCG (slow)" };
+  try {
+    await access("/dev/kvm", constants.R_OK | constants.W_OK);
+  } catch {
+    return { accel: "tcg", warning: "/dev/kvm is missing or not accessible: using TCG (slow)" };
+  }
+  const key = `${options.qemu} ${options.kernelId}`;
+  const cached = await readFile(options.cacheFile, "utf8")
+    .then((text) => JSON.parse(text) as { key?: string; kvm?: boolean; reason?: string })
+    .catch(() => undefined);
+  let probe =
+    cached?.key === key && typeof cached.kvm === "boolean"
+      ? { works: cached.kvm, reason: cached.reason ?? "" }
+      : undefined;
+  if (probe === undefined) {
+    // The probe boots x86's q35; other guests are trusted to the accelerator as they are.
+    probe =
+      options.arch === "amd64"
+        ? await probeKvm(options.qemu, options.kernel, 15_000)
+        : { works: true, reason: "" };
+    const record = { key, kvm: probe.works, reason: probe.reason };
+    await writeFileAtomic(options.cacheFile, `${JSON.stringify(record)}\n`, 0o644);
+  }
+  if (probe.works) return { accel: "kvm" };
+  return {
+    accel: "tcg",
+    warning: `/dev/kvm is there, but a KVM probe boot failed (${probe.reason}): using TCG (slow)`,
+  };
+}

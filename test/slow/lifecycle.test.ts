@@ -1,0 +1,109 @@
+/**
+ * The lifecycle through the CLI, under TCG: start → status --json says ready → the host's own Nix
+ * (Debian's nix-bin) builds a derivation with --max-jobs 0 through exactly the machines line and
+ * ssh_config alias linux-builder writes → the output proves it ran in the guest → stop → start →
+ * the output is still in the guest's store → stop.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { BUILDER_HOST_ALIAS, machinesLine, sshConfigBlock } from "../../src/nix/builders.js";
+import { stateLayout } from "../../src/vm/state.js";
+import { freePort, testHome, testImage } from "../support/guest-vm.js";
+
+const run = promisify(execFile);
+
+describe("the builder's lifecycle (slow)", () => {
+  let stateDir: string;
+  let port: number;
+  const env = () => ({ ...process.env, LINUX_BUILDER_HOME: testHome() });
+  /** `linux-builder COMMAND --state-dir … ARGS`: this test's builder, on its own port, under TCG. */
+  const cli = (command: string, ...args: string[]) =>
+    run(
+      "node",
+      [
+        "bin/linux-builder.js",
+        command,
+        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
+        ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
+        ...args,
+      ],
+      { env: env(), timeout: 900_000 },
+    );
+
+  before(async () => {
+    await testImage("amd64");
+    stateDir = await mkdtemp(join(tmpdir(), "lb-state-"));
+    port = await freePort();
+  });
+
+  after(async () => {
+    await cli("stop").catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  test("start, build through Nix's builders, stop, start again, the output survives, stop", {
+    timeout: 30 * 60_000,
+  }, async () => {
+    const started = await cli("start");
+    assert.match(started.stderr, /Ready in [0-9.]+ s \(pid \d+, tcg\)/);
+
+    const status = JSON.parse((await cli("status", "--json")).stdout);
+    assert.equal(status.running, true);
+    assert.equal(status.ready, true);
+    assert.equal(status.accel, "tcg");
+    assert.equal(status.port, port);
+    assert.match(status.image, /^trixie-amd64-[0-9a-f]{16}$/);
+
+    const again = await cli("start").catch((error) => error);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already running \(pid \d+\)/);
+
+    // The entries install writes, pointed at temporary files.
+    const layout = stateLayout(stateDir);
+    const machines = join(stateDir, "machines");
+    const sshConfig = join(stateDir, "ssh_config");
+    await writeFile(
+      machines,
+      `${machinesLine({
+        alias: BUILDER_HOST_ALIAS,
+        system: "x86_64-linux",
+        identityFile: layout.builderKey,
+        maxJobs: 2,
+        speedFactor: 1,
+        supportedFeatures: ["benchmark", "big-parallel"],
+        hostPublicKey: await readFile(layout.hostPublicKey, "utf8"),
+      })}\n`,
+    );
+    await writeFile(
+      sshConfig,
+      sshConfigBlock({ alias: BUILDER_HOST_ALIAS, port, identityFile: layout.builderKey }),
+    );
+
+    const script = 'read r < /proc/sys/kernel/osrelease; echo "built on $r" > $out';
+    const expression = `derivation { name = "lb-lifecycle"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" ${JSON.stringify(script)} ]; nonce = "${Date.now()}"; }`;
+    const nixEnv = { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` };
+    const { stdout } = await run(
+      "nix-build",
+      ["--max-jobs", "0", "--builders", `@${machines}`, "--no-out-link", "-E", expression],
+      { env: nixEnv, timeout: 600_000 },
+    );
+    const outPath = stdout.trim();
+    assert.match(outPath, /^\/nix\/store\/[a-z0-9]{32}-lb-lifecycle$/);
+    // The result came back to the host's store, and says it was built by the guest's kernel.
+    assert.match(await readFile(outPath, "utf8"), /^built on 6\.\d+\.\d+\+deb\d+-cloud-amd64\n$/);
+
+    const stopped = await cli("stop");
+    assert.match(stopped.stderr, /Stopped: the guest powered off cleanly/);
+    assert.equal(JSON.parse((await cli("status", "--json")).stdout).running, false);
+
+    await cli("start");
+    const { stdout: inGuest } = await cli("ssh", "--", "cat", outPath);
+    assert.match(inGuest, /^built on /);
+    assert.match((await cli("stop")).stderr, /powered off cleanly/);
+  });
+});

@@ -21,7 +21,7 @@ export interface QemuSpec {
   readonly console:
     | { readonly kind: "file"; readonly path: string }
     | { readonly kind: "socket"; readonly path: string; readonly logfile: string }
-    | { readonly kind: "stdio" };
+    | { readonly kind: "stdio"; readonly logfile?: string };
   /** Detach once the VM runs (QEMU reports start-up errors before it returns), writing its pid here. */
   readonly daemonize?: { readonly pidfile: string };
   readonly extraKernelArgs?: readonly string[];
@@ -65,7 +65,16 @@ export function qemuCommand(spec: QemuSpec): QemuCommand {
             "-serial",
             "chardev:console",
           ]
-        : ["-serial", "mon:stdio"];
+        : [
+            // The terminal, shared with the monitor (Ctrl-a c), as the seed's -nographic does; Ctrl-c
+            // goes to the guest (signal=off) rather than killing QEMU mid-build.
+            "-chardev",
+            `stdio,id=console,mux=on,signal=off${spec.console.logfile ? `,logfile=${qemuValue(spec.console.logfile)},logappend=on` : ""}`,
+            "-serial",
+            "chardev:console",
+            "-mon",
+            "chardev=console,mode=readline",
+          ];
   const daemonize = spec.daemonize ? ["-daemonize", "-pidfile", spec.daemonize.pidfile] : [];
   return {
     command: spec.arch === "amd64" ? "qemu-system-x86_64" : "qemu-system-aarch64",

@@ -36,6 +36,9 @@ test("aarch64: the virt machine and the PL011 console", () => {
   assert.equal(command, "qemu-system-aarch64");
   assert.deepEqual(after(args, "-machine"), ["virt,accel=hvf"]);
   assert.deepEqual(after(args, "-cpu"), ["host"]);
-  assert.deepEqual(after(args, "-serial"), ["mon:stdio"]);
+  // Attached: the terminal carries the console and, after Ctrl-a c, the monitor.
+  assert.deepEqual(after(args, "-chardev"), ["stdio,id=console,mux=on,signal=off"]);
+  assert.deepEqual(after(args, "-serial"), ["chardev:console"]);
+  assert.deepEqual(after(args, "-mon"), ["chardev=console,mode=readline"]);
   assert.equal(kernelCommandLine({ arch: "arm64" }), "console=ttyAMA0 panic=-1 loglevel=4");
 });

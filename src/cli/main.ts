@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { isLinuxBuilderError } from "../errors.js";
 import { registerImageCommands } from "./image.js";
+import { registerInstallCommands } from "./install.js";
 import { registerVmCommands } from "./vm.js";
 
 const EXIT_USER_ERROR = 1;
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerVmCommands(program);
+  registerInstallCommands(program);
   registerImageCommands(program);
   return program;
 }

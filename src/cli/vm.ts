@@ -19,7 +19,7 @@ import { diskUsage, isReady, readInstance, runningPid, sshArgs, startVm, stopVm 
 import { hostArch } from "./image.js";
 import { consoleReporter, formatBytes } from "./output.js";
 
-interface ConfigFlags {
+export interface ConfigFlags {
   arch?: string;
   cpus?: string;
   memory?: string;
@@ -30,7 +30,7 @@ interface ConfigFlags {
   maxJobs?: string;
 }
 
-function addConfigFlags(command: Command): Command {
+export function addConfigFlags(command: Command): Command {
   return command
     .option("--arch <arch>", "guest architecture: amd64 or arm64")
     .option("--cpus <n>", "virtual CPUs (default: half the host's)")
@@ -85,7 +85,7 @@ export async function loadConfig(paths: Paths, flags: ConfigFlags): Promise<Conf
 }
 
 /** The current image for the architecture, composed (with progress) when there is none. */
-async function ensureImage(paths: Paths, config: Config): Promise<StoredImage> {
+export async function ensureImage(paths: Paths, config: Config): Promise<StoredImage> {
   const store = new ImageStore(paths.images);
   const id = await store.currentId(config.arch);
   if (id !== undefined) {
@@ -106,7 +106,7 @@ async function ensureImage(paths: Paths, config: Config): Promise<StoredImage> {
   });
 }
 
-const warn = (message: string) => process.stderr.write(`linux-builder: warning: ${message}\n`);
+export const warn = (message: string) => process.stderr.write(`linux-builder: warning: ${message}\n`);
 
 async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): Promise<void> {
   const paths = currentPaths();

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { LinuxBuilderError } from "../errors.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../image/guest/profile.js";
+import { DEFAULT_BUILDER_PORT } from "../nix/builders.js";
 
 /** What the host looks like, for the defaults that depend on it. */
 export interface HostFacts {
@@ -57,7 +58,7 @@ export function defaultConfig(host: HostFacts): Config {
     // A quarter of the host's memory, between 1 and 8 GiB.
     memoryMiB: Math.min(8192, Math.max(1024, Math.floor(host.memoryMiB / 4 / 256) * 256)),
     diskGiB: 40,
-    port: 31022,
+    port: DEFAULT_BUILDER_PORT,
     stateDir: host.stateDir,
     maxJobs: cpus,
     speedFactor: 1,

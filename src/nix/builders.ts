@@ -5,6 +5,22 @@
 
 /** The ssh_config host alias Nix reaches the builder by (Nix's store URI cannot carry a port). */
 export const BUILDER_HOST_ALIAS = "linux-builder";
+/** The port of the default builder; another port is another builder (see builderNames). */
+export const DEFAULT_BUILDER_PORT = 31022;
+
+/**
+ * The names one builder is installed under. The default builder has the seed's names
+ * (/etc/nix/builder_ed25519); a builder on another port (a second one, say an aarch64 beside an
+ * x86_64) gets its own alias, key file and blocks, so several can be installed side by side.
+ */
+export function builderNames(port: number): { alias: string; keyFile: string; sshConfigFile: string } {
+  const alias = port === DEFAULT_BUILDER_PORT ? BUILDER_HOST_ALIAS : `${BUILDER_HOST_ALIAS}-${port}`;
+  return {
+    alias,
+    keyFile: port === DEFAULT_BUILDER_PORT ? "builder_ed25519" : `${alias}_ed25519`,
+    sshConfigFile: `${alias}.conf`,
+  };
+}
 
 export interface BuilderEntry {
   readonly alias: string;

@@ -1,0 +1,200 @@
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { z } from "zod";
+import type { Config } from "../config/config.js";
+import { currentPaths } from "../config/paths.js";
+import { LinuxBuilderError } from "../errors.js";
+import { applyPlan, canApplyDirectly, readHostState } from "../host/host-files.js";
+import { describePlan, type Plan, planInstall, planUninstall } from "../host/install-plan.js";
+import { ARCHITECTURES } from "../image/guest/profile.js";
+import { ensureKeys, stateLayout } from "../vm/state.js";
+import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
+
+export const DEFAULT_NIX_CONF_DIR = "/etc/nix";
+export const DEFAULT_SSH_CONFIG_DIR = "/etc/ssh/ssh_config.d";
+
+export interface HostDirs {
+  readonly nixConfDir: string;
+  readonly sshConfigDir: string;
+}
+
+interface InstallFlags extends ConfigFlags {
+  dryRun?: boolean;
+  nixConfDir: string;
+  sshConfigDir: string;
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The host-side plan that delegates builds to this builder. */
+export async function installPlan(config: Config, dirs: HostDirs): Promise<Plan> {
+  const layout = stateLayout(config.stateDir);
+  const keys = await ensureKeys(layout);
+  const state = await readHostState(dirs, config.port);
+  return planInstall(state, {
+    port: config.port,
+    entry: {
+      system: ARCHITECTURES[config.arch].nixSystem,
+      maxJobs: config.maxJobs,
+      speedFactor: config.speedFactor,
+      supportedFeatures: config.supportedFeatures,
+      hostPublicKey: keys.hostPublicKey,
+    },
+    keys: { privateKey: await readFile(layout.builderKey, "utf8"), publicKey: keys.builderPublicKey },
+  });
+}
+
+/**
+ * The command that applies a plan as root, as the seed does (`sudo --reset-timestamp
+ * install-credentials`): always asking for the password, so the user sees what they allow.
+ */
+export function sudoCommand(node: string, script: string): string[] {
+  return ["sudo", "--reset-timestamp", node, script, "apply-host-plan"];
+}
+
+/** Applies the plan here, or through one sudo that reads it on stdin; says what happened. */
+export async function executePlan(plan: Plan): Promise<void> {
+  if (plan.steps.length === 0) return;
+  let failedCommands: readonly string[];
+  if (await canApplyDirectly(plan)) {
+    ({ failedCommands } = await applyPlan(plan, (line) => say(`  ${line}`)));
+  } else {
+    const [command, ...args] = sudoCommand(process.execPath, process.argv[1] ?? "linux-builder");
+    say(
+      `Root is needed to change ${[...new Set(plan.steps.flatMap((s) => ("path" in s ? [s.path] : [])))].join(", ")}:`,
+    );
+    say(`+ ${command} ${args.join(" ")}`);
+    failedCommands = await applyWithSudo(command ?? "sudo", args, plan);
+  }
+  for (const failure of failedCommands) {
+    say(`linux-builder: warning: ${failure}`);
+    say("  The files are in place; restart the Nix daemon yourself so it reads them.");
+  }
+}
+
+/** Runs the root half through `command args` (sudo), the plan on its stdin; returns its report. */
+export async function applyWithSudo(command: string, args: string[], plan: Plan): Promise<readonly string[]> {
+  const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
+  child.stdin.end(JSON.stringify(plan));
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  });
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (status) => resolve(status ?? 1));
+  });
+  if (code !== 0) {
+    throw new LinuxBuilderError(
+      "install.sudo",
+      `The privileged step failed (${command} exited with ${code}); see above`,
+      {
+        hint: "Nothing is half-written: each file is replaced whole, and a failure puts back what was done.",
+      },
+    );
+  }
+  const report = JSON.parse(output.trim().split("\n").pop() ?? "{}") as { failedCommands?: string[] };
+  return report.failedCommands ?? [];
+}
+
+const stepSchema = z.discriminatedUnion("kind", [
+  z
+    .object({
+      kind: z.literal("write"),
+      path: z.string().startsWith("/"),
+      content: z.string(),
+      mode: z.number().int().min(0).max(0o777),
+      exactMode: z.boolean().optional(),
+      group: z.string().optional(),
+      before: z.string().optional(),
+      backup: z.string().startsWith("/").optional(),
+      secret: z.boolean().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("remove"),
+      path: z.string().startsWith("/"),
+      before: z.string().optional(),
+      secret: z.boolean().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("restore"),
+      path: z.string().startsWith("/"),
+      from: z.string().startsWith("/"),
+    })
+    .strict(),
+  z.object({ kind: z.literal("command"), argv: z.array(z.string()).min(1), why: z.string() }).strict(),
+]);
+const planSchema = z.object({ steps: z.array(stepSchema), notes: z.array(z.string()) }).strict();
+
+/** `apply-host-plan`: the root half of install, reading the plan the user's half made from stdin. */
+async function applyHostPlan(): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const parsed = planSchema.safeParse(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+  if (!parsed.success) {
+    throw new LinuxBuilderError(
+      "install.plan",
+      `Not a plan: ${parsed.error.issues[0]?.message ?? "invalid"}`,
+    );
+  }
+  const report = await applyPlan(parsed.data as Plan, (line) => say(`  ${line}`));
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+function addHostDirFlags(command: Command): Command {
+  return command
+    .option("--dry-run", "show every file change and command, and do nothing")
+    .option("--nix-conf-dir <dir>", "where nix.conf, machines and the key go", DEFAULT_NIX_CONF_DIR)
+    .option("--ssh-config-dir <dir>", "where the ssh_config alias goes", DEFAULT_SSH_CONFIG_DIR);
+}
+
+async function install(flags: InstallFlags): Promise<void> {
+  const config = await loadConfig(currentPaths(), flags);
+  const plan = await installPlan(config, flags);
+  if (flags.dryRun || plan.steps.length === 0) {
+    process.stdout.write(describePlan(plan));
+    if (plan.steps.length === 0) return;
+    if (flags.dryRun) return;
+  }
+  await executePlan(plan);
+  for (const note of plan.notes) say(`note: ${note}`);
+  say("Installed: Nix hands Linux builds to the builder while it runs (`linux-builder start`).");
+}
+
+async function uninstall(flags: InstallFlags): Promise<void> {
+  const config = await loadConfig(currentPaths(), flags);
+  const layout = stateLayout(config.stateDir);
+  const ourPublicKey = await readFile(layout.builderPublicKey, "utf8").catch(() => undefined);
+  const plan = planUninstall(await readHostState(flags, config.port), config.port, ourPublicKey);
+  if (flags.dryRun || plan.steps.length === 0) {
+    process.stdout.write(describePlan(plan));
+    return;
+  }
+  await executePlan(plan);
+  for (const note of plan.notes) say(`note: ${note}`);
+  say("Uninstalled: the host's files are as they were before `linux-builder install`.");
+}
+
+export function registerInstallCommands(program: Command): void {
+  addHostDirFlags(
+    addConfigFlags(
+      program
+        .command("install")
+        .description(
+          "hand Nix's Linux builds to the builder: key, machines entry, ssh alias, daemon restart (sudo)",
+        ),
+    ),
+  ).action(install);
+  addHostDirFlags(
+    addConfigFlags(program.command("uninstall").description("undo `install` exactly, restoring every file")),
+  ).action(uninstall);
+  program
+    .command("apply-host-plan", { hidden: true })
+    .description("(internal) apply an install plan from stdin as root")
+    .action(applyHostPlan);
+}

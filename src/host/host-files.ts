@@ -1,0 +1,302 @@
+import { execFile } from "node:child_process";
+import { constants } from "node:fs";
+import {
+  access,
+  chmod,
+  chown,
+  copyFile,
+  lstat,
+  open,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+} from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { LinuxBuilderError } from "../errors.js";
+import type { DaemonRestart, HostFile, HostState, Plan, Step } from "./install-plan.js";
+import { pathsToRead } from "./install-plan.js";
+
+const run = promisify(execFile);
+
+/** The host's side of install, read without privileges: what exists, what we may read, what we must not touch. */
+export async function readHostFile(path: string): Promise<HostFile> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info === undefined) return { exists: false };
+  const content = await readFile(path, "utf8").catch(() => undefined);
+  const file = { exists: true, ...(content === undefined ? {} : { content }) };
+  if (info.isSymbolicLink()) {
+    const target = await realpath(path).catch(() => "a missing file");
+    // nix-darwin and NixOS link /etc/nix files into the store: writing there is never right.
+    return { ...file, readOnly: `a symlink to ${target}` };
+  }
+  if (!info.isFile()) return { ...file, readOnly: "not a regular file" };
+  // A file its owner cannot write was made read-only on purpose (root would bypass the mode).
+  if ((info.mode & 0o200) === 0) return { ...file, readOnly: "read-only" };
+  return file;
+}
+
+export interface DaemonFacts {
+  readonly platform: NodeJS.Platform;
+  /** Labels of the Nix launch daemons installed on macOS (their plists exist). */
+  readonly launchDaemons: readonly string[];
+  /** Whether systemd runs this system (/run/systemd/system exists). */
+  readonly systemd: boolean;
+  /** Whether systemd knows a nix-daemon unit. */
+  readonly nixDaemonUnit: boolean;
+}
+
+/** macOS launch daemons that run the Nix daemon: the official installer's and Determinate's. */
+export const NIX_LAUNCH_DAEMONS = ["org.nixos.nix-daemon", "systems.determinate.nix-daemon"] as const;
+
+/** How to make the Nix daemon re-read its configuration on this host. */
+export function chooseDaemonRestart(facts: DaemonFacts): DaemonRestart {
+  if (facts.platform === "darwin") {
+    if (facts.launchDaemons.includes("org.nixos.nix-daemon")) return { kind: "launchctl" };
+    if (facts.launchDaemons.length > 0) {
+      return {
+        kind: "none",
+        why: `the daemon is ${facts.launchDaemons[0]}: \`sudo launchctl kickstart -k system/${facts.launchDaemons[0]}\``,
+      };
+    }
+    return { kind: "none", why: "no Nix launch daemon found; single-user Nix reads nix.conf on each run" };
+  }
+  if (facts.systemd && facts.nixDaemonUnit) return { kind: "systemd" };
+  if (facts.systemd)
+    return {
+      kind: "none",
+      why: "systemd has no nix-daemon unit; single-user Nix reads nix.conf on each run",
+    };
+  return { kind: "none", why: "systemd does not run here: restart nix-daemon however your system runs it" };
+}
+
+async function daemonFacts(): Promise<DaemonFacts> {
+  const launchDaemons: string[] = [];
+  if (process.platform === "darwin") {
+    for (const label of NIX_LAUNCH_DAEMONS) {
+      if (
+        await access(`/Library/LaunchDaemons/${label}.plist`).then(
+          () => true,
+          () => false,
+        )
+      )
+        launchDaemons.push(label);
+    }
+  }
+  const systemd = await access("/run/systemd/system").then(
+    () => true,
+    () => false,
+  );
+  const nixDaemonUnit =
+    systemd &&
+    (await run("systemctl", ["show", "--property=LoadState", "--value", "nix-daemon.service"]).then(
+      ({ stdout }) => stdout.trim() === "loaded",
+      () => false,
+    ));
+  return { platform: process.platform, launchDaemons, systemd, nixDaemonUnit };
+}
+
+async function groupExists(name: string): Promise<boolean> {
+  // /etc/group on Linux; macOS keeps groups in Directory Services.
+  if (process.platform === "darwin") {
+    return run("dscl", [".", "-read", `/Groups/${name}`]).then(
+      () => true,
+      () => false,
+    );
+  }
+  const groups = await readFile("/etc/group", "utf8").catch(() => "");
+  return groups.split("\n").some((line) => line.startsWith(`${name}:`));
+}
+
+export async function readHostState(
+  dirs: { nixConfDir: string; sshConfigDir: string },
+  port: number,
+): Promise<HostState> {
+  const files: Record<string, HostFile> = {};
+  for (const path of pathsToRead(dirs, port)) files[path] = await readHostFile(path);
+  return {
+    ...dirs,
+    files,
+    nixbldGroup: await groupExists("nixbld"),
+    daemon: chooseDaemonRestart(await daemonFacts()),
+    systemSshConfig: await readFile("/etc/ssh/ssh_config", "utf8").catch(() => undefined),
+  };
+}
+
+/** Whether this process can apply the plan itself, or it needs root. */
+export async function canApplyDirectly(plan: Plan): Promise<boolean> {
+  if (process.getuid?.() === 0) return true;
+  for (const step of plan.steps) {
+    if (step.kind === "command") return false;
+    const dir = dirname(step.path);
+    if (
+      !(await access(dir, constants.W_OK).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
+  }
+  return true;
+}
+
+async function gid(group: string): Promise<number | undefined> {
+  if (process.platform === "darwin") {
+    const { stdout } = await run("dscl", [".", "-read", `/Groups/${group}`, "PrimaryGroupID"]).catch(() => ({
+      stdout: "",
+    }));
+    const id = Number.parseInt(stdout.split(":")[1] ?? "", 10);
+    return Number.isInteger(id) ? id : undefined;
+  }
+  const line = (await readFile("/etc/group", "utf8").catch(() => ""))
+    .split("\n")
+    .find((l) => l.startsWith(`${group}:`));
+  const id = Number.parseInt(line?.split(":")[2] ?? "", 10);
+  return Number.isInteger(id) ? id : undefined;
+}
+
+/** Writes a whole file or nothing: a temporary file beside it, flushed, then renamed over it. */
+async function writeAtomically(
+  path: string,
+  content: string,
+  mode: number,
+  owner?: { uid: number; gid: number },
+): Promise<void> {
+  const temporary = join(dirname(path), `.${path.split("/").pop()}.linux-builder-${process.pid}`);
+  const handle = await open(temporary, "wx", mode);
+  try {
+    await handle.writeFile(content);
+    await handle.chmod(mode); // The umask narrowed open's mode.
+    if (owner) await handle.chown(owner.uid, owner.gid);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(temporary, { force: true });
+    throw error;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** What applying one step changed, so a later failure can put it back. */
+type Undo = () => Promise<void>;
+
+async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo> {
+  const current = await readFile(step.path, "utf8").catch(() => undefined);
+  if (step.kind === "restore") {
+    const saved = await readFile(step.from);
+    await rename(step.from, step.path);
+    return async () => {
+      await writeAtomically(step.from, saved.toString("utf8"), 0o600);
+      if (current !== undefined) await writeAtomically(step.path, current, 0o644);
+    };
+  }
+  const secret = step.kind === "write" ? step.secret : step.secret;
+  if (!secret && step.before !== undefined && current !== step.before) {
+    throw new LinuxBuilderError(
+      "install.changed",
+      `${step.path} changed while linux-builder was working; nothing more was changed`,
+      {
+        hint: "Run the command again.",
+      },
+    );
+  }
+  if (!secret && step.kind === "write" && step.before === undefined && current !== undefined) {
+    throw new LinuxBuilderError(
+      "install.changed",
+      `${step.path} appeared while linux-builder was working; nothing more was changed`,
+      {
+        hint: "Run the command again.",
+      },
+    );
+  }
+  const previous = await stat(step.path).catch(() => undefined);
+  if (step.kind === "remove") {
+    await rm(step.path, { force: true });
+    return async () => {
+      if (current !== undefined && previous)
+        await writeAtomically(step.path, current, previous.mode & 0o7777);
+    };
+  }
+  if (step.backup) await copyFile(step.path, step.backup, constants.COPYFILE_EXCL);
+  // An existing file keeps its mode and owner (the key files are always 0600 root).
+  const mode = step.exactMode || previous === undefined ? step.mode : previous.mode & 0o7777;
+  const isRoot = process.getuid?.() === 0;
+  const groupId = step.group && isRoot ? await gid(step.group) : undefined;
+  const owner = isRoot
+    ? step.exactMode || previous === undefined
+      ? { uid: 0, gid: groupId ?? 0 }
+      : { uid: previous.uid, gid: previous.gid }
+    : undefined;
+  await writeAtomically(step.path, step.content, mode, owner);
+  if (step.exactMode) await chmod(step.path, mode);
+  return async () => {
+    if (step.backup) await rm(step.backup, { force: true });
+    if (current === undefined || previous === undefined) await rm(step.path, { force: true });
+    else {
+      await writeAtomically(step.path, current, previous.mode & 0o7777);
+      if (isRoot) await chown(step.path, previous.uid, previous.gid);
+    }
+  };
+}
+
+export interface ApplyReport {
+  /** Commands that failed, with why: files are in place, the user must act. */
+  readonly failedCommands: readonly string[];
+}
+
+/**
+ * Applies the file steps in order; if one fails, the ones before it are undone, so the host is
+ * as it was. Commands (the daemon restart) run last; their failure is reported, not undone.
+ */
+export async function applyPlan(
+  plan: Plan,
+  log: (line: string) => void = () => undefined,
+): Promise<ApplyReport> {
+  const undo: Undo[] = [];
+  for (const step of plan.steps) {
+    if (step.kind === "command") continue;
+    try {
+      undo.push(await applyStep(step));
+      log(
+        `${step.kind === "remove" ? "removed" : step.kind === "restore" ? "restored" : "wrote"} ${step.path}`,
+      );
+    } catch (error) {
+      for (const back of undo.reverse()) await back().catch(() => undefined);
+      if (error instanceof LinuxBuilderError) throw error;
+      const { code } = error as NodeJS.ErrnoException;
+      throw new LinuxBuilderError(
+        "install.failed",
+        `Cannot ${step.kind} ${step.path}: ${(error as Error).message}; nothing was changed`,
+        {
+          hint:
+            code === "EACCES" || code === "EPERM"
+              ? "Run it as root (linux-builder asks sudo when it needs to)."
+              : "Check the file and its folder, then run it again.",
+          cause: error,
+        },
+      );
+    }
+  }
+  const failedCommands: string[] = [];
+  for (const step of plan.steps) {
+    if (step.kind !== "command") continue;
+    const [command, ...args] = step.argv;
+    try {
+      await run(command ?? "", args, { timeout: 60_000 });
+      log(`ran ${step.argv.join(" ")}`);
+    } catch (error) {
+      const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
+      failedCommands.push(`${step.argv.join(" ")}: ${stderr || (error as Error).message}`);
+    }
+  }
+  return { failedCommands };
+}

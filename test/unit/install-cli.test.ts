@@ -1,0 +1,119 @@
+/**
+ * install / uninstall through the CLI, into temporary folders standing in for /etc/nix and
+ * /etc/ssh/ssh_config.d; and the privileged half as sudo would run it (sudo itself is not on
+ * this machine: a stand-in records the exact argv and runs the rest).
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { applyWithSudo, sudoCommand } from "../../src/cli/install.js";
+import type { Plan } from "../../src/host/install-plan.js";
+
+const run = promisify(execFile);
+
+describe("install and uninstall through the CLI", () => {
+  let root: string;
+  let args: string[];
+  const cli = (...extra: string[]) =>
+    run("node", ["bin/linux-builder.js", ...extra, ...args], {
+      env: { ...process.env, LINUX_BUILDER_HOME: join(root, "home") },
+    });
+  const listing = async () =>
+    (await readdir(root, { recursive: true }))
+      .filter((p) => !p.startsWith("home") && !p.startsWith("state"))
+      .sort();
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), "lb-install-cli-"));
+    await mkdir(join(root, "nix"));
+    await mkdir(join(root, "ssh"));
+    await writeFile(join(root, "nix", "nix.conf"), "trusted-users = root\n");
+    args = [
+      "--nix-conf-dir",
+      join(root, "nix"),
+      "--ssh-config-dir",
+      join(root, "ssh"),
+      "--state-dir",
+      join(root, "state"),
+      "--arch",
+      "amd64",
+      "--port",
+      "31044",
+      "--cpus",
+      "3",
+    ];
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  test("--dry-run shows the changes and makes none", async () => {
+    const { stdout } = await cli("install", "--dry-run");
+    assert.match(stdout, /^write: .*\/nix\/linux-builder-31044_ed25519 \(mode 600/m);
+    assert.match(
+      stdout,
+      /^ {2}\+ ssh-ng:\/\/builder@linux-builder-31044 x86_64-linux .*\/nix\/linux-builder-31044_ed25519 3 1 benchmark,big-parallel - [A-Za-z0-9+/=]+$/m,
+    );
+    assert.match(stdout, /^change: .*\/nix\/nix\.conf$/m);
+    assert.match(stdout, /^create: .*\/ssh\/linux-builder-31044\.conf$/m);
+    assert.deepEqual(await listing(), ["nix", "nix/nix.conf", "ssh"]);
+  });
+
+  test("install writes the key with this install's public half, uninstall restores every file", async () => {
+    const { stderr } = await cli("install");
+    assert.match(stderr, /Installed/);
+    const publicKey = await readFile(join(root, "state", "keys", "builder_ed25519.pub"), "utf8");
+    assert.equal(
+      await readFile(join(root, "nix", "linux-builder-31044_ed25519.pub"), "utf8"),
+      `${publicKey.trim()}\n`,
+    );
+    assert.equal(
+      await readFile(join(root, "nix", "linux-builder-31044_ed25519"), "utf8"),
+      await readFile(join(root, "state", "keys", "builder_ed25519"), "utf8"),
+    );
+    // The host key pinned in the machines line is this install's own.
+    const hostKey = (await readFile(join(root, "state", "keys", "ssh_host_ed25519_key.pub"), "utf8"))
+      .trim()
+      .split(" ");
+    const machines = await readFile(join(root, "nix", "machines"), "utf8");
+    assert.ok(machines.includes(Buffer.from(`${hostKey[0]} ${hostKey[1]}`).toString("base64")));
+
+    assert.match((await cli("install")).stdout, /Nothing to change/);
+    assert.match((await cli("uninstall")).stderr, /Uninstalled/);
+    assert.deepEqual(await listing(), ["nix", "nix/nix.conf", "ssh"]);
+    assert.equal(await readFile(join(root, "nix", "nix.conf"), "utf8"), "trusted-users = root\n");
+  });
+});
+
+test("the privileged half: the seed's `sudo --reset-timestamp`, the plan on stdin", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lb-sudo-"));
+  try {
+    // Records its argv, then runs the command as sudo would (here we already are root).
+    const fakeSudo = join(dir, "sudo");
+    await writeFile(fakeSudo, `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/argv\nshift\nexec "$@"\n`);
+    await chmod(fakeSudo, 0o755);
+    const script = resolve("bin/linux-builder.js");
+    const argv = sudoCommand(process.execPath, script);
+    assert.deepEqual(argv, ["sudo", "--reset-timestamp", process.execPath, script, "apply-host-plan"]);
+    const target = join(dir, "machines");
+    const plan: Plan = {
+      steps: [
+        { kind: "write", path: target, content: "line\n", mode: 0o644, before: undefined },
+        { kind: "command", argv: ["false"], why: "a restart that fails" },
+      ],
+      notes: [],
+    };
+    const failed = await applyWithSudo(fakeSudo, argv.slice(1), plan);
+    assert.equal(await readFile(join(dir, "argv"), "utf8"), `${argv.slice(1).join("\n")}\n`);
+    assert.equal(await readFile(target, "utf8"), "line\n");
+    assert.equal(failed.length, 1);
+    assert.match(failed[0] ?? "", /^false: /);
+    // A refused password (sudo exits 1) is an error that says nothing was half-written.
+    await writeFile(fakeSudo, "#!/bin/sh\nexit 1\n");
+    await assert.rejects(applyWithSudo(fakeSudo, argv.slice(1), plan), /privileged step failed/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

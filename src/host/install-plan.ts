@@ -72,7 +72,8 @@ export interface Plan {
   readonly notes: readonly string[];
 }
 
-const COMMENT = "managed by `linux-builder install`; `linux-builder uninstall` removes it";
+// No ";" here: Nix splits machines files on ";" as well as on newlines.
+const COMMENT = "managed by `linux-builder install`, removed by `linux-builder uninstall`";
 /** nix.conf's block is shared by every builder; the machines file has one block per builder. */
 const NIX_CONF_BLOCK = "linux-builder";
 const BACKUP_SUFFIX = ".backup-before-linux-builder";

@@ -6,13 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { BUILDER_HOST_ALIAS, machinesLine, sshConfigBlock } from "../../src/nix/builders.js";
-import { stateLayout } from "../../src/vm/state.js";
+import { builderNames } from "../../src/nix/builders.js";
 import { freePort, testHome, testImage } from "../support/guest-vm.js";
 
 const run = promisify(execFile);
@@ -63,26 +62,16 @@ describe("the builder's lifecycle (slow)", () => {
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already running \(pid \d+\)/);
 
-    // The entries install writes, pointed at temporary files.
-    const layout = stateLayout(stateDir);
-    const machines = join(stateDir, "machines");
-    const sshConfig = join(stateDir, "ssh_config");
-    await writeFile(
-      machines,
-      `${machinesLine({
-        alias: BUILDER_HOST_ALIAS,
-        system: "x86_64-linux",
-        identityFile: layout.builderKey,
-        maxJobs: 2,
-        speedFactor: 1,
-        supportedFeatures: ["benchmark", "big-parallel"],
-        hostPublicKey: await readFile(layout.hostPublicKey, "utf8"),
-      })}\n`,
-    );
-    await writeFile(
-      sshConfig,
-      sshConfigBlock({ alias: BUILDER_HOST_ALIAS, port, identityFile: layout.builderKey }),
-    );
+    // Exactly what `install` writes, into temporary folders standing in for /etc/nix and
+    // /etc/ssh/ssh_config.d: Nix reads that machines file, ssh that alias.
+    const nixConfDir = join(stateDir, "etc-nix");
+    const sshConfigDir = join(stateDir, "ssh_config.d");
+    await mkdir(nixConfDir);
+    await mkdir(sshConfigDir);
+    await cli("install", "--nix-conf-dir", nixConfDir, "--ssh-config-dir", sshConfigDir);
+    const machines = join(nixConfDir, "machines");
+    const sshConfig = join(sshConfigDir, builderNames(port).sshConfigFile);
+    assert.match(await readFile(machines, "utf8"), /^ssh-ng:\/\/builder@linux-builder(-\d+)? x86_64-linux /m);
 
     const script = 'read r < /proc/sys/kernel/osrelease; echo "built on $r" > $out';
     const expression = `derivation { name = "lb-lifecycle"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" ${JSON.stringify(script)} ]; nonce = "${Date.now()}"; }`;

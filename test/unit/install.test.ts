@@ -117,6 +117,8 @@ for (const fixture of [
     assert.equal((await import("node:fs")).statSync(key).mode & 0o777, 0o600);
     assert.ok(plan.steps.some((step) => step.kind === "write" && step.path === key && step.secret));
 
+    // Nix splits machines files on ";" too: a comment with one would be read as a builder.
+    assert.doesNotMatch(await readFile(join(dirs.nixConfDir, "machines"), "utf8"), /;/);
     // Idempotent: a second install has nothing to do.
     assert.deepEqual((await install(dirs)).steps, []);
 

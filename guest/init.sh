@@ -201,7 +201,7 @@ console=$(sed -n 's/.*console=\([a-zA-Z0-9]*\).*/\1/p' /proc/cmdline)
 others_running() {
   for proc in /proc/[0-9]*; do
     [ "${proc#/proc/}" = 1 ] && continue
-    read -r cmdline <"$proc/cmdline" 2>/dev/null || continue
+    { read -r cmdline <"$proc/cmdline"; } 2>/dev/null || continue
     [ -n "$cmdline" ] && return 0
   done
   return 1

@@ -71,11 +71,14 @@ export async function executePlan(plan: Plan): Promise<void> {
     say(`linux-builder: warning: ${failure}`);
     say("  The files are in place; restart the Nix daemon yourself so it reads them.");
   }
+  for (const note of plan.notes) say(`note: ${note}`);
 }
 
 /** Runs the root half through `command args` (sudo), the plan on its stdin; returns its report. */
 export async function applyWithSudo(command: string, args: string[], plan: Plan): Promise<readonly string[]> {
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
+  // sudo refused (a wrong password) exits without reading the plan: its exit status says so.
+  child.stdin.on("error", () => undefined);
   child.stdin.end(JSON.stringify(plan));
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => {
@@ -162,7 +165,6 @@ async function install(flags: InstallFlags): Promise<void> {
     if (flags.dryRun) return;
   }
   await executePlan(plan);
-  for (const note of plan.notes) say(`note: ${note}`);
   say("Installed: Nix hands Linux builds to the builder while it runs (`linux-builder start`).");
 }
 
@@ -176,7 +178,6 @@ async function uninstall(flags: InstallFlags): Promise<void> {
     return;
   }
   await executePlan(plan);
-  for (const note of plan.notes) say(`note: ${note}`);
   say("Uninstalled: the host's files are as they were before `linux-builder install`.");
 }
 

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from "commander";
 import { isLinuxBuilderError } from "../errors.js";
+import { registerDoctorCommand } from "./doctor.js";
 import { registerImageCommands } from "./image.js";
 import { registerInstallCommands } from "./install.js";
+import { registerRunCommands } from "./run.js";
 import { registerVmCommands } from "./vm.js";
 
 const EXIT_USER_ERROR = 1;
@@ -17,8 +19,10 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerVmCommands(program);
+  registerRunCommands(program);
   registerInstallCommands(program);
   registerImageCommands(program);
+  registerDoctorCommand(program);
   return program;
 }
 

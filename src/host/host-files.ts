@@ -6,6 +6,7 @@ import {
   chown,
   copyFile,
   lstat,
+  mkdir,
   open,
   readFile,
   realpath,
@@ -17,7 +18,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { LinuxBuilderError } from "../errors.js";
 import type { DaemonRestart, HostFile, HostState, Plan, Step } from "./install-plan.js";
-import { pathsToRead } from "./install-plan.js";
+import { installedPaths, pathsToRead } from "./install-plan.js";
 
 const run = promisify(execFile);
 
@@ -122,6 +123,10 @@ export async function readHostState(
     nixbldGroup: await groupExists("nixbld"),
     daemon: chooseDaemonRestart(await daemonFacts()),
     systemSshConfig: await readFile("/etc/ssh/ssh_config", "utf8").catch(() => undefined),
+    controlDirExists: await stat(installedPaths(dirs, port).controlDir).then(
+      (info) => info.isDirectory(),
+      () => false,
+    ),
   };
 }
 
@@ -190,6 +195,16 @@ async function writeAtomically(
 type Undo = () => Promise<void>;
 
 async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo> {
+  if (step.kind === "mkdir") {
+    await mkdir(step.path, { mode: 0o700 });
+    await chmod(step.path, 0o700);
+    return () => rm(step.path, { recursive: true, force: true });
+  }
+  if (step.kind === "rmdir") {
+    // Only sockets live here; a reuse master still running exits when its socket goes.
+    await rm(step.path, { recursive: true, force: true });
+    return () => mkdir(step.path, { mode: 0o700 }).then(() => undefined);
+  }
   const current = await readFile(step.path, "utf8").catch(() => undefined);
   if (step.kind === "restore") {
     const saved = await readFile(step.from);

@@ -35,6 +35,8 @@ export interface HostState {
   readonly daemon: DaemonRestart;
   /** The system ssh_config (/etc/ssh/ssh_config), to check it includes our directory. */
   readonly systemSshConfig: string | undefined;
+  /** Whether the folder for ssh's connection-reuse sockets exists. */
+  readonly controlDirExists: boolean;
 }
 
 export interface BuilderKeys {
@@ -62,6 +64,9 @@ export type Step =
       readonly secret?: boolean;
     }
   | { readonly kind: "remove"; readonly path: string; readonly before?: string; readonly secret?: boolean }
+  /** A folder only root can use (mode 0700), and its removal with what is in it (sockets). */
+  | { readonly kind: "mkdir"; readonly path: string }
+  | { readonly kind: "rmdir"; readonly path: string }
   /** Puts a backup back in place of the file (a rename). */
   | { readonly kind: "restore"; readonly path: string; readonly from: string }
   | { readonly kind: "command"; readonly argv: readonly string[]; readonly why: string };
@@ -91,6 +96,8 @@ export function installedPaths(dirs: { nixConfDir: string; sshConfigDir: string 
     key: join(dirs.nixConfDir, names.keyFile),
     publicKey: join(dirs.nixConfDir, `${names.keyFile}.pub`),
     sshConfig: join(dirs.sshConfigDir, names.sshConfigFile),
+    /** Shared by every builder: sockets are named by ssh's connection hash. */
+    controlDir: join(dirs.nixConfDir, "linux-builder-ssh"),
   };
 }
 
@@ -149,7 +156,7 @@ const exists = (state: HostState, path: string): boolean => state.files[path]?.e
 /** Refuses the whole plan, before anything is written, when a file it changes is not ours to write. */
 function checkWritable(state: HostState, steps: readonly Step[], manual: readonly string[]): void {
   const blocked = steps.flatMap((step) => {
-    if (step.kind === "command") return [];
+    if (step.kind === "command" || step.kind === "mkdir" || step.kind === "rmdir") return [];
     const why = state.files[step.path]?.readOnly;
     return why === undefined ? [] : [`${step.path} (${why})`];
   });
@@ -207,7 +214,13 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
     withBlock(content(state, paths.nixConf) ?? "", NIX_CONF_BLOCK, nixConfLines, COMMENT),
     0o644,
   );
-  const sshConfig = `# ${COMMENT}\n${sshConfigBlock({ alias: paths.alias, port: request.port, identityFile: paths.key })}`;
+  if (!state.controlDirExists) steps.push({ kind: "mkdir", path: paths.controlDir });
+  const sshConfig = `# ${COMMENT}\n${sshConfigBlock({
+    alias: paths.alias,
+    port: request.port,
+    identityFile: paths.key,
+    controlDir: paths.controlDir,
+  })}`;
   write(paths.sshConfig, sshConfig, 0o644);
 
   checkWritable(state, steps, [
@@ -282,6 +295,7 @@ export function planUninstall(state: HostState, port: number, ourPublicKey: stri
       restoreOrRemove(paths.publicKey);
     }
   }
+  if (state.controlDirExists && !otherBuilders) steps.push({ kind: "rmdir", path: paths.controlDir });
   checkWritable(state, steps, []);
   if (steps.length > 0) {
     const restart = daemonStep(state.daemon);
@@ -299,6 +313,10 @@ export function describePlan(plan: Plan): string {
       out.push(`run: ${step.argv.join(" ")}    # ${step.why}`);
     } else if (step.kind === "remove") {
       out.push(`remove: ${step.path}`);
+    } else if (step.kind === "mkdir") {
+      out.push(`create folder: ${step.path} (mode 700, for ssh's connection-reuse sockets)`);
+    } else if (step.kind === "rmdir") {
+      out.push(`remove folder: ${step.path}`);
     } else if (step.kind === "restore") {
       out.push(`restore: ${step.path} from ${step.from}`);
     } else if (step.secret) {

@@ -2,6 +2,14 @@ import type { Arch } from "../image/guest/profile.js";
 
 export type Accelerator = "kvm" | "hvf" | "tcg";
 
+/** The host QEMU runs on, as far as its argv cares. */
+export type HostPlatform = "darwin" | "linux";
+
+/** Node's platform name as QemuSpec wants it: only macOS differs; every other host is treated as Linux. */
+export function hostPlatformOf(platform: NodeJS.Platform): HostPlatform {
+  return platform === "darwin" ? "darwin" : "linux";
+}
+
 /** Everything that decides QEMU's command line: pure data in, pure data out. */
 export interface QemuSpec {
   readonly arch: Arch;
@@ -11,8 +19,13 @@ export interface QemuSpec {
   readonly kernel: string;
   readonly initrd: string;
   readonly disk: string;
-  /** Host port forwarded to the guest's sshd, bound to 127.0.0.1 only. */
+  /** Host port forwarded to the guest's sshd, bound to 127.0.0.1 (see hostForwardAddress). */
   readonly sshPort: number;
+  /**
+   * Where QEMU runs. Only macOS with a privileged port changes the argv (see hostForwardAddress);
+   * absent means Linux, which keeps the port on loopback.
+   */
+  readonly hostPlatform?: HostPlatform;
   readonly qmpSocket: string;
   /**
    * Where the serial console goes: a log file; a unix socket others can attach to, logged to a file
@@ -48,13 +61,56 @@ export function qemuValue(value: string): string {
   return value.replaceAll(",", ",,");
 }
 
+/**
+ * The host address the ssh forward listens on: 127.0.0.1, except for a privileged port (< 1024) on
+ * macOS, which lets an unprivileged process bind one only on all addresses (the seed's port 22
+ * quirk, see privilegedPortWarning).
+ */
+export function hostForwardAddress(hostPlatform: HostPlatform, port: number): "127.0.0.1" | "0.0.0.0" {
+  return hostPlatform === "darwin" && port < 1024 ? "0.0.0.0" : "127.0.0.1";
+}
+
+/** What to tell the user when the forward cannot stay on loopback; undefined when it does. */
+export function privilegedPortWarning(spec: Pick<QemuSpec, "hostPlatform" | "sshPort">): string | undefined {
+  if (hostForwardAddress(spec.hostPlatform ?? "linux", spec.sshPort) === "127.0.0.1") return undefined;
+  return (
+    `port ${spec.sshPort} is privileged, and macOS lets an unprivileged process such as QEMU bind it only ` +
+    "on all addresses (0.0.0.0), not on 127.0.0.1 alone: the builder's ssh is reachable from the network " +
+    "(only its key logs in), and macOS may ask whether QEMU may accept incoming connections; you can deny " +
+    "that, the builder needs none. A port above 1023 (the default is 31022) stays on 127.0.0.1."
+  );
+}
+
+/**
+ * `-machine`: q35 for x86_64; virt for aarch64, whose interrupt controller depends on the
+ * accelerator. TCG: GICv3, since the default GICv2 caps the guest at 8 vCPUs. KVM: the host's own
+ * (`max`), as a host with only a GICv3 cannot give a guest the default GICv2. hvf: none at all:
+ * QEMU picks the one Hypervisor.framework supports, and newer QEMU rejects gic-version=2 there.
+ * Never highmem=off: QEMU >= 7.0 sizes the memory map from the host's IPA range (36 bits on M1) by
+ * itself, and highmem=off now caps the guest at 32-bit addresses, which fails with more than ~3 GiB
+ * ("Addressing limited to 32 bits"). The M1 Max bug it once worked around is fixed in macOS 12.4,
+ * which `doctor` requires.
+ */
+function machineOption(spec: Pick<QemuSpec, "arch" | "accel">): string {
+  if (spec.arch === "amd64") return `q35,accel=${spec.accel}`;
+  const gic = { tcg: ",gic-version=3", kvm: ",gic-version=max", hvf: "" }[spec.accel];
+  return `virt,accel=${spec.accel}${gic}`;
+}
+
+/**
+ * `-cpu`: the host's own CPU under a hypervisor; under TCG the most capable model QEMU emulates. For
+ * aarch64 with QEMU's own pointer-authentication hash instead of the architected QARMA5, which is
+ * costly to emulate and which Debian's kernel uses on every call: the guest reached READY in about
+ * half the time (6-9 s instead of 12-18 s, QEMU 7.2, 2 vCPUs).
+ */
+function cpuOption(spec: Pick<QemuSpec, "arch" | "accel">): string {
+  if (spec.accel !== "tcg") return "host";
+  return spec.arch === "arm64" ? "max,pauth-impdef=on" : "max";
+}
+
 /** QEMU's argv for the builder VM. */
 export function qemuCommand(spec: QemuSpec): QemuCommand {
-  const machine =
-    spec.arch === "amd64"
-      ? ["-machine", `q35,accel=${spec.accel}`]
-      : ["-machine", `virt,accel=${spec.accel}`];
-  const cpu = spec.accel === "tcg" ? "max" : "host";
+  const forwardAddress = hostForwardAddress(spec.hostPlatform ?? "linux", spec.sshPort);
   const serial =
     spec.console.kind === "file"
       ? ["-chardev", `file,id=console,path=${qemuValue(spec.console.path)}`, "-serial", "chardev:console"]
@@ -83,9 +139,10 @@ export function qemuCommand(spec: QemuSpec): QemuCommand {
       "-no-user-config",
       "-display",
       "none",
-      ...machine,
+      "-machine",
+      machineOption(spec),
       "-cpu",
-      cpu,
+      cpuOption(spec),
       "-smp",
       String(spec.cpus),
       "-m",
@@ -102,7 +159,7 @@ export function qemuCommand(spec: QemuSpec): QemuCommand {
       "-device",
       "virtio-blk-pci,drive=nix",
       "-netdev",
-      `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+      `user,id=net0,hostfwd=tcp:${forwardAddress}:${spec.sshPort}-:22`,
       "-device",
       "virtio-net-pci,netdev=net0",
       "-device",

@@ -1,6 +1,8 @@
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { Config } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
@@ -8,9 +10,15 @@ import { ARCHITECTURES } from "../image/guest/profile.js";
 import type { StoredImage } from "../image/store.js";
 import { chooseAccel } from "./accel.js";
 import { bootInitrd } from "./boot-secrets.js";
-import { type Accelerator, qemuCommand } from "./qemu-argv.js";
+import {
+  type Accelerator,
+  hostForwardAddress,
+  hostPlatformOf,
+  privilegedPortWarning,
+  qemuCommand,
+} from "./qemu-argv.js";
 import { QmpClient } from "./qmp.js";
-import { ensureDisk, ensureKeys, type StateLayout, writeFileAtomic } from "./state.js";
+import { ensureDisk, ensureKeys, type InstallKeys, type StateLayout, writeFileAtomic } from "./state.js";
 
 const run = promisify(execFile);
 
@@ -24,6 +32,8 @@ export interface InstanceInfo {
   readonly startedAt: string;
   readonly cpus: number;
   readonly memoryMiB: number;
+  /** Run attached to a terminal (`run`): the console is there, not on console.sock. */
+  readonly attached?: boolean;
 }
 
 function alive(pid: number): boolean {
@@ -118,13 +128,16 @@ export async function isReady(layout: StateLayout, port: number): Promise<boolea
   }
 }
 
-export interface StartOptions {
+export interface BootOptions {
   readonly config: Config;
   readonly layout: StateLayout;
   readonly image: StoredImage;
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface StartOptions extends BootOptions {
   readonly waitReady: boolean;
   readonly readyTimeoutMs: number;
-  readonly onWarning?: (message: string) => void;
 }
 
 export interface StartResult {
@@ -133,79 +146,167 @@ export interface StartResult {
   readonly readySeconds?: number;
 }
 
-/** Starts the VM detached: keys, disk, the per-boot initrd, QEMU with -daemonize, then waits for ready. */
-export async function startVm(options: StartOptions): Promise<StartResult> {
-  const { config, layout, image } = options;
-  return withStartLock(layout, async () => {
-    const existing = await runningPid(layout);
-    if (existing !== undefined) {
-      throw new LinuxBuilderError("vm.running", `The builder is already running (pid ${existing})`, {
-        hint: "`linux-builder status` shows it; `linux-builder stop` stops it.",
-      });
-    }
-    if (image.manifest.arch !== config.arch) {
+/** A VM ready to boot: QEMU's argv, the accelerator chosen, and the keys the host trusts it by. */
+export interface PreparedBoot {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly accel: Accelerator;
+  readonly keys: InstallKeys;
+}
+
+function portTakenError(port: number): LinuxBuilderError {
+  return new LinuxBuilderError(
+    "vm.port-taken",
+    `Cannot start the builder: port ${port} on 127.0.0.1 is taken`,
+    {
+      hint: 'Set another port (--port or "port" in the config file); `linux-builder doctor` names the process that holds it.',
+    },
+  );
+}
+
+/** QEMU would fail on a taken port too, but only after the accelerator probe and with a terse message. */
+/** Binds where QEMU's forward will (see hostForwardAddress), so a taken port is named before booting. */
+async function assertPortFree(port: number, host: string): Promise<void> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ port, host, exclusive: true }, resolve);
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw portTakenError(port);
+    if (code === "EACCES") {
       throw new LinuxBuilderError(
-        "vm.arch",
-        `The image ${image.manifest.id} is ${image.manifest.arch}, the config says ${config.arch}`,
+        "vm.port-privileged",
+        `Cannot listen on ${host}:${port}: permission denied`,
+        {
+          hint: "Ports below 1024 need privileges: pick a port above 1023 (--port).",
+        },
       );
     }
-    const keys = await ensureKeys(layout);
-    const disk = await ensureDisk(layout.disk, config.diskGiB);
-    if (disk.grownFromGiB !== undefined) {
-      options.onWarning?.(`the /nix disk grows from ${disk.grownFromGiB} GiB to ${config.diskGiB} GiB`);
-    }
-    const [type, blob] = keys.hostPublicKey.split(" ");
-    await writeFileAtomic(layout.knownHosts, `[127.0.0.1]:${config.port} ${type} ${blob}\n`, 0o644);
-    const shared = await readFile(join(image.directory, "initrd"));
-    await writeFileAtomic(
-      layout.bootInitrd,
-      bootInitrd(shared, {
-        hostPrivateKey: await readFile(layout.hostKey, "utf8"),
-        hostPublicKey: keys.hostPublicKey,
-        authorizedKeys: `${keys.builderPublicKey}\n`,
-      }),
-      0o600,
+    throw error;
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/**
+ * Everything before QEMU runs, for `start` and `run` alike (call under the start lock): not already
+ * running, the port free, keys, disk, the pinned host key, the per-boot initrd, the accelerator.
+ * Detached, QEMU serves the console on a socket and daemonizes; attached, the console is this
+ * terminal, shared with the monitor (Ctrl-a c). Either way QEMU writes the pidfile and serves QMP, so
+ * status, stop and ssh work from anywhere.
+ */
+export async function prepareBoot(
+  options: BootOptions,
+  mode: "detached" | "attached",
+): Promise<PreparedBoot> {
+  const { config, layout, image } = options;
+  const existing = await runningPid(layout);
+  if (existing !== undefined) {
+    throw new LinuxBuilderError("vm.running", `The builder is already running (pid ${existing})`, {
+      hint: "`linux-builder status` shows it; `linux-builder stop` stops it.",
+    });
+  }
+  if (image.manifest.arch !== config.arch) {
+    throw new LinuxBuilderError(
+      "vm.arch",
+      `The image ${image.manifest.id} is ${image.manifest.arch}, the config says ${config.arch}`,
     );
-    const qemu = ARCHITECTURES[config.arch].qemu;
-    const accel = await chooseAccel({
-      requested: config.accel,
-      arch: config.arch,
-      qemu,
-      kernel: join(image.directory, "kernel"),
-      kernelId: image.manifest.id,
-      cacheFile: join(layout.dir, "accel.json"),
-    });
-    if (accel.warning) options.onWarning?.(accel.warning);
-    for (const stale of [layout.qmpSocket, layout.consoleSocket]) await rm(stale, { force: true });
-    const { command, args } = qemuCommand({
-      arch: config.arch,
-      accel: accel.accel,
-      cpus: config.cpus,
-      memoryMiB: config.memoryMiB,
-      kernel: join(image.directory, "kernel"),
-      initrd: layout.bootInitrd,
-      disk: layout.disk,
-      sshPort: config.port,
-      qmpSocket: layout.qmpSocket,
-      console: { kind: "socket", path: layout.consoleSocket, logfile: layout.consoleLog },
-      daemonize: { pidfile: layout.pidfile },
-    });
+  }
+  const hostPlatform = hostPlatformOf(process.platform);
+  await assertPortFree(config.port, hostForwardAddress(hostPlatform, config.port));
+  const privileged = privilegedPortWarning({ hostPlatform, sshPort: config.port });
+  if (privileged) options.onWarning?.(privileged);
+  const keys = await ensureKeys(layout);
+  const disk = await ensureDisk(layout.disk, config.diskGiB);
+  if (disk.grownFromGiB !== undefined) {
+    options.onWarning?.(`the /nix disk grows from ${disk.grownFromGiB} GiB to ${config.diskGiB} GiB`);
+  }
+  const [type, blob] = keys.hostPublicKey.split(" ");
+  await writeFileAtomic(layout.knownHosts, `[127.0.0.1]:${config.port} ${type} ${blob}\n`, 0o644);
+  const shared = await readFile(join(image.directory, "initrd"));
+  await writeFileAtomic(
+    layout.bootInitrd,
+    bootInitrd(shared, {
+      hostPrivateKey: await readFile(layout.hostKey, "utf8"),
+      hostPublicKey: keys.hostPublicKey,
+      authorizedKeys: `${keys.builderPublicKey}\n`,
+    }),
+    0o600,
+  );
+  const qemu = ARCHITECTURES[config.arch].qemu;
+  const accel = await chooseAccel({
+    requested: config.accel,
+    arch: config.arch,
+    qemu,
+    kernel: join(image.directory, "kernel"),
+    kernelId: image.manifest.id,
+    cacheFile: join(layout.dir, "accel.json"),
+  });
+  if (accel.warning) options.onWarning?.(accel.warning);
+  for (const stale of [layout.qmpSocket, layout.consoleSocket]) await rm(stale, { force: true });
+  const attached = mode === "attached";
+  const { command, args } = qemuCommand({
+    arch: config.arch,
+    accel: accel.accel,
+    cpus: config.cpus,
+    memoryMiB: config.memoryMiB,
+    kernel: join(image.directory, "kernel"),
+    initrd: layout.bootInitrd,
+    disk: layout.disk,
+    sshPort: config.port,
+    hostPlatform,
+    qmpSocket: layout.qmpSocket,
+    console: attached
+      ? { kind: "stdio", logfile: layout.consoleLog }
+      : { kind: "socket", path: layout.consoleSocket, logfile: layout.consoleLog },
+    ...(attached ? {} : { daemonize: { pidfile: layout.pidfile } }),
+  });
+  // -pidfile works without -daemonize too: QEMU writes it (and locks it) at once.
+  return { command, args: attached ? [...args, "-pidfile", layout.pidfile] : args, accel: accel.accel, keys };
+}
+
+/** Writes instance.json, what status and ssh read about the running VM. */
+async function recordInstance(
+  options: BootOptions,
+  boot: PreparedBoot,
+  pid: number,
+  attached: boolean,
+): Promise<InstanceInfo> {
+  const { config, layout, image } = options;
+  const instance: InstanceInfo = {
+    pid,
+    port: config.port,
+    accel: boot.accel,
+    arch: config.arch,
+    imageId: image.manifest.id,
+    startedAt: new Date().toISOString(),
+    cpus: config.cpus,
+    memoryMiB: config.memoryMiB,
+    attached,
+  };
+  await writeFileAtomic(layout.instance, `${JSON.stringify(instance, null, 2)}\n`, 0o644);
+  return instance;
+}
+
+/** Starts the VM detached: the shared preparation, QEMU with -daemonize, then waits for ready. */
+export async function startVm(options: StartOptions): Promise<StartResult> {
+  const { config, layout } = options;
+  return withStartLock(layout, async () => {
+    const boot = await prepareBoot(options, "detached");
     const started = performance.now();
     try {
-      await run(command, [...args], { timeout: 60_000 });
+      await run(boot.command, [...boot.args], { timeout: 60_000 });
     } catch (error) {
       const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
-      const portTaken = /Could not set up host forwarding rule/.test(stderr);
+      // The port was free a moment ago; something may have taken it since.
+      if (/Could not set up host forwarding rule/.test(stderr)) throw portTakenError(config.port);
       throw new LinuxBuilderError(
-        portTaken ? "vm.port-taken" : "vm.qemu-failed",
-        portTaken
-          ? `Cannot start the builder: port ${config.port} on 127.0.0.1 is taken`
-          : `Cannot start the builder: ${command} failed: ${stderr || (error as Error).message}`,
-        {
-          hint: portTaken
-            ? 'Set another port (--port or "port" in the config file); `linux-builder doctor` names the process that holds it.'
-            : `Is QEMU installed (${command})? \`linux-builder doctor\` checks.`,
-        },
+        "vm.qemu-failed",
+        `Cannot start the builder: ${boot.command} failed: ${stderr || (error as Error).message}`,
+        { hint: `Is QEMU installed (${boot.command})? \`linux-builder doctor\` checks.` },
       );
     }
     const pid = await runningPid(layout);
@@ -215,17 +316,7 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
         `QEMU started but left no running process (see ${layout.consoleLog})`,
       );
     }
-    const instance: InstanceInfo = {
-      pid,
-      port: config.port,
-      accel: accel.accel,
-      arch: config.arch,
-      imageId: image.manifest.id,
-      startedAt: new Date().toISOString(),
-      cpus: config.cpus,
-      memoryMiB: config.memoryMiB,
-    };
-    await writeFileAtomic(layout.instance, `${JSON.stringify(instance, null, 2)}\n`, 0o644);
+    const instance = await recordInstance(options, boot, pid, false);
     if (!options.waitReady) return { instance, ready: false };
     const deadline = Date.now() + options.readyTimeoutMs;
     while (Date.now() < deadline) {
@@ -247,6 +338,142 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
   });
 }
 
+export interface RunOptions extends BootOptions {
+  /** Runs once the VM is prepared, before QEMU takes the terminal: prints, installs. */
+  readonly beforeBoot?: (boot: PreparedBoot) => Promise<void>;
+  /** On SIGTERM or SIGHUP, how long the guest may take to power off, as `stop --timeout`. */
+  readonly stopDeadlineMs: number;
+}
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly seconds: number;
+  /** The end of what this boot printed on the console, to tell how it ended. */
+  readonly consoleTail: string;
+}
+
+interface Ended {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly error?: Error;
+}
+
+/**
+ * While an attached QEMU runs, this process must outlive it to clean up. Ctrl-c reaches the guest
+ * through the terminal (QEMU's signal=off), and a SIGINT sent to the whole process group reaches QEMU
+ * too, which decides: we ignore it. A SIGTERM for us (a service manager, `kill PID`) or a SIGHUP (the
+ * terminal went away; when we lead the session, QEMU is not told) stops the guest cleanly, as `stop`
+ * does. Returns the function that restores the default handlers.
+ */
+function holdSignals(layout: StateLayout, stopDeadlineMs: number, child: ChildProcess): () => void {
+  let stopping = false;
+  const ignore = () => {};
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    // Before QEMU wrote its pidfile there is nothing for `stop` to find: signal it directly.
+    void stopVm(layout, stopDeadlineMs)
+      .then(({ outcome }) => outcome === "not-running" && child.kill("SIGTERM"))
+      .catch(() => undefined);
+  };
+  process.on("SIGINT", ignore);
+  process.on("SIGHUP", stop);
+  process.on("SIGTERM", stop);
+  return () => {
+    process.off("SIGINT", ignore);
+    process.off("SIGHUP", stop);
+    process.off("SIGTERM", stop);
+  };
+}
+
+/** Waits until QEMU's pidfile names `pid`, or QEMU ends first (then says how). */
+async function waitForPidfile(
+  layout: StateLayout,
+  pid: number,
+  ended: Promise<Ended>,
+): Promise<Ended | undefined> {
+  let end: Ended | undefined;
+  void ended.then((value) => {
+    end = value;
+  });
+  const deadline = Date.now() + 30_000;
+  while (end === undefined && Date.now() < deadline) {
+    if ((await runningPid(layout)) === pid) return undefined;
+    await sleep(50);
+  }
+  return end ?? { code: null, signal: null, error: new Error("QEMU wrote no pidfile within 30 s") };
+}
+
+/** What the console log gained from `offset` on: the last 64 KiB of it. */
+async function readLogFrom(path: string, offset: number): Promise<string> {
+  const handle = await open(path, "r").catch(() => undefined);
+  if (handle === undefined) return "";
+  try {
+    const { size } = await handle.stat();
+    const from = Math.max(offset, size - 65_536);
+    const buffer = Buffer.alloc(Math.max(0, size - from));
+    await handle.read(buffer, 0, buffer.length, from);
+    return buffer.toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Runs the VM attached to this terminal (`nix run nixpkgs#darwin.builder`): the shared preparation,
+ * `beforeBoot`, then QEMU in the foreground with the console and monitor on stdio, until it exits.
+ * Cleans up as `stop` does and returns QEMU's exit status.
+ */
+export async function runVm(options: RunOptions): Promise<RunResult> {
+  const { layout } = options;
+  const logOffset = (await stat(layout.consoleLog).catch(() => undefined))?.size ?? 0;
+  // Set once QEMU is spawned: from then on, whatever happens, its files are cleaned up.
+  let restoreSignals: (() => void) | undefined;
+  try {
+    const { ended, started } = await withStartLock(layout, async () => {
+      const boot = await prepareBoot(options, "attached");
+      await options.beforeBoot?.(boot);
+      const child = spawn(boot.command, [...boot.args], { stdio: "inherit" });
+      restoreSignals = holdSignals(layout, options.stopDeadlineMs, child);
+      const started = performance.now();
+      const ended = new Promise<Ended>((resolve) => {
+        child.once("error", (error) => resolve({ code: null, signal: null, error }));
+        child.once("exit", (code, signal) => resolve({ code, signal }));
+      });
+      const pid = child.pid;
+      const early = pid === undefined ? await ended : await waitForPidfile(layout, pid, ended);
+      if (early !== undefined || pid === undefined) {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        // QEMU printed its own message on the terminal (stderr is inherited).
+        const why =
+          (early?.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT"
+            ? "is not installed"
+            : early?.error
+              ? `failed: ${early.error.message}`
+              : `exited with status ${early?.code ?? early?.signal} (its message is above)`;
+        throw new LinuxBuilderError("vm.qemu-failed", `Cannot start the builder: ${boot.command} ${why}`, {
+          hint: "`linux-builder doctor` checks QEMU and the port.",
+        });
+      }
+      await recordInstance(options, boot, pid, true);
+      return { ended, started };
+    });
+    const end = await ended;
+    return {
+      code: end.code,
+      signal: end.signal,
+      seconds: (performance.now() - started) / 1000,
+      consoleTail: await readLogFrom(layout.consoleLog, logOffset),
+    };
+  } finally {
+    if (restoreSignals !== undefined) {
+      restoreSignals();
+      await cleanUpAfterQemu(layout);
+    }
+  }
+}
+
 export async function readInstance(layout: StateLayout): Promise<InstanceInfo | undefined> {
   const text = await readFile(layout.instance, "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
@@ -264,6 +491,12 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return !alive(pid);
+}
+
+/** Once QEMU is gone: its pidfile and sockets, and the per-boot initrd (it holds the host's private key). */
+async function cleanUpAfterQemu(layout: StateLayout): Promise<void> {
+  for (const file of [layout.pidfile, layout.qmpSocket, layout.consoleSocket, layout.bootInitrd])
+    await rm(file, { force: true });
 }
 
 export type StopOutcome = "not-running" | "powered-off" | "quit" | "terminated" | "killed";
@@ -300,9 +533,7 @@ export async function stopVm(
       outcome = "killed";
     }
   }
-  await rm(layout.pidfile, { force: true });
-  for (const file of [layout.qmpSocket, layout.consoleSocket, layout.bootInitrd])
-    await rm(file, { force: true });
+  await cleanUpAfterQemu(layout);
   return { outcome, seconds: seconds() };
 }
 

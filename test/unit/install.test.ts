@@ -60,8 +60,9 @@ async function host(fixture: string) {
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
     const path = join(entry.parentPath ?? entry.path, entry.name);
+    if (entry.isDirectory()) out[path.slice(dir.length)] = "folder";
+    if (!entry.isFile()) continue;
     const mode = ((await import("node:fs")).statSync(path).mode & 0o7777).toString(8);
     out[path.slice(dir.length)] = `${mode} ${(await readFile(path)).toString("base64")}`;
   }
@@ -116,6 +117,11 @@ for (const fixture of [
     assert.equal(await readFile(key, "utf8"), request().keys.privateKey);
     assert.equal((await import("node:fs")).statSync(key).mode & 0o777, 0o600);
     assert.ok(plan.steps.some((step) => step.kind === "write" && step.path === key && step.secret));
+    // The folder for ssh's reuse sockets: root's alone.
+    assert.equal(
+      (await import("node:fs")).statSync(join(dirs.nixConfDir, "linux-builder-ssh")).mode & 0o777,
+      0o700,
+    );
 
     // Nix splits machines files on ";" too: a comment with one would be read as a builder.
     assert.doesNotMatch(await readFile(join(dirs.nixConfDir, "machines"), "utf8"), /;/);

@@ -1,0 +1,306 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Command } from "commander";
+import type { Config } from "../config/config.js";
+import { currentPaths, type Paths } from "../config/paths.js";
+import { isLinuxBuilderError } from "../errors.js";
+import {
+  type AccelFacts,
+  type Check,
+  type CheckBuildFacts,
+  checkAccel,
+  checkBuild,
+  checkBuilder,
+  checkHost,
+  checkInstalledKey,
+  checkNix,
+  checkPort,
+  checkQemu,
+  checkStateKeys,
+  checkTrustedUser,
+  formatChecks,
+  machinesMention,
+  type NixRoute,
+  nixRoute,
+  parseNixConfig,
+  worstStatus,
+} from "../host/doctor.js";
+import {
+  buildersText,
+  currentUser,
+  fileFacts,
+  guestKernel,
+  hvSupport,
+  nixConfigJson,
+  nixRouteFacts,
+  portListeners,
+  probeHostSystem,
+  probePort,
+  readOptional,
+  runCheckBuild,
+  runTool,
+} from "../host/host-probe.js";
+import { ARCHITECTURES } from "../image/guest/profile.js";
+import { ImageStore } from "../image/store.js";
+import { builderNames } from "../nix/builders.js";
+import { chooseAccel } from "../vm/accel.js";
+import { hostForwardAddress, hostPlatformOf } from "../vm/qemu-argv.js";
+import { type StateLayout, stateLayout } from "../vm/state.js";
+import { isReady, readInstance, runningPid } from "../vm/supervisor.js";
+import { stderrIsTty } from "./output.js";
+import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
+
+/** Where `install` puts the key and machines line (its --nix-conf-dir default). */
+const DEFAULT_NIX_CONF_DIR = "/etc/nix";
+
+interface DoctorFlags extends ConfigFlags {
+  json?: boolean;
+  build: boolean;
+  nixConfDir?: string;
+}
+
+const hostPlatform = hostPlatformOf(process.platform);
+
+function progress(message: string, flags: DoctorFlags): void {
+  // Some checks take seconds (a KVM probe boot, a build): say so on a terminal.
+  if (!flags.json && stderrIsTty()) process.stderr.write(`${message}\n`);
+}
+
+/** The settings, or the check that says why they cannot be read (the rest needs them). */
+async function configCheck(paths: Paths, flags: DoctorFlags): Promise<{ config?: Config; check: Check }> {
+  try {
+    const config = await loadConfig(paths, flags);
+    const file = await readOptional(paths.config);
+    return {
+      config,
+      check: {
+        name: "config",
+        status: "ok",
+        detail: file === undefined ? `defaults (no ${paths.config})` : paths.config,
+      },
+    };
+  } catch (error) {
+    if (!isLinuxBuilderError(error)) throw error;
+    return {
+      check: {
+        name: "config",
+        status: "fail",
+        detail: error.message,
+        ...(error.hint === undefined ? {} : { fix: error.hint }),
+      },
+    };
+  }
+}
+
+async function nixChecks(
+  nixConfDir: string,
+  flags: DoctorFlags,
+  alias: string,
+): Promise<{ checks: Check[]; route: NixRoute; daemonBuilder: boolean }> {
+  const nix = checkNix(await runTool("nix", ["--version"]));
+  const config = await nixConfigJson(flags.nixConfDir ?? process.env.NIX_CONF_DIR ?? DEFAULT_NIX_CONF_DIR);
+  let builders: unknown;
+  if (config.kind === "ran") {
+    try {
+      builders = parseNixConfig(config.stdout).get("builders");
+    } catch {
+      // checkTrustedUser reports the unreadable settings.
+    }
+  }
+  // Nix's default is @<conf dir>/machines; install adds our line there.
+  const daemonBuilder = machinesMention(
+    await buildersText(builders ?? `@${join(nixConfDir, "machines")}`),
+    alias,
+  );
+  const route = nixRoute(await nixRouteFacts());
+  const trusted = checkTrustedUser({
+    user: await currentUser(),
+    config,
+    route,
+    daemonBuilder,
+    nixConf: join(nixConfDir, "nix.conf"),
+    restartDaemon:
+      hostPlatform === "darwin"
+        ? "sudo launchctl kickstart -k system/org.nixos.nix-daemon"
+        : "sudo systemctl restart nix-daemon",
+  });
+  return { checks: [nix, trusted], route, daemonBuilder };
+}
+
+async function accelFacts(
+  paths: Paths,
+  config: Config,
+  layout: StateLayout,
+  qemu: Check,
+): Promise<AccelFacts> {
+  if (qemu.status === "fail") {
+    // A probe without QEMU would fail, and be remembered as "KVM does not work".
+    return { kind: "skipped", reason: "not checked: QEMU is missing" };
+  }
+  const store = new ImageStore(paths.images);
+  const id = await store.currentId(config.arch);
+  const image = id === undefined ? undefined : await store.get(id).catch(() => undefined);
+  if (image === undefined) {
+    return {
+      kind: "skipped",
+      reason: `no ${config.arch} image yet, whose kernel the probe boots`,
+      fix: "Run `linux-builder image build` (`linux-builder start` also makes one).",
+    };
+  }
+  try {
+    // chooseAccel remembers its probe in the state dir, as `start` does.
+    await mkdir(layout.dir, { recursive: true, mode: 0o700 });
+    const auto = await chooseAccel({
+      requested: "auto",
+      arch: config.arch,
+      qemu: ARCHITECTURES[config.arch].qemu,
+      kernel: join(image.directory, "kernel"),
+      kernelId: image.manifest.id,
+      cacheFile: join(layout.dir, "accel.json"),
+    });
+    const hv = await hvSupport();
+    return {
+      kind: "chosen",
+      requested: config.accel,
+      auto: auto.warning === undefined ? { accel: auto.accel } : { accel: auto.accel, warning: auto.warning },
+      ...(hv === undefined ? {} : { hvSupport: hv }),
+    };
+  } catch (error) {
+    return { kind: "skipped", reason: `cannot probe: ${(error as Error).message}` };
+  }
+}
+
+async function runChecks(flags: DoctorFlags): Promise<Check[]> {
+  const paths = currentPaths();
+  const checks: Check[] = [checkHost(await probeHostSystem())];
+  const { config, check } = await configCheck(paths, flags);
+  checks.push(check);
+  if (config === undefined) return checks;
+
+  const layout = stateLayout(config.stateDir);
+  const nixConfDir = flags.nixConfDir ?? DEFAULT_NIX_CONF_DIR;
+  const pid = await runningPid(layout);
+  const instance = pid === undefined ? undefined : await readInstance(layout);
+  const builderPort = instance?.port ?? config.port;
+  const alias = builderNames(builderPort).alias;
+
+  const nix = await nixChecks(nixConfDir, flags, builderNames(config.port).alias);
+  checks.push(...nix.checks);
+
+  const qemuCommand = ARCHITECTURES[config.arch].qemu;
+  const qemu = checkQemu({
+    command: qemuCommand,
+    result: await runTool(qemuCommand, ["--version"]),
+    platform: hostPlatform,
+    arch: config.arch,
+  });
+  checks.push(qemu);
+  progress("Checking the accelerator (a probe boot the first time)…", flags);
+  checks.push(checkAccel(await accelFacts(paths, config, layout, qemu)));
+
+  const probe = await probePort(hostForwardAddress(hostPlatform, config.port), config.port);
+  checks.push(
+    checkPort({
+      port: config.port,
+      hostPlatform,
+      probe,
+      listeners: probe === "in-use" ? await portListeners(config.port) : [],
+      builder: pid === undefined ? undefined : { pid, port: instance?.port },
+    }),
+  );
+
+  const uid = process.getuid?.() ?? -1;
+  checks.push(
+    checkStateKeys({
+      dir: join(layout.dir, "keys"),
+      privateKeys: [await fileFacts(layout.builderKey), await fileFacts(layout.hostKey)],
+      publicKeys: [await fileFacts(layout.builderPublicKey), await fileFacts(layout.hostPublicKey)],
+      uid,
+    }),
+  );
+  const installedKey = join(nixConfDir, builderNames(config.port).keyFile);
+  checks.push(
+    checkInstalledKey({
+      key: await fileFacts(installedKey),
+      installedPublicKey: await readOptional(`${installedKey}.pub`),
+      statePublicKey: await readOptional(layout.builderPublicKey),
+    }),
+  );
+
+  const ready = pid !== undefined && (await isReady(layout, builderPort));
+  checks.push(
+    checkBuilder({
+      pid,
+      port: instance?.port,
+      configuredPort: config.port,
+      accel: instance?.accel,
+      uptimeSeconds:
+        instance === undefined ? undefined : Math.round((Date.now() - Date.parse(instance.startedAt)) / 1000),
+      ready,
+    }),
+  );
+
+  if (flags.build) {
+    let facts: CheckBuildFacts;
+    if (!ready) {
+      facts = {
+        kind: "skipped",
+        reason: "not run: the builder is not ready",
+        fix: "`linux-builder start`, then run doctor again.",
+      };
+    } else if (nix.route === "daemon" && !nix.daemonBuilder) {
+      facts = {
+        kind: "skipped",
+        reason: "not run: Nix builds through its daemon here, and the daemon has no linux-builder entry",
+        fix: "Run `linux-builder install`.",
+      };
+    } else {
+      progress("Building a trivial derivation through the builder…", flags);
+      const kernel = await guestKernel(layout, builderPort);
+      const built = await runCheckBuild({
+        route: nix.route,
+        layout,
+        port: builderPort,
+        alias,
+        system: ARCHITECTURES[config.arch].nixSystem,
+        timeoutMs: 300_000,
+      });
+      facts =
+        built.kind === "failed"
+          ? built
+          : kernel.kind !== "ran"
+            ? { kind: "failed", message: "cannot ask the builder for its kernel over ssh" }
+            : { ...built, guestKernel: kernel.stdout };
+    }
+    checks.push(checkBuild(facts));
+  }
+  return checks;
+}
+
+async function doctor(flags: DoctorFlags): Promise<number> {
+  const checks = await runChecks(flags);
+  const status = worstStatus(checks);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ ok: status !== "fail", status, checks }, null, 2)}\n`);
+  } else {
+    process.stdout.write(formatChecks(checks));
+  }
+  return status === "fail" ? 1 : 0;
+}
+
+export function registerDoctorCommand(program: Command): void {
+  addConfigFlags(
+    program
+      .command("doctor")
+      .description("check the host, the builder and a real build through it; exits 1 when a check fails"),
+  )
+    .option("--json", "print the checks as JSON")
+    .option("--no-build", "skip the check build through the builder")
+    .option(
+      "--nix-conf-dir <dir>",
+      `where \`install\` put the builder's key and machines line (default ${DEFAULT_NIX_CONF_DIR})`,
+    )
+    .action(async (flags: DoctorFlags) => {
+      process.exitCode = await doctor(flags);
+    });
+}

@@ -1,0 +1,657 @@
+/**
+ * `linux-builder doctor` as pure logic: facts about the host go in (gathered by host-probe.ts), one
+ * verdict per check comes out. No I/O here, so every verdict is tested with literal inputs: sw_vers
+ * strings, lsof output, `nix show-config --json`, file modes.
+ */
+import type { Accelerator, HostPlatform } from "../vm/qemu-argv.js";
+import { hostForwardAddress, privilegedPortWarning } from "../vm/qemu-argv.js";
+
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface Check {
+  readonly name: string;
+  readonly status: CheckStatus;
+  readonly detail: string;
+  /** What to do about it, for warn and fail. */
+  readonly fix?: string;
+}
+
+function check(name: string, status: CheckStatus, detail: string, fix?: string): Check {
+  return fix === undefined ? { name, status, detail } : { name, status, detail, fix };
+}
+
+/** The first dotted number in `text` ("QEMU emulator version 7.2.22 (Debian …)" → [7, 2, 22]). */
+export function parseVersion(text: string): number[] | undefined {
+  const match = /(\d+(?:\.\d+)*)/.exec(text);
+  return match?.[1]?.split(".").map(Number);
+}
+
+/** Compares dotted versions number by number; a missing part counts as 0 (12.4 = 12.4.0). */
+export function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const difference = (a[i] ?? 0) - (b[i] ?? 0);
+    if (difference !== 0) return Math.sign(difference);
+  }
+  return 0;
+}
+
+/** A command's result as the checks see it: what it printed, or that it is not installed, or how it failed. */
+export type ToolResult =
+  | { readonly kind: "ran"; readonly stdout: string }
+  | { readonly kind: "missing" }
+  | { readonly kind: "failed"; readonly message: string };
+
+// ---------------------------------------------------------------------------------------------------
+// The host
+
+/** Hypervisor.framework as QEMU uses it, and the M1 Max fix the virt machine's memory map needs. */
+export const MINIMUM_MACOS = [12, 4] as const;
+
+export type HostSystem =
+  | { readonly platform: "darwin"; readonly swVers: ToolResult }
+  | { readonly platform: "linux"; readonly kernel: string; readonly osRelease: string | undefined }
+  | { readonly platform: "other"; readonly name: string };
+
+/** PRETTY_NAME from /etc/os-release ("Debian GNU/Linux 12 (bookworm)"). */
+export function parseOsRelease(text: string): string | undefined {
+  const fields = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match?.[1] === undefined || match[2] === undefined) continue;
+    fields.set(match[1], match[2].replace(/^(["'])(.*)\1$/, "$2"));
+  }
+  return fields.get("PRETTY_NAME") ?? fields.get("NAME");
+}
+
+export function checkHost(host: HostSystem): Check {
+  if (host.platform === "linux") {
+    const distribution = host.osRelease === undefined ? undefined : parseOsRelease(host.osRelease);
+    return check("host", "ok", `Linux ${host.kernel}${distribution ? `, ${distribution}` : ""}`);
+  }
+  if (host.platform === "other") {
+    return check(
+      "host",
+      "warn",
+      `${host.name} is untested: linux-builder knows macOS and Linux`,
+      "Expect rough edges; reports are welcome.",
+    );
+  }
+  const minimum = MINIMUM_MACOS.join(".");
+  if (host.swVers.kind !== "ran") {
+    const why = host.swVers.kind === "missing" ? "sw_vers is missing" : host.swVers.message;
+    return check(
+      "macOS",
+      "warn",
+      `cannot tell the macOS version (${why})`,
+      `Check that it is ${minimum} or later.`,
+    );
+  }
+  const text = host.swVers.stdout.trim();
+  const version = /^\d+(\.\d+)*$/.test(text) ? parseVersion(text) : undefined;
+  if (version === undefined) {
+    return check(
+      "macOS",
+      "warn",
+      `cannot read the macOS version from sw_vers: "${text}"`,
+      `Check that it is ${minimum} or later.`,
+    );
+  }
+  if (compareVersions(version, MINIMUM_MACOS) < 0) {
+    return check(
+      "macOS",
+      "fail",
+      `macOS ${text} is older than ${minimum}, which the builder needs (Hypervisor.framework)`,
+      `Update macOS to ${minimum} or later.`,
+    );
+  }
+  return check("macOS", "ok", `macOS ${text}`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The port
+
+export interface Listener {
+  readonly pid: number;
+  readonly command: string;
+  readonly user?: string;
+  /** Where it listens, as lsof names it ("127.0.0.1:31022", "*:22"). */
+  readonly addresses: readonly string[];
+}
+
+/**
+ * lsof's -F output (`lsof -nP -iTCP:PORT -sTCP:LISTEN -FpcLn`): one field a line, its first
+ * character the field's name. `p` starts a process; `c` (command), `L` (login) and `n` (the
+ * address, once per file) belong to the last one. Other fields (`f`, `t`…) are skipped.
+ */
+export function parseLsofListeners(text: string): Listener[] {
+  const listeners: { pid: number; command: string; user?: string; addresses: string[] }[] = [];
+  for (const line of text.split("\n")) {
+    const field = line[0];
+    const value = line.slice(1).trimEnd();
+    if (field === "p") {
+      const pid = Number.parseInt(value, 10);
+      if (Number.isInteger(pid) && pid > 0) listeners.push({ pid, command: "", addresses: [] });
+      continue;
+    }
+    const current = listeners.at(-1);
+    if (current === undefined) continue;
+    if (field === "c") current.command = value;
+    else if (field === "L") current.user = value;
+    else if (field === "n" && !current.addresses.includes(value)) current.addresses.push(value);
+  }
+  return listeners;
+}
+
+/** What binding the forward's address and port ourselves said: what QEMU will meet. */
+export type PortProbe = "free" | "in-use" | "denied" | { readonly error: string };
+
+export interface PortFacts {
+  readonly port: number;
+  readonly hostPlatform: HostPlatform;
+  readonly probe: PortProbe;
+  /** Who listens on the port per lsof; undefined when lsof is missing or failed. */
+  readonly listeners: readonly Listener[] | undefined;
+  /** Our running builder, if any: its pid and the port it was started on. */
+  readonly builder: { readonly pid: number; readonly port: number | undefined } | undefined;
+}
+
+function describeListener(listener: Listener): string {
+  const who = [`pid ${listener.pid}`, ...(listener.user ? [`user ${listener.user}`] : [])].join(", ");
+  const where = listener.addresses.length > 0 ? ` on ${listener.addresses.join(", ")}` : "";
+  return `${listener.command || "a process"} (${who})${where}`;
+}
+
+export function checkPort(facts: PortFacts): Check {
+  const { port } = facts;
+  const address = hostForwardAddress(facts.hostPlatform, port);
+  const name = `port ${port}`;
+  const otherPort = `Stop it, or give the builder another port: --port, or "port" in the config file.`;
+  if (facts.probe === "free") {
+    const warning = privilegedPortWarning({ hostPlatform: facts.hostPlatform, sshPort: port });
+    if (warning !== undefined) {
+      return check(name, "warn", `free, but ${warning}`, "Use a port above 1023 unless you need this one.");
+    }
+    return check(name, "ok", `free on ${address}`);
+  }
+  if (facts.probe === "denied") {
+    return check(
+      name,
+      "fail",
+      `cannot listen on ${address}:${port}: permission denied (ports below 1024 need root here)`,
+      'Use a port above 1023: --port, or "port" in the config file (the default is 31022).',
+    );
+  }
+  if (facts.probe !== "in-use") {
+    return check(name, "warn", `cannot test ${address}:${port}: ${facts.probe.error}`);
+  }
+  const holders = facts.listeners ?? [];
+  const ours = facts.builder === undefined ? undefined : holders.find((l) => l.pid === facts.builder?.pid);
+  if (ours !== undefined) return check(name, "ok", `held by the running builder (pid ${ours.pid})`);
+  const others = holders.filter((l) => l.pid !== facts.builder?.pid);
+  if (others.length > 0) {
+    return check(name, "fail", `taken by ${others.map(describeListener).join("; ")}`, otherPort);
+  }
+  // Nobody lsof can name holds it: when our builder was started on this port, it is the one.
+  if (facts.builder !== undefined && facts.builder.port === port) {
+    return check(
+      name,
+      "ok",
+      `in use, by the running builder (pid ${facts.builder.pid}) started on it (lsof could not confirm)`,
+    );
+  }
+  const lookup = `lsof -nP -iTCP:${port} -sTCP:LISTEN`;
+  return check(
+    name,
+    "fail",
+    facts.listeners === undefined
+      ? `taken on ${address}; lsof is not available to name the process`
+      : `taken on ${address} by a process lsof does not show you (another user's?)`,
+    facts.listeners === undefined
+      ? `Install lsof, or find it with \`ss -ltnp\`; ${otherPort}`
+      : `\`sudo ${lookup}\` names it; ${otherPort}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Nix: installed, and whether the user is trusted
+
+export function checkNix(result: ToolResult): Check {
+  if (result.kind === "missing") {
+    return check(
+      "nix",
+      "fail",
+      "nix is not installed (or not on PATH)",
+      "Install Nix: https://nixos.org/download",
+    );
+  }
+  if (result.kind === "failed") return check("nix", "fail", `nix --version failed: ${result.message}`);
+  const version = parseVersion(result.stdout);
+  return check("nix", "ok", version ? `Nix ${version.join(".")}` : result.stdout.trim());
+}
+
+/**
+ * `nix show-config --json` (or `nix config show --json`) as name → value. Nix ≥ 2.4 wraps each value
+ * as `{ value, defaultValue, description… }`; older versions gave the value itself.
+ */
+export function parseNixConfig(text: string): Map<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error("nix printed something that is not JSON");
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new Error("nix printed JSON that is not an object of settings");
+  }
+  const settings = new Map<string, unknown>();
+  for (const [name, entry] of Object.entries(json)) {
+    const wrapped = typeof entry === "object" && entry !== null && !Array.isArray(entry) && "value" in entry;
+    settings.set(name, wrapped ? (entry as { value: unknown }).value : entry);
+  }
+  return settings;
+}
+
+/** A list setting (trusted-users): a JSON list, or Nix's whitespace-separated string. */
+export function settingList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value === "string") return value.split(/\s+/).filter((word) => word !== "");
+  return [];
+}
+
+/** How the user is trusted, if at all: by name, through a group (@group), or as everyone (*). */
+export function trustedVia(
+  user: { readonly name: string; readonly uid: number; readonly groups: readonly string[] },
+  trustedUsers: readonly string[],
+): string | undefined {
+  if (user.uid === 0) return "root is always trusted";
+  for (const entry of trustedUsers) {
+    if (entry === "*") return "trusted-users has *";
+    if (entry === user.name) return `${user.name} is in trusted-users`;
+    if (entry.startsWith("@") && user.groups.includes(entry.slice(1))) {
+      return `${user.name} is in trusted-users through ${entry}`;
+    }
+  }
+  return undefined;
+}
+
+/** Whether machines text (a `builders` value, a machines file) has a line for builder@alias. */
+export function machinesMention(text: string, alias: string): boolean {
+  return text
+    .split(/[\n;]/)
+    .map((line) => line.replace(/#.*/, "").trim().split(/\s+/)[0])
+    .some((uri) => uri === `ssh-ng://builder@${alias}` || uri === `ssh://builder@${alias}`);
+}
+
+/**
+ * How this user's Nix builds: in-process on the local store (root, single-user installs), or through
+ * the daemon, as Nix's `auto` store decides. Through the daemon, the daemon's own settings and
+ * builders apply; --builders and NIX_SSHOPTS from the client need trust, or are not seen at all.
+ */
+export type NixRoute = "local" | "daemon";
+
+export function nixRoute(facts: {
+  readonly nixRemote: string | undefined;
+  readonly stateDirWritable: boolean;
+  readonly daemonSocket: boolean;
+}): NixRoute {
+  if (facts.nixRemote !== undefined && facts.nixRemote !== "") {
+    return facts.nixRemote === "local" ? "local" : "daemon";
+  }
+  if (facts.stateDirWritable) return "local";
+  return facts.daemonSocket ? "daemon" : "local";
+}
+
+export interface TrustFacts {
+  readonly user: { readonly name: string; readonly uid: number; readonly groups: readonly string[] };
+  /** The text of `nix show-config --json`, or why there is none. */
+  readonly config: ToolResult;
+  readonly route: NixRoute;
+  /** Whether the daemon's builders (its `builders` setting and the files it names) include ours. */
+  readonly daemonBuilder: boolean;
+  readonly nixConf: string;
+  readonly restartDaemon: string;
+}
+
+export function checkTrustedUser(facts: TrustFacts): Check {
+  const name = "trusted user";
+  if (facts.config.kind !== "ran") {
+    const why = facts.config.kind === "missing" ? "nix is missing" : facts.config.message;
+    return check(name, "warn", `cannot read Nix's settings (${why})`);
+  }
+  let settings: Map<string, unknown>;
+  try {
+    settings = parseNixConfig(facts.config.stdout);
+  } catch (error) {
+    return check(name, "warn", `cannot read Nix's settings: ${(error as Error).message}`);
+  }
+  const trustedUsers = settingList(settings.get("trusted-users"));
+  const via = trustedVia(facts.user, trustedUsers);
+  if (via !== undefined) return check(name, "ok", via);
+  if (facts.route === "local") {
+    return check(
+      name,
+      "ok",
+      `${facts.user.name} is not in trusted-users, but Nix runs without a daemon here: your settings apply as they are`,
+    );
+  }
+  const fix = `Add \`extra-trusted-users = ${facts.user.name}\` to ${facts.nixConf}, then restart the Nix daemon (${facts.restartDaemon}).`;
+  const listed = `trusted-users is ${trustedUsers.length > 0 ? trustedUsers.join(" ") : "empty"}`;
+  if (facts.daemonBuilder) {
+    return check(
+      name,
+      "warn",
+      `${facts.user.name} is not a trusted Nix user (${listed}). Builds still reach the builder through the daemon's own builders, which \`linux-builder install\` set up; only builders and settings you pass yourself (--builders, --option) are ignored`,
+      fix,
+    );
+  }
+  return check(
+    name,
+    "fail",
+    `${facts.user.name} is not a trusted Nix user (${listed}), and the Nix daemon has no linux-builder entry: the daemon ignores the builders you pass it`,
+    `${fix} Or run \`linux-builder install\`, which gives the daemon the builder.`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// QEMU and the accelerator
+
+/** The oldest QEMU this project is tested with (Debian 12's). */
+export const MINIMUM_QEMU = [7, 2] as const;
+
+export function qemuInstallHint(platform: HostPlatform, arch: "amd64" | "arm64"): string {
+  if (platform === "darwin") return "brew install qemu";
+  return `apt install ${arch === "amd64" ? "qemu-system-x86" : "qemu-system-arm"} (or your distribution's QEMU package)`;
+}
+
+export function checkQemu(facts: {
+  readonly command: string;
+  readonly result: ToolResult;
+  readonly platform: HostPlatform;
+  readonly arch: "amd64" | "arm64";
+}): Check {
+  const hint = qemuInstallHint(facts.platform, facts.arch);
+  if (facts.result.kind === "missing") {
+    return check(
+      "qemu",
+      "fail",
+      `${facts.command} is not installed (or not on PATH)`,
+      `Install it: ${hint}.`,
+    );
+  }
+  if (facts.result.kind === "failed") {
+    return check(
+      "qemu",
+      "fail",
+      `${facts.command} --version failed: ${facts.result.message}`,
+      `Reinstall it: ${hint}.`,
+    );
+  }
+  const line = facts.result.stdout.split("\n")[0] ?? "";
+  const version = /version\s+(\d+(?:\.\d+)*)/i.exec(line)?.[1];
+  if (version === undefined) {
+    return check("qemu", "warn", `cannot read ${facts.command}'s version from "${line.trim()}"`);
+  }
+  const parsed = version.split(".").map(Number);
+  if (compareVersions(parsed, MINIMUM_QEMU) < 0) {
+    return check(
+      "qemu",
+      "warn",
+      `${facts.command} ${version} is older than ${MINIMUM_QEMU.join(".")}, the oldest tested`,
+      `Upgrade it: ${hint}.`,
+    );
+  }
+  return check("qemu", "ok", `${facts.command} ${version}`);
+}
+
+export type AccelFacts =
+  | { readonly kind: "skipped"; readonly reason: string; readonly fix?: string }
+  | {
+      readonly kind: "chosen";
+      /** What the config asks for. */
+      readonly requested: "auto" | Accelerator;
+      /** What `auto` picks here after its probe, and its warning if it fell back. */
+      readonly auto: { readonly accel: Accelerator; readonly warning?: string };
+      /** macOS: `sysctl kern.hv_support` (undefined elsewhere or when unknown). */
+      readonly hvSupport?: boolean;
+    };
+
+export function checkAccel(facts: AccelFacts): Check {
+  const name = "accelerator";
+  if (facts.kind === "skipped") return check(name, "warn", facts.reason, facts.fix);
+  const { requested, auto } = facts;
+  const useAuto = 'Set "accel" to "auto" (or drop --accel) so the builder uses what works.';
+  if (auto.accel === "hvf" && facts.hvSupport === false) {
+    return check(
+      name,
+      "fail",
+      "Hypervisor.framework is not available on this Mac (sysctl kern.hv_support is 0; a Mac in a VM?)",
+      'Run on a Mac with virtualisation, or set "accel" to "tcg" (slow).',
+    );
+  }
+  if (requested === "auto" || requested === auto.accel) {
+    if (auto.accel === "tcg") {
+      // Builds work, only slowly: the warning says why; nothing to fix on the builder's side.
+      return check(name, "warn", auto.warning ?? "TCG: emulation, slow");
+    }
+    return check(name, "ok", `${auto.accel}${auto.accel === "kvm" ? " (a probe boot passed)" : ""}`);
+  }
+  if (requested === "tcg") {
+    return check(name, "warn", `the config asks for TCG (slow), but ${auto.accel} works here`, useAuto);
+  }
+  return check(
+    name,
+    "fail",
+    `the config asks for ${requested}, but ${auto.warning ?? `${auto.accel} is what works here`}`,
+    useAuto,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Keys
+
+export interface FileFacts {
+  readonly path: string;
+  /** Undefined when the file does not exist. */
+  readonly stat: { readonly mode: number; readonly uid: number } | undefined;
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
+}
+
+/** This install's keys in the state dir: all there, private ones 0600 and the user's. */
+export function checkStateKeys(facts: {
+  readonly dir: string;
+  readonly privateKeys: readonly FileFacts[];
+  readonly publicKeys: readonly FileFacts[];
+  readonly uid: number;
+}): Check {
+  const name = "builder keys";
+  const all = [...facts.privateKeys, ...facts.publicKeys];
+  const missing = all.filter((file) => file.stat === undefined).map((file) => file.path);
+  if (missing.length === all.length) {
+    return check(name, "warn", `none yet in ${facts.dir}`, "`linux-builder start` makes them.");
+  }
+  if (missing.length > 0) {
+    return check(
+      name,
+      "fail",
+      `missing: ${missing.join(", ")}`,
+      "`linux-builder start` makes a new pair; then run `linux-builder install` again, as the keys change.",
+    );
+  }
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  for (const file of facts.privateKeys) {
+    const stat = file.stat;
+    if (stat === undefined) continue;
+    if ((stat.mode & 0o777) !== 0o600) {
+      problems.push(`${file.path} is mode ${octal(stat.mode)}, not 0600`);
+      fixes.push(`chmod 600 ${file.path}`);
+    }
+    if (stat.uid !== facts.uid) {
+      problems.push(`${file.path} belongs to uid ${stat.uid}, not you (uid ${facts.uid})`);
+      fixes.push(`chown ${facts.uid} ${file.path}`);
+    }
+  }
+  if (problems.length > 0) return check(name, "fail", problems.join("; "), `Run: ${fixes.join("; ")}`);
+  return check(name, "ok", `in ${facts.dir}, private keys 0600 and yours`);
+}
+
+/** An OpenSSH public key line without its comment: "type blob". */
+function keyIdentity(line: string): string {
+  return line.trim().split(/\s+/).slice(0, 2).join(" ");
+}
+
+/** The key the Nix daemon logs in with (/etc/nix/builder_ed25519): there, 0600, and this builder's. */
+export function checkInstalledKey(facts: {
+  readonly key: FileFacts;
+  /** The installed .pub's text, or undefined when missing or unreadable. */
+  readonly installedPublicKey: string | undefined;
+  /** The state dir's builder public key, or undefined when there is none yet. */
+  readonly statePublicKey: string | undefined;
+}): Check {
+  const name = "installed key";
+  const { path, stat } = facts.key;
+  if (stat === undefined) {
+    return check(name, "warn", `not installed (${path})`, "Run `linux-builder install`.");
+  }
+  if ((stat.mode & 0o777) !== 0o600) {
+    return check(name, "fail", `${path} is mode ${octal(stat.mode)}, not 0600`, `sudo chmod 600 ${path}`);
+  }
+  if (facts.installedPublicKey === undefined) {
+    return check(
+      name,
+      "warn",
+      `${path} is there, but ${path}.pub is missing, so it cannot be compared with this builder's key`,
+      "Run `linux-builder install` again.",
+    );
+  }
+  if (facts.statePublicKey === undefined) {
+    return check(
+      name,
+      "warn",
+      `${path} is there, but this builder has no key yet to compare it with`,
+      "`linux-builder start` makes one; then `linux-builder install`.",
+    );
+  }
+  if (keyIdentity(facts.installedPublicKey) !== keyIdentity(facts.statePublicKey)) {
+    return check(
+      name,
+      "fail",
+      `${path} is not this builder's key (its .pub differs from the state dir's): the Nix daemon cannot log in`,
+      "Run `linux-builder install` to install the current key.",
+    );
+  }
+  return check(name, "ok", `${path}, 0600, matches this builder's key`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The running builder and a real build through it
+
+export function checkBuilder(facts: {
+  readonly pid: number | undefined;
+  readonly port: number | undefined;
+  readonly configuredPort: number;
+  readonly accel: string | undefined;
+  readonly uptimeSeconds: number | undefined;
+  readonly ready: boolean;
+}): Check {
+  const name = "builder";
+  if (facts.pid === undefined) return check(name, "warn", "not running", "Run `linux-builder start`.");
+  const port = facts.port ?? facts.configuredPort;
+  const where = `pid ${facts.pid}, ${facts.accel ?? "?"}, 127.0.0.1:${port}`;
+  const moved =
+    port !== facts.configuredPort
+      ? ` (started on port ${port}; the config now says ${facts.configuredPort})`
+      : "";
+  if (facts.ready) return check(name, "ok", `running (${where}), ready${moved}`);
+  const uptime = facts.uptimeSeconds === undefined ? "" : `, up ${facts.uptimeSeconds} s`;
+  return check(
+    name,
+    "fail",
+    `running (${where}${uptime}) but its ssh and Nix daemon do not answer${moved}`,
+    "It may still be booting: `linux-builder logs` shows its console; `linux-builder restart` starts it afresh.",
+  );
+}
+
+/**
+ * The derivation the check build builds: it records the kernel it ran on, and a nonce makes it new
+ * each time, so Nix really builds it rather than finding it in a store.
+ */
+export function checkBuildExpression(system: string, nonce: string): string {
+  const script = 'read r < /proc/sys/kernel/osrelease; echo "built on $r" > $out';
+  return `derivation { name = "linux-builder-doctor"; system = ${JSON.stringify(system)}; builder = "/bin/sh"; args = [ "-c" ${JSON.stringify(script)} ]; nonce = ${JSON.stringify(nonce)}; }`;
+}
+
+export type CheckBuildFacts =
+  | { readonly kind: "skipped"; readonly reason: string; readonly fix?: string }
+  | { readonly kind: "failed"; readonly message: string }
+  | {
+      readonly kind: "built";
+      /** What the output file says. */
+      readonly output: string;
+      readonly seconds: number;
+      /** The builder's kernel (/proc/sys/kernel/osrelease there). */
+      readonly guestKernel: string;
+    };
+
+export function checkBuild(facts: CheckBuildFacts): Check {
+  const name = "check build";
+  if (facts.kind === "skipped") return check(name, "warn", facts.reason, facts.fix);
+  if (facts.kind === "failed") {
+    return check(
+      name,
+      "fail",
+      `nix-build through the builder failed: ${facts.message}`,
+      "`linux-builder logs` shows the builder's console; `linux-builder ssh` logs in to look.",
+    );
+  }
+  const built = /^built on (\S+)\s*$/.exec(facts.output)?.[1];
+  if (built === undefined) {
+    return check(
+      name,
+      "fail",
+      `the output is not what the derivation writes: "${facts.output.trim().slice(0, 200)}"`,
+    );
+  }
+  if (built !== facts.guestKernel.trim()) {
+    return check(
+      name,
+      "fail",
+      `it was built on kernel ${built}, not on the builder (kernel ${facts.guestKernel.trim()}): another builder took it`,
+      "Check the builders in Nix's machines file: another one serves this system.",
+    );
+  }
+  return check(name, "ok", `built on the builder (kernel ${built}) in ${facts.seconds.toFixed(1)} s`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The report
+
+export function worstStatus(checks: readonly Check[]): CheckStatus {
+  if (checks.some((c) => c.status === "fail")) return "fail";
+  return checks.some((c) => c.status === "warn") ? "warn" : "ok";
+}
+
+const LABEL: Record<CheckStatus, string> = { ok: "ok", warn: "warn", fail: "FAIL" };
+
+/** The checks as aligned text: status, name, detail; the fix on its own line below. */
+export function formatChecks(checks: readonly Check[]): string {
+  const nameWidth = Math.max(0, ...checks.map((c) => c.name.length));
+  const lines: string[] = [];
+  for (const c of checks) {
+    lines.push(`${LABEL[c.status].padEnd(4)}  ${c.name.padEnd(nameWidth)}  ${c.detail}`);
+    if (c.fix !== undefined && c.status !== "ok") lines.push(`${" ".repeat(6 + nameWidth + 2)}fix: ${c.fix}`);
+  }
+  const failures = checks.filter((c) => c.status === "fail").length;
+  const warnings = checks.filter((c) => c.status === "warn").length;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  lines.push(
+    "",
+    failures + warnings === 0
+      ? "All checks passed."
+      : `${plural(failures, "failure")}, ${plural(warnings, "warning")}.`,
+  );
+  return `${lines.join("\n")}\n`;
+}

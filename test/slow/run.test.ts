@@ -1,0 +1,167 @@
+/**
+ * `run` and `console` through a real pseudo-terminal, under TCG: `run` prints the Nix configuration,
+ * the guest's console login shows up in the terminal, other commands see the VM running and ready,
+ * and Ctrl-a c + system_powerdown (the seed's way) powers it off cleanly with QEMU's status 0 and
+ * nothing left behind. Then `start` detached, `console` attaches, keys reach the guest, Ctrl-]
+ * detaches leaving the VM running, `stop`.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { builderNames } from "../../src/nix/builders.js";
+import { stateLayout } from "../../src/vm/state.js";
+import { freePort, run, testHome, testImage, withTimeout } from "../support/guest-vm.js";
+import { type PtySession, spawnInPty } from "../support/pty.js";
+
+const CTRL_A = "\x01";
+const CTRL_RIGHT_BRACKET = "\x1d";
+
+describe("run and console (slow)", () => {
+  let stateDir: string;
+  let port: number;
+  const sessions: PtySession[] = [];
+  const env = () => ({ ...process.env, LINUX_BUILDER_HOME: testHome() });
+  /** This test's builder: its own state and port, under TCG. */
+  const flags = () => [
+    ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
+    ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
+  ];
+  const cli = (command: string, ...args: string[]) =>
+    run("node", ["bin/linux-builder.js", command, ...flags(), ...args], { env: env(), timeout: 900_000 });
+  const status = async () => JSON.parse((await cli("status", "--json")).stdout);
+  const inPty = (command: string, ...args: string[]) => {
+    const session = spawnInPty(["node", "bin/linux-builder.js", command, ...flags(), ...args], {
+      env: env(),
+    });
+    sessions.push(session);
+    return session;
+  };
+
+  before(async () => {
+    await testImage("amd64");
+    stateDir = await mkdtemp(join(tmpdir(), "lb-run-"));
+    port = await freePort();
+  });
+
+  after(async () => {
+    for (const session of sessions) await session.kill();
+    await cli("stop").catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  test("run: the Nix configuration, the console in the terminal, status elsewhere, Ctrl-a c system_powerdown", {
+    timeout: 20 * 60_000,
+  }, async () => {
+    const layout = stateLayout(stateDir);
+    const notRunning = await cli("console").catch((error) => error);
+    assert.equal(notRunning.code, 1);
+    assert.match(notRunning.stderr, /The builder is not running/);
+
+    // run installs first, as the seed's install-credentials: here into folders standing in for
+    // /etc/nix and /etc/ssh/ssh_config.d.
+    const nixConfDir = join(stateDir, "etc-nix");
+    const sshConfigDir = join(stateDir, "ssh_config.d");
+    await mkdir(nixConfDir);
+    await mkdir(sshConfigDir);
+    const session = inPty("run", "--nix-conf-dir", nixConfDir, "--ssh-config-dir", sshConfigDir);
+    const { alias, keyFile } = builderNames(port);
+    const machines = await session.waitFor(
+      new RegExp(
+        `ssh-ng://builder@${alias} x86_64-linux ${nixConfDir}/${keyFile} 2 1 benchmark,big-parallel - (\\S+)`,
+      ),
+      600_000,
+    );
+    assert.match(session.output(), /through this configuration \(installed;/);
+    assert.ok((await readFile(join(nixConfDir, "machines"), "utf8")).includes(machines[0] ?? "-"));
+    assert.equal(
+      await readFile(join(nixConfDir, keyFile), "utf8"),
+      await readFile(layout.builderKey, "utf8"),
+    );
+    // The line pins this install's host key.
+    const [type, blob] = (await readFile(layout.hostPublicKey, "utf8")).split(" ");
+    assert.equal(Buffer.from(machines[1] ?? "", "base64").toString(), `${type} ${blob}`);
+    const banner = session.output();
+    assert.match(banner, /builders-use-substitutes = true/);
+    assert.match(
+      banner,
+      new RegExp(`Host ${alias}\\r?\\n +HostName 127\\.0\\.0\\.1\\r?\\n +Port ${port}\\r?\\n`),
+    );
+    assert.match(banner, /Ctrl-a c, then `system_powerdown`/);
+    assert.match(
+      banner,
+      /`linux-builder stop --state-dir \S+` or `linux-builder ssh --state-dir \S+ shutdown now`/,
+    );
+
+    const bootStarted = Date.now();
+    await session.waitFor(/linux-builder login:/, 600_000);
+    const loginSeconds = (Date.now() - bootStarted) / 1000;
+
+    // Another terminal sees it, and its console is here, not on the socket.
+    const running = await status();
+    assert.equal(running.running, true);
+    assert.equal(running.accel, "tcg");
+    const attachedElsewhere = await cli("console").catch((error) => error);
+    assert.equal(attachedElsewhere.code, 1);
+    assert.match(attachedElsewhere.stderr, /runs attached to the terminal of `linux-builder run`/);
+    const readyBy = Date.now() + 300_000;
+    while (!(await status()).ready) {
+      assert.ok(Date.now() < readyBy, "not ready within 300 s of the login prompt");
+      await sleep(1000);
+    }
+
+    const beforeMonitor = session.output().length;
+    session.write(`${CTRL_A}c`);
+    await session.waitFor(/\(qemu\)/, 30_000, beforeMonitor);
+    const poweringDown = Date.now();
+    session.write("system_powerdown\r");
+    const exit = await withTimeout(session.exited, 120_000, "run still running 120 s after system_powerdown");
+    const downSeconds = (Date.now() - poweringDown) / 1000;
+    assert.equal(exit.code, 0, session.output().slice(-2000));
+    assert.match(session.output(), /The builder powered off cleanly after/);
+    assert.match(await readFile(layout.consoleLog, "utf8"), /linux-builder: powering off/);
+
+    const stopped = await status();
+    assert.equal(stopped.running, false);
+    for (const file of [layout.pidfile, layout.qmpSocket, layout.bootInitrd])
+      assert.equal(existsSync(file), false);
+    process.stderr.write(
+      `# run: login prompt after ${loginSeconds.toFixed(1)} s, powered off in ${downSeconds.toFixed(1)} s\n`,
+    );
+  });
+
+  test("console: attach to a started builder, keys reach the guest, Ctrl-] detaches and the VM runs on", {
+    timeout: 20 * 60_000,
+  }, async () => {
+    assert.match((await cli("start")).stderr, /Ready in [0-9.]+ s/);
+
+    const first = inPty("console");
+    await first.waitFor(/Ctrl-\] detaches/, 60_000);
+    let mark = first.output().length;
+    first.write("\r");
+    await first.waitFor(/builder@linux-builder:~\$ /, 60_000, mark);
+    mark = first.output().length;
+    first.write("uname -r\r");
+    await first.waitFor(/\d+\.\d+\.\d+\+deb\d+-cloud-amd64/, 60_000, mark);
+    first.write(CTRL_RIGHT_BRACKET);
+    const detached = await withTimeout(first.exited, 30_000, "console still attached 30 s after Ctrl-]");
+    assert.equal(detached.code, 0);
+    assert.match(first.output(), /Detached from the console; the builder keeps running/);
+    assert.equal((await status()).running, true);
+
+    // QEMU takes the next client once the first left.
+    const second = inPty("console");
+    await second.waitFor(/Ctrl-\] detaches/, 60_000);
+    mark = second.output().length;
+    second.write("echo console-$((6 * 7))\r");
+    await second.waitFor(/console-42/, 60_000, mark);
+    second.write(CTRL_RIGHT_BRACKET);
+    assert.equal((await withTimeout(second.exited, 30_000, "second console still attached")).code, 0);
+
+    assert.match((await cli("stop")).stderr, /powered off cleanly/);
+    assert.equal((await status()).running, false);
+  });
+});

@@ -175,7 +175,7 @@ export function registerImageCommands(program: Command): void {
           `${result.reused ? "Already composed" : "Composed"} in ${seconds.toFixed(1)} s: ${m.packageCount} packages, kernel ${m.kernelVersion}\n`,
         );
         process.stdout.write(
-          `${result.directory}\n  kernel ${formatBytes(m.kernel.size)}, initrd ${formatBytes(m.initrd.size)} (${formatBytes(m.initrd.uncompressedSize)} unpacked)\n`,
+          `${result.directory}\n  kernel ${formatBytes(m.kernel.size)}, initrd ${formatBytes(m.initrd.size)}\n`,
         );
       },
     );
@@ -207,7 +207,7 @@ export function registerImageCommands(program: Command): void {
         `Path:     ${found.directory}`,
         `System:   ${m.nixSystem} (Debian ${m.suite} ${m.arch})`,
         `Kernel:   ${lock.kernel.name} ${lock.kernel.version}, ${formatBytes(m.kernel.size)}`,
-        `Initrd:   ${formatBytes(m.initrd.size)} compressed, ${formatBytes(m.initrd.uncompressedSize)} unpacked`,
+        `Initrd:   ${formatBytes(m.initrd.size)} (an uncompressed cpio)`,
         `Modules:  ${m.modules.join(" ")}`,
         `Lock:     ${join(found.directory, "lock.json")}`,
         `Packages: ${lock.packages.length}`,

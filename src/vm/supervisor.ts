@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -8,8 +9,10 @@ import type { Config } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import type { StoredImage } from "../image/store.js";
+import { daemonAnswers } from "../nix/daemon-handshake.js";
 import { chooseAccel } from "./accel.js";
-import { bootInitrd } from "./boot-secrets.js";
+import { type BootSecrets, bootInitrd, secretsArchive } from "./boot-secrets.js";
+import { consoleOffset, waitForGuestSignal } from "./console-watch.js";
 import {
   type Accelerator,
   hostForwardAddress,
@@ -114,18 +117,14 @@ export function sshArgs(layout: StateLayout, port: number): string[] {
 }
 
 /**
- * Ready means the guest's host key matches our pin and its Nix store answers through the daemon;
- * an open TCP port proves nothing (QEMU's user networking accepts before the guest listens).
+ * Ready means the guest's host key matches our pin and its Nix store answers, as Nix's ssh-ng store
+ * will reach it (`nix-daemon --stdio` as builder); an open TCP port proves nothing (QEMU's user
+ * networking accepts before the guest listens).
  */
 export async function isReady(layout: StateLayout, port: number): Promise<boolean> {
-  try {
-    await run("ssh", [...sshArgs(layout, port), "nix", "store", "info", "--store", "daemon"], {
-      timeout: 30_000,
-    });
-    return true;
-  } catch {
-    return false;
-  }
+  return (
+    (await daemonAnswers("ssh", [...sshArgs(layout, port), "nix-daemon", "--stdio"], 30_000)) !== undefined
+  );
 }
 
 export interface BootOptions {
@@ -144,6 +143,8 @@ export interface StartResult {
   readonly instance: InstanceInfo;
   readonly ready: boolean;
   readonly readySeconds?: number;
+  /** Where the time went, in seconds from QEMU's start: QEMU running, the guest's READY, the store's answer. */
+  readonly phases?: { readonly qemu: number; readonly guest: number; readonly store: number };
 }
 
 /** A VM ready to boot: QEMU's argv, the accelerator chosen, and the keys the host trusts it by. */
@@ -226,16 +227,11 @@ export async function prepareBoot(
   }
   const [type, blob] = keys.hostPublicKey.split(" ");
   await writeFileAtomic(layout.knownHosts, `[127.0.0.1]:${config.port} ${type} ${blob}\n`, 0o644);
-  const shared = await readFile(join(image.directory, "initrd"));
-  await writeFileAtomic(
-    layout.bootInitrd,
-    bootInitrd(shared, {
-      hostPrivateKey: await readFile(layout.hostKey, "utf8"),
-      hostPublicKey: keys.hostPublicKey,
-      authorizedKeys: `${keys.builderPublicKey}\n`,
-    }),
-    0o600,
-  );
+  await ensureBootInitrd(layout, image, {
+    hostPrivateKey: await readFile(layout.hostKey, "utf8"),
+    hostPublicKey: keys.hostPublicKey,
+    authorizedKeys: `${keys.builderPublicKey}\n`,
+  });
   const qemu = ARCHITECTURES[config.arch].qemu;
   const accel = await chooseAccel({
     requested: config.accel,
@@ -296,6 +292,7 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
   const { config, layout } = options;
   return withStartLock(layout, async () => {
     const boot = await prepareBoot(options, "detached");
+    const logOffset = await consoleOffset(layout.consoleLog);
     const started = performance.now();
     try {
       await run(boot.command, [...boot.args], { timeout: 60_000 });
@@ -319,6 +316,18 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
     const instance = await recordInstance(options, boot, pid, false);
     if (!options.waitReady) return { instance, ready: false };
     const deadline = Date.now() + options.readyTimeoutMs;
+    const seconds = () => (performance.now() - started) / 1000;
+    const qemuSeconds = seconds();
+    const signal = await waitForGuestSignal(layout.consoleLog, logOffset, {
+      deadline,
+      alive: async () => (await runningPid(layout)) !== undefined,
+    });
+    if (signal !== undefined && signal !== "gone" && signal.kind === "failed") {
+      throw new LinuxBuilderError("vm.guest-failed", `The builder failed to boot: ${signal.reason}`, {
+        hint: `\`linux-builder logs\` shows the console (${layout.consoleLog}); \`linux-builder stop\` stops it.`,
+      });
+    }
+    const guestSeconds = seconds();
     while (Date.now() < deadline) {
       if ((await runningPid(layout)) === undefined) {
         throw new LinuxBuilderError(
@@ -330,9 +339,15 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
         );
       }
       if (await isReady(layout, config.port)) {
-        return { instance, ready: true, readySeconds: (performance.now() - started) / 1000 };
+        const store = seconds();
+        return {
+          instance,
+          ready: true,
+          readySeconds: store,
+          phases: { qemu: qemuSeconds, guest: guestSeconds, store },
+        };
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     return { instance, ready: false };
   });
@@ -493,10 +508,34 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
-/** Once QEMU is gone: its pidfile and sockets, and the per-boot initrd (it holds the host's private key). */
+/** Once QEMU is gone: its pidfile and sockets. */
 async function cleanUpAfterQemu(layout: StateLayout): Promise<void> {
-  for (const file of [layout.pidfile, layout.qmpSocket, layout.consoleSocket, layout.bootInitrd])
+  for (const file of [layout.pidfile, layout.qmpSocket, layout.consoleSocket])
     await rm(file, { force: true });
+}
+
+/**
+ * The initrd QEMU boots: the image's, then this install's secrets. It is kept between boots (in the
+ * 0700 state folder, beside the keys it copies) and rewritten only when the image or the keys
+ * change: copying the 85 MiB image every start cost 0.5 s here.
+ */
+async function ensureBootInitrd(
+  layout: StateLayout,
+  image: StoredImage,
+  secrets: BootSecrets,
+): Promise<void> {
+  const key = createHash("sha256")
+    .update(`${image.manifest.initrd.sha256}\n`)
+    .update(secretsArchive(secrets))
+    .digest("hex");
+  const stampFile = `${layout.bootInitrd}.key`;
+  const stamp = await readFile(stampFile, "utf8").catch(() => undefined);
+  const current = await stat(layout.bootInitrd).catch(() => undefined);
+  if (stamp === key && current !== undefined && current.size >= image.manifest.initrd.size) return;
+  await rm(stampFile, { force: true });
+  const shared = await readFile(join(image.directory, "initrd"));
+  await writeFileAtomic(layout.bootInitrd, bootInitrd(shared, secrets), 0o600);
+  await writeFileAtomic(stampFile, key, 0o600);
 }
 
 export type StopOutcome = "not-running" | "powered-off" | "quit" | "terminated" | "killed";

@@ -49,7 +49,10 @@ describe("the builder's lifecycle (slow)", () => {
     timeout: 30 * 60_000,
   }, async () => {
     const started = await cli("start");
-    assert.match(started.stderr, /Ready in [0-9.]+ s \(pid \d+, tcg\)/);
+    assert.match(
+      started.stderr,
+      /Ready in [0-9.]+ s \(pid \d+, tcg; QEMU up at [0-9.]+ s, guest ready at [0-9.]+ s, Nix store answered at [0-9.]+ s\)/,
+    );
 
     const status = JSON.parse((await cli("status", "--json")).stdout);
     assert.equal(status.running, true);

@@ -1,0 +1,64 @@
+import { open, stat } from "node:fs/promises";
+
+/**
+ * The guest says when it is up: /init prints `linux-builder: READY at Ns` once sshd listens and the
+ * Nix daemon answers, or `linux-builder: FAILED: why`. Waiting for that line before the first ssh
+ * matters: QEMU's user networking accepts a connection before the guest can answer it, and an ssh
+ * started too early sat in a half-open connection for seconds (start → ready took 7.2 s with the
+ * guest ready at 2.7 s).
+ */
+export type GuestSignal = { readonly kind: "ready" } | { readonly kind: "failed"; readonly reason: string };
+
+/** The first READY or FAILED line in what the console printed, if any. */
+export function scanConsole(text: string): GuestSignal | undefined {
+  const match = /linux-builder: (?:(READY) at |FAILED: ([^\r\n]*))/.exec(text);
+  if (match === null) return undefined;
+  return match[1] ? { kind: "ready" } : { kind: "failed", reason: (match[2] ?? "").trim() };
+}
+
+/** Where this boot's part of the console log starts: the log is appended to across boots. */
+export async function consoleOffset(path: string): Promise<number> {
+  return stat(path).then(
+    (info) => info.size,
+    () => 0,
+  );
+}
+
+/**
+ * Watches the console log from `offset` until the guest signals, the VM is gone (`alive` says), or
+ * the deadline passes (undefined then).
+ */
+export async function waitForGuestSignal(
+  path: string,
+  offset: number,
+  options: {
+    readonly deadline: number;
+    readonly alive: () => Promise<boolean>;
+    readonly intervalMs?: number;
+  },
+): Promise<GuestSignal | "gone" | undefined> {
+  let text = "";
+  let position = offset;
+  while (Date.now() < options.deadline) {
+    const handle = await open(path, "r").catch(() => undefined);
+    if (handle !== undefined) {
+      try {
+        const buffer = Buffer.alloc(64 * 1024);
+        for (;;) {
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+          if (bytesRead === 0) break;
+          position += bytesRead;
+          // Keep a tail: a line may arrive in two reads.
+          text = (text + buffer.toString("latin1", 0, bytesRead)).slice(-8192);
+        }
+      } finally {
+        await handle.close();
+      }
+      const signal = scanConsole(text);
+      if (signal !== undefined) return signal;
+    }
+    if (!(await options.alive())) return "gone";
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 40));
+  }
+  return undefined;
+}

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { clientHello, daemonAnswers, parseDaemonHello } from "../../src/nix/daemon-handshake.js";
+import { consoleOffset, scanConsole, waitForGuestSignal } from "../../src/vm/console-watch.js";
+
+test("the guest's READY and FAILED lines", () => {
+  assert.deepEqual(
+    scanConsole("[ 1.0] x\r\nlinux-builder: stage 2 at 1.9s\r\nlinux-builder: READY at 2.74s\r\n"),
+    {
+      kind: "ready",
+    },
+  );
+  assert.deepEqual(scanConsole("linux-builder: FAILED: no data disk (/dev/vda) for /nix\r\nBusyBox"), {
+    kind: "failed",
+    reason: "no data disk (/dev/vda) for /nix",
+  });
+  assert.equal(scanConsole("linux-builder: stage 2 at 1.9s\r\nlinux-builder: REA"), undefined);
+});
+
+test("watching the console log: only this boot's part counts, a line split across reads is found", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lb-console-"));
+  try {
+    const log = join(dir, "console.log");
+    await writeFile(log, "linux-builder: READY at 3.1s\n"); // the previous boot's
+    const offset = await consoleOffset(log);
+    const deadline = Date.now() + 5000;
+    const waiting = waitForGuestSignal(log, offset, { deadline, alive: async () => true, intervalMs: 5 });
+    await appendFile(log, "linux-builder: stage 2 at 1.9s\nlinux-builder: RE");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await appendFile(log, "ADY at 2.7s\n");
+    assert.deepEqual(await waiting, { kind: "ready" });
+    // A VM that is gone, and a deadline that passes.
+    const end = await consoleOffset(log);
+    assert.equal(await waitForGuestSignal(log, end, { deadline, alive: async () => false }), "gone");
+    assert.equal(
+      await waitForGuestSignal(log, end, { deadline: Date.now() + 50, alive: async () => true }),
+      undefined,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the Nix daemon's hello: magic and protocol version", async () => {
+  const answer = Buffer.alloc(16);
+  answer.writeBigUInt64LE(0x6478696fn, 0);
+  answer.writeBigUInt64LE(BigInt((1 << 8) | 37), 8);
+  assert.deepEqual(parseDaemonHello(answer), { protocol: "1.37" });
+  assert.equal(parseDaemonHello(Buffer.alloc(16)), undefined);
+  assert.equal(parseDaemonHello(answer.subarray(0, 8)), undefined);
+  assert.equal(clientHello().readBigUInt64LE(0), 0x6e697863n);
+  // Against the real daemon protocol, over a pipe instead of ssh: Debian's nix-daemon --stdio.
+  const local = await daemonAnswers("nix-daemon", ["--stdio"], 10_000);
+  assert.match(local?.protocol ?? "none", /^1\.\d+$/);
+  assert.equal(await daemonAnswers("sh", ["-c", "cat >/dev/null"], 300), undefined);
+  assert.equal(await daemonAnswers("/nonexistent/ssh", [], 1000), undefined);
+});

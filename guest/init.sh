@@ -58,13 +58,16 @@ mkdir -p $STATE /run/sshd /var/log /var/empty
 chmod 700 $STATE
 log "stage 2 at $(cut -d' ' -f1 /proc/uptime)s"
 
-# Kernel modules, in the order the composer computed from each module's dependencies.
-if [ -f /etc/linux-builder/modules ]; then
+# Kernel modules, in the order the composer computed from each module's dependencies: those the
+# boot needs (disk, network) now, the rest (entropy, the power button) in the background.
+load_modules() {
+  [ -f "$1" ] || return 0
   while read -r module; do
     [ -n "$module" ] || continue
     insmod "/usr/lib/modules/$module" || log "cannot load the kernel module $module"
-  done </etc/linux-builder/modules
-fi
+  done <"$1"
+}
+load_modules /etc/linux-builder/modules
 
 hostname linux-builder
 # Network: QEMU user networking's fixed addresses.
@@ -90,6 +93,11 @@ else
   log "no per-boot secrets: sshd will not start"
 fi
 
+# sshd starts while the disk is checked and mounted (it needs neither); READY waits for both.
+if [ -f /etc/ssh/ssh_host_ed25519_key ]; then
+  /usr/sbin/sshd -E /var/log/sshd.log &
+fi
+
 # /nix lives on the data disk: formatted on first boot (when the disk is blank), checked on later
 # boots. A disk that is not blank and not a clean ext4 is never formatted: the store on it may be
 # someone's only copy.
@@ -106,8 +114,9 @@ else
 fi
 mkdir -p /nix
 mount -t ext4 -o noatime $disk /nix || fail "cannot mount $disk on /nix"
-# The host grows the disk when diskGiB is raised: grow the file system with it (a no-op otherwise).
-/usr/sbin/resize2fs $disk >/dev/null 2>&1 || log "cannot grow the /nix file system to the disk's size"
+# The host grows the disk when diskGiB is raised: grow the file system with it, online, off the
+# boot's critical path (a no-op otherwise).
+(/usr/sbin/resize2fs $disk >/dev/null 2>&1 || log "cannot grow the /nix file system to the disk's size") &
 mkdir -p /nix/store /nix/var/nix
 chown root:nixbld /nix/store
 chmod 1775 /nix/store
@@ -130,8 +139,12 @@ chmod 711 $STATE
   done
 ) &
 
-# The ACPI power button (QMP system_powerdown) reaches us through busybox acpid.
-acpid -c /etc/acpi -l /var/log/acpid.log
+# The ACPI power button (QMP system_powerdown) reaches us through busybox acpid, once its modules
+# are in (a power-down asked for in the first moments of a boot is answered by stop's QMP quit).
+(
+  load_modules /etc/linux-builder/modules.late
+  acpid -c /etc/acpi -l /var/log/acpid.log
+) &
 
 # arm64's virt machine boots from a device tree, without ACPI: there the power button is line 3 of
 # the PL061 GPIO controller, pulsed for 100 ms, and Debian's cloud kernel has no gpio-keys driver for
@@ -164,9 +177,6 @@ for chip in /sys/class/gpio/gpiochip*; do
   break
 done
 
-if [ -f /etc/ssh/ssh_host_ed25519_key ]; then
-  /usr/sbin/sshd -E /var/log/sshd.log || fail "sshd did not start: $(tail -n 3 /var/log/sshd.log)"
-fi
 
 # Ready: the Nix daemon's socket exists and sshd listens on port 22 (0016 in /proc/net/tcp*, state 0A).
 sshd_listening() {

@@ -26,6 +26,7 @@ import {
   type Arch,
   FALLBACK_SYMLINKS,
   GUEST_DIRECTORIES,
+  GUEST_LATE_MODULES,
   GUEST_MODULES,
   GUEST_PACKAGES,
   IMAGE_EXCLUDED_PREFIXES,
@@ -235,6 +236,7 @@ async function composerKey(guestDir: string, arch: Arch): Promise<string> {
     format: COMPOSER_FORMAT,
     kernel: kernelMetaPackage(arch),
     modules: GUEST_MODULES[arch],
+    lateModules: [...GUEST_LATE_MODULES],
     excluded: IMAGE_EXCLUDED_PREFIXES,
     omitted: IMAGE_OMITTED_PACKAGES.map((pattern) => pattern.source),
     overlayModes: OVERLAY_MODES,
@@ -469,8 +471,18 @@ async function addKernel(
     const data = available.get(moduleName(module.path))?.data ?? Buffer.alloc(0);
     tree.addFile(`usr/lib/modules/${version}/${module.path}`, data, 0o644);
   }
-  const loadList = order.map((m) => `${version}/${m.path}`);
-  tree.addFile("etc/linux-builder/modules", Buffer.from(loadList.map((l) => `${l}\n`).join("")), 0o644);
+  // The boot-critical modules (and what they depend on) first; the rest in the background.
+  const early = new Set(
+    planModuleLoadOrder(
+      GUEST_MODULES[arch].filter((name) => !GUEST_LATE_MODULES.has(name)),
+      available,
+      builtin,
+      packageName,
+    ).map((m) => m.path),
+  );
+  const list = (modules: typeof order) => Buffer.from(modules.map((m) => `${version}/${m.path}\n`).join(""));
+  tree.addFile("etc/linux-builder/modules", list(order.filter((m) => early.has(m.path))), 0o644);
+  tree.addFile("etc/linux-builder/modules.late", list(order.filter((m) => !early.has(m.path))), 0o644);
   return { version, image, modules: order.map((m) => moduleName(m.path)) };
 }
 

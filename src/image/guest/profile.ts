@@ -55,6 +55,13 @@ export const GUEST_MODULES: Readonly<Record<Arch, readonly string[]>> = {
 };
 
 /**
+ * Modules /init loads in the background once the boot's critical path is under way: nothing before
+ * READY needs them (entropy comes from the CPU; the power button only matters once it is up).
+ * Loading them one by one before the disk and the network cost about 0.2 s under TCG.
+ */
+export const GUEST_LATE_MODULES: ReadonlySet<string> = new Set(["virtio_rng", "button", "evdev"]);
+
+/**
  * Packages the closure pulls in (and the lock records) that the image leaves out, because nothing a
  * builder runs loads them: nix-bin depends on Perl for its Perl bindings and scripts, and Perl is a
  * third of the closure. The daemon, sshd and the sandbox never start a Perl interpreter.

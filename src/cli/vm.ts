@@ -99,7 +99,7 @@ export async function ensureImage(paths: Paths, config: Config): Promise<StoredI
   const id = await store.currentId(config.arch);
   if (id !== undefined) {
     const image = await store.get(id).catch(() => undefined);
-    if (image !== undefined && (await store.verify(image))) return image;
+    if (image !== undefined && (await store.looksIntact(image))) return image;
   }
   process.stderr.write(`No ${config.arch} image yet: composing one.\n`);
   return composeImage({

@@ -148,6 +148,18 @@ export class ImageStore {
     return true;
   }
 
+  /**
+   * Whether the image's files are all there at their sizes: what `start` checks (hashing 140 MiB
+   * cost 0.17 s a start); `image info` and composing check the hashes.
+   */
+  async looksIntact(image: StoredImage): Promise<boolean> {
+    for (const ref of [image.manifest.kernel, image.manifest.initrd, image.manifest.lock]) {
+      const info = await stat(join(image.directory, ref.file)).catch(() => undefined);
+      if (info === undefined || info.size !== ref.size) return false;
+    }
+    return true;
+  }
+
   /** The image's lock.json, parsed; a missing or damaged one is an error naming the file. */
   async readLock(image: StoredImage): Promise<Lock> {
     const path = join(image.directory, "lock.json");

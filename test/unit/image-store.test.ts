@@ -64,9 +64,11 @@ describe("ImageStore", () => {
     assert.equal((await store.findByInputs("inputs-one"))?.manifest.id, first.manifest.id);
     assert.equal((await store.list()).length, 2);
 
-    // A damaged image is not reused.
+    // A damaged image is not reused; `start`'s quick check sees a truncated one.
+    assert.equal(await store.looksIntact(first), true);
     await writeFile(join(first.directory, "initrd"), "tampered");
     assert.equal(await store.verify(first), false);
+    assert.equal(await store.looksIntact(first), false);
     assert.equal(await store.findByInputs("inputs-one"), undefined);
 
     // The package cache keeps what the remaining images' locks refer to.

@@ -93,9 +93,28 @@ else
   log "no per-boot secrets: sshd will not start"
 fi
 
-# sshd starts while the disk is checked and mounted (it needs neither); READY waits for both.
+# sshd listens on port 22: 0016 in /proc/net/tcp*, state 0A.
+sshd_listening() {
+  while read -r _ local _ state _; do
+    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
+  done </proc/net/tcp
+  while read -r _ local _ state _; do
+    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
+  done </proc/net/tcp6 2>/dev/null
+  return 1
+}
+# sshd starts while the disk is checked and mounted (it needs neither); READY waits for both. The
+# host is told as soon as it listens, so its ssh handshake overlaps the rest of the boot.
 if [ -f /etc/ssh/ssh_host_ed25519_key ]; then
   /usr/sbin/sshd -E /var/log/sshd.log &
+  (
+    j=0
+    until sshd_listening || [ $j -ge 600 ]; do
+      sleep 0.05
+      j=$((j + 1))
+    done
+    sshd_listening && log "SSHD at $(cut -d' ' -f1 /proc/uptime)s"
+  ) &
 fi
 
 # /nix lives on the data disk: formatted on first boot (when the disk is blank), checked on later
@@ -178,16 +197,7 @@ for chip in /sys/class/gpio/gpiochip*; do
 done
 
 
-# Ready: the Nix daemon's socket exists and sshd listens on port 22 (0016 in /proc/net/tcp*, state 0A).
-sshd_listening() {
-  while read -r _ local _ state _; do
-    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
-  done </proc/net/tcp
-  while read -r _ local _ state _; do
-    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
-  done </proc/net/tcp6 2>/dev/null
-  return 1
-}
+# Ready: the Nix daemon's socket exists and sshd listens (see sshd_listening).
 i=0
 until [ -S /nix/var/nix/daemon-socket/socket ] && { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
   [ $i -lt 600 ] || fail "not ready after 30 s: nix-daemon: $(tail -n 3 /var/log/nix-daemon.log) sshd: $(tail -n 3 /var/log/sshd.log)"

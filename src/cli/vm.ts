@@ -153,10 +153,10 @@ async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): P
   }
 }
 
-/** "; QEMU up at 0.3 s, guest ready at 2.9 s, Nix store answered at 3.4 s" */
+/** "; QEMU up at 0.1 s, sshd up at 2.9 s, Nix store answered at 3.4 s" */
 function phaseText(phases: StartResult["phases"]): string {
   if (phases === undefined) return "";
-  return `; QEMU up at ${phases.qemu.toFixed(1)} s, guest ready at ${phases.guest.toFixed(1)} s, Nix store answered at ${phases.store.toFixed(1)} s`;
+  return `; QEMU up at ${phases.qemu.toFixed(1)} s, sshd up at ${phases.guest.toFixed(1)} s, Nix store answered at ${phases.store.toFixed(1)} s`;
 }
 
 async function stop(flags: ConfigFlags & { timeout: string }): Promise<void> {
@@ -230,7 +230,7 @@ async function ssh(command: string[], flags: ConfigFlags): Promise<number> {
     });
   }
   // No command: a login shell on a terminal (-t); a command runs as given.
-  const args = [...(command.length === 0 ? ["-t"] : []), ...sshArgs(layout, instance.port), ...command];
+  const args = [...(command.length === 0 ? ["-t"] : []), ...sshArgs(layout, instance.port, { reuse: true }), ...command];
   const child = spawn("ssh", args, { stdio: "inherit" });
   return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
 }

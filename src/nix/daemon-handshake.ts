@@ -40,7 +40,9 @@ export async function daemonAnswers(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      // A reused connection's master outlives this ssh and holds its pipes: let go of them.
       child.stdin.destroy();
+      child.stdout.destroy();
       child.kill();
       resolve(hello);
     };

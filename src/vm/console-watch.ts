@@ -1,19 +1,42 @@
 import { open, stat } from "node:fs/promises";
 
 /**
- * The guest says when it is up: /init prints `linux-builder: READY at Ns` once sshd listens and the
- * Nix daemon answers, or `linux-builder: FAILED: why`. Waiting for that line before the first ssh
+ * The guest says how its boot goes: /init prints `linux-builder: SSHD at Ns` once sshd listens,
+ * `linux-builder: READY at Ns` once the Nix daemon is up too, or `linux-builder: FAILED: why`. Waiting for that line before the first ssh
  * matters: QEMU's user networking accepts a connection before the guest can answer it, and an ssh
  * started too early sat in a half-open connection for seconds (start → ready took 7.2 s with the
  * guest ready at 2.7 s).
  */
-export type GuestSignal = { readonly kind: "ready" } | { readonly kind: "failed"; readonly reason: string };
+export type GuestSignal =
+  | { readonly kind: "sshd" }
+  | { readonly kind: "ready" }
+  | { readonly kind: "failed"; readonly reason: string };
 
-/** The first READY or FAILED line in what the console printed, if any. */
+/**
+ * How far the boot got, from what the console printed: FAILED over READY over SSHD (sshd listens,
+ * the rest of the boot still going), or undefined for none yet.
+ */
 export function scanConsole(text: string): GuestSignal | undefined {
-  const match = /linux-builder: (?:(READY) at |FAILED: ([^\r\n]*))/.exec(text);
-  if (match === null) return undefined;
-  return match[1] ? { kind: "ready" } : { kind: "failed", reason: (match[2] ?? "").trim() };
+  const failed = /linux-builder: FAILED: ([^\r\n]*)/.exec(text);
+  if (failed) return { kind: "failed", reason: (failed[1] ?? "").trim() };
+  if (/linux-builder: READY at /.test(text)) return { kind: "ready" };
+  if (/linux-builder: SSHD at /.test(text)) return { kind: "sshd" };
+  return undefined;
+}
+
+/** What this boot printed so far (from `offset`), its last 64 KiB. */
+export async function readConsoleSince(path: string, offset: number): Promise<string> {
+  const handle = await open(path, "r").catch(() => undefined);
+  if (handle === undefined) return "";
+  try {
+    const size = (await handle.stat()).size;
+    const start = Math.max(offset, size - 64 * 1024);
+    const buffer = Buffer.alloc(Math.max(0, size - start));
+    await handle.read(buffer, 0, buffer.length, start);
+    return buffer.toString("latin1");
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Where this boot's part of the console log starts: the log is appended to across boots. */

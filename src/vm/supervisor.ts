@@ -12,7 +12,7 @@ import type { StoredImage } from "../image/store.js";
 import { daemonAnswers } from "../nix/daemon-handshake.js";
 import { chooseAccel } from "./accel.js";
 import { type BootSecrets, bootInitrd, secretsArchive } from "./boot-secrets.js";
-import { consoleOffset, waitForGuestSignal } from "./console-watch.js";
+import { consoleOffset, readConsoleSince, scanConsole, waitForGuestSignal } from "./console-watch.js";
 import {
   type Accelerator,
   hostForwardAddress,
@@ -94,8 +94,14 @@ async function withStartLock<T>(layout: StateLayout, fn: () => Promise<T>): Prom
 }
 
 /** ssh arguments that reach the builder as `builder`, with this install's key and pinned host key. */
-export function sshArgs(layout: StateLayout, port: number): string[] {
+export function sshArgs(layout: StateLayout, port: number, options: { reuse?: boolean } = {}): string[] {
   return [
+    // One connection, shared by the checks while the builder comes up (a handshake under TCG took
+    // about a second) and by `linux-builder ssh` for a while after; the socket lives in the 0700
+    // state folder.
+    ...(options.reuse
+      ? ["-o", "ControlMaster=auto", "-o", `ControlPath=${layout.dir}/ssh.sock`, "-o", "ControlPersist=60"]
+      : []),
     "-F",
     "/dev/null",
     "-o",
@@ -121,10 +127,13 @@ export function sshArgs(layout: StateLayout, port: number): string[] {
  * will reach it (`nix-daemon --stdio` as builder); an open TCP port proves nothing (QEMU's user
  * networking accepts before the guest listens).
  */
-export async function isReady(layout: StateLayout, port: number): Promise<boolean> {
-  return (
-    (await daemonAnswers("ssh", [...sshArgs(layout, port), "nix-daemon", "--stdio"], 30_000)) !== undefined
-  );
+export async function isReady(
+  layout: StateLayout,
+  port: number,
+  options: { reuse?: boolean } = {},
+): Promise<boolean> {
+  const args = [...sshArgs(layout, port, options), "nix-daemon", "--stdio"];
+  return (await daemonAnswers("ssh", args, 30_000)) !== undefined;
 }
 
 export interface BootOptions {
@@ -143,7 +152,7 @@ export interface StartResult {
   readonly instance: InstanceInfo;
   readonly ready: boolean;
   readonly readySeconds?: number;
-  /** Where the time went, in seconds from QEMU's start: QEMU running, the guest's READY, the store's answer. */
+  /** Where the time went, in seconds from QEMU's start: QEMU running, the guest's sshd up, the store's answer. */
   readonly phases?: { readonly qemu: number; readonly guest: number; readonly store: number };
 }
 
@@ -318,27 +327,30 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
     const deadline = Date.now() + options.readyTimeoutMs;
     const seconds = () => (performance.now() - started) / 1000;
     const qemuSeconds = seconds();
+    // Wait for the guest's word that sshd listens (or that it failed); then check the store answers,
+    // over one reused connection, until it does.
     const signal = await waitForGuestSignal(layout.consoleLog, logOffset, {
       deadline,
       alive: async () => (await runningPid(layout)) !== undefined,
     });
-    if (signal !== undefined && signal !== "gone" && signal.kind === "failed") {
-      throw new LinuxBuilderError("vm.guest-failed", `The builder failed to boot: ${signal.reason}`, {
+    const failed = async () => {
+      const now = scanConsole(await readConsoleSince(layout.consoleLog, logOffset));
+      if (now?.kind !== "failed") return;
+      throw new LinuxBuilderError("vm.guest-failed", `The builder failed to boot: ${now.reason}`, {
         hint: `\`linux-builder logs\` shows the console (${layout.consoleLog}); \`linux-builder stop\` stops it.`,
       });
-    }
+    };
+    await failed();
     const guestSeconds = seconds();
-    while (Date.now() < deadline) {
+    while (signal !== undefined && Date.now() < deadline) {
       if ((await runningPid(layout)) === undefined) {
         throw new LinuxBuilderError(
           "vm.died",
           `The builder stopped while booting; its console log is ${layout.consoleLog}`,
-          {
-            hint: "`linux-builder logs` shows what the guest printed.",
-          },
+          { hint: "`linux-builder logs` shows what the guest printed." },
         );
       }
-      if (await isReady(layout, config.port)) {
+      if (await isReady(layout, config.port, { reuse: true })) {
         const store = seconds();
         return {
           instance,
@@ -347,6 +359,7 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
           phases: { qemu: qemuSeconds, guest: guestSeconds, store },
         };
       }
+      await failed();
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     return { instance, ready: false };

@@ -51,7 +51,7 @@ describe("the builder's lifecycle (slow)", () => {
     const started = await cli("start");
     assert.match(
       started.stderr,
-      /Ready in [0-9.]+ s \(pid \d+, tcg; QEMU up at [0-9.]+ s, guest ready at [0-9.]+ s, Nix store answered at [0-9.]+ s\)/,
+      /Ready in [0-9.]+ s \(pid \d+, tcg; QEMU up at [0-9.]+ s, sshd up at [0-9.]+ s, Nix store answered at [0-9.]+ s\)/,
     );
 
     const status = JSON.parse((await cli("status", "--json")).stdout);

@@ -18,6 +18,15 @@ test("the guest's READY and FAILED lines", () => {
     reason: "no data disk (/dev/vda) for /nix",
   });
   assert.equal(scanConsole("linux-builder: stage 2 at 1.9s\r\nlinux-builder: REA"), undefined);
+  // sshd listens before the rest is up: the host may start its handshake.
+  assert.deepEqual(scanConsole("linux-builder: SSHD at 2.1s\r\n"), { kind: "sshd" });
+  assert.deepEqual(scanConsole("linux-builder: SSHD at 2.1s\nlinux-builder: READY at 2.3s\n"), {
+    kind: "ready",
+  });
+  assert.deepEqual(scanConsole("linux-builder: SSHD at 2.1s\nlinux-builder: FAILED: x\n"), {
+    kind: "failed",
+    reason: "x",
+  });
 });
 
 test("watching the console log: only this boot's part counts, a line split across reads is found", async () => {

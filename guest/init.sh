@@ -24,9 +24,10 @@ fail() {
 }
 
 if [ "$1" != "stage2" ]; then
-  # Stage 1. Busybox applets become commands here, behind the real tools in PATH.
+  # Stage 1. Busybox applets are commands, behind the real tools in PATH: the composer made their
+  # symlinks; an image without them gets them here.
   $BB mkdir -p /usr/libexec/busybox /mnt/root
-  $BB --install -s /usr/libexec/busybox
+  [ -e /usr/libexec/busybox/sh ] || $BB --install -s /usr/libexec/busybox
   mount -o bind / /mnt/root || fail "cannot bind-mount the root"
   cd /mnt/root || fail "cannot enter the new root"
   mount -o move . / || fail "cannot move the root"

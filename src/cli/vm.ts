@@ -230,7 +230,11 @@ async function ssh(command: string[], flags: ConfigFlags): Promise<number> {
     });
   }
   // No command: a login shell on a terminal (-t); a command runs as given.
-  const args = [...(command.length === 0 ? ["-t"] : []), ...sshArgs(layout, instance.port, { reuse: true }), ...command];
+  const args = [
+    ...(command.length === 0 ? ["-t"] : []),
+    ...sshArgs(layout, instance.port, { reuse: true }),
+    ...command,
+  ];
   const child = spawn("ssh", args, { stdio: "inherit" });
   return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
 }

@@ -14,6 +14,7 @@ import { loadKeyring } from "./debian/keyring.js";
 import { PackageIndex, type PackageRecord, parsePackagesIndex } from "./debian/packages-index.js";
 import { checkReleaseMatches, indexEntry, type Release, verifyIndexHash } from "./debian/release.js";
 import { resolveClosure } from "./debian/resolver.js";
+import { busyboxApplets } from "./guest/busybox-applets.js";
 import {
   type AvailableModule,
   moduleDepends,
@@ -378,6 +379,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   reporter.step("Adding the kernel modules and the guest's /init");
   const kernel = await addKernel(tree, kernelDeb, lock.arch, lock.kernel.name);
   await addGuestFiles(tree, guestDir);
+  addBusyboxApplets(tree);
   lap("kernel");
 
   reporter.step("Writing the initramfs");
@@ -484,6 +486,13 @@ async function addKernel(
   tree.addFile("etc/linux-builder/modules", list(order.filter((m) => early.has(m.path))), 0o644);
   tree.addFile("etc/linux-builder/modules.late", list(order.filter((m) => !early.has(m.path))), 0o644);
   return { version, image, modules: order.map((m) => moduleName(m.path)) };
+}
+
+/** /usr/libexec/busybox/NAME → busybox for each applet, as `busybox --install -s` would make them. */
+function addBusyboxApplets(tree: RootfsTree): void {
+  const binary = tree.fileData("usr/bin/busybox");
+  const applets = binary === undefined ? undefined : busyboxApplets(binary);
+  for (const name of applets ?? []) tree.addSymlink(`usr/libexec/busybox/${name}`, "/usr/bin/busybox");
 }
 
 /** Our /init, the overlay in guest/rootfs, and what a running system needs that no package ships. */

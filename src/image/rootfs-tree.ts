@@ -62,6 +62,12 @@ export class RootfsTree {
     return this.entries.has(path);
   }
 
+  /** The content of a regular file in the tree, if it is one. */
+  fileData(path: string): Buffer | undefined {
+    const entry = this.entries.get(path);
+    return entry?.type === "file" ? entry.data : undefined;
+  }
+
   /** Adds all entries of one package's data.tar. `label` names the package in errors. */
   async addPackage(entries: AsyncIterable<TarEntry>): Promise<void> {
     // Bodies of this package's files by path, so a hard link to an excluded file still gets its content.

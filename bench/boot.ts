@@ -1,0 +1,204 @@
+/**
+ * Start → ready, stop time and idle memory, ours beside the systemd baseline: a first boot on a fresh
+ * state (blank /nix disk; a pristine copy of the baseline's disk), then later boots of the same
+ * state. The two alternate boot by boot, so that a busy moment on a shared machine falls on both.
+ */
+import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BaselineImage } from "./baseline-image.js";
+import { BaselineVm, type VmShape } from "./baseline-vm.js";
+import { type BootSample, keepFailedConsole, OurBuilder, type StopSample } from "./ours.js";
+import { freePort, log, memoryInUse, onInterrupt, runCommand, sleep, tail } from "./support.js";
+
+/** One guest the series boots again and again. */
+export interface Subject {
+  readonly name: string;
+  /** The host port its ssh is forwarded from. */
+  readonly port: number;
+  boot(): Promise<BootSample>;
+  /** /proc/meminfo of the running guest. */
+  meminfo(): Promise<string | null>;
+  /** Whatever else the guest says about its boot, while it runs (the baseline: systemd-analyze). */
+  bootReport(): Promise<string | null>;
+  stop(): Promise<StopSample>;
+  /** Back to a fresh state (for another try at a first boot that failed). */
+  reset(): Promise<void>;
+  /** The VM gone and the state removed, whatever happened. */
+  dispose(): Promise<void>;
+}
+
+export interface BootSeries {
+  readonly first: BootSample | null;
+  readonly later: BootSample[];
+  readonly stops: StopSample[];
+  /** MemTotal − MemAvailable after ready and the idle pause, on the last boot. */
+  readonly memoryInUseBytes: number | null;
+  readonly bootReport: string | null;
+  /** Boots that failed (each was tried once more). */
+  readonly failures: BootFailure[];
+}
+
+export interface BootFailure {
+  readonly boot: string;
+  readonly error: string;
+  readonly consoleLog: string | null;
+}
+
+export const IDLE_SECONDS = 5;
+
+export async function ourSubject(
+  shape: VmShape,
+  diskGiB: number,
+  readyTimeoutSeconds: number,
+): Promise<Subject> {
+  const stateDir = await mkdtemp(join(tmpdir(), "lb-bench-ours-"));
+  const builder = new OurBuilder(stateDir, await freePort(), shape, diskGiB);
+  const dispose = async () => {
+    await builder.stop().catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true });
+  };
+  const unregister = onInterrupt(dispose);
+  return {
+    name: "ours",
+    port: builder.port,
+    boot: () => builder.start(readyTimeoutSeconds),
+    async meminfo() {
+      const result = await builder.ssh(["cat", "/proc/meminfo"]);
+      return result.code === 0 ? result.stdout : null;
+    },
+    bootReport: async () => null,
+    stop: () => builder.stop(),
+    async reset() {
+      await builder.stop().catch(() => undefined);
+      await rm(stateDir, { recursive: true, force: true });
+    },
+    async dispose() {
+      unregister();
+      await dispose();
+    },
+  };
+}
+
+export async function baselineSubject(
+  image: BaselineImage,
+  shape: VmShape,
+  readyTimeoutSeconds: number,
+): Promise<Subject> {
+  const stateDir = await mkdtemp(join(tmpdir(), "lb-bench-baseline-"));
+  const disk = join(stateDir, "disk.img");
+  // A first boot starts from the pristine image, as a freshly installed machine does.
+  const fresh = async () => {
+    const copied = await runCommand("cp", ["--sparse=always", image.disk, disk]);
+    if (copied.code !== 0) await copyFile(image.disk, disk);
+  };
+  await fresh();
+  const port = await freePort();
+  let vm: BaselineVm | undefined;
+  let boots = 0;
+  const dispose = async () => {
+    await vm?.kill();
+    await rm(stateDir, { recursive: true, force: true });
+  };
+  const unregister = onInterrupt(dispose);
+  return {
+    name: "baseline",
+    port,
+    async boot() {
+      vm = await BaselineVm.spawn({ image, disk, stateDir, port, shape, boot: boots++ });
+      const seconds = await vm.waitReady(readyTimeoutSeconds * 1000);
+      if (seconds === null) {
+        const printed = await readFile(vm.consoleLog, "utf8").catch(() => "");
+        const why = vm.running ? `not ready within ${readyTimeoutSeconds} s` : `${vm.ended} before ready`;
+        await vm.kill();
+        const consoleLog = await keepFailedConsole("baseline", printed);
+        return { ok: false, seconds: null, consoleLog, error: `${why}: ${tail(printed, 1)}` };
+      }
+      return { ok: true, seconds };
+    },
+    async meminfo() {
+      const result = await vm?.ssh(["cat", "/proc/meminfo"]);
+      return result?.code === 0 ? result.stdout : null;
+    },
+    async bootReport() {
+      const result = await vm?.ssh(["systemd-analyze"]);
+      return result?.code === 0 ? (result.stdout.trim().split("\n")[0] ?? null) : null;
+    },
+    async stop() {
+      if (vm === undefined || !vm.running) return { ok: false, seconds: null, how: "not running" };
+      const { seconds, clean } = await vm.stop();
+      return { ok: clean, seconds: clean ? seconds : null, how: clean ? "powered off" : "killed" };
+    },
+    async reset() {
+      await vm?.kill();
+      await fresh();
+    },
+    async dispose() {
+      unregister();
+      await dispose();
+    },
+  };
+}
+
+/** Boots each subject `1 + laterBoots` times, alternating between them; all stopped in the end. */
+export async function bootSeries(
+  subjects: readonly Subject[],
+  laterBoots: number,
+): Promise<Record<string, BootSeries>> {
+  const series = new Map(
+    subjects.map((s) => [
+      s.name,
+      {
+        first: null as BootSample | null,
+        later: [] as BootSample[],
+        stops: [] as StopSample[],
+        memoryInUseBytes: null as number | null,
+        bootReport: null as string | null,
+        failures: [] as BootFailure[],
+      },
+    ]),
+  );
+  for (let round = 0; round <= laterBoots; round++) {
+    for (const subject of subjects) {
+      const entry = series.get(subject.name);
+      if (entry === undefined) continue;
+      // A subject whose first boot failed is not booted again.
+      if (round > 0 && entry.first?.ok !== true) continue;
+      const kind = round === 0 ? "first" : `later ${round}`;
+      log(`${subject.name}: ${kind} boot`);
+      let sample = await subject.boot();
+      if (!sample.ok) {
+        // Once in a while a TCG guest dies at boot (a kernel oops): noted, and tried once more.
+        log(
+          `${subject.name}: ${kind} boot failed: ${sample.error} (console: ${sample.consoleLog}); once more`,
+        );
+        entry.failures.push({ boot: kind, error: sample.error ?? "", consoleLog: sample.consoleLog ?? null });
+        await subject.stop().catch(() => undefined);
+        if (round === 0) await subject.reset();
+        sample = await subject.boot();
+      }
+      if (round === 0) entry.first = sample;
+      else entry.later.push(sample);
+      if (!sample.ok) {
+        log(`${subject.name}: ${kind} boot failed again: ${sample.error} (console: ${sample.consoleLog})`);
+        entry.failures.push({ boot: kind, error: sample.error ?? "", consoleLog: sample.consoleLog ?? null });
+        await subject.stop().catch(() => undefined);
+        continue;
+      }
+      log(
+        `${subject.name}: ready in ${sample.seconds?.toFixed(1)} s${sample.uptimes ? ` ${JSON.stringify(sample.uptimes)}` : ""}`,
+      );
+      if (round === laterBoots) {
+        // Idle memory on the last boot, once the guest has settled.
+        await sleep(IDLE_SECONDS * 1000);
+        const meminfo = await subject.meminfo();
+        entry.memoryInUseBytes = meminfo === null ? null : memoryInUse(meminfo);
+        entry.bootReport = await subject.bootReport();
+      }
+      const stop = await subject.stop();
+      entry.stops.push(stop);
+      log(`${subject.name}: stopped in ${stop.seconds?.toFixed(1)} s (${stop.how})`);
+    }
+  }
+  return Object.fromEntries(series);
+}

@@ -1,0 +1,172 @@
+/**
+ * Our builder, driven only through the product's CLI, the default path a user takes:
+ * `node bin/linux-builder.js start|stop|install|ssh --state-dir … --port … --accel tcg …` with
+ * LINUX_BUILDER_HOME pointing at the bench's own home (.cache/bench/home: its package cache and
+ * images are reused between runs).
+ */
+import { mkdir, open, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ImageStore, type StoredImage } from "../src/image/store.js";
+import { stateLayout } from "../src/vm/state.js";
+import type { VmShape } from "./baseline-vm.js";
+import { BENCH_DIR, type Finished, log, ROOT, runCommand, tail } from "./support.js";
+
+export const BENCH_HOME = join(BENCH_DIR, "home");
+const CLI = join(ROOT, "bin", "linux-builder.js");
+
+export function benchEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, LINUX_BUILDER_HOME: BENCH_HOME };
+}
+
+/** `linux-builder ARGS` with the bench home, to its end. */
+export function cli(args: readonly string[], options: { timeoutMs?: number; echo?: boolean } = {}) {
+  return runCommand(process.execPath, [CLI, ...args], { env: benchEnv(), ...options });
+}
+
+/**
+ * The current image of the bench home, composed (or found up to date) by `image build`: untimed, so
+ * that a first boot measures booting, not composing. Tracks guest/ and the composer as they change.
+ */
+export async function prepareOurImage(mirror: string): Promise<StoredImage> {
+  log("ours: `linux-builder image build` in the bench home (reused when up to date)");
+  const built = await cli(["image", "build", "--arch", "amd64", "--mirror", mirror], {
+    echo: true,
+    timeoutMs: 15 * 60_000,
+  });
+  if (built.code !== 0) throw new Error(`image build failed:\n${tail(built.stderr)}`);
+  const store = new ImageStore(join(BENCH_HOME, "images"));
+  const id = await store.currentId("amd64");
+  if (id === undefined) throw new Error("image build left no current amd64 image");
+  return store.get(id);
+}
+
+export interface BootSample {
+  readonly ok: boolean;
+  /** Wall time of the command (ours: `start`; baseline: QEMU spawned → ready). */
+  readonly seconds: number | null;
+  /** Ours: the "Ready in X s" start printed (QEMU spawned → ready). */
+  readonly reportedSeconds?: number | null;
+  /** Kernel uptimes the guest printed on its console (ours: stage 2, READY). */
+  readonly uptimes?: Readonly<Record<string, number>>;
+  /** Ours, when `start` says: seconds from QEMU's start to each step it names (QEMU up, …). */
+  readonly phases?: Readonly<Record<string, number>>;
+  /** The console log of a failed boot, kept for a person to read. */
+  readonly consoleLog?: string;
+  readonly error?: string;
+}
+
+export interface StopSample {
+  readonly ok: boolean;
+  readonly seconds: number | null;
+  /** Ours: what `stop` said it took (powerdown → QEMU gone, without the CLI's own start-up). */
+  readonly reportedSeconds?: number | null;
+  readonly how: string;
+}
+
+/** Saves what a failed boot printed under .cache/bench/failed-boots/; returns the file. */
+export async function keepFailedConsole(name: string, printed: string): Promise<string> {
+  const dir = join(BENCH_DIR, "failed-boots");
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${name}-${new Date().toISOString().replaceAll(":", "-")}.log`);
+  await writeFile(file, printed);
+  return file;
+}
+
+/** The console log from `offset` on. */
+async function readFrom(path: string, offset: number): Promise<string> {
+  const handle = await open(path, "r").catch(() => undefined);
+  if (handle === undefined) return "";
+  try {
+    const { size } = await handle.stat();
+    const buffer = Buffer.alloc(Math.max(0, size - offset));
+    await handle.read(buffer, 0, buffer.length, offset);
+    return buffer.toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/** One builder install: a state directory, a port, the VM's shape. */
+export class OurBuilder {
+  constructor(
+    readonly stateDir: string,
+    readonly port: number,
+    readonly shape: VmShape,
+    readonly diskGiB: number,
+  ) {}
+
+  get layout() {
+    return stateLayout(this.stateDir);
+  }
+
+  /** `linux-builder COMMAND` for this install, with the bench's settings as flags. */
+  run(command: string, args: readonly string[] = [], timeoutMs = 300_000): Promise<Finished> {
+    return cli(
+      [
+        command,
+        ...["--state-dir", this.stateDir, "--port", String(this.port), "--accel", "tcg"],
+        ...["--cpus", String(this.shape.cpus), "--memory", String(this.shape.memoryMiB)],
+        ...["--disk", String(this.diskGiB)],
+        ...args,
+      ],
+      { timeoutMs },
+    );
+  }
+
+  /** `start`, timed: it returns once the builder's Nix store answers over ssh. */
+  async start(readyTimeoutSeconds: number): Promise<BootSample> {
+    const consoleLog = this.layout.consoleLog;
+    const offset = (await stat(consoleLog).catch(() => undefined))?.size ?? 0;
+    const result = await this.run(
+      "start",
+      ["--timeout", String(readyTimeoutSeconds)],
+      (readyTimeoutSeconds + 60) * 1000,
+    );
+    const said = /Ready in ([0-9.]+) s/.exec(result.stderr);
+    const printed = await readFrom(consoleLog, offset);
+    const uptimes: Record<string, number> = {};
+    const stage2 = /linux-builder: stage 2 at ([0-9.]+)s/.exec(printed);
+    const ready = /linux-builder: READY at ([0-9.]+)s/.exec(printed);
+    if (stage2) uptimes.stage2 = Number(stage2[1]);
+    if (ready) uptimes.ready = Number(ready[1]);
+    if (result.code !== 0) {
+      return {
+        ok: false,
+        seconds: null,
+        uptimes,
+        consoleLog: await keepFailedConsole("ours", printed),
+        error: `start failed (${result.code}): ${tail(result.stderr, 3)}`,
+      };
+    }
+    // Where `start` says the time went, as it words it: "QEMU up at 0.1 s, sshd up at 3.0 s, …".
+    const phases: Record<string, number> = {};
+    const readyLine = /Ready in [^\n]*/.exec(result.stderr)?.[0] ?? "";
+    for (const [, label, value] of readyLine.matchAll(/(?:[;,] )([A-Za-z][\w ]*?) at ([0-9.]+) s/g)) {
+      if (label !== undefined) phases[label] = Number(value);
+    }
+    return {
+      ok: true,
+      seconds: result.seconds,
+      reportedSeconds: said ? Number(said[1]) : null,
+      uptimes,
+      ...(Object.keys(phases).length > 0 ? { phases } : {}),
+    };
+  }
+
+  async stop(): Promise<StopSample> {
+    const result = await this.run("stop", ["--timeout", "60"], 120_000);
+    const said = /in ([0-9.]+) s/.exec(result.stderr);
+    const clean = /powered off cleanly/.test(result.stderr);
+    return {
+      ok: result.code === 0 && clean,
+      seconds: result.code === 0 ? result.seconds : null,
+      reportedSeconds: said ? Number(said[1]) : null,
+      how: result.stderr.trim().split("\n").pop() ?? "",
+    };
+  }
+
+  /** `linux-builder ssh -- COMMAND`. */
+  ssh(command: readonly string[]): Promise<Finished> {
+    return this.run("ssh", ["--", ...command], 60_000);
+  }
+}

@@ -1,0 +1,400 @@
+/**
+ * `npm run bench`: our figures beside baselines measured in the same run on the same machine. A
+ * script, never a timed test. Prints one table (stdout) and writes the same data as JSON to
+ * .cache/bench/results.json; progress goes to stderr.
+ *
+ *   npm run bench                                   # everything
+ *   npm run bench -- --only boot,build,compose,footprint
+ *   npm run bench -- --json                         # the JSON on stdout instead of the table
+ *   npm run bench -- --builds 10 --later-boots 3
+ *
+ * Parts:
+ *   boot      start → ready, first and later boots: ours through `linux-builder start`, the baseline a
+ *             conventional systemd guest on a disk image (same packages, kernel, QEMU, accelerator)
+ *   build     per-build overhead of N trivial builds through Nix, with and without ssh reuse
+ *   compose   composition, cold and warm cache, beside mmdebstrap on the same package set
+ *   footprint idle guest memory, image size, stop time (powerdown → QEMU gone)
+ *
+ * Everything runs under TCG with 2 vCPUs and 1 GiB, as the VM tests do. On Debian as root it
+ * installs what the baseline needs (mmdebstrap) itself; elsewhere the baseline rows say how.
+ */
+
+import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { formatBytes } from "../src/cli/output.js";
+import { DEFAULT_MIRROR } from "../src/image/guest/profile.js";
+import { parseLock } from "../src/image/lock.js";
+import type { StoredImage } from "../src/image/store.js";
+import { qemuCommand } from "../src/vm/qemu-argv.js";
+import { type BaselineImage, ensureBaselineImage } from "./baseline-image.js";
+import type { VmShape } from "./baseline-vm.js";
+import {
+  type BootSeries,
+  baselineSubject,
+  bootSeries,
+  IDLE_SECONDS,
+  ourSubject,
+  type Subject,
+} from "./boot.js";
+import { type BuildFigures, buildBench } from "./builds.js";
+import { type ComposeFigures, composeBench } from "./compose.js";
+import { ensureBaselineTools } from "./host-tools.js";
+import { BENCH_HOME, prepareOurImage } from "./ours.js";
+import { allocatedBytes, BENCH_DIR, log, median, monitorContention, runCommand } from "./support.js";
+import { formatTable, type Row } from "./table.js";
+
+const PARTS = ["boot", "build", "compose", "footprint"] as const;
+type Part = (typeof PARTS)[number];
+
+interface Options {
+  readonly parts: ReadonlySet<Part>;
+  readonly json: boolean;
+  readonly builds: number;
+  readonly laterBoots: number;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  let parts = new Set<Part>(PARTS);
+  let json = false;
+  let builds = 10;
+  let laterBoots = 3;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const value = () => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    const number = (text: string) => {
+      if (!/^\d+$/.test(text)) throw new Error(`${arg} takes a whole number, not ${text}`);
+      return Number(text);
+    };
+    if (arg === "--json") json = true;
+    else if (arg === "--only" || arg.startsWith("--only=")) {
+      const list = arg === "--only" ? value() : arg.slice("--only=".length);
+      const names = list.split(",").filter(Boolean);
+      const unknown = names.filter((n) => !(PARTS as readonly string[]).includes(n));
+      if (unknown.length > 0)
+        throw new Error(`--only: unknown part ${unknown.join(", ")} (${PARTS.join(", ")})`);
+      parts = new Set(names as Part[]);
+    } else if (arg === "--builds") builds = number(value());
+    else if (arg === "--later-boots") laterBoots = number(value());
+    else
+      throw new Error(
+        `unknown option ${arg} (--only ${PARTS.join(",")}, --json, --builds N, --later-boots N)`,
+      );
+  }
+  return { parts, json, builds, laterBoots };
+}
+
+const SHAPE: VmShape = { cpus: 2, memoryMiB: 1024 };
+const DISK_GIB = 8;
+/** Ours is ready in seconds; the baseline, under a loaded host, in a minute or so. */
+const READY_TIMEOUT_S = { ours: 120, baseline: 180 };
+
+const fmt = (value: number | null | undefined, digits = 1) => (value == null ? "—" : value.toFixed(digits));
+
+/** The QEMU machine type our product picks for amd64 under TCG, both guests boot on it. */
+function machineType(): string {
+  const { args } = qemuCommand({
+    arch: "amd64",
+    accel: "tcg",
+    cpus: SHAPE.cpus,
+    memoryMiB: SHAPE.memoryMiB,
+    kernel: "k",
+    initrd: "i",
+    disk: "d",
+    sshPort: 1,
+    qmpSocket: "q",
+    console: { kind: "file", path: "c" },
+  });
+  return args[args.indexOf("-machine") + 1] ?? "?";
+}
+
+function bootRows(
+  ours: BootSeries | undefined,
+  base: BootSeries | undefined,
+  why: string | undefined,
+): Row[] {
+  const later = (s: BootSeries | undefined) =>
+    median((s?.later ?? []).flatMap((b) => (b.ok && b.seconds !== null ? [b.seconds] : [])));
+  const guest = (s: BootSeries | undefined, kind: "first" | "later") => {
+    const boots = kind === "first" ? (s?.first ? [s.first] : []) : (s?.later ?? []);
+    const stage2 = median(boots.flatMap((b) => (b.uptimes?.stage2 === undefined ? [] : [b.uptimes.stage2])));
+    const ready = median(boots.flatMap((b) => (b.uptimes?.ready === undefined ? [] : [b.uptimes.ready])));
+    const said = median(boots.flatMap((b) => (b.reportedSeconds == null ? [] : [b.reportedSeconds])));
+    const labels = [...new Set(boots.flatMap((b) => Object.keys(b.phases ?? {})))];
+    const phases = labels
+      .map((label) => `${label} ${fmt(median(boots.flatMap((b) => b.phases?.[label] ?? [])))}`)
+      .join(", ");
+    return `ours: \`start\` wall (said Ready in ${fmt(said)} s${phases ? `: ${phases}` : ""}; guest uptime: stage 2 at ${fmt(stage2, 2)} s, READY at ${fmt(ready, 2)} s)`;
+  };
+  const baseNote = why ?? "baseline: systemd on a fresh copy of the disk image, QEMU spawned → ready";
+  const analyze = base?.bootReport ? `; baseline's last boot, systemd-analyze: ${base.bootReport}` : "";
+  const laterCount = Math.max(ours?.later.length ?? 0, base?.later.length ?? 0);
+  const failed = (s: BootSeries | undefined, name: string, first: boolean) => {
+    const failures = (s?.failures ?? []).filter((f) => (f.boot === "first") === first);
+    return failures.length > 0
+      ? `; ${name}: ${failures.length} failed boot(s) tried again (${failures.map((f) => f.error.split(":")[0]).join("; ")})`
+      : "";
+  };
+  return [
+    {
+      part: "boot",
+      what: "start → ready, first boot",
+      ours: ours?.first?.ok ? ours.first.seconds : null,
+      baseline: base?.first?.ok ? base.first.seconds : null,
+      unit: "s",
+      note: `${guest(ours, "first")}, blank /nix disk; ${baseNote}${failed(ours, "ours", true)}${failed(base, "baseline", true)}`,
+    },
+    {
+      part: "boot",
+      what: `start → ready, later boots (median of ${laterCount})`,
+      ours: later(ours),
+      baseline: later(base),
+      unit: "s",
+      note: `${guest(ours, "later")}${analyze}${failed(ours, "ours", false)}${failed(base, "baseline", false)}`,
+    },
+  ];
+}
+
+function footprintRows(
+  ours: BootSeries | undefined,
+  base: BootSeries | undefined,
+  image: StoredImage | undefined,
+  baseline: BaselineImage | undefined,
+  baselineSizes: { boot: number; disk: number } | undefined,
+  why: string | undefined,
+  oursBootFiles: string | undefined,
+): Row[] {
+  const stops = (s: BootSeries | undefined) =>
+    median((s?.stops ?? []).flatMap((x) => (x.ok && x.seconds !== null ? [x.seconds] : [])));
+  const said = median(
+    (ours?.stops ?? []).flatMap((x) => (x.reportedSeconds == null ? [] : [x.reportedSeconds])),
+  );
+  const m = image?.manifest;
+  return [
+    {
+      part: "footprint",
+      what: `stop (powerdown → QEMU gone, median of ${ours?.stops.length ?? 0})`,
+      ours: stops(ours),
+      baseline: stops(base),
+      unit: "s",
+      note: `ours: \`linux-builder stop\` wall (said ${fmt(said)} s); baseline: QMP system_powerdown → QEMU exited`,
+    },
+    {
+      part: "footprint",
+      what: "guest memory in use at idle",
+      ours: ours?.memoryInUseBytes ?? null,
+      baseline: base?.memoryInUseBytes ?? null,
+      unit: "bytes",
+      note: `MemTotal − MemAvailable, ${IDLE_SECONDS} s after ready, ${SHAPE.memoryMiB} MiB guests`,
+    },
+    {
+      part: "footprint",
+      what: "boot files (kernel + initrd)",
+      ours: m ? m.kernel.size + m.initrd.size : null,
+      baseline: baselineSizes?.boot ?? null,
+      unit: "bytes",
+      note: `same kernel package (${m?.kernelVersion ?? "?"}); ours: ${oursBootFiles ?? "?"}; baseline: bzImage + initramfs-tools' initrd.img${why ? `; ${why}` : ""}`,
+    },
+    {
+      part: "footprint",
+      what: "root file system",
+      ours: m ? m.initrd.uncompressedSize : null,
+      baseline: baselineSizes?.disk ?? null,
+      unit: "bytes",
+      note: `ours: the initramfs unpacked (RAM); baseline: disk image allocated (du)${baseline ? `, ${baseline.info.installedPackages} packages installed` : ""}`,
+    },
+  ];
+}
+
+function buildRows(figures: BuildFigures | undefined, why: string | undefined): Row[] {
+  const med = (run: { seconds: number[] } | null | undefined) => median(run?.seconds ?? []);
+  const fails = (name: string, run: { failures: string[] } | null | undefined) =>
+    run && run.failures.length > 0 ? `; ${run.failures.length} ${name} builds failed` : "";
+  const n = figures?.n ?? 0;
+  return [
+    {
+      part: "build",
+      what: `per build, ${n} trivial builds (median)`,
+      ours: med(figures?.reuse),
+      baseline: med(figures?.noReuse),
+      unit: "s",
+      note: `nix-build --max-jobs 0, host substituters off; ours as installed (ssh ControlMaster reuse); baseline: the same builder with -oControlMaster=no${fails("reuse", figures?.reuse)}${fails("no-reuse", figures?.noReuse)}${figures?.notes.length ? `; ${figures.notes.length} note(s) in the JSON` : ""}`,
+    },
+    {
+      part: "build",
+      what: "per build, beside a systemd guest (median)",
+      ours: med(figures?.reuse),
+      baseline: med(figures?.baseline),
+      unit: "s",
+      note: `baseline: the systemd guest through the same kind of machines line, plain ssh alias (no reuse)${why ? `; ${why}` : ""}${fails("baseline", figures?.baseline)}`,
+    },
+  ];
+}
+
+/** What our kernel and initrd are: "kernel 54.9 MiB (ELF vmlinux) + initrd 83.5 MiB (uncompressed cpio)". */
+async function describeBootFiles(image: StoredImage): Promise<string> {
+  const m = image.manifest;
+  const handle = await open(join(image.directory, "kernel"), "r");
+  const magic = Buffer.alloc(4);
+  await handle.read(magic, 0, 4, 0);
+  await handle.close();
+  const kernel = magic.readUInt32BE(0) === 0x7f454c46 ? "ELF vmlinux" : "bzImage";
+  const initrd = m.initrd.size === m.initrd.uncompressedSize ? "uncompressed cpio" : "compressed cpio";
+  return `kernel ${formatBytes(m.kernel.size)} (${kernel}) + initrd ${formatBytes(m.initrd.size)} (${initrd})`;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const has = (part: Part) => options.parts.has(part);
+  const started = performance.now();
+  const mirror = process.env.LINUX_BUILDER_BENCH_MIRROR ?? DEFAULT_MIRROR;
+  const errors: string[] = [];
+  const loadBefore = loadavg();
+  const contention = monitorContention();
+  await mkdir(BENCH_DIR, { recursive: true });
+  log(`parts: ${[...options.parts].join(", ")}; mirror ${mirror}; machine ${machineType()}, TCG`);
+
+  const needsVm = has("boot") || has("build") || has("footprint");
+  // Both baselines need mmdebstrap (and mke2fs for the disk image).
+  const missingTools = needsVm || has("compose") ? await ensureBaselineTools() : undefined;
+  let image: StoredImage | undefined;
+  let baseline: BaselineImage | undefined;
+  let baselineWhy = missingTools;
+  if (needsVm) {
+    image = await prepareOurImage(mirror);
+    if (missingTools === undefined && process.getuid?.() !== 0) {
+      baselineWhy =
+        "the systemd baseline image is built as root (mmdebstrap --mode=root, chroot): run the bench as root";
+    } else if (missingTools === undefined) {
+      try {
+        const lockPath = join(image.directory, "lock.json");
+        baseline = await ensureBaselineImage(parseLock(await readFile(lockPath, "utf8"), lockPath), mirror);
+      } catch (error) {
+        baselineWhy = `baseline image failed: ${(error as Error).message.split("\n")[0]}`;
+        errors.push(`baseline image: ${(error as Error).message}`);
+        log(baselineWhy);
+      }
+    }
+  }
+
+  // Boot series: both guests, alternating; the footprint part reads its stop times and memory.
+  let series: Record<string, BootSeries> = {};
+  if (has("boot") || has("footprint")) {
+    const subjects: Subject[] = [];
+    try {
+      subjects.push(await ourSubject(SHAPE, DISK_GIB, READY_TIMEOUT_S.ours));
+      if (baseline) subjects.push(await baselineSubject(baseline, SHAPE, READY_TIMEOUT_S.baseline));
+      series = await bootSeries(subjects, has("boot") ? options.laterBoots : 0);
+    } catch (error) {
+      errors.push(`boot: ${(error as Error).stack ?? error}`);
+      log(`boot: ${(error as Error).message}`);
+    } finally {
+      for (const subject of subjects) await subject.dispose();
+    }
+  }
+
+  let builds: BuildFigures | undefined;
+  if (has("build")) {
+    try {
+      builds = await buildBench({
+        n: options.builds,
+        shape: SHAPE,
+        diskGiB: DISK_GIB,
+        baseline: baseline ?? null,
+      });
+    } catch (error) {
+      errors.push(`build: ${(error as Error).stack ?? error}`);
+    }
+  }
+
+  let compose: ComposeFigures | undefined;
+  if (has("compose")) {
+    try {
+      compose = await composeBench(mirror, missingTools);
+    } catch (error) {
+      errors.push(`compose: ${(error as Error).stack ?? error}`);
+      log(`compose: ${(error as Error).message}`);
+    }
+  }
+
+  const baselineSizes = baseline
+    ? {
+        boot: (await stat(baseline.kernel)).size + (await stat(baseline.initrd)).size,
+        disk: await allocatedBytes(baseline.disk),
+      }
+    : undefined;
+  const rows: Row[] = [
+    ...(has("boot") ? bootRows(series.ours, series.baseline, baselineWhy) : []),
+    ...(has("build") ? buildRows(builds, baselineWhy) : []),
+    ...(has("compose") ? (compose?.rows ?? []) : []),
+    ...(has("footprint")
+      ? footprintRows(
+          series.ours,
+          series.baseline,
+          image,
+          baseline,
+          baselineSizes,
+          baselineWhy,
+          image ? await describeBootFiles(image) : undefined,
+        )
+      : []),
+  ];
+  const seconds = (performance.now() - started) / 1000;
+  const others = contention();
+  const qemuVersion = (await runCommand("qemu-system-x86_64", ["--version"])).stdout.split("\n")[0] ?? null;
+  const result = {
+    date: new Date().toISOString(),
+    totalSeconds: seconds,
+    machine: {
+      cpus: cpus().length,
+      loadavgBefore: loadBefore,
+      loadavgAfter: loadavg(),
+      otherVms: others,
+      node: process.version,
+      qemu: qemuVersion,
+      qemuMachine: machineType(),
+      accel: "tcg",
+      guest: { ...SHAPE, diskGiB: DISK_GIB },
+    },
+    mirror,
+    parts: [...options.parts],
+    image: image ? { id: image.manifest.id, directory: image.directory, benchHome: BENCH_HOME } : null,
+    baselineImage: baseline ? { directory: baseline.directory, ...baseline.info } : null,
+    baselineNote: baselineWhy ?? null,
+    rows,
+    details: { boot: series, builds: builds ?? null, compose: compose?.details ?? null },
+    errors,
+  };
+  const resultsFile = join(BENCH_DIR, "results.json");
+  await writeFile(resultsFile, `${JSON.stringify(result, null, 2)}\n`);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const lines = [
+      `linux-builder bench: amd64 guest, ${SHAPE.cpus} vCPUs, ${SHAPE.memoryMiB} MiB, QEMU ${machineType()} under TCG; ${cpus().length} host CPUs (load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} at the start)`,
+      `baseline: the same Debian packages, conventional: mmdebstrap root with systemd as init on a disk image, same kernel, same QEMU`,
+      ...(others.othersRunningShare > 0
+        ? [
+            `caution: other VMs (not this bench's) ran during ${(others.othersRunningShare * 100).toFixed(0)}% of the run, up to ${others.maxOthersAtOnce} at once: they share the CPUs, the figures are slower and noisier`,
+          ]
+        : []),
+      "",
+      formatTable(rows),
+      "",
+      ...(compose ? [`compose phases, cold: ${JSON.stringify(compose.details.timings.cold)}`] : []),
+      ...errors.map((e) => `error: ${e.split("\n")[0]}`),
+      `total ${seconds.toFixed(0)} s; JSON in ${resultsFile}`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+  log(`done in ${seconds.toFixed(0)} s`);
+}
+
+await main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

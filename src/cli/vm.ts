@@ -11,7 +11,7 @@ import {
   parseConfigLayer,
 } from "../config/config.js";
 import { currentPaths, type Paths } from "../config/paths.js";
-import { LinuxBuilderError } from "../errors.js";
+import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
 import { composeImage } from "../image/compose.js";
 import { ImageStore, type StoredImage } from "../image/store.js";
 import { stateLayout } from "../vm/state.js";
@@ -125,13 +125,20 @@ async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): P
   process.stderr.write(
     `Starting the ${config.arch} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB) on 127.0.0.1:${config.port}\n`,
   );
-  const result = await startVm({
+  const options = {
     config,
     layout,
     image,
     waitReady: flags.wait,
     readyTimeoutMs: (integerFlag(flags.timeout, "--timeout") ?? 600) * 1000,
     onWarning: warn,
+  };
+  const result = await startVm(options).catch(async (error: unknown) => {
+    // QEMU 7.2's multi-threaded TCG occasionally loses a race with the kernel patching its own code
+    // early in boot (an int3 Oops, about 1 boot in 15 on this 2-core host): one more try.
+    if (!isLinuxBuilderError(error) || error.code !== "vm.kernel-crashed") throw error;
+    warn(`${error.message}; starting it once more`);
+    return startVm(options);
   });
   const { instance } = result;
   if (!flags.wait) {

@@ -101,6 +101,14 @@ export function installedPaths(dirs: { nixConfDir: string; sshConfigDir: string 
   };
 }
 
+/**
+ * ssh's ControlPath is a Unix socket: DIR/%C (a 40-character hash) plus the 17-character temporary
+ * name ssh binds first must fit in 104 bytes (macOS; Linux allows 108), or ssh fails outright.
+ */
+export function controlPathFits(controlDir: string): boolean {
+  return Buffer.byteLength(controlDir) + 1 + 40 + 17 < 104;
+}
+
 /** Every path whose state planning needs: the files and their backups. */
 export function pathsToRead(dirs: { nixConfDir: string; sshConfigDir: string }, port: number): string[] {
   const paths = installedPaths(dirs, port);
@@ -214,12 +222,18 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
     withBlock(content(state, paths.nixConf) ?? "", NIX_CONF_BLOCK, nixConfLines, COMMENT),
     0o644,
   );
-  if (!state.controlDirExists) steps.push({ kind: "mkdir", path: paths.controlDir });
+  const reuse = controlPathFits(paths.controlDir);
+  if (reuse && !state.controlDirExists) steps.push({ kind: "mkdir", path: paths.controlDir });
+  if (!reuse) {
+    notes.push(
+      `${paths.controlDir} is too long a path for ssh's connection-reuse sockets: each build opens its own connection.`,
+    );
+  }
   const sshConfig = `# ${COMMENT}\n${sshConfigBlock({
     alias: paths.alias,
     port: request.port,
     identityFile: paths.key,
-    controlDir: paths.controlDir,
+    ...(reuse ? { controlDir: paths.controlDir } : {}),
   })}`;
   write(paths.sshConfig, sshConfig, 0o644);
 

@@ -344,9 +344,13 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
     const guestSeconds = seconds();
     while (signal !== undefined && Date.now() < deadline) {
       if ((await runningPid(layout)) === undefined) {
+        const printed = await readConsoleSince(layout.consoleLog, logOffset);
+        const crash = /(Kernel panic[^\r\n]*|Oops: [^\r\n]*)/.exec(printed);
         throw new LinuxBuilderError(
-          "vm.died",
-          `The builder stopped while booting; its console log is ${layout.consoleLog}`,
+          crash ? "vm.kernel-crashed" : "vm.died",
+          crash
+            ? `The builder's kernel crashed while booting (${crash[1]?.trim()})`
+            : `The builder stopped while booting; its console log is ${layout.consoleLog}`,
           { hint: "`linux-builder logs` shows what the guest printed." },
         );
       }

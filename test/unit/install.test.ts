@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { applyPlan, chooseDaemonRestart, readHostState } from "../../src/host/host-files.js";
 import {
+  controlPathFits,
   describePlan,
   type InstallRequest,
   planInstall,
@@ -305,4 +306,19 @@ test("ssh reads our alias only where the system ssh_config includes its folder",
   assert.ok(!sshIncludesDir("Host *\n", "/etc/ssh/ssh_config.d/linux-builder.conf"));
   assert.ok(!sshIncludesDir(debian, "/etc/ssh/ssh_config.d/sub/linux-builder.conf"));
   assert.ok(!sshIncludesDir(undefined, "/etc/ssh/ssh_config.d/linux-builder.conf"));
+});
+
+test("ssh's reuse socket path must fit: a long folder gets no ControlMaster, and a note", async () => {
+  assert.ok(controlPathFits("/etc/nix/linux-builder-ssh"));
+  assert.ok(!controlPathFits(`/tmp/${"x".repeat(60)}/linux-builder-ssh`));
+  const dirs = await host("missing");
+  const long = { ...dirs, nixConfDir: join(dirs.nixConfDir, "x".repeat(60)) };
+  await mkdir(long.nixConfDir);
+  const plan = planInstall(await readHostState(long, 31022), request());
+  const sshConfig = plan.steps.find(
+    (step) => step.kind === "write" && step.path.endsWith("linux-builder.conf"),
+  );
+  assert.ok(sshConfig?.kind === "write" && !sshConfig.content.includes("ControlMaster"));
+  assert.ok(!plan.steps.some((step) => step.kind === "mkdir"));
+  assert.ok(plan.notes.some((note) => note.includes("too long a path")));
 });

@@ -159,29 +159,45 @@ async function runAttached(flags: RunFlags): Promise<number> {
   const config = await loadConfig(paths, flags);
   const image = await ensureImage(paths, config);
   const layout = stateLayout(config.stateDir);
-  const result = await runVm({
-    config,
-    layout,
-    image,
-    onWarning: warn,
-    stopDeadlineMs: 60_000,
-    beforeBoot: async (boot) => {
-      const installed = await installBeforeBoot(config, flags);
-      process.stderr.write(
-        runBanner({
-          config,
-          accel: boot.accel,
-          hostPublicKey: boot.keys.hostPublicKey,
-          builderKey: layout.builderKey,
-          consoleLog: layout.consoleLog,
-          selector: flags.stateDir === undefined ? [] : ["--state-dir", flags.stateDir],
-          platform: process.platform,
-          dirs: flags,
-          installed,
-        }),
-      );
-    },
-  });
+  let printedBanner = false;
+  const boot = () =>
+    runVm({
+      config,
+      layout,
+      image,
+      onWarning: warn,
+      stopDeadlineMs: 60_000,
+      beforeBoot: async (prepared) => {
+        if (printedBanner) return;
+        printedBanner = true;
+        const installed = await installBeforeBoot(config, flags);
+        process.stderr.write(
+          runBanner({
+            config,
+            accel: prepared.accel,
+            hostPublicKey: prepared.keys.hostPublicKey,
+            builderKey: layout.builderKey,
+            consoleLog: layout.consoleLog,
+            selector: flags.stateDir === undefined ? [] : ["--state-dir", flags.stateDir],
+            platform: process.platform,
+            dirs: flags,
+            installed,
+          }),
+        );
+      },
+    });
+  let result = await boot();
+  // QEMU 7.2's multi-threaded TCG occasionally loses a race with the kernel patching its own code
+  // early in boot (an int3 Oops, which oops=panic turns into QEMU exiting): boot once more.
+  if (
+    result.code === 0 &&
+    result.seconds < 60 &&
+    /Kernel panic|Oops: /.test(result.consoleTail) &&
+    !/linux-builder: READY/.test(result.consoleTail)
+  ) {
+    warn("the builder's kernel crashed while booting; booting it once more");
+    result = await boot();
+  }
   // The console may have left the cursor mid-line.
   process.stderr.write(`\n${describeRunEnd(result, layout.consoleLog)}\n`);
   return exitStatus(result);

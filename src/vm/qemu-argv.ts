@@ -55,6 +55,9 @@ export function kernelCommandLine(spec: Pick<QemuSpec, "arch" | "extraKernelArgs
     // The SP800-108 KDF's self-test ran 0.7 s under TCG, a quarter of the kernel's boot; nothing in
     // the builder derives keys with it (it serves keyctl's encrypted keys).
     "initcall_blacklist=crypto_kdf108_init",
+    // A kernel Oops stops the machine (panic, then QEMU exits) instead of leaving a builder that
+    // hangs half-booted; `start` and `run` then say so, and under TCG try once more.
+    "oops=panic",
     ...(spec.extraKernelArgs ?? []),
   ].join(" ");
 }

@@ -47,7 +47,7 @@ test("x86_64 on Linux under TCG: the whole argv", () => {
     "-initrd",
     "/state/initrd",
     "-append",
-    "console=ttyS0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init",
+    "console=ttyS0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init oops=panic",
     "-no-reboot",
     "-drive",
     "file=/state/nix.img,if=none,id=nix,format=raw,cache=writeback,discard=unmap",
@@ -149,7 +149,7 @@ for (const platform of platforms) {
     }
     assert.equal(
       after(args, "-append")[0],
-      `console=${platform.spec.arch === "amd64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init`,
+      `console=${platform.spec.arch === "amd64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init oops=panic`,
     );
   });
 }
@@ -207,7 +207,7 @@ test("the console: a socket logged to a file, or the terminal shared with the mo
   assert.deepEqual(after(attached, "-mon"), ["chardev=console,mode=readline"]);
   assert.equal(
     kernelCommandLine({ arch: "arm64" }),
-    "console=ttyAMA0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init",
+    "console=ttyAMA0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init oops=panic",
   );
 });
 

@@ -189,7 +189,7 @@ async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
   const layout = stateLayout(config.stateDir);
   const pid = await runningPid(layout);
   const instance = pid === undefined ? undefined : await readInstance(layout);
-  const ready = instance === undefined ? false : await isReady(layout, instance.port);
+  const ready = instance === undefined ? false : await isReady(layout, instance.port, { reuse: true });
   const disk = await diskUsage(layout);
   const uptimeSeconds =
     instance === undefined ? null : Math.round((Date.now() - Date.parse(instance.startedAt)) / 1000);

@@ -4,9 +4,10 @@
  * LINUX_BUILDER_HOME pointing at the bench's own home (.cache/bench/home: its package cache and
  * images are reused between runs).
  */
-import { mkdir, open, stat, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageStore, type StoredImage } from "../src/image/store.js";
+import { readConsoleSince } from "../src/vm/console-watch.js";
 import { stateLayout } from "../src/vm/state.js";
 import type { VmShape } from "./baseline-vm.js";
 import { BENCH_DIR, type Finished, log, ROOT, runCommand, tail } from "./support.js";
@@ -72,20 +73,6 @@ export async function keepFailedConsole(name: string, printed: string): Promise<
   return file;
 }
 
-/** The console log from `offset` on. */
-async function readFrom(path: string, offset: number): Promise<string> {
-  const handle = await open(path, "r").catch(() => undefined);
-  if (handle === undefined) return "";
-  try {
-    const { size } = await handle.stat();
-    const buffer = Buffer.alloc(Math.max(0, size - offset));
-    await handle.read(buffer, 0, buffer.length, offset);
-    return buffer.toString("utf8");
-  } finally {
-    await handle.close();
-  }
-}
-
 /** One builder install: a state directory, a port, the VM's shape. */
 export class OurBuilder {
   constructor(
@@ -123,7 +110,7 @@ export class OurBuilder {
       (readyTimeoutSeconds + 60) * 1000,
     );
     const said = /Ready in ([0-9.]+) s/.exec(result.stderr);
-    const printed = await readFrom(consoleLog, offset);
+    const printed = await readConsoleSince(consoleLog, offset);
     const uptimes: Record<string, number> = {};
     const stage2 = /linux-builder: stage 2 at ([0-9.]+)s/.exec(printed);
     const ready = /linux-builder: READY at ([0-9.]+)s/.exec(printed);

@@ -2,7 +2,6 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -46,17 +45,8 @@ export async function allocatedBytes(path: string): Promise<number> {
   return (await stat(path)).blocks * 512;
 }
 
-/** A port free right now on 127.0.0.1: bound by the kernel's choice, then closed. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+/** A port free right now on 127.0.0.1 (the VM tests' own helper). */
+export { freePort } from "../test/support/guest-vm.js";
 
 export interface Finished {
   readonly code: number | null;

@@ -7,6 +7,7 @@ import { installedPaths } from "../host/install-plan.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { machinesLine, sshConfigBlock } from "../nix/builders.js";
 import { attachConsole, DEFAULT_ESCAPE, escapeKeyName, parseEscapeKey } from "../vm/console-attach.js";
+import { kernelCrash } from "../vm/console-watch.js";
 import type { Accelerator } from "../vm/qemu-argv.js";
 import { stateLayout } from "../vm/state.js";
 import { type RunResult, readInstance, runningPid, runVm } from "../vm/supervisor.js";
@@ -192,7 +193,7 @@ async function runAttached(flags: RunFlags): Promise<number> {
   if (
     result.code === 0 &&
     result.seconds < 60 &&
-    /Kernel panic|Oops: /.test(result.consoleTail) &&
+    kernelCrash(result.consoleTail) !== undefined &&
     !/linux-builder: READY/.test(result.consoleTail)
   ) {
     warn("the builder's kernel crashed while booting; booting it once more");

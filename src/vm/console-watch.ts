@@ -24,6 +24,14 @@ export function scanConsole(text: string): GuestSignal | undefined {
   return undefined;
 }
 
+/**
+ * The kernel's last words, if the console shows it crashed: a panic, or an Oops (which the
+ * guest's oops=panic turns into one).
+ */
+export function kernelCrash(text: string): string | undefined {
+  return /(Kernel panic[^\r\n]*|Oops: [^\r\n]*)/.exec(text)?.[1]?.trim();
+}
+
 /** What this boot printed so far (from `offset`), its last 64 KiB. */
 export async function readConsoleSince(path: string, offset: number): Promise<string> {
   const handle = await open(path, "r").catch(() => undefined);
@@ -33,7 +41,7 @@ export async function readConsoleSince(path: string, offset: number): Promise<st
     const start = Math.max(offset, size - 64 * 1024);
     const buffer = Buffer.alloc(Math.max(0, size - start));
     await handle.read(buffer, 0, buffer.length, start);
-    return buffer.toString("latin1");
+    return buffer.toString("utf8");
   } finally {
     await handle.close();
   }
@@ -60,26 +68,10 @@ export async function waitForGuestSignal(
     readonly intervalMs?: number;
   },
 ): Promise<GuestSignal | "gone" | undefined> {
-  let text = "";
-  let position = offset;
   while (Date.now() < options.deadline) {
-    const handle = await open(path, "r").catch(() => undefined);
-    if (handle !== undefined) {
-      try {
-        const buffer = Buffer.alloc(64 * 1024);
-        for (;;) {
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-          if (bytesRead === 0) break;
-          position += bytesRead;
-          // Keep a tail: a line may arrive in two reads.
-          text = (text + buffer.toString("latin1", 0, bytesRead)).slice(-8192);
-        }
-      } finally {
-        await handle.close();
-      }
-      const signal = scanConsole(text);
-      if (signal !== undefined) return signal;
-    }
+    // A boot prints a few KiB: reading it whole each time also finds a line that arrived in parts.
+    const signal = scanConsole(await readConsoleSince(path, offset));
+    if (signal !== undefined) return signal;
     if (!(await options.alive())) return "gone";
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 40));
   }

@@ -12,7 +12,13 @@ import type { StoredImage } from "../image/store.js";
 import { daemonAnswers } from "../nix/daemon-handshake.js";
 import { chooseAccel } from "./accel.js";
 import { type BootSecrets, bootInitrd, secretsArchive } from "./boot-secrets.js";
-import { consoleOffset, readConsoleSince, scanConsole, waitForGuestSignal } from "./console-watch.js";
+import {
+  consoleOffset,
+  kernelCrash,
+  readConsoleSince,
+  scanConsole,
+  waitForGuestSignal,
+} from "./console-watch.js";
 import {
   type Accelerator,
   hostForwardAddress,
@@ -344,12 +350,11 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
     const guestSeconds = seconds();
     while (signal !== undefined && Date.now() < deadline) {
       if ((await runningPid(layout)) === undefined) {
-        const printed = await readConsoleSince(layout.consoleLog, logOffset);
-        const crash = /(Kernel panic[^\r\n]*|Oops: [^\r\n]*)/.exec(printed);
+        const crash = kernelCrash(await readConsoleSince(layout.consoleLog, logOffset));
         throw new LinuxBuilderError(
           crash ? "vm.kernel-crashed" : "vm.died",
           crash
-            ? `The builder's kernel crashed while booting (${crash[1]?.trim()})`
+            ? `The builder's kernel crashed while booting (${crash})`
             : `The builder stopped while booting; its console log is ${layout.consoleLog}`,
           { hint: "`linux-builder logs` shows what the guest printed." },
         );
@@ -437,21 +442,6 @@ async function waitForPidfile(
   return end ?? { code: null, signal: null, error: new Error("QEMU wrote no pidfile within 30 s") };
 }
 
-/** What the console log gained from `offset` on: the last 64 KiB of it. */
-async function readLogFrom(path: string, offset: number): Promise<string> {
-  const handle = await open(path, "r").catch(() => undefined);
-  if (handle === undefined) return "";
-  try {
-    const { size } = await handle.stat();
-    const from = Math.max(offset, size - 65_536);
-    const buffer = Buffer.alloc(Math.max(0, size - from));
-    await handle.read(buffer, 0, buffer.length, from);
-    return buffer.toString("utf8");
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Runs the VM attached to this terminal (`nix run nixpkgs#darwin.builder`): the shared preparation,
  * `beforeBoot`, then QEMU in the foreground with the console and monitor on stdio, until it exits.
@@ -459,7 +449,7 @@ async function readLogFrom(path: string, offset: number): Promise<string> {
  */
 export async function runVm(options: RunOptions): Promise<RunResult> {
   const { layout } = options;
-  const logOffset = (await stat(layout.consoleLog).catch(() => undefined))?.size ?? 0;
+  const logOffset = await consoleOffset(layout.consoleLog);
   // Set once QEMU is spawned: from then on, whatever happens, its files are cleaned up.
   let restoreSignals: (() => void) | undefined;
   try {
@@ -496,7 +486,7 @@ export async function runVm(options: RunOptions): Promise<RunResult> {
       code: end.code,
       signal: end.signal,
       seconds: (performance.now() - started) / 1000,
-      consoleTail: await readLogFrom(layout.consoleLog, logOffset),
+      consoleTail: await readConsoleSince(layout.consoleLog, logOffset),
     };
   } finally {
     if (restoreSignals !== undefined) {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { clientHello, daemonAnswers, parseDaemonHello } from "../../src/nix/daemon-handshake.js";
-import { consoleOffset, scanConsole, waitForGuestSignal } from "../../src/vm/console-watch.js";
+import { consoleOffset, kernelCrash, scanConsole, waitForGuestSignal } from "../../src/vm/console-watch.js";
 
 test("the guest's READY and FAILED lines", () => {
   assert.deepEqual(
@@ -66,4 +66,16 @@ test("the Nix daemon's hello: magic and protocol version", async () => {
   assert.match(local?.protocol ?? "none", /^1\.\d+$/);
   assert.equal(await daemonAnswers("sh", ["-c", "cat >/dev/null"], 300), undefined);
   assert.equal(await daemonAnswers("/nonexistent/ssh", [], 1000), undefined);
+});
+
+test("the kernel's last words when it crashed", () => {
+  assert.equal(
+    kernelCrash("[ 1.7] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI\r\n[ 1.7] CPU: 1"),
+    "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI",
+  );
+  assert.equal(
+    kernelCrash("x\nKernel panic - not syncing: Fatal exception\n"),
+    "Kernel panic - not syncing: Fatal exception",
+  );
+  assert.equal(kernelCrash("linux-builder: READY at 3.2s\n"), undefined);
 });

@@ -88,14 +88,16 @@ export class BaselineVm {
   }
 
   /**
-   * Polls our own readiness criterion (the product's isReady: the pinned host key, then the Nix
-   * store answers through the daemon) every 250 ms, as `start` does. Returns the seconds since QEMU
+   * Polls our own readiness criterion (the product's isReady, as `start` calls it: the pinned host
+   * key, then the Nix daemon answers through the reused connection's forward of its socket) every
+   * 250 ms. Returns the seconds since QEMU
    * was spawned, or null on timeout or when QEMU is gone.
    */
   async waitReady(timeoutMs: number): Promise<number | null> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && this.running) {
-      if (await isReady(this.layout, this.port)) return (performance.now() - this.spawnedAt) / 1000;
+      if (await isReady(this.layout, this.port, { reuse: true }))
+        return (performance.now() - this.spawnedAt) / 1000;
       await sleep(250);
     }
     return null;

@@ -20,6 +20,8 @@ export interface StateLayout {
   readonly builderKey: string;
   readonly builderPublicKey: string;
   readonly knownHosts: string;
+  /** The guest's Nix daemon socket, forwarded here by the reused ssh connection (see isReady). */
+  readonly daemonSocket: string;
 }
 
 export function stateLayout(dir: string): StateLayout {
@@ -38,6 +40,7 @@ export function stateLayout(dir: string): StateLayout {
     builderKey: join(dir, "keys", "builder_ed25519"),
     builderPublicKey: join(dir, "keys", "builder_ed25519.pub"),
     knownHosts: join(dir, "known_hosts"),
+    daemonSocket: join(dir, "nix.sock"),
   };
 }
 

@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { clientHello, daemonAnswers, parseDaemonHello } from "../../src/nix/daemon-handshake.js";
+import {
+  clientHello,
+  daemonAnswers,
+  daemonAnswersAt,
+  parseDaemonHello,
+} from "../../src/nix/daemon-handshake.js";
 import { consoleOffset, kernelCrash, scanConsole, waitForGuestSignal } from "../../src/vm/console-watch.js";
 
 test("the guest's READY and FAILED lines", () => {
@@ -66,6 +73,33 @@ test("the Nix daemon's hello: magic and protocol version", async () => {
   assert.match(local?.protocol ?? "none", /^1\.\d+$/);
   assert.equal(await daemonAnswers("sh", ["-c", "cat >/dev/null"], 300), undefined);
   assert.equal(await daemonAnswers("/nonexistent/ssh", [], 1000), undefined);
+});
+
+test("the Nix daemon's hello over a unix socket, as the ssh forward gives it", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "lb-daemon-socket-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Behind the socket, the real protocol: Debian's nix-daemon --stdio, one per connection.
+  const relay = createServer((connection) => {
+    const daemon = spawn("nix-daemon", ["--stdio"], { stdio: ["pipe", "pipe", "ignore"] });
+    connection.pipe(daemon.stdin);
+    daemon.stdout.pipe(connection);
+    connection.on("close", () => daemon.kill());
+    connection.on("error", () => daemon.kill());
+  });
+  const daemonPath = join(dir, "nix.sock");
+  await new Promise<void>((resolve) => relay.listen(daemonPath, resolve));
+  t.after(() => relay.close());
+  const hello = await daemonAnswersAt(daemonPath, 10_000);
+  assert.match(hello?.protocol ?? "none", /^1\.\d+$/);
+
+  // A socket whose other end closes without a word (the forward, before the guest's daemon is up).
+  const silent = createServer((connection) => connection.end());
+  const silentPath = join(dir, "silent.sock");
+  await new Promise<void>((resolve) => silent.listen(silentPath, resolve));
+  t.after(() => silent.close());
+  assert.equal(await daemonAnswersAt(silentPath, 5_000), undefined);
+  // Nothing there, and a stale socket file nobody listens on.
+  assert.equal(await daemonAnswersAt(join(dir, "missing.sock"), 1_000), undefined);
 });
 
 test("the kernel's last words when it crashed", () => {

@@ -45,6 +45,16 @@ export interface QemuCommand {
   readonly args: readonly string[];
 }
 
+/** Kernel initcalls the builder's boot skips (see kernelCommandLine). */
+export const BLACKLISTED_INITCALLS = [
+  "crypto_kdf108_init",
+  "init_encrypted",
+  "jent_mod_init",
+  "bpf_tcp_ca_kfunc_init",
+  "bpf_dummy_struct_ops_init",
+  "load_system_certificate_list",
+] as const;
+
 export function kernelCommandLine(spec: Pick<QemuSpec, "arch" | "extraKernelArgs">): string {
   const console = spec.arch === "amd64" ? "ttyS0" : "ttyAMA0";
   return [
@@ -52,9 +62,14 @@ export function kernelCommandLine(spec: Pick<QemuSpec, "arch" | "extraKernelArgs
     // A panic reboots at once, and -no-reboot turns that into QEMU exiting: no hung VM.
     "panic=-1",
     "loglevel=4",
-    // The SP800-108 KDF's self-test ran 0.7 s under TCG, a quarter of the kernel's boot; nothing in
-    // the builder derives keys with it (it serves keyctl's encrypted keys).
-    "initcall_blacklist=crypto_kdf108_init",
+    // Set-up a builder never uses, found with initcall_debug under TCG (about 1.1 s of a 3 s boot):
+    // the SP800-108 KDF's self-test (0.7 s) and encrypted keys (30 ms), both for keyctl's encrypted
+    // keys; the jitter-entropy RNG's self-test (130 ms), which seeds only the crypto API's DRBG
+    // (/dev/random has its own sources); BPF TCP congestion control and struct_ops (90 ms); and the
+    // built-in X.509 certificates (160 ms), which check module signatures. The composer has already
+    // checked those modules, byte for byte, against Debian's signed index; without the certificates
+    // they load all the same, and dmesg says so once ("tainting kernel").
+    `initcall_blacklist=${BLACKLISTED_INITCALLS.join(",")}`,
     // A kernel Oops stops the machine (panic, then QEMU exits) instead of leaving a builder that
     // hangs half-booted; `start` and `run` then say so, and under TCG try once more.
     "oops=panic",
@@ -110,11 +125,15 @@ function machineOption(spec: Pick<QemuSpec, "arch" | "accel">): string {
  * `-cpu`: the host's own CPU under a hypervisor; under TCG the most capable model QEMU emulates. For
  * aarch64 with QEMU's own pointer-authentication hash instead of the architected QARMA5, which is
  * costly to emulate and which Debian's kernel uses on every call: the guest reached READY in about
- * half the time (6-9 s instead of 12-18 s, QEMU 7.2, 2 vCPUs).
+ * half the time (6-9 s instead of 12-18 s, QEMU 7.2, 2 vCPUs). For x86_64 without ERMS ("enhanced
+ * rep movsb"), so the kernel clears pages with `rep stosq` instead of `rep stosb`: TCG runs a rep
+ * string instruction one element at a time, 512 steps a page instead of 4096; sshd listened 0.15-0.2 s
+ * sooner. Older models (qemu64, Nehalem) were slower: user space lost its SSE4/AVX string and crypto
+ * code.
  */
 function cpuOption(spec: Pick<QemuSpec, "arch" | "accel">): string {
   if (spec.accel !== "tcg") return "host";
-  return spec.arch === "arm64" ? "max,pauth-impdef=on" : "max";
+  return spec.arch === "arm64" ? "max,pauth-impdef=on" : "max,-erms";
 }
 
 /** QEMU's argv for the builder VM. */

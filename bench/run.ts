@@ -22,9 +22,10 @@
  */
 
 import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
-import { cpus, loadavg } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { formatBytes } from "../src/cli/output.js";
+import { defaultConfig } from "../src/config/config.js";
 import { DEFAULT_MIRROR } from "../src/image/guest/profile.js";
 import { parseLock } from "../src/image/lock.js";
 import type { StoredImage } from "../src/image/store.js";
@@ -91,7 +92,14 @@ function parseArgs(argv: readonly string[]): Options {
   return { parts, json, builds, laterBoots };
 }
 
-const SHAPE: VmShape = { cpus: 2, memoryMiB: 1024 };
+/** Both guests get the product's embedded defaults for this host: the shape `start` boots. */
+const DEFAULTS = defaultConfig({
+  cpus: cpus().length,
+  memoryMiB: Math.floor(totalmem() / 1024 / 1024),
+  arch: "amd64",
+  stateDir: "/unused",
+});
+const SHAPE: VmShape = { cpus: DEFAULTS.cpus, memoryMiB: DEFAULTS.memoryMiB };
 const DISK_GIB = 8;
 /** Ours is ready in seconds; the baseline, under a loaded host, in a minute or so. */
 const READY_TIMEOUT_S = { ours: 120, baseline: 180 };

@@ -42,7 +42,7 @@ export interface ConfigFlags {
 export function addConfigFlags(command: Command): Command {
   return command
     .option("--arch <arch>", "guest architecture: amd64 or arm64")
-    .option("--cpus <n>", "virtual CPUs (default: half the host's)")
+    .option("--cpus <n>", "virtual CPUs (default: all of the host's)")
     .option("--memory <MiB>", "guest memory in MiB")
     .option("--disk <GiB>", "size of the /nix disk in GiB (grown when raised, never shrunk)")
     .option("--port <port>", "host port for the builder's ssh, on 127.0.0.1 (default 31022)")

@@ -4,10 +4,10 @@ import { defaultConfig, mergeConfig, parseConfigFile, parseConfigLayer } from ".
 
 const host = { cpus: 8, memoryMiB: 16384, arch: "arm64" as const, stateDir: "/state" };
 
-test("embedded defaults: half the CPUs, a quarter of the memory, port 31022", () => {
+test("embedded defaults: all the CPUs, a quarter of the memory, port 31022", () => {
   const config = defaultConfig(host);
-  assert.equal(config.cpus, 4);
-  assert.equal(config.maxJobs, 4);
+  assert.equal(config.cpus, 8);
+  assert.equal(config.maxJobs, 8);
   assert.equal(config.memoryMiB, 4096);
   assert.equal(config.port, 31022);
   assert.equal(config.arch, "arm64");

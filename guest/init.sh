@@ -59,6 +59,31 @@ mkdir -p $STATE /run/sshd /var/log /var/empty
 chmod 700 $STATE
 log "stage 2 at $(cut -d' ' -f1 /proc/uptime)s"
 
+# Per-boot secrets: the host key and the builder's authorized key, never part of the shared image.
+if [ -d $SECRETS ]; then
+  install -m 600 -o root -g root $SECRETS/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
+  install -m 644 -o root -g root $SECRETS/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
+  install -d -m 700 -o builder -g builder /home/builder/.ssh
+  install -m 600 -o builder -g builder $SECRETS/authorized_keys /home/builder/.ssh/authorized_keys
+  rm -rf $SECRETS
+else
+  log "no per-boot secrets: sshd will not start"
+fi
+
+# sshd listens on port 22: 0016 in /proc/net/tcp*, state 0A.
+sshd_listening() {
+  while read -r _ local _ state _; do
+    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
+  done </proc/net/tcp
+  while read -r _ local _ state _; do
+    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
+  done </proc/net/tcp6 2>/dev/null
+  return 1
+}
+# sshd starts first: it needs neither the network (it listens on all addresses) nor the disk, and
+# it comes up while the kernel modules load and the disk is checked; READY waits for all of them.
+[ -f /etc/ssh/ssh_host_ed25519_key ] && /usr/sbin/sshd -E /var/log/sshd.log &
+
 # Kernel modules, in the order the composer computed from each module's dependencies: those the
 # boot needs (disk, network) now, the rest (entropy, the power button) in the background.
 load_modules() {
@@ -83,31 +108,9 @@ for dev in /sys/class/net/*; do
 done
 echo "nameserver 10.0.2.3" >/etc/resolv.conf
 
-# Per-boot secrets: the host key and the builder's authorized key, never part of the shared image.
-if [ -d $SECRETS ]; then
-  install -m 600 -o root -g root $SECRETS/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
-  install -m 644 -o root -g root $SECRETS/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
-  install -d -m 700 -o builder -g builder /home/builder/.ssh
-  install -m 600 -o builder -g builder $SECRETS/authorized_keys /home/builder/.ssh/authorized_keys
-  rm -rf $SECRETS
-else
-  log "no per-boot secrets: sshd will not start"
-fi
-
-# sshd listens on port 22: 0016 in /proc/net/tcp*, state 0A.
-sshd_listening() {
-  while read -r _ local _ state _; do
-    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
-  done </proc/net/tcp
-  while read -r _ local _ state _; do
-    case "$local" in *:0016) [ "$state" = 0A ] && return 0 ;; esac
-  done </proc/net/tcp6 2>/dev/null
-  return 1
-}
-# sshd starts while the disk is checked and mounted (it needs neither); READY waits for both. The
-# host is told as soon as it listens, so its ssh handshake overlaps the rest of the boot.
+# The host is told as soon as sshd listens and the network is up, so its ssh handshake overlaps the
+# rest of the boot.
 if [ -f /etc/ssh/ssh_host_ed25519_key ]; then
-  /usr/sbin/sshd -E /var/log/sshd.log &
   (
     j=0
     until sshd_listening || [ $j -ge 600 ]; do

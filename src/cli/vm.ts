@@ -12,7 +12,8 @@ import {
 } from "../config/config.js";
 import { currentPaths, type Paths } from "../config/paths.js";
 import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
-import { composeImage } from "../image/compose.js";
+import { composeImage, imageInputs } from "../image/compose.js";
+import type { Lock } from "../image/lock.js";
 import { ImageStore, type StoredImage } from "../image/store.js";
 import { stateLayout } from "../vm/state.js";
 import {
@@ -93,26 +94,40 @@ export async function loadConfig(paths: Paths, flags: ConfigFlags): Promise<Conf
   return merged;
 }
 
-/** The current image for the architecture, composed (with progress) when there is none. */
+/**
+ * The current image for the architecture, composed (with progress) when there is none. An image
+ * composed by another version of linux-builder (its guest files or format differ) is composed again
+ * from its own lock: the same packages, verified by hash, offline when they are in the cache.
+ */
 export async function ensureImage(paths: Paths, config: Config): Promise<StoredImage> {
   const store = new ImageStore(paths.images);
   const id = await store.currentId(config.arch);
+  const compose = (lock?: Lock) =>
+    composeImage({
+      arch: config.arch,
+      suite: config.suite,
+      mirror: config.mirror,
+      extraPackages: [],
+      checkValidUntil: true,
+      force: false,
+      cacheDir: paths.cache,
+      imagesDir: paths.images,
+      reporter: consoleReporter({ quiet: false }),
+      ...(lock === undefined ? {} : { lock }),
+    });
   if (id !== undefined) {
     const image = await store.get(id).catch(() => undefined);
-    if (image !== undefined && (await store.looksIntact(image))) return image;
+    if (image !== undefined && (await store.looksIntact(image))) {
+      const lock = await store.readLock(image);
+      if (image.manifest.inputs === (await imageInputs(lock))) return image;
+      process.stderr.write(
+        `The ${config.arch} image ${image.manifest.id} was composed by another version of linux-builder: composing it again from its lock (the same packages).\n`,
+      );
+      return compose(lock);
+    }
   }
   process.stderr.write(`No ${config.arch} image yet: composing one.\n`);
-  return composeImage({
-    arch: config.arch,
-    suite: config.suite,
-    mirror: config.mirror,
-    extraPackages: [],
-    checkValidUntil: true,
-    force: false,
-    cacheDir: paths.cache,
-    imagesDir: paths.images,
-    reporter: consoleReporter({ quiet: false }),
-  });
+  return compose();
 }
 
 export const warn = (message: string) => process.stderr.write(`linux-builder: warning: ${message}\n`);

@@ -253,6 +253,18 @@ async function composerKey(guestDir: string, arch: Arch): Promise<string> {
   return hash.digest("hex");
 }
 
+/**
+ * The reuse key of an image composed from `lock` by this version of the composer: the lock, the
+ * composer's format, the guest profile and our guest files. An image whose manifest says otherwise
+ * was composed by another version of linux-builder.
+ */
+export async function imageInputs(lock: Lock): Promise<string> {
+  return createHash("sha256")
+    .update(serializeLock(lock))
+    .update(await composerKey(join(packageRoot(), "guest"), lock.arch))
+    .digest("hex");
+}
+
 /** Runs `fn` on each item, `limit` at a time; the first failure aborts the others through `signal`. */
 async function mapConcurrent<T, R>(
   items: readonly T[],
@@ -317,11 +329,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   lap("resolve");
 
   const lockText = serializeLock(lock);
-  const guestDir = join(packageRoot(), "guest");
-  const inputs = createHash("sha256")
-    .update(lockText)
-    .update(await composerKey(guestDir, lock.arch))
-    .digest("hex");
+  const inputs = await imageInputs(lock);
   if (!options.force) {
     const existing = await store.findByInputs(inputs);
     if (existing !== undefined) {
@@ -378,7 +386,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
 
   reporter.step("Adding the kernel modules and the guest's /init");
   const kernel = await addKernel(tree, kernelDeb, lock.arch, lock.kernel.name);
-  await addGuestFiles(tree, guestDir);
+  await addGuestFiles(tree, join(packageRoot(), "guest"));
   addBusyboxApplets(tree);
   lap("kernel");
 

@@ -4,12 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { composeImage } from "../../src/image/compose.js";
+import { ensureImage } from "../../src/cli/vm.js";
+import { defaultConfig } from "../../src/config/config.js";
+import { composeImage, imageInputs } from "../../src/image/compose.js";
 import { DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
 import { hasPvhEntry } from "../../src/image/guest/pvh-kernel.js";
 import { parseLock } from "../../src/image/lock.js";
@@ -69,6 +71,40 @@ describe("composing the amd64 image (slow, network)", () => {
     const reused = await composeImage({ ...common, force: false });
     assert.equal(reused.reused, true);
     assert.equal(reused.directory, again.directory);
+  });
+
+  test("`start` composes an image made by another version of linux-builder again, from its lock", {
+    timeout: 15 * 60_000,
+  }, async () => {
+    const reference = await testImage("amd64");
+    const lockPath = join(reference.directory, "lock.json");
+    const lock = parseLock(await readFile(lockPath, "utf8"), lockPath);
+    const imagesDir = await mkdtemp(join(tmpdir(), "lb-images-"));
+    scratch.push(imagesDir);
+    const cacheDir = join(testHome(), "cache");
+    const older = await composeImage({
+      arch: "amd64",
+      suite: DEFAULT_SUITE,
+      mirror: DEFAULT_MIRROR,
+      extraPackages: [],
+      checkValidUntil: true,
+      cacheDir,
+      imagesDir,
+      lock,
+      force: true,
+    });
+    // What an older linux-builder leaves: an intact image whose inputs (guest files, format) differ.
+    const manifestPath = join(older.directory, "manifest.json");
+    const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
+    await writeFile(manifestPath, `${JSON.stringify({ ...manifest, inputs: "0".repeat(64) }, null, 2)}\n`);
+
+    const config = defaultConfig({ cpus: 2, memoryMiB: 4096, arch: "amd64", stateDir: "/unused" });
+    const paths = { cache: cacheDir, images: imagesDir, state: "/unused", config: "/unused" };
+    const image = await ensureImage(paths, config);
+    assert.equal(image.manifest.inputs, await imageInputs(lock));
+    assert.equal(image.manifest.id, reference.manifest.id, "the same lock and guest files: the same image");
+    // Up to date now: the next start takes it as it is.
+    assert.equal((await ensureImage(paths, config)).manifest.inputs, image.manifest.inputs);
   });
 
   test("`image build` prints where the image is and how big; `image info` shows its packages", {

@@ -143,7 +143,8 @@ mount -t ext4 -o noatime $disk /nix || fail "cannot mount $disk on /nix"
 mkdir -p /nix/store /nix/var/nix
 chown root:nixbld /nix/store
 chmod 1775 /nix/store
-[ -f /nix/var/nix/db/db.sqlite ] || nix-store --init || fail "cannot initialise the Nix store"
+# A blank store's database is made by the daemon when it first opens the store: `nix-store --init`
+# here cost a first boot 0.5 s under TCG.
 chown -R builder:builder /home/builder
 
 nix-daemon >/var/log/nix-daemon.log 2>&1 &

@@ -1,4 +1,4 @@
-import { type CpioEntry, cpioPad4, writeCpio } from "../image/archive/cpio.js";
+import { type CpioEntry, writeCpio } from "../image/archive/cpio.js";
 
 export interface BootSecrets {
   /** The guest's ssh host key (OpenSSH private key) and its public line. */
@@ -10,7 +10,7 @@ export interface BootSecrets {
 
 /**
  * The per-boot archive: an uncompressed cpio with the secrets under /.linux-builder/, which /init
- * installs and deletes. It is appended to the shared compressed image at a 4-byte boundary (the
+ * installs and deletes. It is appended to the shared image at a 4-byte boundary (the
  * kernel reads concatenated archives; a misaligned one fails with "invalid magic").
  */
 export function secretsArchive(secrets: BootSecrets): Buffer {
@@ -40,5 +40,10 @@ export function secretsArchive(secrets: BootSecrets): Buffer {
 
 /** The initrd QEMU boots: the shared image, padding to 4 bytes, then the secrets. */
 export function bootInitrd(sharedImage: Buffer, secrets: BootSecrets): Buffer {
-  return Buffer.concat([cpioPad4(sharedImage), secretsArchive(secrets)]);
+  return Buffer.concat([sharedImage, secretsTail(sharedImage.length, secrets)]);
+}
+
+/** What follows a shared image of `sharedSize` bytes in the boot initrd: padding to 4, the secrets. */
+export function secretsTail(sharedSize: number, secrets: BootSecrets): Buffer {
+  return Buffer.concat([Buffer.alloc((4 - (sharedSize % 4)) % 4), secretsArchive(secrets)]);
 }

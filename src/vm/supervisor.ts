@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { chmod, constants, copyFile, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -11,7 +11,7 @@ import { ARCHITECTURES } from "../image/guest/profile.js";
 import type { StoredImage } from "../image/store.js";
 import { daemonAnswers, daemonAnswersAt } from "../nix/daemon-handshake.js";
 import { chooseAccel } from "./accel.js";
-import { type BootSecrets, bootInitrd, secretsArchive } from "./boot-secrets.js";
+import { type BootSecrets, secretsArchive, secretsTail } from "./boot-secrets.js";
 import {
   consoleOffset,
   kernelCrash,
@@ -589,8 +589,23 @@ async function ensureBootInitrd(
   const current = await stat(layout.bootInitrd).catch(() => undefined);
   if (stamp === key && current !== undefined && current.size >= image.manifest.initrd.size) return;
   await rm(stampFile, { force: true });
-  const shared = await readFile(join(image.directory, "initrd"));
-  await writeFileAtomic(layout.bootInitrd, bootInitrd(shared, secrets), 0o600);
+  // A clone where the file system makes one (APFS, btrfs, XFS), else a copy inside the kernel: the
+  // image's 85 MiB never pass through this process. Then the secrets, appended once the copy is 0600.
+  const temp = `${layout.bootInitrd}.${process.pid}.tmp`;
+  try {
+    await copyFile(join(image.directory, "initrd"), temp, constants.COPYFILE_FICLONE);
+    await chmod(temp, 0o600);
+    const handle = await open(temp, "a");
+    try {
+      await handle.write(secretsTail(image.manifest.initrd.size, secrets));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, layout.bootInitrd);
+  } finally {
+    await rm(temp, { force: true });
+  }
   await writeFileAtomic(stampFile, key, 0o600);
 }
 

@@ -126,12 +126,6 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Pads `buf` with zeros to a multiple of 4 bytes, where the kernel looks for a following archive. */
-export function cpioPad4(buf: Buffer): Buffer {
-  const pad = (4 - (buf.length % 4)) % 4;
-  return pad === 0 ? buf : Buffer.concat([buf, Buffer.alloc(pad)]);
-}
-
 interface HeaderFields {
   ino: number;
   mode: number;

@@ -166,6 +166,8 @@ export async function bootSeries(
       if (round > 0 && entry.first?.ok !== true) continue;
       const kind = round === 0 ? "first" : `later ${round}`;
       log(`${subject.name}: ${kind} boot`);
+      // No boot pays for earlier writes (a freshly composed image, a disk copy) flushed under it.
+      await runCommand("sync", []);
       let sample = await subject.boot();
       if (!sample.ok) {
         // Once in a while a TCG guest dies at boot (a kernel oops): noted, and tried once more.

@@ -15,6 +15,7 @@ import { PackageIndex, type PackageRecord, parsePackagesIndex } from "./debian/p
 import { checkReleaseMatches, indexEntry, type Release, verifyIndexHash } from "./debian/release.js";
 import { resolveClosure } from "./debian/resolver.js";
 import { busyboxApplets } from "./guest/busybox-applets.js";
+import { MULTIARCH_TRIPLET, unresolvedLinks } from "./guest/elf-links.js";
 import {
   type AvailableModule,
   moduleDepends,
@@ -364,7 +365,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     isOmittedFromImage(pkg.name) ? [] : [{ pkg, deb: packageDebs[i] as string }],
   );
   reporter.step(
-    `Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} Perl packages left out)`,
+    `Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} left out: nothing a builder runs loads them)`,
   );
   const tree = new RootfsTree(IMAGE_EXCLUDED_PREFIXES);
   for (const { pkg, deb } of unpacked) {
@@ -388,6 +389,21 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   const kernel = await addKernel(tree, kernelDeb, lock.arch, lock.kernel.name);
   await addGuestFiles(tree, join(packageRoot(), "guest"));
   addBusyboxApplets(tree);
+  // Nothing left out of the image (a package, a path) may be a library one of its programs links.
+  const unresolved = unresolvedLinks(
+    tree.files(),
+    (path) => tree.resolvesToFile(path),
+    MULTIARCH_TRIPLET[lock.arch],
+  );
+  if (unresolved.length > 0) {
+    throw new LinuxBuilderError(
+      "image.unresolved-library",
+      `Cannot compose the image: ${unresolved.length} of its programs' shared libraries are not in it (${unresolved.slice(0, 5).join("; ")}${unresolved.length > 5 ? "; …" : ""})`,
+      {
+        hint: "A package the image leaves out (IMAGE_OMITTED_PACKAGES) or an excluded path (IMAGE_EXCLUDED_PREFIXES, src/image/guest/profile.ts) ships them: keep it, or leave out the programs that need it too.",
+      },
+    );
+  }
   lap("kernel");
 
   reporter.step("Writing the initramfs");

@@ -68,6 +68,49 @@ export class RootfsTree {
     return entry?.type === "file" ? entry.data : undefined;
   }
 
+  /** The regular files in the tree, with their contents. */
+  *files(): Generator<readonly [string, Buffer]> {
+    for (const [path, entry] of this.entries) {
+      if (entry.type === "file") yield [path, entry.data ?? Buffer.alloc(0)];
+    }
+  }
+
+  /**
+   * Whether `path` names a regular file once symbolic links on the way are followed as the guest's
+   * kernel would (relative to the link's directory, absolute from the root; at most 40 of them).
+   */
+  resolvesToFile(path: string): boolean {
+    const pending = path.split("/").filter((part) => part !== "" && part !== ".");
+    const resolved: string[] = [];
+    let links = 0;
+    while (pending.length > 0) {
+      const part = pending.shift() as string;
+      if (part === "..") {
+        resolved.pop();
+        continue;
+      }
+      const here = [...resolved, part].join("/");
+      const entry = this.entries.get(here);
+      if (entry === undefined) {
+        // A parent no package ships is made a directory when the tree is written (toEntries).
+        if (pending.length === 0) return false;
+        resolved.push(part);
+        continue;
+      }
+      if (entry.type === "symlink") {
+        if (++links > 40) return false;
+        const target = entry.target ?? "";
+        if (target.startsWith("/")) resolved.length = 0;
+        pending.unshift(...target.split("/").filter((p) => p !== "" && p !== "."));
+        continue;
+      }
+      resolved.push(part);
+      if (pending.length > 0 && entry.type !== "directory") return false;
+      if (pending.length === 0) return entry.type === "file" || entry.type === "hardlink";
+    }
+    return false;
+  }
+
   /** Adds all entries of one package's data.tar. `label` names the package in errors. */
   async addPackage(entries: AsyncIterable<TarEntry>): Promise<void> {
     // Bodies of this package's files by path, so a hard link to an excluded file still gets its content.

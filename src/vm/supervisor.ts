@@ -573,7 +573,7 @@ async function cleanUpAfterQemu(layout: StateLayout): Promise<void> {
 /**
  * The initrd QEMU boots: the image's, then this install's secrets. It is kept between boots (in the
  * 0700 state folder, beside the keys it copies) and rewritten only when the image or the keys
- * change: copying the 85 MiB image every start cost 0.5 s here.
+ * change: copying the image (85 MiB then) every start cost 0.5 s here.
  */
 async function ensureBootInitrd(
   layout: StateLayout,
@@ -590,7 +590,7 @@ async function ensureBootInitrd(
   if (stamp === key && current !== undefined && current.size >= image.manifest.initrd.size) return;
   await rm(stampFile, { force: true });
   // A clone where the file system makes one (APFS, btrfs, XFS), else a copy inside the kernel: the
-  // image's 85 MiB never pass through this process. Then the secrets, appended once the copy is 0600.
+  // image (63 MiB) never passes through this process. Then the secrets, appended once the copy is 0600.
   const temp = `${layout.bootInitrd}.${process.pid}.tmp`;
   try {
     await copyFile(join(image.directory, "initrd"), temp, constants.COPYFILE_FICLONE);

@@ -192,6 +192,7 @@ async function stop(flags: ConfigFlags & { timeout: string }): Promise<void> {
     "not-running": "The builder is not running.",
     "powered-off": `Stopped: the guest powered off cleanly in ${seconds.toFixed(1)} s.`,
     quit: `Stopped: the guest did not power off in time, so QEMU was told to quit (${seconds.toFixed(1)} s).`,
+    "quit-failed-boot": `Stopped: the guest's boot had failed (\`linux-builder logs\` shows why), so QEMU was told to quit (${seconds.toFixed(1)} s).`,
     terminated: `Stopped with SIGTERM after QMP did not answer (${seconds.toFixed(1)} s).`,
     killed: `Stopped with SIGKILL: QEMU ignored everything else (${seconds.toFixed(1)} s).`,
   };

@@ -43,6 +43,8 @@ export interface InstanceInfo {
   readonly memoryMiB: number;
   /** Run attached to a terminal (`run`): the console is there, not on console.sock. */
   readonly attached?: boolean;
+  /** Where this boot's output starts in console.log (earlier boots' output comes before). */
+  readonly consoleOffset?: number;
 }
 
 function alive(pid: number): boolean {
@@ -334,6 +336,7 @@ async function recordInstance(
   boot: PreparedBoot,
   pid: number,
   attached: boolean,
+  consoleOffset: number,
 ): Promise<InstanceInfo> {
   const { config, layout, image } = options;
   const instance: InstanceInfo = {
@@ -346,6 +349,7 @@ async function recordInstance(
     cpus: config.cpus,
     memoryMiB: config.memoryMiB,
     attached,
+    consoleOffset,
   };
   await writeFileAtomic(layout.instance, `${JSON.stringify(instance, null, 2)}\n`, 0o644);
   return instance;
@@ -377,7 +381,7 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
         `QEMU started but left no running process (see ${layout.consoleLog})`,
       );
     }
-    const instance = await recordInstance(options, boot, pid, false);
+    const instance = await recordInstance(options, boot, pid, false, logOffset);
     if (!options.waitReady) return { instance, ready: false };
     const deadline = Date.now() + options.readyTimeoutMs;
     const seconds = () => (performance.now() - started) / 1000;
@@ -527,7 +531,7 @@ export async function runVm(options: RunOptions): Promise<RunResult> {
           hint: "`linux-builder doctor` checks QEMU and the port.",
         });
       }
-      await recordInstance(options, boot, pid, true);
+      await recordInstance(options, boot, pid, true, logOffset);
       return { ended, started };
     });
     const end = await ended;
@@ -609,7 +613,13 @@ async function ensureBootInitrd(
   await writeFileAtomic(stampFile, key, 0o600);
 }
 
-export type StopOutcome = "not-running" | "powered-off" | "quit" | "terminated" | "killed";
+export type StopOutcome =
+  | "not-running"
+  | "powered-off"
+  | "quit"
+  | "quit-failed-boot"
+  | "terminated"
+  | "killed";
 
 /**
  * Stops the VM: ACPI power-down through QMP (the guest stops its daemons and unmounts /nix); after
@@ -626,11 +636,14 @@ export async function stopVm(
   const qmp = await QmpClient.connect(layout.qmpSocket).catch(() => undefined);
   let outcome: StopOutcome | undefined;
   if (qmp) {
-    await qmp.execute("system_powerdown").catch(() => undefined);
-    if (await waitGone(pid, deadlineMs)) outcome = "powered-off";
+    // A guest whose boot failed waits in a rescue shell that no power button reaches: QEMU quits
+    // at once instead of after the deadline.
+    const failed = await bootFailed(layout);
+    if (!failed) await qmp.execute("system_powerdown").catch(() => undefined);
+    if (!failed && (await waitGone(pid, deadlineMs))) outcome = "powered-off";
     else {
       await qmp.execute("quit").catch(() => undefined);
-      if (await waitGone(pid, 5_000)) outcome = "quit";
+      if (await waitGone(pid, 5_000)) outcome = failed ? "quit-failed-boot" : "quit";
     }
     qmp.close();
   }
@@ -645,6 +658,13 @@ export async function stopVm(
   }
   await cleanUpAfterQemu(layout);
   return { outcome, seconds: seconds() };
+}
+
+/** Whether the running boot's guest said it failed (FAILED on its console). */
+async function bootFailed(layout: StateLayout): Promise<boolean> {
+  const instance = await readInstance(layout);
+  if (instance?.consoleOffset === undefined) return false;
+  return scanConsole(await readConsoleSince(layout.consoleLog, instance.consoleOffset))?.kind === "failed";
 }
 
 /** Bytes the sparse disk really uses on the host. */

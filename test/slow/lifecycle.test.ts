@@ -2,11 +2,13 @@
  * The lifecycle through the CLI, under TCG: start → status --json says ready → the host's own Nix
  * (Debian's nix-bin) builds a derivation with --max-jobs 0 through exactly the machines line and
  * ssh_config alias linux-builder writes → the output proves it ran in the guest → stop → start →
- * the output is still in the guest's store → stop.
+ * the output is still in the guest's store → stop. And a boot that fails (a /nix disk that is not
+ * ext4) is reported, leaves the disk alone, and is stopped without waiting for a power-down.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, open, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -97,5 +99,44 @@ describe("the builder's lifecycle (slow)", () => {
     const { stdout: inGuest } = await cli("ssh", "--", "cat", outPath);
     assert.match(inGuest, /^built on /);
     assert.match((await cli("stop")).stderr, /powered off cleanly/);
+  });
+
+  test("a boot that fails says why, keeps the disk as it was, and stop quits it at once", {
+    timeout: 15 * 60_000,
+  }, async () => {
+    const failedState = await mkdtemp(join(tmpdir(), "lb-state-failed-"));
+    const failedPort = await freePort();
+    const failedCli = (command: string, ...args: string[]) =>
+      run(
+        "node",
+        [
+          "bin/linux-builder.js",
+          command,
+          ...["--state-dir", failedState, "--port", String(failedPort), "--accel", "tcg"],
+          ...["--cpus", "2", "--memory", "1024", "--disk", "4"],
+          ...args,
+        ],
+        { env: env(), timeout: 900_000 },
+      );
+    try {
+      // A /nix disk that is neither blank nor ext4: maybe someone's only copy, never formatted over.
+      const disk = join(failedState, "nix.img");
+      const data = randomBytes(65_536);
+      await writeFile(disk, data);
+      await truncate(disk, 4 * 1024 ** 3);
+      const started = await failedCli("start").catch((error) => error);
+      assert.equal(started.code, 1);
+      assert.match(started.stderr, /The builder failed to boot: the \/nix disk \/dev\/vda has errors/);
+      // With a 600 s power-down deadline: only going straight to quit ends this within the test.
+      const stopped = await failedCli("stop", "--timeout", "600");
+      assert.match(stopped.stderr, /the guest's boot had failed .*QEMU was told to quit/);
+      const handle = await open(disk, "r");
+      const { buffer: after } = await handle.read(Buffer.alloc(data.length), 0, data.length, 0);
+      await handle.close();
+      assert.deepEqual(after, data, "the disk's first bytes are as they were");
+    } finally {
+      await failedCli("stop", "--timeout", "5").catch(() => undefined);
+      await rm(failedState, { recursive: true, force: true });
+    }
   });
 });

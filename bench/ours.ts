@@ -10,7 +10,7 @@ import { ImageStore, type StoredImage } from "../src/image/store.js";
 import { readConsoleSince } from "../src/vm/console-watch.js";
 import { stateLayout } from "../src/vm/state.js";
 import type { VmShape } from "./baseline-vm.js";
-import { BENCH_DIR, type Finished, log, ROOT, runCommand, tail } from "./support.js";
+import { BENCH_DIR, type Finished, log, ROOT, runCommand, sleep, tail } from "./support.js";
 
 export const BENCH_HOME = join(BENCH_DIR, "home");
 const CLI = join(ROOT, "bin", "linux-builder.js");
@@ -29,6 +29,11 @@ export function cli(args: readonly string[], options: { timeoutMs?: number; echo
  * that a first boot measures booting, not composing. Tracks guest/ and the composer as they change.
  */
 export async function prepareOurImage(mirror: string): Promise<StoredImage> {
+  // The CLI the bench times is the compiled one a user runs: bin/ falls back to the sources through
+  // tsx (0.3 s more per command) when they are newer than dist/.
+  log("ours: npm run build (the compiled CLI)");
+  const compiled = await runCommand("npm", ["run", "build"], { timeoutMs: 5 * 60_000 });
+  if (compiled.code !== 0) throw new Error(`npm run build failed:\n${tail(compiled.stderr)}`);
   log("ours: `linux-builder image build` in the bench home (reused when up to date)");
   const built = await cli(["image", "build", "--arch", "amd64", "--mirror", mirror], {
     echo: true,
@@ -110,7 +115,13 @@ export class OurBuilder {
       (readyTimeoutSeconds + 60) * 1000,
     );
     const said = /Ready in ([0-9.]+) s/.exec(result.stderr);
-    const printed = await readConsoleSince(consoleLog, offset);
+    // `start` can return before the guest prints READY (the host asks the store as soon as sshd
+    // listens): give it a moment, outside the time measured.
+    let printed = await readConsoleSince(consoleLog, offset);
+    for (let i = 0; i < 50 && result.code === 0 && !printed.includes("linux-builder: READY at"); i++) {
+      await sleep(100);
+      printed = await readConsoleSince(consoleLog, offset);
+    }
     const uptimes: Record<string, number> = {};
     const stage2 = /linux-builder: stage 2 at ([0-9.]+)s/.exec(printed);
     const ready = /linux-builder: READY at ([0-9.]+)s/.exec(printed);

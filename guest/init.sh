@@ -128,7 +128,8 @@ disk=/dev/vda
 [ -b $disk ] || fail "no data disk ($disk) for /nix: the virtio_blk module did not load, or QEMU has no disk"
 if [ -z "$(dd if=$disk bs=65536 count=1 2>/dev/null | tr -d '\000' | head -c 1)" ]; then
   log "formatting $disk for /nix"
-  /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1 $disk ||
+  # A new disk is a sparse file of zeros: discarding it first (mke2fs's default) is work for nothing.
+  /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1,nodiscard $disk ||
     fail "cannot format $disk"
 else
   /usr/sbin/e2fsck -p $disk

@@ -146,6 +146,12 @@ const GUEST_DAEMON_SOCKET = "/nix/var/nix/daemon-socket/socket";
 function forwardDaemonSocket(layout: StateLayout, port: number, timeoutMs: number): Promise<boolean> {
   const args = [
     ...sshOptions(layout, port, { reuse: true }),
+    // Plain X25519 rather than the default post-quantum hybrid, whose guest half under TCG made each
+    // connection 0.1 s slower (0.64 s against 0.74 s, mean of 6): this connection never leaves the
+    // machine (127.0.0.1 to our own VM), so there is no traffic for anyone to record now and
+    // decrypt later.
+    "-o",
+    "KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org",
     "-o",
     "ExitOnForwardFailure=yes",
     // The socket a previous connection left behind.

@@ -22,14 +22,15 @@ export interface Subject {
   /** Whatever else the guest says about its boot, while it runs (the baseline: systemd-analyze). */
   bootReport(): Promise<string | null>;
   stop(): Promise<StopSample>;
-  /** Back to a fresh state (for another try at a first boot that failed). */
+  /** Back to a fresh state (for the next first boot, or another try at one that failed). */
   reset(): Promise<void>;
   /** The VM gone and the state removed, whatever happened. */
   dispose(): Promise<void>;
 }
 
 export interface BootSeries {
-  readonly first: BootSample | null;
+  /** One per fresh state (blank /nix disk, new keys; the baseline: a pristine disk copy). */
+  readonly firsts: BootSample[];
   readonly later: BootSample[];
   readonly stops: StopSample[];
   /** MemTotal − MemAvailable after ready and the idle pause, on the last boot. */
@@ -140,16 +141,21 @@ export async function baselineSubject(
   };
 }
 
-/** Boots each subject `1 + laterBoots` times, alternating between them; all stopped in the end. */
+/**
+ * Boots each subject `firstBoots` times from a fresh state, then `laterBoots` times more on the last
+ * one, alternating between the subjects; all stopped in the end. Several first boots: a single one
+ * on a shared machine is one noisy sample.
+ */
 export async function bootSeries(
   subjects: readonly Subject[],
+  firstBoots: number,
   laterBoots: number,
 ): Promise<Record<string, BootSeries>> {
   const series = new Map(
     subjects.map((s) => [
       s.name,
       {
-        first: null as BootSample | null,
+        firsts: [] as BootSample[],
         later: [] as BootSample[],
         stops: [] as StopSample[],
         memoryInUseBytes: null as number | null,
@@ -158,13 +164,16 @@ export async function bootSeries(
       },
     ]),
   );
-  for (let round = 0; round <= laterBoots; round++) {
+  const rounds = firstBoots + laterBoots;
+  for (let round = 0; round < rounds; round++) {
+    const first = round < firstBoots;
     for (const subject of subjects) {
       const entry = series.get(subject.name);
       if (entry === undefined) continue;
-      // A subject whose first boot failed is not booted again.
-      if (round > 0 && entry.first?.ok !== true) continue;
-      const kind = round === 0 ? "first" : `later ${round}`;
+      // Later boots continue on the last first boot's state: not when that boot failed.
+      if (!first && entry.firsts.at(-1)?.ok !== true) continue;
+      const kind = first ? `first ${round + 1}` : `later ${round - firstBoots + 1}`;
+      if (first && round > 0) await subject.reset();
       log(`${subject.name}: ${kind} boot`);
       // No boot pays for earlier writes (a freshly composed image, a disk copy) flushed under it.
       await runCommand("sync", []);
@@ -176,10 +185,10 @@ export async function bootSeries(
         );
         entry.failures.push({ boot: kind, error: sample.error ?? "", consoleLog: sample.consoleLog ?? null });
         await subject.stop().catch(() => undefined);
-        if (round === 0) await subject.reset();
+        if (first) await subject.reset();
         sample = await subject.boot();
       }
-      if (round === 0) entry.first = sample;
+      if (first) entry.firsts.push(sample);
       else entry.later.push(sample);
       if (!sample.ok) {
         log(`${subject.name}: ${kind} boot failed again: ${sample.error} (console: ${sample.consoleLog})`);
@@ -190,7 +199,7 @@ export async function bootSeries(
       log(
         `${subject.name}: ready in ${sample.seconds?.toFixed(1)} s${sample.uptimes ? ` ${JSON.stringify(sample.uptimes)}` : ""}`,
       );
-      if (round === laterBoots) {
+      if (round === rounds - 1) {
         // Idle memory on the last boot, once the guest has settled.
         await sleep(IDLE_SECONDS * 1000);
         const meminfo = await subject.meminfo();

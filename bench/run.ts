@@ -6,10 +6,11 @@
  *   npm run bench                                   # everything
  *   npm run bench -- --only boot,build,compose,footprint
  *   npm run bench -- --json                         # the JSON on stdout instead of the table
- *   npm run bench -- --builds 10 --later-boots 3
+ *   npm run bench -- --builds 10 --first-boots 3 --later-boots 3
  *
  * Parts:
- *   boot      start → ready, first and later boots: ours through `linux-builder start`, the baseline a
+ *   boot      start → ready, first boots (each from a fresh state) and later boots: ours through
+ *             `linux-builder start`, the baseline a
  *             conventional systemd guest on a disk image (same packages, kernel, QEMU, accelerator)
  *   build     per-build overhead of N trivial builds through Nix, with and without ssh reuse
  *   compose   composition, cold and warm cache, beside mmdebstrap on the same package set
@@ -17,8 +18,9 @@
  *   accel     start → ready projected for KVM/hvf: the boot phases ÷ TCG's slowdown, measured with the
  *             same static binary in the guest and on the host (see accel-projection.ts)
  *
- * Everything runs under TCG with 2 vCPUs and 1 GiB, as the VM tests do. On Debian as root it
- * installs what the baseline needs (mmdebstrap) itself; elsewhere the baseline rows say how.
+ * Both guests boot in the product's default shape for this host (all its CPUs, a quarter of its
+ * memory), under TCG. On Debian as root it installs what the baseline needs (mmdebstrap) itself;
+ * elsewhere the baseline rows say how.
  */
 
 import { mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
@@ -55,6 +57,7 @@ interface Options {
   readonly parts: ReadonlySet<Part>;
   readonly json: boolean;
   readonly builds: number;
+  readonly firstBoots: number;
   readonly laterBoots: number;
 }
 
@@ -62,6 +65,7 @@ function parseArgs(argv: readonly string[]): Options {
   let parts = new Set<Part>(PARTS);
   let json = false;
   let builds = 10;
+  let firstBoots = 3;
   let laterBoots = 3;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -83,13 +87,14 @@ function parseArgs(argv: readonly string[]): Options {
         throw new Error(`--only: unknown part ${unknown.join(", ")} (${PARTS.join(", ")})`);
       parts = new Set(names as Part[]);
     } else if (arg === "--builds") builds = number(value());
+    else if (arg === "--first-boots") firstBoots = Math.max(1, number(value()));
     else if (arg === "--later-boots") laterBoots = number(value());
     else
       throw new Error(
-        `unknown option ${arg} (--only ${PARTS.join(",")}, --json, --builds N, --later-boots N)`,
+        `unknown option ${arg} (--only ${PARTS.join(",")}, --json, --builds N, --first-boots N, --later-boots N)`,
       );
   }
-  return { parts, json, builds, laterBoots };
+  return { parts, json, builds, firstBoots, laterBoots };
 }
 
 /** Both guests get the product's embedded defaults for this host: the shape `start` boots. */
@@ -164,24 +169,28 @@ function bootRows(
   base: BootSeries | undefined,
   why: string | undefined,
 ): Row[] {
-  const later = (s: BootSeries | undefined) =>
-    median((s?.later ?? []).flatMap((b) => (b.ok && b.seconds !== null ? [b.seconds] : [])));
+  const boots = (s: BootSeries | undefined, kind: "first" | "later") =>
+    (kind === "first" ? s?.firsts : s?.later) ?? [];
+  const seconds = (s: BootSeries | undefined, kind: "first" | "later") =>
+    median(boots(s, kind).flatMap((b) => (b.ok && b.seconds !== null ? [b.seconds] : [])));
   const guest = (s: BootSeries | undefined, kind: "first" | "later") => {
-    const boots = kind === "first" ? (s?.first ? [s.first] : []) : (s?.later ?? []);
-    const stage2 = median(boots.flatMap((b) => (b.uptimes?.stage2 === undefined ? [] : [b.uptimes.stage2])));
-    const ready = median(boots.flatMap((b) => (b.uptimes?.ready === undefined ? [] : [b.uptimes.ready])));
-    const said = median(boots.flatMap((b) => (b.reportedSeconds == null ? [] : [b.reportedSeconds])));
-    const labels = [...new Set(boots.flatMap((b) => Object.keys(b.phases ?? {})))];
+    const samples = boots(s, kind).filter((b) => b.ok);
+    const stage2 = median(
+      samples.flatMap((b) => (b.uptimes?.stage2 === undefined ? [] : [b.uptimes.stage2])),
+    );
+    const ready = median(samples.flatMap((b) => (b.uptimes?.ready === undefined ? [] : [b.uptimes.ready])));
+    const said = median(samples.flatMap((b) => (b.reportedSeconds == null ? [] : [b.reportedSeconds])));
+    const labels = [...new Set(samples.flatMap((b) => Object.keys(b.phases ?? {})))];
     const phases = labels
-      .map((label) => `${label} ${fmt(median(boots.flatMap((b) => b.phases?.[label] ?? [])))}`)
+      .map((label) => `${label} ${fmt(median(samples.flatMap((b) => b.phases?.[label] ?? [])))}`)
       .join(", ");
     return `ours: \`start\` wall (said Ready in ${fmt(said)} s${phases ? `: ${phases}` : ""}; guest uptime: stage 2 at ${fmt(stage2, 2)} s, READY at ${fmt(ready, 2)} s)`;
   };
   const baseNote = why ?? "baseline: systemd on a fresh copy of the disk image, QEMU spawned → ready";
   const analyze = base?.bootReport ? `; baseline's last boot, systemd-analyze: ${base.bootReport}` : "";
-  const laterCount = Math.max(ours?.later.length ?? 0, base?.later.length ?? 0);
+  const count = (kind: "first" | "later") => Math.max(boots(ours, kind).length, boots(base, kind).length);
   const failed = (s: BootSeries | undefined, name: string, first: boolean) => {
-    const failures = (s?.failures ?? []).filter((f) => (f.boot === "first") === first);
+    const failures = (s?.failures ?? []).filter((f) => f.boot.startsWith("first") === first);
     return failures.length > 0
       ? `; ${name}: ${failures.length} failed boot(s) tried again (${failures.map((f) => f.error.split(":")[0]).join("; ")})`
       : "";
@@ -189,17 +198,17 @@ function bootRows(
   return [
     {
       part: "boot",
-      what: "start → ready, first boot",
-      ours: ours?.first?.ok ? ours.first.seconds : null,
-      baseline: base?.first?.ok ? base.first.seconds : null,
+      what: `start → ready, first boot (median of ${count("first")})`,
+      ours: seconds(ours, "first"),
+      baseline: seconds(base, "first"),
       unit: "s",
       note: `${guest(ours, "first")}, blank /nix disk; ${baseNote}${failed(ours, "ours", true)}${failed(base, "baseline", true)}`,
     },
     {
       part: "boot",
-      what: `start → ready, later boots (median of ${laterCount})`,
-      ours: later(ours),
-      baseline: later(base),
+      what: `start → ready, later boots (median of ${count("later")})`,
+      ours: seconds(ours, "later"),
+      baseline: seconds(base, "later"),
       unit: "s",
       note: `${guest(ours, "later")}${analyze}${failed(ours, "ours", false)}${failed(base, "baseline", false)}`,
     },
@@ -335,7 +344,9 @@ async function main(): Promise<void> {
     try {
       subjects.push(await ourSubject(SHAPE, DISK_GIB, READY_TIMEOUT_S.ours));
       if (baseline) subjects.push(await baselineSubject(baseline, SHAPE, READY_TIMEOUT_S.baseline));
-      series = await bootSeries(subjects, has("boot") ? options.laterBoots : 0);
+      series = has("boot")
+        ? await bootSeries(subjects, options.firstBoots, options.laterBoots)
+        : await bootSeries(subjects, 1, 0);
     } catch (error) {
       errors.push(`boot: ${(error as Error).stack ?? error}`);
       log(`boot: ${(error as Error).message}`);

@@ -121,7 +121,7 @@ export async function ensureImage(paths: Paths, config: Config): Promise<StoredI
       const lock = await store.readLock(image);
       if (image.manifest.inputs === (await imageInputs(lock))) return image;
       process.stderr.write(
-        `The ${config.arch} image ${image.manifest.id} was composed by another version of linux-builder: composing it again from its lock (the same packages).\n`,
+        `The ${config.arch} image ${image.manifest.id} was composed by another version of linux-builder: composing it again from its lock (the same packages; \`linux-builder image prune\` removes the old one).\n`,
       );
       return compose(lock);
     }

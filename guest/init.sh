@@ -126,8 +126,10 @@ fi
 # someone's only copy.
 disk=/dev/vda
 [ -b $disk ] || fail "no data disk ($disk) for /nix: the virtio_blk module did not load, or QEMU has no disk"
+formatted=
 if [ -z "$(dd if=$disk bs=65536 count=1 2>/dev/null | tr -d '\000' | head -c 1)" ]; then
   log "formatting $disk for /nix"
+  formatted=1
   # A new disk is a sparse file of zeros: discarding it first (mke2fs's default) is work for nothing.
   /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1,nodiscard $disk ||
     fail "cannot format $disk"
@@ -139,8 +141,9 @@ fi
 mkdir -p /nix
 mount -t ext4 -o noatime $disk /nix || fail "cannot mount $disk on /nix"
 # The host grows the disk when diskGiB is raised: grow the file system with it, online, off the
-# boot's critical path (a no-op otherwise).
-(/usr/sbin/resize2fs $disk >/dev/null 2>&1 || log "cannot grow the /nix file system to the disk's size") &
+# boot's critical path (a no-op otherwise; a file system just made fills its disk already).
+[ -n "$formatted" ] ||
+  (/usr/sbin/resize2fs $disk >/dev/null 2>&1 || log "cannot grow the /nix file system to the disk's size") &
 mkdir -p /nix/store /nix/var/nix
 chown root:nixbld /nix/store
 chmod 1775 /nix/store

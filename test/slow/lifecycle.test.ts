@@ -22,19 +22,22 @@ describe("the builder's lifecycle (slow)", () => {
   let stateDir: string;
   let port: number;
   const env = () => ({ ...process.env, LINUX_BUILDER_HOME: testHome() });
-  /** `linux-builder COMMAND --state-dir … ARGS`: this test's builder, on its own port, under TCG. */
-  const cli = (command: string, ...args: string[]) =>
-    run(
-      "node",
-      [
-        "bin/linux-builder.js",
-        command,
-        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
-        ...args,
-      ],
-      { env: env(), timeout: 900_000 },
-    );
+  /** `linux-builder COMMAND --state-dir … ARGS` for a builder of the test's, on its own port, under TCG. */
+  const cliFor =
+    (builder: () => { stateDir: string; port: number; diskGiB: number }) =>
+    (command: string, ...args: string[]) =>
+      run(
+        "node",
+        [
+          "bin/linux-builder.js",
+          command,
+          ...["--state-dir", builder().stateDir, "--port", String(builder().port), "--accel", "tcg"],
+          ...["--cpus", "2", "--memory", "1024", "--disk", String(builder().diskGiB)],
+          ...args,
+        ],
+        { env: env(), timeout: 900_000 },
+      );
+  const cli = cliFor(() => ({ stateDir, port, diskGiB: 8 }));
 
   before(async () => {
     await testImage("amd64");
@@ -106,18 +109,7 @@ describe("the builder's lifecycle (slow)", () => {
   }, async () => {
     const failedState = await mkdtemp(join(tmpdir(), "lb-state-failed-"));
     const failedPort = await freePort();
-    const failedCli = (command: string, ...args: string[]) =>
-      run(
-        "node",
-        [
-          "bin/linux-builder.js",
-          command,
-          ...["--state-dir", failedState, "--port", String(failedPort), "--accel", "tcg"],
-          ...["--cpus", "2", "--memory", "1024", "--disk", "4"],
-          ...args,
-        ],
-        { env: env(), timeout: 900_000 },
-      );
+    const failedCli = cliFor(() => ({ stateDir: failedState, port: failedPort, diskGiB: 4 }));
     try {
       // A /nix disk that is neither blank nor ext4: maybe someone's only copy, never formatted over.
       const disk = join(failedState, "nix.img");

@@ -13,6 +13,7 @@ import {
 import { currentPaths, type Paths } from "../config/paths.js";
 import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
 import { composeImage, imageInputs } from "../image/compose.js";
+import { GUEST_PACKAGES } from "../image/guest/profile.js";
 import type { Lock } from "../image/lock.js";
 import { ImageStore, type StoredImage } from "../image/store.js";
 import { stateLayout } from "../vm/state.js";
@@ -118,12 +119,23 @@ export async function ensureImage(paths: Paths, config: Config): Promise<StoredI
   if (id !== undefined) {
     const image = await store.get(id).catch(() => undefined);
     if (image !== undefined && (await store.looksIntact(image))) {
-      const lock = await store.readLock(image);
-      if (image.manifest.inputs === (await imageInputs(lock))) return image;
+      const lock = await store.readLock(image).catch(() => undefined);
+      if (lock === undefined || image.manifest.inputs === (await imageInputs(lock))) return image;
+      // Its own lock, unless this version's guest needs packages that lock never had: then the
+      // closure is resolved again from the mirror's signed index.
+      const sameRoots = GUEST_PACKAGES.every((name) => lock.roots.includes(name));
       process.stderr.write(
-        `The ${config.arch} image ${image.manifest.id} was composed by another version of linux-builder: composing it again from its lock (the same packages; \`linux-builder image prune\` removes the old one).\n`,
+        `The ${config.arch} image ${image.manifest.id} was composed by another version of linux-builder: composing it again ${sameRoots ? "from its lock (the same packages)" : "(this version's guest has other packages)"}; \`linux-builder image prune\` removes the old one.\n`,
       );
-      return compose(lock);
+      try {
+        return await compose(sameRoots ? lock : undefined);
+      } catch (error) {
+        // The old image still boots: better than no builder (offline with a pruned cache, say).
+        warn(
+          `cannot compose the image again (${error instanceof Error ? error.message : String(error)}): starting ${image.manifest.id} as it is`,
+        );
+        return image;
+      }
     }
   }
   process.stderr.write(`No ${config.arch} image yet: composing one.\n`);
@@ -205,7 +217,8 @@ async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
   const layout = stateLayout(config.stateDir);
   const pid = await runningPid(layout);
   const instance = pid === undefined ? undefined : await readInstance(layout);
-  const ready = instance === undefined ? false : await isReady(layout, instance.port, { reuse: true });
+  const ready =
+    instance === undefined ? false : await isReady(layout, instance.port, { reuse: true, timeoutMs: 15_000 });
   const disk = await diskUsage(layout);
   const uptimeSeconds =
     instance === undefined ? null : Math.round((Date.now() - Date.parse(instance.startedAt)) / 1000);

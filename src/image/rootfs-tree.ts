@@ -68,10 +68,11 @@ export class RootfsTree {
     return entry?.type === "file" ? entry.data : undefined;
   }
 
-  /** The regular files in the tree, with their contents. */
+  /** The regular files in the tree (hard links too), with their contents. */
   *files(): Generator<readonly [string, Buffer]> {
     for (const [path, entry] of this.entries) {
       if (entry.type === "file") yield [path, entry.data ?? Buffer.alloc(0)];
+      else if (entry.type === "hardlink") yield [path, this.hardLinks.get(path)?.data ?? Buffer.alloc(0)];
     }
   }
 

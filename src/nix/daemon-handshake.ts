@@ -88,10 +88,20 @@ export async function daemonAnswers(
   );
 }
 
-/** Whether a Nix store answers on the unix socket at `path`. */
-export async function daemonAnswersAt(path: string, timeoutMs: number): Promise<DaemonHello | undefined> {
+/**
+ * Whether a Nix store answers on the unix socket at `path`, and whether anything accepted the
+ * connection at all (a forward whose far end is not listening yet accepts, then closes).
+ */
+export async function daemonAnswersAt(
+  path: string,
+  timeoutMs: number,
+): Promise<{ readonly hello?: DaemonHello; readonly connected: boolean }> {
   const socket = connect(path);
-  return handshake(
+  let connected = false;
+  socket.once("connect", () => {
+    connected = true;
+  });
+  const hello = await handshake(
     {
       input: socket,
       output: socket,
@@ -100,4 +110,5 @@ export async function daemonAnswersAt(path: string, timeoutMs: number): Promise<
     },
     timeoutMs,
   );
+  return hello === undefined ? { connected } : { hello, connected };
 }

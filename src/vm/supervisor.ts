@@ -108,13 +108,33 @@ export function sshArgs(layout: StateLayout, port: number, options: { reuse?: bo
 
 const BUILDER_DESTINATION = "builder@127.0.0.1";
 
+/**
+ * A path as the value of an ssh `-o` option: quoted, as ssh splits values at spaces (the state folder
+ * on macOS is under "Application Support"), and with `%` doubled, as ssh expands %-tokens in paths.
+ */
+export function sshPathValue(path: string): string {
+  if (path.includes('"')) {
+    throw new LinuxBuilderError(
+      "vm.state-path",
+      `ssh cannot be given a path with a double quote in it: ${path}`,
+      {
+        hint: "Choose a state folder without one (--state-dir, or stateDir in config.json).",
+      },
+    );
+  }
+  return `"${path.replaceAll("%", "%%")}"`;
+}
+
 function sshOptions(layout: StateLayout, port: number, options: { reuse?: boolean }): string[] {
   return [
     // One connection, shared by the checks while the builder comes up (a handshake under TCG took
     // about a second) and by `linux-builder ssh` for a while after; the socket lives in the 0700
-    // state folder.
+    // state folder. A forward's socket left by an earlier connection is replaced.
     ...(options.reuse
-      ? ["-o", "ControlMaster=auto", "-o", `ControlPath=${layout.dir}/ssh.sock`, "-o", "ControlPersist=60"]
+      ? [
+          ...["-o", "ControlMaster=auto", "-o", `ControlPath=${sshPathValue(`${layout.dir}/ssh.sock`)}`],
+          ...["-o", "ControlPersist=60", "-o", "StreamLocalBindUnlink=yes"],
+        ]
       : []),
     "-F",
     "/dev/null",
@@ -123,7 +143,7 @@ function sshOptions(layout: StateLayout, port: number, options: { reuse?: boolea
     "-o",
     "StrictHostKeyChecking=yes",
     "-o",
-    `UserKnownHostsFile=${layout.knownHosts}`,
+    `UserKnownHostsFile=${sshPathValue(layout.knownHosts)}`,
     "-o",
     "IdentitiesOnly=yes",
     "-o",
@@ -138,36 +158,20 @@ function sshOptions(layout: StateLayout, port: number, options: { reuse?: boolea
 /** Where the guest's Nix daemon listens (Nix's default). */
 const GUEST_DAEMON_SOCKET = "/nix/var/nix/daemon-socket/socket";
 
-/**
- * Forwards the guest's daemon socket to layout.daemonSocket over the reused connection, which this
- * starts when there is none: `ssh -f -N -L` returns once the connection is up and the forward is in
- * place (a master already running adds the forward in a few milliseconds).
- */
-function forwardDaemonSocket(layout: StateLayout, port: number, timeoutMs: number): Promise<boolean> {
-  const args = [
-    ...sshOptions(layout, port, { reuse: true }),
-    // Plain X25519 rather than the default post-quantum hybrid, whose guest half under TCG made each
-    // connection 0.1 s slower (0.64 s against 0.74 s, mean of 6): this connection never leaves the
-    // machine (127.0.0.1 to our own VM), so there is no traffic for anyone to record now and
-    // decrypt later.
-    "-o",
-    "KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org",
-    "-o",
-    "ExitOnForwardFailure=yes",
-    // The socket a previous connection left behind.
-    "-o",
-    "StreamLocalBindUnlink=yes",
-    "-L",
-    `${layout.daemonSocket}:${GUEST_DAEMON_SOCKET}`,
-    "-f",
-    "-N",
-    BUILDER_DESTINATION,
-  ];
+/** `-L` for the daemon socket's forward (its local path %-escaped, as ssh expands tokens there). */
+function daemonForward(layout: StateLayout): string[] {
+  return ["-L", `${layout.daemonSocket.replaceAll("%", "%%")}:${GUEST_DAEMON_SOCKET}`];
+}
+
+/** Runs ssh to its exit (never longer than `timeoutMs`), with no pipes a backgrounded ssh would hold. */
+function sshExits(args: readonly string[], timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    // No pipes: the backgrounded connection would hold them open.
-    const child = spawn("ssh", args, { stdio: "ignore" });
+    const child = spawn("ssh", [...args], { stdio: "ignore" });
     const timer = setTimeout(() => child.kill(), timeoutMs);
-    child.on("error", () => resolve(false));
+    child.on("error", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
     child.on("exit", (code) => {
       clearTimeout(timer);
       resolve(code === 0);
@@ -176,26 +180,63 @@ function forwardDaemonSocket(layout: StateLayout, port: number, timeoutMs: numbe
 }
 
 /**
+ * Puts the guest's daemon socket at layout.daemonSocket: added to the reused connection when one
+ * runs (`-O forward`, no session in the guest), else a new one is started with it (`-f -N -L`
+ * returns once the connection is up and the forward in place).
+ */
+async function forwardDaemonSocket(layout: StateLayout, port: number, timeoutMs: number): Promise<boolean> {
+  const options = sshOptions(layout, port, { reuse: true });
+  // Nothing answered there: whatever socket file is left belongs to a connection that is gone.
+  await rm(layout.daemonSocket, { force: true });
+  if (await sshExits([...options, "-O", "check", BUILDER_DESTINATION], timeoutMs)) {
+    return sshExits([...options, "-O", "forward", ...daemonForward(layout), BUILDER_DESTINATION], timeoutMs);
+  }
+  return sshExits(
+    [
+      ...options,
+      // Plain X25519 rather than the default post-quantum hybrid, whose guest half under TCG made
+      // each connection 0.1 s slower (0.64 s against 0.74 s, mean of 6): this connection never
+      // leaves the machine (127.0.0.1 to our own VM), so there is no traffic for anyone to record
+      // now and decrypt later.
+      "-o",
+      "KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org",
+      "-o",
+      "ExitOnForwardFailure=yes",
+      ...daemonForward(layout),
+      "-f",
+      "-N",
+      BUILDER_DESTINATION,
+    ],
+    timeoutMs,
+  );
+}
+
+/**
  * Ready means the guest's host key matches our pin and its Nix store answers over the builder's ssh;
  * an open TCP port proves nothing (QEMU's user networking accepts before the guest listens).
  *
  * With `reuse`, the store is asked through the reused connection's forward of the daemon's socket:
- * no process starts in the guest, where `nix-daemon --stdio` (what Nix's ssh-ng:// store runs, a
- * relay to that same socket) took 0.3 s under TCG. Without it, as Nix does: `nix-daemon --stdio`.
+ * no program starts in the guest (sshd hands the channel to the daemon's socket), where
+ * `nix-daemon --stdio` (what Nix's ssh-ng:// store runs, a relay to that same socket) took 0.3 s
+ * under TCG. Without it, as Nix does: `nix-daemon --stdio`. It answers within `timeoutMs`.
  */
 export async function isReady(
   layout: StateLayout,
   port: number,
-  options: { reuse?: boolean } = {},
+  options: { reuse?: boolean; timeoutMs?: number } = {},
 ): Promise<boolean> {
-  // ssh reads a ':' in a forward's path as the separator.
-  if (!options.reuse || layout.daemonSocket.includes(":")) {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const left = () => Math.max(1, deadline - Date.now());
+  if (!options.reuse) {
     const args = [...sshArgs(layout, port, options), "nix-daemon", "--stdio"];
-    return (await daemonAnswers("ssh", args, 30_000)) !== undefined;
+    return (await daemonAnswers("ssh", args, left())) !== undefined;
   }
-  if ((await daemonAnswersAt(layout.daemonSocket, 10_000)) !== undefined) return true;
-  if (!(await forwardDaemonSocket(layout, port, 30_000))) return false;
-  return (await daemonAnswersAt(layout.daemonSocket, 30_000)) !== undefined;
+  const asked = await daemonAnswersAt(layout.daemonSocket, left());
+  if (asked.hello !== undefined) return true;
+  // The forward is there, the daemon not yet: ask again later, without another ssh.
+  if (asked.connected) return false;
+  if (!(await forwardDaemonSocket(layout, port, left()))) return false;
+  return (await daemonAnswersAt(layout.daemonSocket, left())).hello !== undefined;
 }
 
 export interface BootOptions {
@@ -418,7 +459,9 @@ export async function startVm(options: StartOptions): Promise<StartResult> {
           { hint: "`linux-builder logs` shows what the guest printed." },
         );
       }
-      if (await isReady(layout, config.port, { reuse: true })) {
+      if (
+        await isReady(layout, config.port, { reuse: true, timeoutMs: Math.max(1, deadline - Date.now()) })
+      ) {
         const store = seconds();
         return {
           instance,
@@ -666,11 +709,14 @@ export async function stopVm(
   return { outcome, seconds: seconds() };
 }
 
-/** Whether the running boot's guest said it failed (FAILED on its console). */
+/** Whether the running boot's guest said it failed (FAILED on its console, before any READY). */
 async function bootFailed(layout: StateLayout): Promise<boolean> {
   const instance = await readInstance(layout);
   if (instance?.consoleOffset === undefined) return false;
-  return scanConsole(await readConsoleSince(layout.consoleLog, instance.consoleOffset))?.kind === "failed";
+  const printed = await readConsoleSince(layout.consoleLog, instance.consoleOffset);
+  // After READY, the console is a login: anything there was typed, not said by /init.
+  const ready = printed.indexOf("linux-builder: READY at ");
+  return scanConsole(ready === -1 ? printed : printed.slice(0, ready))?.kind === "failed";
 }
 
 /** Bytes the sparse disk really uses on the host. */

@@ -89,17 +89,21 @@ test("the Nix daemon's hello over a unix socket, as the ssh forward gives it", a
   const daemonPath = join(dir, "nix.sock");
   await new Promise<void>((resolve) => relay.listen(daemonPath, resolve));
   t.after(() => relay.close());
-  const hello = await daemonAnswersAt(daemonPath, 10_000);
-  assert.match(hello?.protocol ?? "none", /^1\.\d+$/);
+  const answered = await daemonAnswersAt(daemonPath, 10_000);
+  assert.match(answered.hello?.protocol ?? "none", /^1\.\d+$/);
+  assert.equal(answered.connected, true);
 
   // A socket whose other end closes without a word (the forward, before the guest's daemon is up).
   const silent = createServer((connection) => connection.end());
   const silentPath = join(dir, "silent.sock");
   await new Promise<void>((resolve) => silent.listen(silentPath, resolve));
   t.after(() => silent.close());
-  assert.equal(await daemonAnswersAt(silentPath, 5_000), undefined);
-  // Nothing there, and a stale socket file nobody listens on.
-  assert.equal(await daemonAnswersAt(join(dir, "missing.sock"), 1_000), undefined);
+  assert.deepEqual(await daemonAnswersAt(silentPath, 5_000), { connected: true });
+  // Nothing there, and a stale socket file nobody listens on: not even connected.
+  assert.deepEqual(await daemonAnswersAt(join(dir, "missing.sock"), 1_000), { connected: false });
+  const stale = join(dir, "stale.sock");
+  await writeFile(stale, "");
+  assert.deepEqual(await daemonAnswersAt(stale, 1_000), { connected: false });
 });
 
 test("the kernel's last words when it crashed", () => {

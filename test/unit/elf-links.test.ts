@@ -78,9 +78,9 @@ describe("an ELF file's dynamic links", () => {
       "usr/bin/../lib/nix",
       "usr/lib/x86_64-linux-gnu",
       "usr/lib",
-      "usr/local/lib/x86_64-linux-gnu",
-      "usr/local/lib",
     ]);
+    const braced = { needed: [], runpath: [["$", "{ORIGIN}/../lib"].join("")] };
+    assert.deepEqual(librarySearchPath("usr/bin/x", braced, "aarch64-linux-gnu")[0], "usr/bin/../lib");
   });
 });
 

@@ -74,13 +74,16 @@ export const MULTIARCH_TRIPLET = { amd64: "x86_64-linux-gnu", arm64: "aarch64-li
 
 /**
  * The directories the dynamic loader searches for `path`'s libraries, as image paths (no leading
- * slash): its RUNPATH ($ORIGIN is its own directory), then Debian's multiarch and default directories
- * (/lib is a link into /usr on a merged-/usr image).
+ * slash): its RUNPATH ($ORIGIN or ${ORIGIN} is its own directory), then Debian's multiarch and
+ * default directories (/lib is a link into /usr on a merged-/usr image). Not /usr/local: the loader
+ * finds those through ld.so.cache, which no one makes in the image.
  */
 export function librarySearchPath(path: string, links: DynamicLinks, triplet: string): string[] {
   const origin = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
-  const own = links.runpath.map((dir) => dir.replaceAll("$ORIGIN", `/${origin}`).replace(/^\/+/, ""));
-  return [...own, `usr/lib/${triplet}`, "usr/lib", `usr/local/lib/${triplet}`, "usr/local/lib"];
+  const own = links.runpath.map((dir) =>
+    dir.replace(/\$(ORIGIN|\{ORIGIN\})/g, `/${origin}`).replace(/^\/+/, ""),
+  );
+  return [...own, `usr/lib/${triplet}`, "usr/lib"];
 }
 
 /**

@@ -188,7 +188,8 @@ function bootRows(
   };
   const baseNote = why ?? "baseline: systemd on a fresh copy of the disk image, QEMU spawned → ready";
   const analyze = base?.bootReport ? `; baseline's last boot, systemd-analyze: ${base.bootReport}` : "";
-  const count = (kind: "first" | "later") => Math.max(boots(ours, kind).length, boots(base, kind).length);
+  const count = (kind: "first" | "later") =>
+    Math.max(...[ours, base].map((s) => boots(s, kind).filter((b) => b.ok).length));
   const failed = (s: BootSeries | undefined, name: string, first: boolean) => {
     const failures = (s?.failures ?? []).filter((f) => f.boot.startsWith("first") === first);
     return failures.length > 0

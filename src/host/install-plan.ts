@@ -189,6 +189,15 @@ export interface InstallRequest {
 
 export function planInstall(state: HostState, request: InstallRequest): Plan {
   const paths = installedPaths(state, request.port);
+  // The key's path is a field of the machines line, which Nix splits at white space and ';' and
+  // cuts at '#': such a path would leave Nix with a machines file it reads wrongly.
+  if (/[\s;#]/.test(paths.key)) {
+    throw new LinuxBuilderError(
+      "install.path",
+      `Cannot install into ${state.nixConfDir}: the builder's key would be ${paths.key}, and Nix's machines file cannot hold a path with white space, ';' or '#'; nothing was changed`,
+      { hint: "Use a Nix configuration folder without them (--nix-conf-dir)." },
+    );
+  }
   const steps: Step[] = [];
   const notes: string[] = [];
   const write = (path: string, next: string, mode: number, extra: Partial<Step & { kind: "write" }> = {}) => {

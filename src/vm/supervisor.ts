@@ -1,8 +1,19 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, constants, copyFile, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import {
+  chmod,
+  constants,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+} from "node:fs/promises";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { Config } from "../config/config.js";
@@ -637,6 +648,12 @@ async function ensureBootInitrd(
     .update(`${image.manifest.initrd.sha256}\n`)
     .update(secretsArchive(secrets))
     .digest("hex");
+  // What a start that died here left (starts hold the state folder's lock, so none is running).
+  const base = basename(layout.bootInitrd);
+  for (const name of await readdir(layout.dir).catch(() => [] as string[])) {
+    if (name.startsWith(`${base}.`) && name.endsWith(".tmp"))
+      await rm(join(layout.dir, name), { force: true });
+  }
   const stampFile = `${layout.bootInitrd}.key`;
   const stamp = await readFile(stampFile, "utf8").catch(() => undefined);
   const current = await stat(layout.bootInitrd).catch(() => undefined);

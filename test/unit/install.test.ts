@@ -8,6 +8,7 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { LinuxBuilderError } from "../../src/errors.js";
 import { applyPlan, chooseDaemonRestart, readHostState } from "../../src/host/host-files.js";
 import {
   controlPathFits,
@@ -163,6 +164,26 @@ test("a user's builders = setting that bypasses the machines file is pointed out
       n.includes("replaces"),
     ),
   );
+});
+
+test("a Nix folder whose path the machines file cannot hold: a clear error, nothing written", async () => {
+  for (const folder of ["Nix Config", "nix;conf", "nix#1"]) {
+    const root = await mkdtemp(join(tmpdir(), "lb-install-"));
+    scratch.push(root);
+    const dirs = { nixConfDir: join(root, folder), sshConfigDir: join(root, "ssh_config.d") };
+    await mkdir(dirs.nixConfDir);
+    await mkdir(dirs.sshConfigDir);
+    const before = await snapshot(root);
+    const state = await readHostState(dirs, 31022);
+    assert.throws(
+      () => planInstall(state, request()),
+      (error: unknown) =>
+        error instanceof LinuxBuilderError &&
+        error.code === "install.path" &&
+        error.message.includes(join(dirs.nixConfDir, "builder_ed25519")),
+    );
+    assert.deepEqual(await snapshot(root), before);
+  }
 });
 
 test("a read-only nix.conf: a clear error, nothing written", async () => {

@@ -13,7 +13,7 @@ export interface BootSecrets {
  * installs and deletes. It is appended to the shared image at a 4-byte boundary (the
  * kernel reads concatenated archives; a misaligned one fails with "invalid magic").
  */
-export function secretsArchive(secrets: BootSecrets): Buffer {
+function secretsArchive(secrets: BootSecrets): Buffer {
   const entries: CpioEntry[] = [
     { path: ".linux-builder", type: "directory", mode: 0o700 },
     {

@@ -22,7 +22,7 @@ import { ARCHITECTURES } from "../image/guest/profile.js";
 import type { StoredImage } from "../image/store.js";
 import { daemonAnswers, daemonAnswersAt } from "../nix/daemon-handshake.js";
 import { chooseAccel } from "./accel.js";
-import { type BootSecrets, secretsArchive, secretsTail } from "./boot-secrets.js";
+import { type BootSecrets, secretsTail } from "./boot-secrets.js";
 import {
   consoleOffset,
   kernelCrash,
@@ -644,10 +644,8 @@ async function ensureBootInitrd(
   image: StoredImage,
   secrets: BootSecrets,
 ): Promise<void> {
-  const key = createHash("sha256")
-    .update(`${image.manifest.initrd.sha256}\n`)
-    .update(secretsArchive(secrets))
-    .digest("hex");
+  const tail = secretsTail(image.manifest.initrd.size, secrets);
+  const key = createHash("sha256").update(`${image.manifest.initrd.sha256}\n`).update(tail).digest("hex");
   // What a start that died here left (starts hold the state folder's lock, so none is running).
   const base = basename(layout.bootInitrd);
   for (const name of await readdir(layout.dir).catch(() => [] as string[])) {
@@ -657,7 +655,7 @@ async function ensureBootInitrd(
   const stampFile = `${layout.bootInitrd}.key`;
   const stamp = await readFile(stampFile, "utf8").catch(() => undefined);
   const current = await stat(layout.bootInitrd).catch(() => undefined);
-  if (stamp === key && current !== undefined && current.size >= image.manifest.initrd.size) return;
+  if (stamp === key && current?.size === image.manifest.initrd.size + tail.length) return;
   await rm(stampFile, { force: true });
   // A clone where the file system makes one (APFS, btrfs, XFS), else a copy inside the kernel: the
   // image (63 MiB) never passes through this process. Then the secrets, appended once the copy is 0600.
@@ -667,7 +665,7 @@ async function ensureBootInitrd(
     await chmod(temp, 0o600);
     const handle = await open(temp, "a");
     try {
-      await handle.write(secretsTail(image.manifest.initrd.size, secrets));
+      await handle.write(tail);
       await handle.sync();
     } finally {
       await handle.close();

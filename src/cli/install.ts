@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { z } from "zod";
 import type { Config } from "../config/config.js";
 import { currentPaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
 import { applyPlan, canApplyDirectly, readHostState } from "../host/host-files.js";
-import { describePlan, type Plan, planInstall, planUninstall } from "../host/install-plan.js";
+import { describePlan, planInstall, planUninstall } from "../host/install-plan.js";
+import { type ApplyReport, applyReportSchema, type Plan, planSchema } from "../host/plan.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { ensureKeys, stateLayout } from "../vm/state.js";
 import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
@@ -53,6 +53,14 @@ export function sudoCommand(node: string, script: string): string[] {
   return ["sudo", "--reset-timestamp", node, script, "apply-host-plan"];
 }
 
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Applies the plan here, or through one sudo that reads it on stdin; says what happened. */
 export async function executePlan(plan: Plan): Promise<void> {
   if (plan.steps.length === 0) return;
@@ -97,55 +105,60 @@ export async function applyWithSudo(command: string, args: string[], plan: Plan)
       },
     );
   }
-  const report = JSON.parse(output.trim().split("\n").pop() ?? "{}") as { failedCommands?: string[] };
-  return report.failedCommands ?? [];
+  const report = applyReportSchema.safeParse(parseJsonOrUndefined(output.trim().split("\n").pop() ?? ""));
+  if (!report.success) {
+    throw new LinuxBuilderError(
+      "install.sudo",
+      `The privileged step (${command}) ended without saying what it did; see above`,
+      { hint: "Run `linux-builder doctor` to see what is installed, and the command again." },
+    );
+  }
+  return report.data.failedCommands;
 }
 
-const stepSchema = z.discriminatedUnion("kind", [
-  z
-    .object({
-      kind: z.literal("write"),
-      path: z.string().startsWith("/"),
-      content: z.string(),
-      mode: z.number().int().min(0).max(0o777),
-      exactMode: z.boolean().optional(),
-      group: z.string().optional(),
-      before: z.string().optional(),
-      backup: z.string().startsWith("/").optional(),
-      secret: z.boolean().optional(),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal("remove"),
-      path: z.string().startsWith("/"),
-      before: z.string().optional(),
-      secret: z.boolean().optional(),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal("restore"),
-      path: z.string().startsWith("/"),
-      from: z.string().startsWith("/"),
-    })
-    .strict(),
-  z.object({ kind: z.literal("command"), argv: z.array(z.string()).min(1), why: z.string() }).strict(),
-]);
-const planSchema = z.object({ steps: z.array(stepSchema), notes: z.array(z.string()) }).strict();
+/**
+ * Reads the plan the user's half wrote to our stdin. Anything else there (someone typing, a plan from
+ * another version of linux-builder) is refused before a file is touched.
+ */
+export function parsePlan(text: string): Plan {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new LinuxBuilderError(
+      "install.plan",
+      "apply-host-plan read something that is not a plan (not JSON) on its standard input; nothing was changed",
+      {
+        hint: "It is run by `linux-builder install` and `uninstall` through sudo, not by hand: run one of those.",
+      },
+    );
+  }
+  const parsed = planSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `;
+    throw new LinuxBuilderError(
+      "install.plan",
+      `apply-host-plan was given a plan it does not understand (${where}${issue?.message ?? "invalid"}); nothing was changed`,
+      {
+        hint: "The linux-builder that made the plan and the one sudo runs must be the same: run `linux-builder install` (or `uninstall`) again.",
+      },
+    );
+  }
+  return parsed.data;
+}
 
 /** `apply-host-plan`: the root half of install, reading the plan the user's half made from stdin. */
 async function applyHostPlan(): Promise<void> {
+  if (process.stdin.isTTY) {
+    throw new LinuxBuilderError("install.plan", "apply-host-plan reads a plan on its standard input", {
+      hint: "It is run by `linux-builder install` and `uninstall` through sudo, not by hand: run one of those.",
+    });
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const parsed = planSchema.safeParse(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-  if (!parsed.success) {
-    throw new LinuxBuilderError(
-      "install.plan",
-      `Not a plan: ${parsed.error.issues[0]?.message ?? "invalid"}`,
-    );
-  }
-  const report = await applyPlan(parsed.data as Plan, (line) => say(`  ${line}`));
+  const plan = parsePlan(Buffer.concat(chunks).toString("utf8"));
+  const report: ApplyReport = await applyPlan(plan, (line) => say(`  ${line}`));
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 

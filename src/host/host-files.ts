@@ -17,8 +17,9 @@ import {
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { LinuxBuilderError } from "../errors.js";
-import type { DaemonRestart, HostFile, HostState, Plan, Step } from "./install-plan.js";
+import type { DaemonRestart, HostFile, HostState } from "./install-plan.js";
 import { installedPaths, pathsToRead } from "./install-plan.js";
+import type { ApplyReport, Plan, Step } from "./plan.js";
 
 const run = promisify(execFile);
 
@@ -196,8 +197,8 @@ type Undo = () => Promise<void>;
 
 async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo> {
   if (step.kind === "mkdir") {
-    await mkdir(step.path, { mode: 0o700 });
-    await chmod(step.path, 0o700);
+    await mkdir(step.path, { mode: step.mode });
+    await chmod(step.path, step.mode);
     return () => rm(step.path, { recursive: true, force: true });
   }
   if (step.kind === "rmdir") {
@@ -261,11 +262,6 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
       if (isRoot) await chown(step.path, previous.uid, previous.gid);
     }
   };
-}
-
-export interface ApplyReport {
-  /** Commands that failed, with why: files are in place, the user must act. */
-  readonly failedCommands: readonly string[];
 }
 
 /**

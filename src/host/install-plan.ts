@@ -2,6 +2,9 @@ import { join } from "node:path";
 import { LinuxBuilderError } from "../errors.js";
 import { type BuilderEntry, builderNames, machinesLine, sshConfigBlock } from "../nix/builders.js";
 import { blockIds, hasBlock, withBlock, withoutBlock } from "../nix/managed-block.js";
+import type { Plan, Step, WriteStep } from "./plan.js";
+
+export type { Plan, Step } from "./plan.js";
 
 /**
  * `install` and `uninstall` as pure data: what the host's files hold now goes in, the exact file
@@ -42,39 +45,6 @@ export interface HostState {
 export interface BuilderKeys {
   readonly privateKey: string;
   readonly publicKey: string;
-}
-
-export type Step =
-  | {
-      readonly kind: "write";
-      readonly path: string;
-      readonly content: string;
-      /** The mode of a new file, and of the key files always; other existing files keep theirs. */
-      readonly mode: number;
-      readonly exactMode?: boolean;
-      readonly group?: string;
-      /**
-       * What must be there now (undefined: nothing): the executor checks it before writing, so a file
-       * changed since the plan was made is never overwritten. Not for secrets (unreadable when planned).
-       */
-      readonly before: string | undefined;
-      /** Where to keep a copy of the current file first (a file of the user's we are about to change). */
-      readonly backup?: string;
-      /** Secrets are never printed nor checked. */
-      readonly secret?: boolean;
-    }
-  | { readonly kind: "remove"; readonly path: string; readonly before?: string; readonly secret?: boolean }
-  /** A folder only root can use (mode 0700), and its removal with what is in it (sockets). */
-  | { readonly kind: "mkdir"; readonly path: string }
-  | { readonly kind: "rmdir"; readonly path: string }
-  /** Puts a backup back in place of the file (a rename). */
-  | { readonly kind: "restore"; readonly path: string; readonly from: string }
-  | { readonly kind: "command"; readonly argv: readonly string[]; readonly why: string };
-
-export interface Plan {
-  readonly steps: readonly Step[];
-  /** Things the user must know or do: shown, never acted on. */
-  readonly notes: readonly string[];
 }
 
 // No ";" here: Nix splits machines files on ";" as well as on newlines.
@@ -200,7 +170,7 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
   }
   const steps: Step[] = [];
   const notes: string[] = [];
-  const write = (path: string, next: string, mode: number, extra: Partial<Step & { kind: "write" }> = {}) => {
+  const write = (path: string, next: string, mode: number, extra: Partial<WriteStep> = {}) => {
     const before = content(state, path);
     if (next === before) return;
     // The user's file is kept as it was before we first touched it.
@@ -232,7 +202,7 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
     0o644,
   );
   const reuse = controlPathFits(paths.controlDir);
-  if (reuse && !state.controlDirExists) steps.push({ kind: "mkdir", path: paths.controlDir });
+  if (reuse && !state.controlDirExists) steps.push({ kind: "mkdir", path: paths.controlDir, mode: 0o700 });
   if (!reuse) {
     notes.push(
       `${paths.controlDir} is too long a path for ssh's connection-reuse sockets: each build opens its own connection.`,

@@ -4,14 +4,15 @@
  * this machine: a stand-in records the exact argv and runs the rest).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { applyWithSudo, sudoCommand } from "../../src/cli/install.js";
-import type { Plan } from "../../src/host/install-plan.js";
+import { applyWithSudo, parsePlan, sudoCommand } from "../../src/cli/install.js";
+import { LinuxBuilderError } from "../../src/errors.js";
+import type { Plan } from "../../src/host/plan.js";
 
 const run = promisify(execFile);
 
@@ -116,4 +117,51 @@ test("the privileged half: the seed's `sudo --reset-timestamp`, the plan on stdi
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+describe("parsePlan: the plan as apply-host-plan reads it", () => {
+  test("every step kind install and uninstall make crosses the sudo boundary unchanged", () => {
+    const plan: Plan = {
+      steps: [
+        { kind: "write", path: "/etc/nix/machines", content: "x\n", mode: 0o644, before: "", backup: "/b" },
+        { kind: "remove", path: "/etc/nix/k", secret: true },
+        { kind: "mkdir", path: "/etc/nix/linux-builder-ssh", mode: 0o700 },
+        { kind: "rmdir", path: "/etc/nix/linux-builder-ssh" },
+        { kind: "restore", path: "/etc/nix/nix.conf", from: "/etc/nix/nix.conf.backup-before-linux-builder" },
+        { kind: "command", argv: ["systemctl", "restart", "nix-daemon"], why: "restart" },
+      ],
+      notes: ["a note"],
+    };
+    assert.deepEqual(parsePlan(JSON.stringify(plan)), plan);
+  });
+
+  test("what is not a plan is a user error that names what is wrong, never a crash", () => {
+    assert.throws(
+      () => parsePlan("hello"),
+      (error: unknown) => {
+        assert.ok(error instanceof LinuxBuilderError);
+        assert.equal(error.code, "install.plan");
+        assert.match(error.message, /not a plan \(not JSON\).*nothing was changed/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => parsePlan(JSON.stringify({ steps: [{ kind: "chmod", path: "/x" }], notes: [] })),
+      /does not understand \(steps\.0\.kind: Invalid discriminator value.*\); nothing was changed/,
+    );
+    assert.throws(
+      () => parsePlan(JSON.stringify({ steps: [{ kind: "remove", path: "relative" }], notes: [] })),
+      /\(steps\.0\.path: an absolute path\)/,
+    );
+  });
+
+  test("apply-host-plan given garbage on stdin exits 1 with a message, not 70 with a stack", async () => {
+    const child = spawnSync("node", ["bin/linux-builder.js", "apply-host-plan"], { input: "{oops" });
+    assert.equal(child.status, 1);
+    assert.match(
+      child.stderr.toString(),
+      /^linux-builder: apply-host-plan read something that is not a plan/,
+    );
+    assert.doesNotMatch(child.stderr.toString(), /internal error|at .*\.js:\d+/);
+  });
 });

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
+import { z } from "zod";
 import type { Arch } from "../image/guest/profile.js";
 import type { Accelerator } from "./qemu-argv.js";
 import { writeFileAtomic } from "./state.js";
@@ -74,6 +75,31 @@ export async function probeKvm(
 }
 
 /**
+ * accel.json in the state folder: the KVM probe's verdict, remembered per QEMU and kernel (`key`).
+ * Declared once here; the type is derived from the schema.
+ */
+export const accelCacheSchema = z.object({
+  key: z.string(),
+  kvm: z.boolean(),
+  /** Why the probe failed; empty when it passed. */
+  reason: z.string().default(""),
+});
+
+export type AccelCache = z.infer<typeof accelCacheSchema>;
+
+/** accel.json's text as a verdict, or undefined when it is not one (then the probe runs again). */
+export function parseAccelCache(text: string): AccelCache | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = accelCacheSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
  * The accelerator to use: an explicit choice as it is; `auto` picks hvf on macOS and KVM on Linux
  * when the guest's architecture is the host's and KVM passes a probe boot (remembered in
  * `cacheFile` per QEMU and kernel), else TCG with a warning.
@@ -102,21 +128,18 @@ export async function chooseAccel(options: {
     return { accel: "tcg", warning: "/dev/kvm is missing or not accessible: using TCG (slow)" };
   }
   const key = `${options.qemu} ${options.kernelId}`;
-  const cached = await readFile(options.cacheFile, "utf8")
-    .then((text) => JSON.parse(text) as { key?: string; kvm?: boolean; reason?: string })
-    .catch(() => undefined);
-  let probe =
-    cached?.key === key && typeof cached.kvm === "boolean"
-      ? { works: cached.kvm, reason: cached.reason ?? "" }
-      : undefined;
+  const cached = parseAccelCache(await readFile(options.cacheFile, "utf8").catch(() => ""));
+  let probe = cached?.key === key ? { works: cached.kvm, reason: cached.reason } : undefined;
   if (probe === undefined) {
     // The probe boots x86's q35; other guests are trusted to the accelerator as they are.
     probe =
       options.arch === "amd64"
         ? await probeKvm(options.qemu, options.kernel, 15_000)
         : { works: true, reason: "" };
-    const record = { key, kvm: probe.works, reason: probe.reason };
-    await writeFileAtomic(options.cacheFile, `${JSON.stringify(record)}\n`, 0o644);
+    const record: AccelCache = { key, kvm: probe.works, reason: probe.reason };
+    // Remembering it saves the next start a probe; a cache that cannot be written (something else
+    // there, say) costs only that.
+    await writeFileAtomic(options.cacheFile, `${JSON.stringify(record)}\n`, 0o644).catch(() => undefined);
   }
   if (probe.works) return { accel: "kvm" };
   return {

@@ -1,0 +1,55 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { ARCHITECTURES, type Arch } from "../image/guest/profile.js";
+import type { Accelerator } from "./qemu-argv.js";
+import { type StateLayout, writeFileAtomic } from "./state.js";
+
+/**
+ * instance.json: what `start` and `run` record about the running VM, read by status, ssh, stop,
+ * console and doctor. Declared once here; the type is derived from the schema. Keys this version
+ * does not know (a newer linux-builder's) are dropped, not refused.
+ */
+export const instanceSchema = z.object({
+  pid: z.number().int().positive(),
+  port: z.number().int().min(1).max(65_535),
+  accel: z.enum(["kvm", "hvf", "tcg"]),
+  arch: z.enum(Object.keys(ARCHITECTURES) as [Arch, ...Arch[]]),
+  imageId: z.string().min(1),
+  startedAt: z.string().datetime({ offset: true }),
+  cpus: z.number().int().positive(),
+  memoryMiB: z.number().int().positive(),
+  /** Run attached to a terminal (`run`): the console is there, not on console.sock. */
+  attached: z.boolean().optional(),
+  /** Where this boot's output starts in console.log (earlier boots' output comes before). */
+  consoleOffset: z.number().int().nonnegative().optional(),
+});
+
+export type InstanceInfo = Readonly<z.infer<typeof instanceSchema>>;
+
+// The schema's accelerators are exactly qemu-argv's (a compile-time check both ways).
+const sameAccelerators: [InstanceInfo["accel"], Accelerator] extends [Accelerator, InstanceInfo["accel"]]
+  ? true
+  : never = true;
+void sameAccelerators;
+
+/** instance.json's text as InstanceInfo, or undefined when it is not JSON or not an instance record. */
+export function parseInstance(text: string): InstanceInfo | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = instanceSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The running VM's record; undefined when there is none or it cannot be read (treated as unknown). */
+export async function readInstance(layout: StateLayout): Promise<InstanceInfo | undefined> {
+  const text = await readFile(layout.instance, "utf8").catch(() => undefined);
+  return text === undefined ? undefined : parseInstance(text);
+}
+
+export async function writeInstance(layout: StateLayout, instance: InstanceInfo): Promise<void> {
+  await writeFileAtomic(layout.instance, `${JSON.stringify(instance, null, 2)}\n`, 0o644);
+}

@@ -42,6 +42,7 @@ export async function installPlan(config: Config, dirs: HostDirs): Promise<Plan>
       hostPublicKey: keys.hostPublicKey,
     },
     keys: { privateKey: await readFile(layout.builderKey, "utf8"), publicKey: keys.builderPublicKey },
+    stateKeyFile: layout.builderKey,
   });
 }
 

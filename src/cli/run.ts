@@ -4,6 +4,7 @@ import type { Config } from "../config/config.js";
 import { currentPaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
 import { installedPaths } from "../host/install-plan.js";
+import { shellWord } from "../host/shell-word.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { machinesLine, sshConfigBlock } from "../nix/builders.js";
 import { attachConsole, DEFAULT_ESCAPE, escapeKeyName, parseEscapeKey } from "../vm/console-attach.js";
@@ -19,11 +20,6 @@ import {
   installPlan,
 } from "./install.js";
 import { addConfigFlags, type ConfigFlags, ensureImage, loadConfig, warn } from "./vm.js";
-
-/** A word for a shell command line, quoted only when it needs to be. */
-function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./:@%+=-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
 
 export interface RunBannerFacts {
   readonly config: Pick<

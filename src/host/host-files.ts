@@ -8,17 +8,19 @@ import {
   lstat,
   mkdir,
   open,
+  readdir,
   readFile,
   realpath,
   rename,
   rm,
+  rmdir,
   stat,
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { LinuxBuilderError } from "../errors.js";
-import type { DaemonRestart, HostFile, HostState } from "./install-plan.js";
-import { installedPaths, pathsToRead } from "./install-plan.js";
+import type { ConfigManager, DaemonRestart, HostFile, HostState } from "./install-plan.js";
+import { foldersToRead, installedPaths, installedPorts, pathsToRead } from "./install-plan.js";
 import type { ApplyReport, Plan, Step } from "./plan.js";
 
 const run = promisify(execFile);
@@ -112,22 +114,42 @@ async function groupExists(name: string): Promise<boolean> {
   return groups.split("\n").some((line) => line.startsWith(`${name}:`));
 }
 
+/** Who manages /etc/nix where its files are links into the store: nix-darwin on macOS, else NixOS. */
+async function configManager(): Promise<ConfigManager> {
+  if (process.platform === "darwin") return "nix-darwin";
+  return access("/etc/NIXOS").then(
+    () => "nixos" as const,
+    () => "unknown" as const,
+  );
+}
+
+/**
+ * The host as install and uninstall plan against, read without privileges. The machines file comes
+ * first: it names every builder installed (one block each), whose own files are read too.
+ */
 export async function readHostState(
   dirs: { nixConfDir: string; sshConfigDir: string },
   port: number,
 ): Promise<HostState> {
+  const machines = await readHostFile(installedPaths(dirs, port).machines);
+  const ports = [...new Set([port, ...installedPorts(machines.content)])];
   const files: Record<string, HostFile> = {};
-  for (const path of pathsToRead(dirs, port)) files[path] = await readHostFile(path);
+  for (const path of pathsToRead(dirs, ports)) files[path] = await readHostFile(path);
+  const folders: Record<string, readonly string[] | undefined> = {};
+  for (const folder of foldersToRead(dirs)) {
+    folders[folder] = await readdir(folder).catch((error: NodeJS.ErrnoException) =>
+      // A folder we may not list (root's 0700 socket folder) exists all the same.
+      error.code === "EACCES" ? [] : undefined,
+    );
+  }
   return {
     ...dirs,
     files,
+    folders,
     nixbldGroup: await groupExists("nixbld"),
     daemon: chooseDaemonRestart(await daemonFacts()),
     systemSshConfig: await readFile("/etc/ssh/ssh_config", "utf8").catch(() => undefined),
-    controlDirExists: await stat(installedPaths(dirs, port).controlDir).then(
-      (info) => info.isDirectory(),
-      () => false,
-    ),
+    manager: await configManager(),
   };
 }
 
@@ -192,46 +214,54 @@ async function writeAtomically(
   }
 }
 
+function changedError(path: string): LinuxBuilderError {
+  return new LinuxBuilderError(
+    "install.changed",
+    `${path} changed since linux-builder looked at it; nothing was changed`,
+    { hint: "Run the command again: it plans from what is there now." },
+  );
+}
+
+/** As root, a file written again keeps its owner; otherwise we cannot (and need not) choose. */
+function ownerOf(info: { uid: number; gid: number }): { uid: number; gid: number } | undefined {
+  return process.getuid?.() === 0 ? { uid: info.uid, gid: info.gid } : undefined;
+}
+
 /** What applying one step changed, so a later failure can put it back. */
 type Undo = () => Promise<void>;
 
 async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo> {
   if (step.kind === "mkdir") {
     await mkdir(step.path, { mode: step.mode });
-    await chmod(step.path, step.mode);
-    return () => rm(step.path, { recursive: true, force: true });
+    await chmod(step.path, step.mode); // The umask narrowed mkdir's mode.
+    return () => rmdir(step.path);
   }
   if (step.kind === "rmdir") {
-    // Only sockets live here; a reuse master still running exits when its socket goes.
-    await rm(step.path, { recursive: true, force: true });
-    return () => mkdir(step.path, { mode: 0o700 }).then(() => undefined);
+    const previous = await stat(step.path);
+    if (step.recursive) await rm(step.path, { recursive: true, force: true });
+    else await rmdir(step.path); // Fails if something not ours appeared in it meanwhile.
+    return async () => {
+      await mkdir(step.path, { mode: previous.mode & 0o7777 });
+      await chmod(step.path, previous.mode & 0o7777);
+    };
   }
   const current = await readFile(step.path, "utf8").catch(() => undefined);
   if (step.kind === "restore") {
-    const saved = await readFile(step.from);
+    if (step.before !== undefined && current !== step.before) throw changedError(step.path);
+    const previous = await stat(step.path).catch(() => undefined);
     await rename(step.from, step.path);
     return async () => {
-      await writeAtomically(step.from, saved.toString("utf8"), 0o600);
-      if (current !== undefined) await writeAtomically(step.path, current, 0o644);
+      await rename(step.path, step.from);
+      if (current !== undefined && previous !== undefined)
+        await writeAtomically(step.path, current, previous.mode & 0o7777, ownerOf(previous));
     };
   }
-  const secret = step.kind === "write" ? step.secret : step.secret;
-  if (!secret && step.before !== undefined && current !== step.before) {
+  if (!step.secret && step.before !== undefined && current !== step.before) throw changedError(step.path);
+  if (!step.secret && step.kind === "write" && step.before === undefined && current !== undefined) {
     throw new LinuxBuilderError(
       "install.changed",
-      `${step.path} changed while linux-builder was working; nothing more was changed`,
-      {
-        hint: "Run the command again.",
-      },
-    );
-  }
-  if (!secret && step.kind === "write" && step.before === undefined && current !== undefined) {
-    throw new LinuxBuilderError(
-      "install.changed",
-      `${step.path} appeared while linux-builder was working; nothing more was changed`,
-      {
-        hint: "Run the command again.",
-      },
+      `${step.path} appeared since linux-builder looked at it; nothing was changed`,
+      { hint: "Run the command again: it plans from what is there now." },
     );
   }
   const previous = await stat(step.path).catch(() => undefined);
@@ -239,7 +269,7 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
     await rm(step.path, { force: true });
     return async () => {
       if (current !== undefined && previous)
-        await writeAtomically(step.path, current, previous.mode & 0o7777);
+        await writeAtomically(step.path, current, previous.mode & 0o7777, ownerOf(previous));
     };
   }
   if (step.backup) await copyFile(step.path, step.backup, constants.COPYFILE_EXCL);
@@ -264,6 +294,14 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
   };
 }
 
+const PAST_TENSE = {
+  write: "wrote",
+  remove: "removed",
+  restore: "restored",
+  mkdir: "made the folder",
+  rmdir: "removed the folder",
+} as const;
+
 /**
  * Applies the file steps in order; if one fails, the ones before it are undone, so the host is
  * as it was. Commands (the daemon restart) run last; their failure is reported, not undone.
@@ -277,9 +315,7 @@ export async function applyPlan(
     if (step.kind === "command") continue;
     try {
       undo.push(await applyStep(step));
-      log(
-        `${step.kind === "remove" ? "removed" : step.kind === "restore" ? "restored" : "wrote"} ${step.path}`,
-      );
+      log(`${PAST_TENSE[step.kind]} ${step.path}`);
     } catch (error) {
       for (const back of undo.reverse()) await back().catch(() => undefined);
       if (error instanceof LinuxBuilderError) throw error;

@@ -41,7 +41,8 @@ export const stepSchema = z.discriminatedUnion("kind", [
   z
     .object({ kind: z.literal("mkdir"), path: absolutePath, mode: z.number().int().min(0).max(0o777) })
     .strict(),
-  z.object({ kind: z.literal("rmdir"), path: absolutePath }).strict(),
+  /** `recursive`: with what is in it (ssh's sockets); else only an empty folder. */
+  z.object({ kind: z.literal("rmdir"), path: absolutePath, recursive: z.boolean().optional() }).strict(),
   /** Puts a backup back in place of the file (a rename); `before` is what the file holds now, if anything. */
   z
     .object({

@@ -40,9 +40,6 @@ export interface BuilderEntry {
  */
 export function machinesLine(entry: BuilderEntry): string {
   const features = entry.supportedFeatures.length > 0 ? entry.supportedFeatures.join(",") : "-";
-  const [type, blob] = entry.hostPublicKey.trim().split(/\s+/);
-  // Nix pins the key for the host name in the URI: base64 of "type blob".
-  const pinned = Buffer.from(`${type} ${blob}`).toString("base64");
   return [
     `ssh-ng://builder@${entry.alias}`,
     entry.system,
@@ -51,8 +48,14 @@ export function machinesLine(entry: BuilderEntry): string {
     String(entry.speedFactor),
     features,
     "-",
-    pinned,
+    pinnedHostKey(entry.hostPublicKey),
   ].join(" ");
+}
+
+/** Nix pins the key for the host name in the URI: base64 of "type blob" of an OpenSSH public key line. */
+export function pinnedHostKey(hostPublicKey: string): string {
+  const [type, blob] = hostPublicKey.trim().split(/\s+/);
+  return Buffer.from(`${type} ${blob}`).toString("base64");
 }
 
 /**

@@ -20,6 +20,8 @@ interface Found {
   readonly start: number;
   /** Just past the END line's line ending. */
   readonly end: number;
+  /** Whether the block's BEGIN line says we added a newline before it. */
+  readonly addedNewline: boolean;
 }
 
 /** The lines of `text` with their offsets; a line excludes its \n (and \r). */
@@ -48,7 +50,7 @@ function findBlock(text: string, id: string): Found | undefined {
         const before = text.slice(0, blockStart);
         blockStart -= before.endsWith("\r\n") ? 2 : before.endsWith("\n") ? 1 : 0;
       }
-      return { start: blockStart, end: next };
+      return { start: blockStart, end: next, addedNewline: begin.addedNewline };
     }
   }
   return undefined;
@@ -106,5 +108,12 @@ function blockText(
 export function withoutBlock(text: string, id: string): string {
   const found = findBlock(text, id);
   if (found === undefined) return text;
-  return text.slice(0, found.start) + text.slice(found.end);
+  let rest = text.slice(found.end);
+  // The newline we added stays while another of our blocks follows: that block owns it now, so
+  // removing it last gives the user's last line back without it.
+  const next = /^# BEGIN (\S+)(?=\r?\n)/.exec(rest);
+  if (found.addedNewline && next?.[1] !== undefined && hasBlock(rest, next[1])) {
+    rest = `${next[0]}${ADDED_NEWLINE}${rest.slice(next[0].length)}`;
+  }
+  return text.slice(0, found.start) + rest;
 }

@@ -4,6 +4,7 @@
  * uninstall giving back every file byte for byte, with nothing left behind.
  */
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { applyPlan, chooseDaemonRestart, readHostState } from "../../src/host/ho
 import {
   controlPathFits,
   describePlan,
+  type HostState,
   type InstallRequest,
   planInstall,
   planUninstall,
@@ -33,10 +35,10 @@ const request = (port = 31022): InstallRequest => ({
     hostPublicKey:
       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJBWcxb/Blaqt1auOtE+F8QUWrUotiC5qBJ+UuEWdVCb root@linux-builder",
   },
+  // Another port is another builder (another state folder), with its own key.
   keys: {
-    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n",
-    publicKey:
-      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHaBuilderKeyForTheGoldenFilesOnlyxxxxxxxxxxxx builder@linux-builder",
+    privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key${port === 31022 ? "" : ` ${port}`}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    publicKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHaBuilderKeyForTheGoldenFilesOnlyxxxxxxxxxxxx${port === 31022 ? "" : port} builder@linux-builder`,
   },
 });
 
@@ -87,10 +89,12 @@ async function expectGolden(fixture: string, dirs: { nixConfDir: string; sshConf
   const expectedDir = join(FIXTURES, fixture, "expected");
   // The temporary folder stands in for /etc/nix; the goldens say /etc/nix.
   const read = async (path: string) => (await readFile(path, "utf8")).replaceAll(dirs.nixConfDir, "/etc/nix");
-  const actual = {
+  const custom = join(dirs.nixConfDir, "nix.custom.conf");
+  const actual: Record<string, string> = {
     "nix.conf": await read(join(dirs.nixConfDir, "nix.conf")),
     machines: await read(join(dirs.nixConfDir, "machines")),
     "linux-builder.conf": await read(join(dirs.sshConfigDir, "linux-builder.conf")),
+    ...(existsSync(custom) ? { "nix.custom.conf": await read(custom) } : {}),
   };
   if (UPDATE) {
     await mkdir(expectedDir, { recursive: true });
@@ -107,7 +111,7 @@ for (const fixture of [
   "crlf",
   "existing-builders",
   "no-final-newline",
-  "builders-override",
+  "determinate",
 ]) {
   test(`install writes the golden files, uninstall gives every byte back: ${fixture}`, async () => {
     const dirs = await host(fixture);
@@ -151,19 +155,30 @@ test("the CRLF file keeps CRLF, the file without a final newline gets it back of
   );
 });
 
-test("a user's builders = setting that bypasses the machines file is pointed out", async () => {
+test("a user's builders = setting that bypasses the machines file: refused, naming the file and line", async () => {
   const dirs = await host("builders-override");
-  const plan = planInstall(await readHostState(dirs, 31022), request());
-  assert.ok(
-    plan.notes.some(
-      (note) => note.includes("builders = ssh://elsewhere") && note.includes(`@${dirs.nixConfDir}/machines`),
-    ),
+  const before = await snapshot(join(dirs.nixConfDir, ".."));
+  const state = await readHostState(dirs, 31022);
+  assert.throws(
+    () => planInstall(state, request()),
+    (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.equal(error.code, "install.builders-override");
+      assert.match(
+        error.message,
+        /nix\.conf line 1, `builders = ssh:\/\/elsewhere x86_64-linux`, replaces Nix's default builders \(@.*\/machines\).*nothing was changed/,
+      );
+      assert.match(error.hint ?? "", /builders = @.*\/machines ssh:\/\/elsewhere x86_64-linux/);
+      return true;
+    },
   );
-  assert.ok(
-    !planInstall(await readHostState(await host("comments-include"), 31022), request()).notes.some((n) =>
-      n.includes("replaces"),
-    ),
+  assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before);
+  // One that names our machines file is fine.
+  await writeFile(
+    join(dirs.nixConfDir, "nix.conf"),
+    `builders = @${dirs.nixConfDir}/machines ssh://elsewhere\n`,
   );
+  assert.ok(planInstall(await readHostState(dirs, 31022), request()).steps.length > 0);
 });
 
 test("a Nix folder whose path the machines file cannot hold: a clear error, nothing written", async () => {
@@ -247,15 +262,32 @@ test("two builders side by side: each its own line, alias and key; uninstalling 
   assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), original);
 });
 
-test("a change the user made after install survives uninstall", async () => {
+test("a change the user made after install survives uninstall, and no backup is left", async () => {
   const dirs = await host("comments-include");
   await install(dirs);
   const conf = join(dirs.nixConfDir, "nix.conf");
   await writeFile(conf, `${await readFile(conf, "utf8")}max-jobs = 8\n`);
-  const plan = await uninstall(dirs);
+  await uninstall(dirs);
   const original = await readFile(join(FIXTURES, "comments-include", "nix.conf"), "utf8");
   assert.equal(await readFile(conf, "utf8"), `${original}max-jobs = 8\n`);
-  assert.ok(plan.notes.some((note) => note.includes("is kept")));
+  assert.deepEqual(
+    (await readdir(dirs.nixConfDir)).filter((name) => name.includes("backup")),
+    [],
+  );
+});
+
+test("a block the user broke (its END line deleted) is left alone, with the backup and a note", async () => {
+  const dirs = await host("comments-include");
+  await install(dirs);
+  const conf = join(dirs.nixConfDir, "nix.conf");
+  const broken = (await readFile(conf, "utf8")).replace("# END linux-builder\n", "");
+  await writeFile(conf, broken);
+  await uninstall(dirs);
+  assert.equal(await readFile(conf, "utf8"), broken);
+  assert.equal(
+    await readFile(`${conf}.backup-before-linux-builder`, "utf8"),
+    await readFile(join(FIXTURES, "comments-include", "nix.conf"), "utf8"),
+  );
 });
 
 test("a file changed between planning and applying is not overwritten, and nothing is half-done", async () => {
@@ -266,7 +298,7 @@ test("a file changed between planning and applying is not overwritten, and nothi
   await writeFile(conf, "changed meanwhile\n");
   await assert.rejects(
     applyPlan(plan),
-    /nix\.conf changed while linux-builder was working; nothing more was changed/,
+    /nix\.conf changed since linux-builder looked at it; nothing was changed/,
   );
   const now = await snapshot(join(dirs.nixConfDir, ".."));
   assert.deepEqual(Object.keys(now).sort(), Object.keys(before).sort());
@@ -343,3 +375,112 @@ test("ssh's reuse socket path must fit: a long folder gets no ControlMaster, and
   assert.ok(!plan.steps.some((step) => step.kind === "mkdir"));
   assert.ok(plan.notes.some((note) => note.includes("too long a path")));
 });
+
+test("a missing /etc/nix (and ssh_config.d) is made, 0755, and uninstall removes it again", async () => {
+  const root = await mkdtemp(join(tmpdir(), "lb-"));
+  scratch.push(root);
+  const dirs = { nixConfDir: join(root, "etc", "nix"), sshConfigDir: join(root, "etc", "ssh_config.d") };
+  await mkdir(join(root, "etc"));
+  const before = await snapshot(root);
+  const plan = await install(dirs);
+  assert.match(describePlan(plan), /^create folder: .*\/etc\/nix \(mode 755\)$/m);
+  const { statSync } = await import("node:fs");
+  assert.equal(statSync(dirs.nixConfDir).mode & 0o777, 0o755);
+  assert.equal(statSync(dirs.sshConfigDir).mode & 0o777, 0o755);
+  assert.equal(statSync(join(dirs.nixConfDir, "linux-builder-ssh")).mode & 0o777, 0o700);
+  assert.match(await readFile(join(dirs.nixConfDir, "nix.conf"), "utf8"), /builders-use-substitutes = true/);
+  await uninstall(dirs);
+  assert.deepEqual(await snapshot(root), before);
+});
+
+test("a folder install made that the user has since put a file in stays, without our marker", async () => {
+  const root = await mkdtemp(join(tmpdir(), "lb-install-"));
+  scratch.push(root);
+  const dirs = { nixConfDir: join(root, "nix"), sshConfigDir: join(root, "ssh_config.d") };
+  await install(dirs);
+  await writeFile(join(dirs.nixConfDir, "registry.json"), "{}\n");
+  await uninstall(dirs);
+  assert.deepEqual(await readdir(dirs.nixConfDir), ["registry.json"]);
+  assert.deepEqual(await readdir(root), ["nix"]);
+});
+
+test("install with another port moves this builder: one uninstall removes it all", async () => {
+  const dirs = await host("comments-include");
+  const before = await snapshot(join(dirs.nixConfDir, ".."));
+  await install(dirs, 31022);
+  // The same state folder (the same key), its port changed.
+  const moved = { ...request(31022), port: 31030 };
+  const plan = planInstall(await readHostState(dirs, 31030), moved);
+  assert.ok(plan.steps.some((step) => step.kind === "remove" && step.path.endsWith("/builder_ed25519")));
+  await applyPlan(plan);
+  const machines = await readFile(join(dirs.nixConfDir, "machines"), "utf8");
+  assert.doesNotMatch(machines, /builder@linux-builder /);
+  assert.match(machines, /builder@linux-builder-31030 /);
+  assert.deepEqual(await readdir(dirs.sshConfigDir), ["linux-builder-31030.conf"]);
+  await applyPlan(planUninstall(await readHostState(dirs, 31030), 31030, moved.keys.publicKey));
+  assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before);
+});
+
+test("Determinate Nix: our settings go to nix.custom.conf; its own nix.conf is never touched", async () => {
+  const dirs = await host("determinate");
+  const nixConf = await readFile(join(dirs.nixConfDir, "nix.conf"), "utf8");
+  const plan = await install(dirs);
+  assert.ok(!plan.steps.some((step) => "path" in step && step.path.endsWith("/nix.conf")));
+  assert.equal(await readFile(join(dirs.nixConfDir, "nix.conf"), "utf8"), nixConf);
+  assert.match(
+    await readFile(join(dirs.nixConfDir, "nix.custom.conf"), "utf8"),
+    /builders-use-substitutes = true/,
+  );
+});
+
+test("Determinate installed after us: the block moves from nix.conf to nix.custom.conf", async () => {
+  const dirs = await host("comments-include");
+  await install(dirs);
+  const conf = join(dirs.nixConfDir, "nix.conf");
+  await writeFile(conf, `${await readFile(conf, "utf8")}!include nix.custom.conf\n`);
+  await install(dirs);
+  assert.doesNotMatch(await readFile(conf, "utf8"), /BEGIN linux-builder/);
+  assert.match(await readFile(join(dirs.nixConfDir, "nix.custom.conf"), "utf8"), /BEGIN linux-builder/);
+  await uninstall(dirs);
+  assert.ok(!existsSync(join(dirs.nixConfDir, "nix.custom.conf")));
+});
+
+for (const manager of ["nix-darwin", "nixos"] as const) {
+  test(`files linked by ${manager}: refused, with the exact configuration to add instead (golden)`, async () => {
+    // The host as readHostState sees a nix-darwin or NixOS one: nix.conf a link into the store.
+    const state: HostState = {
+      nixConfDir: "/etc/nix",
+      sshConfigDir: "/etc/ssh/ssh_config.d",
+      files: {
+        "/etc/nix/nix.conf": {
+          exists: true,
+          content: "trusted-users = root\n",
+          readOnly: "a symlink to /nix/store/6xq3h4hx6wqk9gsm1y0qdzv4r8r0b4m2-nix.conf",
+        },
+      },
+      folders: { "/etc/nix": ["nix.conf"], "/etc/ssh/ssh_config.d": [] },
+      nixbldGroup: true,
+      daemon: { kind: "launchctl" },
+      systemSshConfig: "Include /etc/ssh/ssh_config.d/*\n",
+      manager,
+    };
+    const stateKeyFile = "/Users/alice/Library/Application Support/linux-builder/state/keys/builder_ed25519";
+    const error = (() => {
+      try {
+        planInstall(state, { ...request(), stateKeyFile });
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    assert.ok(error instanceof LinuxBuilderError);
+    assert.equal(error.code, "install.read-only");
+    const text = `${error.message}\n${error.hint}\n`;
+    const golden = join(FIXTURES, "managed", `${manager}.txt`);
+    if (UPDATE) {
+      await mkdir(join(FIXTURES, "managed"), { recursive: true });
+      await writeFile(golden, text);
+    }
+    assert.equal(text, readFileSync(golden, "utf8"));
+  });
+}

@@ -41,7 +41,7 @@ describe(`install on the real /etc as ${TEST_USER}, through real sudo (slow)`, {
   let port: number;
   const names = () => builderNames(port);
   /** `linux-builder COMMAND` as the test user: its home, its state, this test's port, TCG. */
-  const lb = (command: string, ...args: string[]) => {
+  const lb = async (command: string, ...args: string[]) => {
     if (cli === undefined || home === undefined) throw new Error("before() did not finish");
     return asTestUser(
       [
@@ -61,11 +61,11 @@ describe(`install on the real /etc as ${TEST_USER}, through real sudo (slow)`, {
 
   before(async () => {
     const image = await testImage("amd64");
+    port = await freePort();
     original = await snapshotTree(HOST_DIRS);
     cli = await prepareUserCli();
     home = await prepareUserHome(image);
     stateDir = home.stateDir("state");
-    port = await freePort();
     daemon = await startNixDaemon();
   });
 

@@ -3,7 +3,9 @@
  * the guest's console login shows up in the terminal, other commands see the VM running and ready,
  * and Ctrl-a c + system_powerdown (the seed's way) powers it off cleanly with QEMU's status 0 and
  * nothing left behind. Then `start` detached, `console` attaches, keys reach the guest, Ctrl-]
- * detaches leaving the VM running, `stop`.
+ * detaches leaving the VM running, `stop`. And `run` as an unprivileged user in their own terminal,
+ * with the real /etc/nix and /etc/ssh: it installs through one real sudo (the user sees the sudo
+ * line), boots, powers off through the monitor; `uninstall` (sudo again) leaves /etc as it was.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -16,6 +18,21 @@ import { builderNames } from "../../src/nix/builders.js";
 import { stateLayout } from "../../src/vm/state.js";
 import { freePort, run, testHome, testImage, withTimeout } from "../support/guest-vm.js";
 import { type PtySession, spawnInPty } from "../support/pty.js";
+import {
+  asTestUser,
+  HOST_DIRS,
+  prepareUserCli,
+  prepareUserHome,
+  putHostBack,
+  snapshotTree,
+  TEST_USER,
+  type TreeSnapshot,
+  testUserCommand,
+  testUserSkip,
+  treeDifferences,
+  type UserCli,
+  type UserHome,
+} from "../support/test-user.js";
 
 const CTRL_A = "\x01";
 const CTRL_RIGHT_BRACKET = "\x1d";
@@ -162,5 +179,96 @@ describe("run and console (slow)", () => {
 
     assert.match((await cli("stop")).stderr, /powered off cleanly/);
     assert.equal((await status()).running, false);
+  });
+});
+
+const skipAsUser = await testUserSkip();
+
+describe(`run as ${TEST_USER} in their terminal, installing into the real /etc through sudo (slow)`, {
+  skip: skipAsUser,
+}, () => {
+  let cli: UserCli | undefined;
+  let home: UserHome | undefined;
+  let original: TreeSnapshot | undefined;
+  let session: PtySession | undefined;
+  let stateDir: string;
+  let port: number;
+  const flags = () => [
+    ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
+    ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
+  ];
+  const lb = async (command: string, ...args: string[]) => {
+    if (cli === undefined || home === undefined) throw new Error("before() did not finish");
+    return asTestUser([process.execPath, cli.script, command, ...flags(), ...args], {
+      env: { LINUX_BUILDER_HOME: home.home },
+      timeout: 900_000,
+    });
+  };
+
+  before(async () => {
+    const image = await testImage("amd64");
+    port = await freePort();
+    original = await snapshotTree(HOST_DIRS);
+    cli = await prepareUserCli();
+    home = await prepareUserHome(image);
+    stateDir = home.stateDir("state");
+  });
+
+  after(async () => {
+    await session?.kill();
+    await lb("stop").catch(() => undefined);
+    await lb("uninstall").catch((error) =>
+      process.stderr.write(`# after: uninstall failed: ${error.message}\n`),
+    );
+    if (original !== undefined) await putHostBack(original, port);
+    await home?.remove();
+    await cli?.remove();
+  });
+
+  test("run installs through sudo, boots, Ctrl-a c system_powerdown; uninstall restores /etc", {
+    timeout: 20 * 60_000,
+  }, async () => {
+    assert.ok(cli !== undefined && home !== undefined && original !== undefined);
+    // The user's own terminal: `script` runs as the user (sudo -u … env -i …), as after a login.
+    const { prefix, env } = testUserCommand({ LINUX_BUILDER_HOME: home.home, TERM: "vt100" });
+    const current = spawnInPty([process.execPath, cli.script, "run", ...flags()], { runner: prefix, env });
+    session = current;
+    const { alias, keyFile } = builderNames(port);
+
+    // The root half goes through one real sudo, and the user sees the command.
+    await current.waitFor(/^Root is needed to change \/etc\/nix[,/]/m, 600_000);
+    const sudoLine = `+ sudo --reset-timestamp ${process.execPath} ${cli.script} apply-host-plan`;
+    await current.waitFor(new RegExp(sudoLine.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")), 60_000);
+    const machines = await current.waitFor(
+      new RegExp(
+        `ssh-ng://builder@${alias} x86_64-linux /etc/nix/${keyFile} 2 1 benchmark,big-parallel - (\\S+)`,
+      ),
+      120_000,
+    );
+    assert.match(current.output(), /through this configuration \(installed;/);
+    const installed = await snapshotTree(HOST_DIRS);
+    const machinesFile = installed.entries.find((e) => e.path === "/etc/nix/machines");
+    assert.ok(
+      Buffer.from(machinesFile?.content ?? "", "base64")
+        .toString()
+        .includes(machines[0]),
+    );
+    const key = installed.entries.find((e) => e.path === `/etc/nix/${keyFile}`);
+    assert.deepEqual([key?.mode, key?.uid], [0o600, 0], "the key is root's, 0600");
+
+    await current.waitFor(/linux-builder login:/, 600_000);
+    const beforeMonitor = current.output().length;
+    current.write(`${CTRL_A}c`);
+    await current.waitFor(/\(qemu\)/, 30_000, beforeMonitor);
+    current.write("system_powerdown\r");
+    const exit = await withTimeout(current.exited, 120_000, "run still running 120 s after system_powerdown");
+    assert.equal(exit.code, 0, current.output().slice(-2000));
+    assert.match(current.output(), /The builder powered off cleanly after/);
+
+    // uninstall as the user: through sudo again, and /etc is exactly as it was.
+    const removed = await lb("uninstall");
+    assert.ok(removed.stderr.includes(`${sudoLine}\n`), removed.stderr);
+    assert.match(removed.stderr, /Uninstalled: the host's files are as they were/);
+    assert.deepEqual(treeDifferences(original, await snapshotTree(HOST_DIRS)), [], "uninstall restored /etc");
   });
 });

@@ -30,14 +30,27 @@ export interface PtySession {
 
 export function spawnInPty(
   argv: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    /**
+     * A command that runs `script` itself, e.g. the test user's `sudo -u USER -- env -i …`
+     * (testUserCommand in test-user.ts): the terminal is then that user's, as when they log in.
+     * Its environment must set TERM=vt100 itself when it clears ours.
+     */
+    runner?: readonly string[];
+  } = {},
 ): PtySession {
   // -q: no "Script started" lines; -e: exit with the command's status; -f: flush at once;
   // /dev/null: no typescript file.
-  const child = spawn("script", ["-qefc", argv.map(shellQuote).join(" "), "/dev/null"], {
+  const scriptArgv = ["script", "-qefc", argv.map(shellQuote).join(" "), "/dev/null"];
+  const [command, ...args] = [...(options.runner ?? []), ...scriptArgv];
+  const child = spawn(command ?? "script", args, {
     env: { ...(options.env ?? process.env), TERM: "vt100" },
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ["pipe", "pipe", "pipe"],
+    // Its own session: sudo in the runner then sees no terminal of ours to relay through a pty.
+    detached: options.runner !== undefined,
   });
   let text = "";
   const waiters = new Set<() => void>();
@@ -91,6 +104,13 @@ export function spawnInPty(
     },
     exited,
     async kill() {
+      if (!done && options.runner !== undefined) {
+        // sudo passes SIGTERM on to `script` (a SIGKILL would leave it behind): the hangup follows.
+        child.kill("SIGTERM");
+        const killed = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(killed);
+      }
       if (!done) child.kill("SIGKILL");
       return exited;
     },

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * One base error for everything a user can act on. `code` is stable for scripts and `--json`;
  * `hint` says what to do. The CLI prints these without a stack trace; anything else is a bug.
@@ -16,4 +18,17 @@ export class LinuxBuilderError extends Error {
 
 export function isLinuxBuilderError(error: unknown): error is LinuxBuilderError {
   return error instanceof LinuxBuilderError;
+}
+
+/** A user error as `--json` prints it on stdout (and as the root half of install reports it). */
+export const errorReportSchema = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), hint: z.string().nullable() }).strict(),
+  })
+  .strict();
+
+export type ErrorReport = z.infer<typeof errorReportSchema>;
+
+export function errorReport(code: string, message: string, hint: string | undefined): ErrorReport {
+  return { error: { code, message, hint: hint ?? null } };
 }

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { Config } from "../config/config.js";
 import { currentPaths } from "../config/paths.js";
-import { LinuxBuilderError } from "../errors.js";
+import { errorReportSchema, LinuxBuilderError } from "../errors.js";
 import { applyPlan, canApplyDirectly, readHostState } from "../host/host-files.js";
 import { describePlan, planInstall, planUninstall } from "../host/install-plan.js";
 import { type ApplyReport, applyReportSchema, type Plan, planSchema } from "../host/plan.js";
@@ -51,7 +51,7 @@ export async function installPlan(config: Config, dirs: HostDirs): Promise<Plan>
  * install-credentials`): always asking for the password, so the user sees what they allow.
  */
 export function sudoCommand(node: string, script: string): string[] {
-  return ["sudo", "--reset-timestamp", node, script, "apply-host-plan"];
+  return ["sudo", "--reset-timestamp", node, script, "apply-host-plan", "--json"];
 }
 
 function parseJsonOrUndefined(text: string): unknown {
@@ -93,28 +93,43 @@ export async function applyWithSudo(command: string, args: string[], plan: Plan)
   child.stdout.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");
   });
-  const code = await new Promise<number>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("exit", (status) => resolve(status ?? 1));
-  });
-  if (code !== 0) {
+  const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve, reject) => {
+      child.on("error", reject);
+      child.on("exit", (code, signal) => resolve({ code, signal }));
+    },
+  );
+  // The root half's last line: its report, or the error it stopped with (it undid what it had done).
+  const last = parseJsonOrUndefined(output.trim().split("\n").pop() ?? "");
+  const failure = errorReportSchema.safeParse(last);
+  if (failure.success) {
+    const { code, message, hint } = failure.data.error;
+    throw new LinuxBuilderError(code, message, hint === null ? {} : { hint });
+  }
+  const report = applyReportSchema.safeParse(last);
+  if (ended.code === 0 && report.success) return report.data.failedCommands;
+  const hint = `Run the command again and give ${command} your password; \`--dry-run\` shows every change it would make first.`;
+  if (ended.signal !== null || ended.code === 130) {
     throw new LinuxBuilderError(
-      "install.sudo",
-      `The privileged step failed (${command} exited with ${code}); see above`,
-      {
-        hint: "Nothing is half-written: each file is replaced whole, and a failure puts back what was done.",
-      },
+      "install.sudo-cancelled",
+      `The privileged step was cancelled (${ended.signal ?? "interrupted"}); nothing was changed`,
+      { hint },
     );
   }
-  const report = applyReportSchema.safeParse(parseJsonOrUndefined(output.trim().split("\n").pop() ?? ""));
-  if (!report.success) {
+  if (ended.code === 1 && output === "") {
     throw new LinuxBuilderError(
-      "install.sudo",
-      `The privileged step (${command}) ended without saying what it did; see above`,
-      { hint: "Run `linux-builder doctor` to see what is installed, and the command again." },
+      "install.sudo-refused",
+      `${command} did not run linux-builder's privileged step (a wrong or missing password, or this user may not use ${command}); nothing was changed`,
+      { hint },
     );
   }
-  return report.data.failedCommands;
+  throw new LinuxBuilderError(
+    "install.sudo",
+    `The privileged step failed (exit status ${ended.code}; its message is above)`,
+    {
+      hint: "Each file is replaced whole and a failure puts back what was done: run `linux-builder doctor`, then the command again.",
+    },
+  );
 }
 
 /**
@@ -211,5 +226,6 @@ export function registerInstallCommands(program: Command): void {
   program
     .command("apply-host-plan", { hidden: true })
     .description("(internal) apply an install plan from stdin as root")
+    .option("--json", "say how it ended as JSON on stdout: the report, or the error")
     .action(applyHostPlan);
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { isLinuxBuilderError } from "../errors.js";
+import { errorReport, isLinuxBuilderError } from "../errors.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerImageCommands } from "./image.js";
 import { registerInstallCommands } from "./install.js";
@@ -44,14 +44,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_USER_ERROR;
     }
     if (isLinuxBuilderError(error)) {
-      if (wantsJson) {
-        process.stdout.write(
-          `${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint ?? null } })}\n`,
-        );
-      } else {
-        process.stderr.write(`linux-builder: ${error.message}\n`);
-        if (error.hint) process.stderr.write(`  ${error.hint}\n`);
-      }
+      reportUserError(wantsJson, error.code, error.message, error.hint);
       return EXIT_USER_ERROR;
     }
     process.stderr.write("linux-builder: internal error (a bug; please report it with this output):\n");
@@ -62,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
 
 function reportUserError(json: boolean, code: string, message: string, hint: string | undefined): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ error: { code, message, hint: hint ?? null } })}\n`);
+    process.stdout.write(`${JSON.stringify(errorReport(code, message, hint))}\n`);
     return;
   }
   process.stderr.write(`linux-builder: ${message}\n`);

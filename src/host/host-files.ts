@@ -294,6 +294,15 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
   };
 }
 
+const APPLY_HINTS: Readonly<Record<string, string>> = {
+  EACCES: "Run it as root (linux-builder asks sudo when it needs to).",
+  EPERM:
+    "Run it as root (linux-builder asks sudo when it needs to); a file or folder made immutable (chflags, chattr) must be made writable first.",
+  EROFS:
+    "That folder is on a read-only file system: make it writable (or point --nix-conf-dir / --ssh-config-dir elsewhere), then run it again.",
+  ENOSPC: "The disk is full: free some space, then run it again.",
+};
+
 const PAST_TENSE = {
   write: "wrote",
   remove: "removed",
@@ -320,14 +329,13 @@ export async function applyPlan(
       for (const back of undo.reverse()) await back().catch(() => undefined);
       if (error instanceof LinuxBuilderError) throw error;
       const { code } = error as NodeJS.ErrnoException;
+      // Something appeared where the plan saw nothing (a folder made, a file put in one we empty).
+      if (code === "EEXIST" || code === "ENOTEMPTY") throw changedError(step.path);
       throw new LinuxBuilderError(
         "install.failed",
         `Cannot ${step.kind} ${step.path}: ${(error as Error).message}; nothing was changed`,
         {
-          hint:
-            code === "EACCES" || code === "EPERM"
-              ? "Run it as root (linux-builder asks sudo when it needs to)."
-              : "Check the file and its folder, then run it again.",
+          hint: APPLY_HINTS[code ?? ""] ?? "Check the file and its folder, then run it again.",
           cause: error,
         },
       );

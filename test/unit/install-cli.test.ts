@@ -97,7 +97,14 @@ test("the privileged half: the seed's `sudo --reset-timestamp`, the plan on stdi
     await chmod(fakeSudo, 0o755);
     const script = resolve("bin/linux-builder.js");
     const argv = sudoCommand(process.execPath, script);
-    assert.deepEqual(argv, ["sudo", "--reset-timestamp", process.execPath, script, "apply-host-plan"]);
+    assert.deepEqual(argv, [
+      "sudo",
+      "--reset-timestamp",
+      process.execPath,
+      script,
+      "apply-host-plan",
+      "--json",
+    ]);
     const target = join(dir, "machines");
     const plan: Plan = {
       steps: [
@@ -111,9 +118,34 @@ test("the privileged half: the seed's `sudo --reset-timestamp`, the plan on stdi
     assert.equal(await readFile(target, "utf8"), "line\n");
     assert.equal(failed.length, 1);
     assert.match(failed[0] ?? "", /^false: /);
-    // A refused password (sudo exits 1) is an error that says nothing was half-written.
-    await writeFile(fakeSudo, "#!/bin/sh\nexit 1\n");
-    await assert.rejects(applyWithSudo(fakeSudo, argv.slice(1), plan), /privileged step failed/);
+    // A refused password (sudo exits 1 without running us) says so, and that nothing changed.
+    await writeFile(fakeSudo, "#!/bin/sh\necho 'Sorry, try again.' >&2\nexit 1\n");
+    await assert.rejects(applyWithSudo(fakeSudo, argv.slice(1), plan), (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.equal(error.code, "install.sudo-refused");
+      assert.match(error.message, /did not run linux-builder's privileged step .*; nothing was changed$/);
+      return true;
+    });
+    // Cancelled (Ctrl-c at the password prompt: sudo dies of SIGINT).
+    await writeFile(fakeSudo, "#!/bin/sh\nkill -INT $$\nsleep 5\n");
+    await assert.rejects(
+      applyWithSudo(fakeSudo, argv.slice(1), plan),
+      /cancelled \(SIGINT\); nothing was changed/,
+    );
+    // The root half's own error (a file changed meanwhile) comes back whole, code and hint.
+    const stale: Plan = {
+      steps: [{ kind: "write", path: target, content: "new\n", mode: 0o644, before: "not what is there\n" }],
+      notes: [],
+    };
+    await writeFile(fakeSudo, '#!/bin/sh\nshift\nexec "$@"\n');
+    await assert.rejects(applyWithSudo(fakeSudo, argv.slice(1), stale), (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.equal(error.code, "install.changed");
+      assert.match(error.message, /machines changed since linux-builder looked at it; nothing was changed/);
+      assert.match(error.hint ?? "", /Run the command again/);
+      return true;
+    });
+    assert.equal(await readFile(target, "utf8"), "line\n");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -22,7 +22,8 @@ import {
   isReady,
   readInstance,
   runningPid,
-  type StartResult,
+  type StartBooted,
+  type StartOptions,
   sshArgs,
   startVm,
   stopVm,
@@ -147,18 +148,25 @@ export const warn = (message: string) => process.stderr.write(`linux-builder: wa
 async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): Promise<void> {
   const paths = currentPaths();
   const config = await loadConfig(paths, flags);
-  const image = await ensureImage(paths, config);
   const layout = stateLayout(config.stateDir);
-  process.stderr.write(
-    `Starting the ${config.arch} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB) on 127.0.0.1:${config.port}\n`,
-  );
-  const options = {
+  // Composed (when needed) only if this start boots the builder: not when it runs already.
+  let image: Promise<StoredImage> | undefined;
+  const options: StartOptions = {
     config,
     layout,
-    image,
+    image: () => {
+      image ??= ensureImage(paths, config);
+      return image;
+    },
     waitReady: flags.wait,
     readyTimeoutMs: (integerFlag(flags.timeout, "--timeout") ?? 600) * 1000,
     onWarning: warn,
+    onBoot: () =>
+      process.stderr.write(
+        `Starting the ${config.arch} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB) on 127.0.0.1:${config.port}\n`,
+      ),
+    onWait: (owner) =>
+      process.stderr.write(`Another linux-builder (pid ${owner}) is starting the builder: waiting for it.\n`),
   };
   const result = await startVm(options).catch(async (error: unknown) => {
     // QEMU 7.2's multi-threaded TCG occasionally loses a race with the kernel patching its own code
@@ -167,28 +175,28 @@ async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): P
     warn(`${error.message}; starting it once more`);
     return startVm(options);
   });
-  const { instance } = result;
-  if (!flags.wait) {
+  const pid = result.kind === "booted" ? result.instance.pid : result.pid;
+  if (result.kind === "running" && !flags.wait) {
+    process.stderr.write(`The builder is already running (pid ${pid}); not waiting for it to be ready.\n`);
+  } else if (result.kind === "running" && result.ready) {
+    // Waiting for it is worth a word; a quick look is not.
+    const waited = result.waitedSeconds >= 1 ? `; waited ${result.waitedSeconds.toFixed(1)} s for it` : "";
+    process.stderr.write(`The builder is already running and ready (pid ${pid}${waited}).\n`);
+  } else if (result.kind === "booted" && !flags.wait) {
+    process.stderr.write(`Started (pid ${pid}, ${result.instance.accel}); not waiting for it to be ready.\n`);
+  } else if (result.kind === "booted" && result.ready) {
     process.stderr.write(
-      `Started (pid ${instance.pid}, ${instance.accel}); not waiting for it to be ready.\n`,
-    );
-  } else if (result.ready) {
-    process.stderr.write(
-      `Ready in ${result.readySeconds?.toFixed(1)} s (pid ${instance.pid}, ${instance.accel}${phaseText(result.phases)}). \`linux-builder ssh\` logs in.\n`,
+      `Ready in ${result.readySeconds?.toFixed(1)} s (pid ${pid}, ${result.instance.accel}${phaseText(result.phases)}). \`linux-builder ssh\` logs in.\n`,
     );
   } else {
-    throw new LinuxBuilderError(
-      "vm.not-ready",
-      `The builder (pid ${instance.pid}) is running but not ready in time`,
-      {
-        hint: "`linux-builder logs` shows the console; `linux-builder status` checks again.",
-      },
-    );
+    throw new LinuxBuilderError("vm.not-ready", `The builder (pid ${pid}) is running but not ready in time`, {
+      hint: "`linux-builder logs` shows the console; `linux-builder status` checks again.",
+    });
   }
 }
 
 /** "; QEMU up at 0.1 s, sshd up at 2.9 s, Nix store answered at 3.4 s" */
-function phaseText(phases: StartResult["phases"]): string {
+function phaseText(phases: StartBooted["phases"]): string {
   if (phases === undefined) return "";
   return `; QEMU up at ${phases.qemu.toFixed(1)} s, sshd up at ${phases.guest.toFixed(1)} s, Nix store answered at ${phases.store.toFixed(1)} s`;
 }

@@ -1,17 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  chmod,
-  constants,
-  copyFile,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-} from "node:fs/promises";
+import { chmod, constants, copyFile, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -30,6 +19,7 @@ import {
   scanConsole,
   waitForGuestSignal,
 } from "./console-watch.js";
+import { type InstanceInfo, readInstance, writeInstance } from "./instance.js";
 import {
   type Accelerator,
   hostForwardAddress,
@@ -38,41 +28,28 @@ import {
   qemuCommand,
 } from "./qemu-argv.js";
 import { QmpClient } from "./qmp.js";
+import {
+  acquireStartLock,
+  lockedStep,
+  processAlive,
+  readyWaitStep,
+  releaseStartLock,
+  takeStartLockNow,
+} from "./start-lock.js";
 import { ensureDisk, ensureKeys, type InstallKeys, type StateLayout, writeFileAtomic } from "./state.js";
 
 const run = promisify(execFile);
 
-/** What `start` recorded about the running VM (instance.json). */
-export interface InstanceInfo {
-  readonly pid: number;
-  readonly port: number;
-  readonly accel: Accelerator;
-  readonly arch: string;
-  readonly imageId: string;
-  readonly startedAt: string;
-  readonly cpus: number;
-  readonly memoryMiB: number;
-  /** Run attached to a terminal (`run`): the console is there, not on console.sock. */
-  readonly attached?: boolean;
-  /** Where this boot's output starts in console.log (earlier boots' output comes before). */
-  readonly consoleOffset?: number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { type InstanceInfo, readInstance } from "./instance.js";
 
 /** The pid of our QEMU if it runs; a pidfile left by a dead one is removed. */
 export async function runningPid(layout: StateLayout): Promise<number | undefined> {
   const text = await readFile(layout.pidfile, "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
-  const pid = Number.parseInt(text.trim(), 10);
-  if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+  // Not a pid (yet): QEMU may be writing it right now (it truncates, then writes); leave it be.
+  if (!/^\d+$/.test(text.trim())) return undefined;
+  const pid = Number(text.trim());
+  if (pid > 0 && processAlive(pid)) {
     // A recycled pid is not our VM: on Linux, check what runs under it.
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => undefined);
     if (cmdline === undefined || cmdline.includes("qemu-system")) return pid;
@@ -81,34 +58,13 @@ export async function runningPid(layout: StateLayout): Promise<number | undefine
   return undefined;
 }
 
-/** Holds the state directory's start lock (O_EXCL file with our pid) while `fn` runs. */
-async function withStartLock<T>(layout: StateLayout, fn: () => Promise<T>): Promise<T> {
-  await mkdir(layout.dir, { recursive: true, mode: 0o700 });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(layout.startLock, "wx", 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
-      const owner = Number.parseInt(await readFile(layout.startLock, "utf8").catch(() => ""), 10);
-      if (Number.isInteger(owner) && alive(owner)) {
-        throw new LinuxBuilderError(
-          "vm.starting",
-          `Another linux-builder (pid ${owner}) is starting the builder`,
-          {
-            hint: "Wait for it, then run `linux-builder status`.",
-          },
-        );
-      }
-      await rm(layout.startLock, { force: true }); // Stale: its owner died.
-    }
-  }
+/** Holds the state folder's start lock while `fn` runs, without waiting for it (see takeStartLockNow). */
+async function withStartLockNow<T>(layout: StateLayout, fn: () => Promise<T>): Promise<T> {
+  await takeStartLockNow(layout);
   try {
     return await fn();
   } finally {
-    await rm(layout.startLock, { force: true });
+    await releaseStartLock(layout);
   }
 }
 
@@ -257,18 +213,38 @@ export interface BootOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-export interface StartOptions extends BootOptions {
+export interface StartOptions extends Omit<BootOptions, "image"> {
+  /** The image to boot: asked for only when this start boots the VM (it may compose one). */
+  readonly image: () => Promise<StoredImage>;
   readonly waitReady: boolean;
+  /** How long to wait in all: for another start to finish, then for the builder to be ready. */
   readonly readyTimeoutMs: number;
+  /** This start boots the VM (said once the image is there, before QEMU starts). */
+  readonly onBoot?: () => void;
+  /** Another linux-builder (`owner`) is starting the builder: this start waits for it. */
+  readonly onWait?: (owner: number) => void;
 }
 
-export interface StartResult {
+/** This start booted the VM. */
+export interface StartBooted {
+  readonly kind: "booted";
   readonly instance: InstanceInfo;
   readonly ready: boolean;
   readonly readySeconds?: number;
   /** Where the time went, in seconds from QEMU's start: QEMU running, the guest's sshd up, the store's answer. */
   readonly phases?: { readonly qemu: number; readonly guest: number; readonly store: number };
 }
+
+/** The VM was running already, or another start booted it; `ready` once it answered (never with --no-wait). */
+export interface StartFoundRunning {
+  readonly kind: "running";
+  readonly pid: number;
+  readonly ready: boolean;
+  /** How long this start waited: for the other start, then for ready. */
+  readonly waitedSeconds: number;
+}
+
+export type StartResult = StartBooted | StartFoundRunning;
 
 /** A VM ready to boot: QEMU's argv, the accelerator chosen, and the keys the host trusts it by. */
 export interface PreparedBoot {
@@ -328,10 +304,21 @@ export async function prepareBoot(
 ): Promise<PreparedBoot> {
   const { config, layout, image } = options;
   const existing = await runningPid(layout);
+  // `start` looks under the lock first (a running builder is success there); `run` cannot take over
+  // a running builder's console, so for it this is an error.
   if (existing !== undefined) {
-    throw new LinuxBuilderError("vm.running", `The builder is already running (pid ${existing})`, {
-      hint: "`linux-builder status` shows it; `linux-builder stop` stops it.",
-    });
+    throw new LinuxBuilderError(
+      "vm.running",
+      mode === "attached"
+        ? `The builder is already running (pid ${existing}): \`run\` boots one in this terminal, and cannot attach to it`
+        : `The builder is already running (pid ${existing})`,
+      {
+        hint:
+          mode === "attached"
+            ? "`linux-builder console` attaches to its console, `linux-builder ssh` logs in; `linux-builder stop` stops it."
+            : "`linux-builder status` shows it; `linux-builder stop` stops it.",
+      },
+    );
   }
   if (image.manifest.arch !== config.arch) {
     throw new LinuxBuilderError(
@@ -409,83 +396,173 @@ async function recordInstance(
     attached,
     consoleOffset,
   };
-  await writeFileAtomic(layout.instance, `${JSON.stringify(instance, null, 2)}\n`, 0o644);
+  await writeInstance(layout, instance);
   return instance;
 }
 
-/** Starts the VM detached: the shared preparation, QEMU with -daemonize, then waits for ready. */
+/**
+ * Makes sure the builder runs, and with `waitReady` that it is ready: idempotent, and safe to run
+ * many times at once on one state folder. Under the start lock, exactly one start boots the VM; a
+ * start that finds the lock held by a live process waits until it is given up (a start that died
+ * leaves a stale lock, which is removed), then looks again: the VM running, it waits for it to be
+ * ready (still under the lock, so one start at a time sets up the shared ssh connection); else it
+ * boots it. All within `readyTimeoutMs`, except a boot's own wait for ready, which has all of it
+ * from QEMU's start.
+ */
 export async function startVm(options: StartOptions): Promise<StartResult> {
-  const { config, layout } = options;
-  return withStartLock(layout, async () => {
-    const boot = await prepareBoot(options, "detached");
-    const logOffset = await consoleOffset(layout.consoleLog);
-    const started = performance.now();
-    try {
-      await run(boot.command, [...boot.args], { timeout: 60_000 });
-    } catch (error) {
-      const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
-      // The port was free a moment ago; something may have taken it since.
-      if (/Could not set up host forwarding rule/.test(stderr)) throw portTakenError(config.port);
-      throw new LinuxBuilderError(
-        "vm.qemu-failed",
-        `Cannot start the builder: ${boot.command} failed: ${stderr || (error as Error).message}`,
-        { hint: `Is QEMU installed (${boot.command})? \`linux-builder doctor\` checks.` },
-      );
-    }
+  const { layout } = options;
+  const began = performance.now();
+  const deadline = Date.now() + options.readyTimeoutMs;
+  const waited = () => (performance.now() - began) / 1000;
+  const got = await acquireStartLock(layout, {
+    deadline,
+    waitReady: options.waitReady,
+    vmPid: () => runningPid(layout),
+    ...(options.onWait ? { onWait: options.onWait } : {}),
+  });
+  if (got.kind === "running") return { kind: "running", pid: got.pid, ready: false, waitedSeconds: waited() };
+  try {
     const pid = await runningPid(layout);
-    if (pid === undefined) {
-      throw new LinuxBuilderError(
-        "vm.qemu-failed",
-        `QEMU started but left no running process (see ${layout.consoleLog})`,
-      );
+    switch (lockedStep({ vmRunning: pid !== undefined, waitReady: options.waitReady })) {
+      case "boot": {
+        const image = await options.image();
+        options.onBoot?.();
+        return await bootDetached({ ...options, image });
+      }
+      case "running":
+        return { kind: "running", pid: pid as number, ready: false, waitedSeconds: waited() };
+      case "wait-ready": {
+        const port = (await readInstance(layout))?.port ?? options.config.port;
+        const ready = await waitUntilReady(layout, port, pid as number, deadline);
+        return { kind: "running", pid: pid as number, ready, waitedSeconds: waited() };
+      }
     }
-    const instance = await recordInstance(options, boot, pid, false, logOffset);
-    if (!options.waitReady) return { instance, ready: false };
-    const deadline = Date.now() + options.readyTimeoutMs;
-    const seconds = () => (performance.now() - started) / 1000;
-    const qemuSeconds = seconds();
-    // Wait for the guest's word that sshd listens (or that it failed); then check the store answers,
-    // over one reused connection, until it does.
-    const signal = await waitForGuestSignal(layout.consoleLog, logOffset, {
-      deadline,
-      alive: async () => (await runningPid(layout)) !== undefined,
-    });
-    const failed = async () => {
-      const now = scanConsole(await readConsoleSince(layout.consoleLog, logOffset));
-      if (now?.kind !== "failed") return;
-      throw new LinuxBuilderError("vm.guest-failed", `The builder failed to boot: ${now.reason}`, {
-        hint: `\`linux-builder logs\` shows the console (${layout.consoleLog}); \`linux-builder stop\` stops it.`,
-      });
-    };
-    await failed();
-    const guestSeconds = seconds();
-    while (signal !== undefined && Date.now() < deadline) {
-      if ((await runningPid(layout)) === undefined) {
-        const crash = kernelCrash(await readConsoleSince(layout.consoleLog, logOffset));
+  } finally {
+    await releaseStartLock(layout);
+  }
+}
+
+/**
+ * Waits for a VM this start did not boot to be ready; false when the deadline comes first. A VM that
+ * stops meanwhile, or whose guest says its boot failed, is an error, as for a boot of our own.
+ */
+async function waitUntilReady(
+  layout: StateLayout,
+  port: number,
+  pid: number,
+  deadline: number,
+): Promise<boolean> {
+  const offset = (await readInstance(layout))?.consoleOffset;
+  for (;;) {
+    const vmRunning = (await runningPid(layout)) === pid;
+    const ready =
+      vmRunning &&
+      (await isReady(layout, port, {
+        reuse: true,
+        timeoutMs: Math.min(15_000, Math.max(1, deadline - Date.now())),
+      }));
+    const failure = vmRunning && !ready ? await bootFailure(layout) : undefined;
+    switch (
+      readyWaitStep({ vmRunning, ready, bootFailed: failure !== undefined, timedOut: Date.now() >= deadline })
+    ) {
+      case "ready":
+        return true;
+      case "timed-out":
+        return false;
+      case "poll":
+        await sleep(200);
+        continue;
+      case "failed":
+        throw new LinuxBuilderError("vm.guest-failed", `The builder failed to boot: ${failure}`, {
+          hint: `\`linux-builder logs\` shows the console (${layout.consoleLog}); \`linux-builder stop\` stops it.`,
+        });
+      case "died": {
+        const crash =
+          offset === undefined ? undefined : kernelCrash(await readConsoleSince(layout.consoleLog, offset));
         throw new LinuxBuilderError(
           crash ? "vm.kernel-crashed" : "vm.died",
           crash
             ? `The builder's kernel crashed while booting (${crash})`
-            : `The builder stopped while booting; its console log is ${layout.consoleLog}`,
+            : `The builder (pid ${pid}) stopped while this start waited for it to be ready; its console log is ${layout.consoleLog}`,
           { hint: "`linux-builder logs` shows what the guest printed." },
         );
       }
-      if (
-        await isReady(layout, config.port, { reuse: true, timeoutMs: Math.max(1, deadline - Date.now()) })
-      ) {
-        const store = seconds();
-        return {
-          instance,
-          ready: true,
-          readySeconds: store,
-          phases: { qemu: qemuSeconds, guest: guestSeconds, store },
-        };
-      }
-      await failed();
-      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    return { instance, ready: false };
+  }
+}
+
+/** Boots the VM detached, under the start lock: the shared preparation, QEMU with -daemonize, then waits for ready. */
+async function bootDetached(
+  options: Omit<StartOptions, "image"> & { readonly image: StoredImage },
+): Promise<StartBooted> {
+  const { config, layout } = options;
+  const boot = await prepareBoot(options, "detached");
+  const logOffset = await consoleOffset(layout.consoleLog);
+  const started = performance.now();
+  try {
+    await run(boot.command, [...boot.args], { timeout: 60_000 });
+  } catch (error) {
+    const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
+    // The port was free a moment ago; something may have taken it since.
+    if (/Could not set up host forwarding rule/.test(stderr)) throw portTakenError(config.port);
+    throw new LinuxBuilderError(
+      "vm.qemu-failed",
+      `Cannot start the builder: ${boot.command} failed: ${stderr || (error as Error).message}`,
+      { hint: `Is QEMU installed (${boot.command})? \`linux-builder doctor\` checks.` },
+    );
+  }
+  const pid = await runningPid(layout);
+  if (pid === undefined) {
+    throw new LinuxBuilderError(
+      "vm.qemu-failed",
+      `QEMU started but left no running process (see ${layout.consoleLog})`,
+    );
+  }
+  const instance = await recordInstance(options, boot, pid, false, logOffset);
+  if (!options.waitReady) return { kind: "booted", instance, ready: false };
+  const deadline = Date.now() + options.readyTimeoutMs;
+  const seconds = () => (performance.now() - started) / 1000;
+  const qemuSeconds = seconds();
+  // Wait for the guest's word that sshd listens (or that it failed); then check the store answers,
+  // over one reused connection, until it does.
+  const signal = await waitForGuestSignal(layout.consoleLog, logOffset, {
+    deadline,
+    alive: async () => (await runningPid(layout)) !== undefined,
   });
+  const failed = async () => {
+    const now = scanConsole(await readConsoleSince(layout.consoleLog, logOffset));
+    if (now?.kind !== "failed") return;
+    throw new LinuxBuilderError("vm.guest-failed", `The builder failed to boot: ${now.reason}`, {
+      hint: `\`linux-builder logs\` shows the console (${layout.consoleLog}); \`linux-builder stop\` stops it.`,
+    });
+  };
+  await failed();
+  const guestSeconds = seconds();
+  while (signal !== undefined && Date.now() < deadline) {
+    if ((await runningPid(layout)) === undefined) {
+      const crash = kernelCrash(await readConsoleSince(layout.consoleLog, logOffset));
+      throw new LinuxBuilderError(
+        crash ? "vm.kernel-crashed" : "vm.died",
+        crash
+          ? `The builder's kernel crashed while booting (${crash})`
+          : `The builder stopped while booting; its console log is ${layout.consoleLog}`,
+        { hint: "`linux-builder logs` shows what the guest printed." },
+      );
+    }
+    if (await isReady(layout, config.port, { reuse: true, timeoutMs: Math.max(1, deadline - Date.now()) })) {
+      const store = seconds();
+      return {
+        kind: "booted",
+        instance,
+        ready: true,
+        readySeconds: store,
+        phases: { qemu: qemuSeconds, guest: guestSeconds, store },
+      };
+    }
+    await failed();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { kind: "booted", instance, ready: false };
 }
 
 export interface RunOptions extends BootOptions {
@@ -566,7 +643,7 @@ export async function runVm(options: RunOptions): Promise<RunResult> {
   // Set once QEMU is spawned: from then on, whatever happens, its files are cleaned up.
   let restoreSignals: (() => void) | undefined;
   try {
-    const { ended, started } = await withStartLock(layout, async () => {
+    const { ended, started } = await withStartLockNow(layout, async () => {
       const boot = await prepareBoot(options, "attached");
       await options.beforeBoot?.(boot);
       const child = spawn(boot.command, [...boot.args], { stdio: "inherit" });
@@ -609,23 +686,13 @@ export async function runVm(options: RunOptions): Promise<RunResult> {
   }
 }
 
-export async function readInstance(layout: StateLayout): Promise<InstanceInfo | undefined> {
-  const text = await readFile(layout.instance, "utf8").catch(() => undefined);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as InstanceInfo;
-  } catch {
-    return undefined;
-  }
-}
-
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!alive(pid)) return true;
+    if (!processAlive(pid)) return true;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return !alive(pid);
+  return !processAlive(pid);
 }
 
 /** Once QEMU is gone: its pidfile and sockets. */
@@ -702,7 +769,7 @@ export async function stopVm(
   if (qmp) {
     // A guest whose boot failed waits in a rescue shell that no power button reaches: QEMU quits
     // at once instead of after the deadline.
-    const failed = await bootFailed(layout);
+    const failed = (await bootFailure(layout)) !== undefined;
     if (!failed) await qmp.execute("system_powerdown").catch(() => undefined);
     if (!failed && (await waitGone(pid, deadlineMs))) outcome = "powered-off";
     else {
@@ -724,14 +791,15 @@ export async function stopVm(
   return { outcome, seconds: seconds() };
 }
 
-/** Whether the running boot's guest said it failed (FAILED on its console, before any READY). */
-async function bootFailed(layout: StateLayout): Promise<boolean> {
+/** Why the running boot's guest said it failed (FAILED on its console, before any READY), if it did. */
+async function bootFailure(layout: StateLayout): Promise<string | undefined> {
   const instance = await readInstance(layout);
-  if (instance?.consoleOffset === undefined) return false;
+  if (instance?.consoleOffset === undefined) return undefined;
   const printed = await readConsoleSince(layout.consoleLog, instance.consoleOffset);
   // After READY, the console is a login: anything there was typed, not said by /init.
   const ready = printed.indexOf("linux-builder: READY at ");
-  return scanConsole(ready === -1 ? printed : printed.slice(0, ready))?.kind === "failed";
+  const said = scanConsole(ready === -1 ? printed : printed.slice(0, ready));
+  return said?.kind === "failed" ? said.reason : undefined;
 }
 
 /** Bytes the sparse disk really uses on the host. */

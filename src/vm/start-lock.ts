@@ -1,0 +1,222 @@
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { uptime } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { LinuxBuilderError } from "../errors.js";
+import type { StateLayout } from "./state.js";
+
+/**
+ * The state folder's start lock: a file holding the pid of the linux-builder that is starting the
+ * builder (preparing, booting, waiting for ready). Whoever holds it is the only one that may boot a
+ * QEMU for this state folder; a start that finds it held by a live process waits for it.
+ */
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The lock as found: free, or held by `owner` (undefined: not a pid, so nobody's), alive or not. */
+export type LockSeen =
+  | { readonly held: false }
+  | { readonly held: true; readonly owner: number | undefined; readonly ownerAlive: boolean };
+
+/**
+ * Takes the lock if it is free. The pid is written to a temporary file first and linked into place
+ * (link fails when the lock exists), so the lock is never seen empty, half-written.
+ */
+export async function tryTakeStartLock(layout: StateLayout): Promise<boolean> {
+  await mkdir(layout.dir, { recursive: true, mode: 0o700 });
+  // Unique even among tries in one process (the unit tests race them).
+  const temp = `${layout.startLock}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(temp, String(process.pid), { mode: 0o600 });
+  try {
+    await link(temp, layout.startLock);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    // A file system without hard links: an exclusive create, whose empty moment readStartLock allows for.
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw error;
+    try {
+      await writeFile(layout.startLock, String(process.pid), { flag: "wx", mode: 0o600 });
+      return true;
+    } catch (fallback) {
+      if ((fallback as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw fallback;
+    }
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/** When this host booted (a lock older than that is left from before a reboot, its pid recycled). */
+function hostBootTime(): number {
+  return Date.now() - uptime() * 1000;
+}
+
+export async function readStartLock(layout: StateLayout): Promise<LockSeen> {
+  for (let attempt = 0; ; attempt++) {
+    const [text, info] = await Promise.all([
+      readFile(layout.startLock, "utf8").catch(() => undefined),
+      stat(layout.startLock).catch(() => undefined),
+    ]);
+    if (text === undefined || info === undefined) return { held: false };
+    // Empty: being written by the exclusive-create fallback; look once more before calling it stale.
+    if (text === "" && attempt === 0) {
+      await sleep(50);
+      continue;
+    }
+    const owner = /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
+    if (owner === undefined || owner <= 0) return { held: true, owner: undefined, ownerAlive: false };
+    // A minute of slack for the clock and uptime's rounding.
+    const beforeBoot = info.mtimeMs < hostBootTime() - 60_000;
+    return { held: true, owner, ownerAlive: !beforeBoot && processAlive(owner) };
+  }
+}
+
+/**
+ * Removes a lock whose owner is dead (or unknown). It is moved aside first, atomically, and looked at
+ * there: if another start took the lock in the meantime (so what moved is that live start's), it
+ * is put back.
+ */
+export async function removeStaleStartLock(layout: StateLayout, owner: number | undefined): Promise<void> {
+  const aside = `${layout.startLock}.stale.${process.pid}`;
+  try {
+    await rename(layout.startLock, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // Someone else removed it.
+    throw error;
+  }
+  const text = (await readFile(aside, "utf8").catch(() => "")).trim();
+  const moved = /^\d+$/.test(text) ? Number(text) : undefined;
+  if (moved !== undefined && moved !== owner && processAlive(moved)) {
+    await link(aside, layout.startLock).catch(() => undefined);
+  }
+  await rm(aside, { force: true });
+}
+
+/** Gives the lock up, if it is still ours. */
+export async function releaseStartLock(layout: StateLayout): Promise<void> {
+  const text = await readFile(layout.startLock, "utf8").catch(() => undefined);
+  if (text?.trim() === String(process.pid)) await rm(layout.startLock, { force: true });
+}
+
+/** What a start does next while it does not hold the lock. */
+export type LockWaitStep = "take-lock" | "remove-stale-lock" | "wait" | "running" | "timed-out";
+
+export function lockWaitStep(seen: {
+  readonly lock: LockSeen;
+  /** Whether our QEMU runs (its pidfile names a live QEMU). */
+  readonly vmRunning: boolean;
+  /** false for `start --no-wait`: a QEMU that runs is enough. */
+  readonly waitReady: boolean;
+  readonly timedOut: boolean;
+}): LockWaitStep {
+  if (!seen.lock.held) return "take-lock";
+  if (seen.lock.owner === undefined || !seen.lock.ownerAlive) return "remove-stale-lock";
+  if (!seen.waitReady && seen.vmRunning) return "running";
+  if (seen.timedOut) return "timed-out";
+  return "wait";
+}
+
+/** What a start does once it holds the lock. */
+export type LockedStep = "boot" | "running" | "wait-ready";
+
+export function lockedStep(seen: { readonly vmRunning: boolean; readonly waitReady: boolean }): LockedStep {
+  if (!seen.vmRunning) return "boot";
+  return seen.waitReady ? "wait-ready" : "running";
+}
+
+/** What a start waiting for a running builder to be ready does next. */
+export type ReadyWaitStep = "ready" | "died" | "failed" | "timed-out" | "poll";
+
+export function readyWaitStep(seen: {
+  readonly vmRunning: boolean;
+  readonly ready: boolean;
+  /** The guest said its boot failed (it waits in a rescue shell: it will never be ready). */
+  readonly bootFailed: boolean;
+  readonly timedOut: boolean;
+}): ReadyWaitStep {
+  if (!seen.vmRunning) return "died";
+  if (seen.ready) return "ready";
+  if (seen.bootFailed) return "failed";
+  if (seen.timedOut) return "timed-out";
+  return "poll";
+}
+
+/**
+ * Takes the start lock, waiting (until `deadline`) while a live process holds it and removing it when
+ * its owner is dead. With `waitReady` false (`start --no-wait`), a QEMU that runs ends the wait too:
+ * then the lock is not taken. The caller releases a lock it got (releaseStartLock).
+ */
+export async function acquireStartLock(
+  layout: StateLayout,
+  options: {
+    readonly deadline: number;
+    readonly waitReady: boolean;
+    /** Our QEMU's pid if it runs. */
+    readonly vmPid: () => Promise<number | undefined>;
+    /** Said once, when another process holds the lock. */
+    readonly onWait?: (owner: number) => void;
+    readonly pollMs?: number;
+  },
+): Promise<{ readonly kind: "locked" } | { readonly kind: "running"; readonly pid: number }> {
+  let told = false;
+  for (;;) {
+    if (await tryTakeStartLock(layout)) return { kind: "locked" };
+    const lock = await readStartLock(layout);
+    const pid = lock.held && lock.ownerAlive && !options.waitReady ? await options.vmPid() : undefined;
+    const step = lockWaitStep({
+      lock,
+      vmRunning: pid !== undefined,
+      waitReady: options.waitReady,
+      timedOut: Date.now() >= options.deadline,
+    });
+    const owner = lock.held ? lock.owner : undefined;
+    switch (step) {
+      case "take-lock":
+        continue; // Released between our attempt and our look.
+      case "remove-stale-lock":
+        await removeStaleStartLock(layout, owner);
+        continue;
+      case "running":
+        return { kind: "running", pid: pid as number };
+      case "timed-out":
+        throw new LinuxBuilderError(
+          "vm.still-starting",
+          `Another linux-builder (pid ${owner}) was still starting the builder when the wait ran out`,
+          {
+            hint: `Wait longer (--timeout), or see \`linux-builder status\`. If no linux-builder runs, remove ${layout.startLock}.`,
+          },
+        );
+      case "wait":
+        if (!told && owner !== undefined) options.onWait?.(owner);
+        told = true;
+        await sleep(options.pollMs ?? 100);
+    }
+  }
+}
+
+/**
+ * Takes the lock without waiting (`run`: it cannot wait for a start only to find the builder
+ * running): a live owner is an error; a dead one's lock is removed.
+ */
+export async function takeStartLockNow(layout: StateLayout): Promise<void> {
+  for (;;) {
+    if (await tryTakeStartLock(layout)) return;
+    const lock = await readStartLock(layout);
+    if (lock.held && lock.ownerAlive) {
+      throw new LinuxBuilderError(
+        "vm.starting",
+        `Another linux-builder (pid ${lock.owner}) is starting the builder`,
+        { hint: "Wait for it, then run `linux-builder status`." },
+      );
+    }
+    if (lock.held) await removeStaleStartLock(layout, lock.owner);
+  }
+}

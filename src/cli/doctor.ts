@@ -11,38 +11,54 @@ import {
   checkAccel,
   checkBuild,
   checkBuilder,
+  checkBuildersSetting,
   checkHost,
   checkInstalledKey,
+  checkKnownHosts,
+  checkMachinesFile,
+  checkMachinesPin,
   checkNix,
   checkPort,
   checkQemu,
+  checkSshAlias,
   checkStateKeys,
   checkTrustedUser,
+  diagnoseBuildFailure,
   formatChecks,
   machinesMention,
   type NixRoute,
   nixRoute,
   parseNixConfig,
+  parseSshG,
+  settingList,
+  trustedVia,
   worstStatus,
 } from "../host/doctor.js";
 import {
   buildersText,
+  clientBuilderSettings,
   currentUser,
   fileFacts,
   guestKernel,
   hvSupport,
+  nixConfBuilderSettings,
   nixConfigJson,
   nixRouteFacts,
   portListeners,
   probeHostSystem,
   probePort,
+  readFileText,
+  readMachinesFiles,
   readOptional,
+  rootHome,
   runCheckBuild,
   runTool,
+  samePaths,
+  sshEffectiveConfig,
 } from "../host/host-probe.js";
+import { installedPaths, sshIncludesDir } from "../host/install-plan.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { ImageStore } from "../image/store.js";
-import { builderNames } from "../nix/builders.js";
 import { chooseAccel } from "../vm/accel.js";
 import { hostForwardAddress, hostPlatformOf } from "../vm/qemu-argv.js";
 import { type StateLayout, stateLayout } from "../vm/state.js";
@@ -52,11 +68,15 @@ import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
 
 /** Where `install` puts the key and machines line (its --nix-conf-dir default). */
 const DEFAULT_NIX_CONF_DIR = "/etc/nix";
+/** Where `install` puts the ssh alias (its --ssh-config-dir default), and the file that includes it. */
+const DEFAULT_SSH_CONFIG_DIR = "/etc/ssh/ssh_config.d";
+const SYSTEM_SSH_CONFIG = "/etc/ssh/ssh_config";
 
 interface DoctorFlags extends ConfigFlags {
   json?: boolean;
   build: boolean;
   nixConfDir?: string;
+  sshConfigDir?: string;
 }
 
 const hostPlatform = hostPlatformOf(process.platform);
@@ -96,13 +116,16 @@ async function nixChecks(
   nixConfDir: string,
   flags: DoctorFlags,
   alias: string,
-): Promise<{ checks: Check[]; route: NixRoute; daemonBuilder: boolean }> {
+): Promise<{ checks: Check[]; route: NixRoute; daemonBuilder: boolean; trusted: boolean }> {
   const nix = checkNix(await runTool("nix", ["--version"]));
   const config = await nixConfigJson(flags.nixConfDir ?? process.env.NIX_CONF_DIR ?? DEFAULT_NIX_CONF_DIR);
   let builders: unknown;
+  let trustedUsers: string[] = [];
   if (config.kind === "ran") {
     try {
-      builders = parseNixConfig(config.stdout).get("builders");
+      const settings = parseNixConfig(config.stdout);
+      builders = settings.get("builders");
+      trustedUsers = settingList(settings.get("trusted-users"));
     } catch {
       // checkTrustedUser reports the unreadable settings.
     }
@@ -113,8 +136,9 @@ async function nixChecks(
     alias,
   );
   const route = nixRoute(await nixRouteFacts());
+  const user = await currentUser();
   const trusted = checkTrustedUser({
-    user: await currentUser(),
+    user,
     config,
     route,
     daemonBuilder,
@@ -124,7 +148,12 @@ async function nixChecks(
         ? "sudo launchctl kickstart -k system/org.nixos.nix-daemon"
         : "sudo systemctl restart nix-daemon",
   });
-  return { checks: [nix, trusted], route, daemonBuilder };
+  return {
+    checks: [nix, trusted],
+    route,
+    daemonBuilder,
+    trusted: trustedVia(user, trustedUsers) !== undefined,
+  };
 }
 
 async function accelFacts(
@@ -179,12 +208,16 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
 
   const layout = stateLayout(config.stateDir);
   const nixConfDir = flags.nixConfDir ?? DEFAULT_NIX_CONF_DIR;
+  const sshConfigDir = flags.sshConfigDir ?? DEFAULT_SSH_CONFIG_DIR;
   const pid = await runningPid(layout);
   const instance = pid === undefined ? undefined : await readInstance(layout);
   const builderPort = instance?.port ?? config.port;
-  const alias = builderNames(builderPort).alias;
 
-  const nix = await nixChecks(nixConfDir, flags, builderNames(config.port).alias);
+  const nix = await nixChecks(
+    nixConfDir,
+    flags,
+    installedPaths({ nixConfDir, sshConfigDir }, config.port).alias,
+  );
   checks.push(...nix.checks);
 
   const qemuCommand = ARCHITECTURES[config.arch].qemu;
@@ -218,14 +251,18 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
       uid,
     }),
   );
-  const installedKey = join(nixConfDir, builderNames(config.port).keyFile);
+  const installed = installedPaths({ nixConfDir, sshConfigDir }, config.port);
+  const statePublicKey = await readOptional(layout.builderPublicKey);
   checks.push(
     checkInstalledKey({
-      key: await fileFacts(installedKey),
-      installedPublicKey: await readOptional(`${installedKey}.pub`),
-      statePublicKey: await readOptional(layout.builderPublicKey),
+      key: await fileFacts(installed.key),
+      installedPublicKey: await readOptional(installed.publicKey),
+      statePublicKey,
     }),
   );
+  const system = ARCHITECTURES[config.arch].nixSystem;
+  const daemonChecks = await daemonSideChecks({ config, layout, installed, nix, system });
+  checks.push(...daemonChecks);
 
   const ready = pid !== undefined && (await isReady(layout, builderPort));
   checks.push(
@@ -255,25 +292,117 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
         fix: "Run `linux-builder install`.",
       };
     } else {
-      progress("Building a trivial derivation through the builder…", flags);
+      progress("Building a trivial derivation through the builder, as the Nix daemon would…", flags);
       const kernel = await guestKernel(layout, builderPort);
-      const built = await runCheckBuild({
-        route: nix.route,
-        layout,
-        port: builderPort,
-        alias,
-        system: ARCHITECTURES[config.arch].nixSystem,
-        timeoutMs: 300_000,
-      });
-      facts =
-        built.kind === "failed"
-          ? built
-          : kernel.kind !== "ran"
+      const built = await runCheckBuild({ route: nix.route, nixConfDir, system, timeoutMs: 300_000 });
+      if (built.kind === "failed") {
+        const diagnosis = diagnoseBuildFailure(built.output, {
+          machines: installed.machines,
+          sshConfig: installed.sshConfig,
+          systemSshConfig: SYSTEM_SSH_CONFIG,
+          key: installed.key,
+          alias: installed.alias,
+          system,
+        });
+        facts = { kind: "failed", message: built.message, ...(diagnosis === undefined ? {} : { diagnosis }) };
+      } else {
+        facts =
+          kernel.kind !== "ran"
             ? { kind: "failed", message: "cannot ask the builder for its kernel over ssh" }
             : { ...built, guestKernel: kernel.stdout };
+      }
     }
-    checks.push(checkBuild(facts));
+    checks.push(
+      checkBuild(
+        facts,
+        daemonChecks.filter((c) => c.status === "fail"),
+      ),
+    );
   }
+  return checks;
+}
+
+/**
+ * What the Nix daemon (root) will use to reach the builder, read from the installed files, each
+ * check naming the file to fix: the machines file as Nix parses it, the builders setting that must
+ * still read it, this builder's line and its pinned host key, root's ssh alias, and other
+ * known_hosts entries for the builder. Root-only files are reported as such, not as failures.
+ */
+async function daemonSideChecks(options: {
+  config: Config;
+  layout: StateLayout;
+  installed: ReturnType<typeof installedPaths>;
+  nix: { route: NixRoute; trusted: boolean };
+  system: string;
+}): Promise<Check[]> {
+  const { layout, installed, nix, system } = options;
+  const checks: Check[] = [];
+  const machinesFiles = await readMachinesFiles(installed.machines);
+  checks.push(checkMachinesFile(machinesFiles));
+  checks.push(
+    checkBuildersSetting({
+      machinesPath: installed.machines,
+      machinesPaths: await samePaths(installed.machines),
+      daemon: await nixConfBuilderSettings(installed.nixConf),
+      client: await clientBuilderSettings(),
+      route: nix.route,
+      trusted: nix.trusted,
+    }),
+  );
+  const machines = machinesFiles.files[0]?.content ?? { kind: "missing" as const };
+  const hostPublicKey = await readOptional(layout.hostPublicKey);
+  checks.push(
+    checkMachinesPin({
+      path: installed.machines,
+      content: machines,
+      alias: installed.alias,
+      system,
+      keyPath: installed.key,
+      hostPublicKey,
+      hostPublicKeyPath: layout.hostPublicKey,
+    }),
+  );
+  const systemConfig = await readFileText(SYSTEM_SSH_CONFIG);
+  const effective = await sshEffectiveConfig(installed.alias, SYSTEM_SSH_CONFIG);
+  checks.push(
+    checkSshAlias({
+      path: installed.sshConfig,
+      content: await readFileText(installed.sshConfig),
+      systemConfigPath: SYSTEM_SSH_CONFIG,
+      systemConfig,
+      included: sshIncludesDir(
+        systemConfig.kind === "text" ? systemConfig.text : undefined,
+        installed.sshConfig,
+      ),
+      effective,
+      alias: installed.alias,
+      port: options.config.port,
+      keyPath: installed.key,
+    }),
+  );
+  const globalFiles = (effective.kind === "ran"
+    ? parseSshG(effective.stdout).get("globalknownhostsfile")?.[0]?.split(/\s+/)
+    : undefined) ?? ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
+  const userFiles = [join(rootHome(), ".ssh", "known_hosts"), join(rootHome(), ".ssh", "known_hosts2")];
+  checks.push(
+    checkKnownHosts({
+      alias: installed.alias,
+      port: options.config.port,
+      pinnedKey: hostPublicKey?.trim().split(/\s+/).slice(0, 2).join(" "),
+      files: [
+        ...(await Promise.all(
+          userFiles.map(async (path) => ({ path, kind: "user" as const, content: await readFileText(path) })),
+        )),
+        ...(await Promise.all(
+          globalFiles.map(async (path) => ({
+            path,
+            kind: "global" as const,
+            content: await readFileText(path),
+          })),
+        )),
+      ],
+    }),
+  );
   return checks;
 }
 
@@ -299,6 +428,10 @@ export function registerDoctorCommand(program: Command): void {
     .option(
       "--nix-conf-dir <dir>",
       `where \`install\` put the builder's key and machines line (default ${DEFAULT_NIX_CONF_DIR})`,
+    )
+    .option(
+      "--ssh-config-dir <dir>",
+      `where \`install\` put the ssh alias (default ${DEFAULT_SSH_CONFIG_DIR}; ssh reads it only when ${SYSTEM_SSH_CONFIG} includes it)`,
     )
     .action(async (flags: DoctorFlags) => {
       process.exitCode = await doctor(flags);

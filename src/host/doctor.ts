@@ -3,6 +3,9 @@
  * verdict per check comes out. No I/O here, so every verdict is tested with literal inputs: sw_vers
  * strings, lsof output, `nix show-config --json`, file modes.
  */
+import { builderFiles, decodePinnedKey, type MachineEntry, parseMachines } from "../nix/machines-file.js";
+import type { SettingSource } from "../nix/nix-conf.js";
+import { knownHostsFor } from "../ssh/known-hosts.js";
 import type { Accelerator, HostPlatform } from "../vm/qemu-argv.js";
 import { hostForwardAddress, privilegedPortWarning } from "../vm/qemu-argv.js";
 
@@ -547,6 +550,486 @@ export function checkInstalledKey(facts: {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// What the Nix daemon will use: the installed machines file, nix.conf, root's ssh
+
+/** A file as doctor could read it. Root-only files (a key, root's known_hosts) are not an error. */
+export type FileText =
+  | { readonly kind: "text"; readonly text: string }
+  | { readonly kind: "missing" }
+  | { readonly kind: "root-only" }
+  | { readonly kind: "unreadable"; readonly message: string };
+
+const ROOT_ONLY = "cannot read (root only)";
+
+/** A machines file and the files its `@` lines name, as read. */
+export interface MachinesFiles {
+  readonly path: string;
+  readonly files: readonly { readonly path: string; readonly content: FileText }[];
+}
+
+/** Every line of the machines files Nix would refuse, named by file and line: one refuses them all. */
+export function checkMachinesFile(facts: MachinesFiles): Check {
+  const name = "machines file";
+  const top = facts.files.find((file) => file.path === facts.path)?.content ?? { kind: "missing" };
+  if (top.kind === "missing") {
+    return check(
+      name,
+      "warn",
+      `${facts.path} does not exist: Nix has no builders`,
+      "Run `linux-builder install`.",
+    );
+  }
+  if (top.kind !== "text") {
+    const why = top.kind === "root-only" ? ROOT_ONLY : top.message;
+    return check(
+      name,
+      "warn",
+      `${facts.path}: ${why}`,
+      `Make it readable by everyone: sudo chmod 644 ${facts.path}`,
+    );
+  }
+  const problems: string[] = [];
+  const lines: number[] = [];
+  let count = 0;
+  for (const file of facts.files) {
+    if (file.content.kind !== "text") continue;
+    const parsed = parseMachines(file.content.text);
+    count += parsed.entries.length;
+    for (const problem of parsed.problems) {
+      problems.push(`${file.path} line ${problem.line} (\`${problem.text}\`): ${problem.message}`);
+      if (file.path === facts.path) lines.push(problem.line);
+    }
+  }
+  if (problems.length > 0) {
+    return check(
+      name,
+      "fail",
+      `Nix cannot read ${problems.join("; ")}: while it is there, Nix starts no remote build at all`,
+      `Fix or remove ${lines.length > 0 ? `line ${lines.join(", ")} of ${facts.path}` : "that line"} (a key path with white space, ';' or '#' cannot be written there: move the key).`,
+    );
+  }
+  return check(
+    name,
+    "ok",
+    `${facts.path}: ${count} builder${count === 1 ? "" : "s"}, every line readable by Nix`,
+  );
+}
+
+/** The URIs install writes for the alias (ssh:// is the older protocol, also ours when a user wrote it). */
+function isOurUri(uri: string, alias: string): boolean {
+  return uri === `ssh-ng://builder@${alias}` || uri === `ssh://builder@${alias}`;
+}
+
+/**
+ * The installed machines line for this builder: there once, serving the system, logging in with the
+ * installed key, and pinning this install's guest host key (the state folder's
+ * keys/ssh_host_ed25519_key.pub). A pin that differs makes the daemon's ssh refuse the builder.
+ */
+export function checkMachinesPin(facts: {
+  readonly path: string;
+  readonly content: FileText;
+  readonly alias: string;
+  readonly system: string;
+  readonly keyPath: string;
+  /** The state folder's guest host public key (an OpenSSH line), undefined when there is none yet. */
+  readonly hostPublicKey: string | undefined;
+  readonly hostPublicKeyPath: string;
+}): Check {
+  const name = "machines line";
+  const install = "Run `linux-builder install` again: it writes the line for this builder.";
+  if (facts.content.kind !== "text") {
+    const why =
+      facts.content.kind === "missing"
+        ? "does not exist"
+        : facts.content.kind === "root-only"
+          ? ROOT_ONLY
+          : facts.content.message;
+    return check(
+      name,
+      "warn",
+      `no line for builder@${facts.alias}: ${facts.path} ${why}`,
+      "Run `linux-builder install`.",
+    );
+  }
+  const ours = parseMachines(facts.content.text).entries.filter((entry) => isOurUri(entry.uri, facts.alias));
+  const at = (entry: MachineEntry) => `line ${entry.line} of ${facts.path}`;
+  if (ours.length === 0) {
+    return check(
+      name,
+      "warn",
+      `${facts.path} has no line for builder@${facts.alias}`,
+      "Run `linux-builder install`.",
+    );
+  }
+  if (ours.length > 1) {
+    return check(
+      name,
+      "warn",
+      `${facts.path} has ${ours.length} lines for builder@${facts.alias} (lines ${ours.map((e) => e.line).join(", ")}): Nix counts it as ${ours.length} builders`,
+      `Remove all but one (or remove them all and run \`linux-builder install\` again).`,
+    );
+  }
+  const entry = ours[0] as MachineEntry;
+  if (entry.systems.length > 0 && !entry.systems.includes(facts.system)) {
+    return check(
+      name,
+      "fail",
+      `${at(entry)} serves ${entry.systems.join(",")}, not ${facts.system}`,
+      install,
+    );
+  }
+  if (entry.sshKey !== facts.keyPath) {
+    return check(
+      name,
+      "fail",
+      `${at(entry)} logs in with ${entry.sshKey ?? "no key"}, not the installed key ${facts.keyPath}`,
+      install,
+    );
+  }
+  if (entry.publicHostKey === undefined) {
+    return check(
+      name,
+      "fail",
+      `${at(entry)} pins no host key: ssh looks the builder up in root's own known_hosts instead, where its key is not`,
+      install,
+    );
+  }
+  if (facts.hostPublicKey === undefined) {
+    return check(
+      name,
+      "warn",
+      `${at(entry)} pins a host key, but this install has none yet (${facts.hostPublicKeyPath}) to compare it with`,
+      "`linux-builder start` makes one; then `linux-builder install`.",
+    );
+  }
+  if (decodePinnedKey(entry.publicHostKey) !== keyIdentity(facts.hostPublicKey)) {
+    return check(
+      name,
+      "fail",
+      `${at(entry)} pins a host key that is not this builder's (${facts.hostPublicKeyPath}): the daemon's ssh refuses the builder ("Host key verification failed")`,
+      install,
+    );
+  }
+  return check(
+    name,
+    "ok",
+    `${at(entry)}: ${facts.system}, key ${facts.keyPath}, pins this builder's host key`,
+  );
+}
+
+/** Whether a `builders` value reads the machines file (one of its `@` entries is it). */
+function readsMachines(value: string, machinesPaths: readonly string[]): boolean {
+  return builderFiles(value).some((path) => machinesPaths.includes(path));
+}
+
+const where = (setting: SettingSource) =>
+  setting.line > 0 ? `${setting.source} line ${setting.line}` : setting.source;
+
+/**
+ * Whether Nix's `builders` setting still reads the machines file. Its default is @CONF_DIR/machines;
+ * a `builders =` line replaces it. The daemon reads nix.conf (and what it includes); a client's own
+ * settings (~/.config/nix/nix.conf, NIX_CONFIG) reach the daemon when the user is trusted, and an
+ * empty `builders` reaches it from anyone (nix's daemon.cc accepts that one from untrusted clients).
+ * `extra-builders` is no setting: builders is a string, which Nix cannot append to.
+ */
+export function checkBuildersSetting(facts: {
+  readonly machinesPath: string;
+  /** Paths that are the machines file (its path as configured and resolved). */
+  readonly machinesPaths: readonly string[];
+  /** nix.conf and the files it includes, in the order Nix reads them: what the daemon reads. */
+  readonly daemon: readonly SettingSource[];
+  /** The user's own settings (user nix.conf files, NIX_CONFIG), in order. */
+  readonly client: readonly SettingSource[];
+  readonly route: NixRoute;
+  readonly trusted: boolean;
+}): Check {
+  const name = "builders setting";
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  const last = (settings: readonly SettingSource[]) => settings.filter((s) => s.name === "builders").at(-1);
+  const hides = (setting: SettingSource, who: string) => {
+    problems.push(
+      `\`builders = ${setting.value}\` (${where(setting)}) replaces Nix's default @${facts.machinesPath}: ${who} never reads the machines file`,
+    );
+    fixes.push(
+      `in ${where(setting)}, add @${facts.machinesPath} to it (\`builders = @${facts.machinesPath}${setting.value === "" ? "" : ` ; ${setting.value}`}\`) or remove the line`,
+    );
+  };
+  const daemonSetting = last(facts.daemon);
+  if (daemonSetting !== undefined && !readsMachines(daemonSetting.value, facts.machinesPaths)) {
+    hides(daemonSetting, facts.route === "daemon" ? "the Nix daemon" : "Nix");
+  }
+  const clientSetting = last(facts.client);
+  if (clientSetting !== undefined && !readsMachines(clientSetting.value, facts.machinesPaths)) {
+    if (facts.route === "local" || facts.trusted || clientSetting.value === "") {
+      hides(clientSetting, facts.route === "local" ? "Nix" : "the daemon, for your builds,");
+    }
+  }
+  const extra = [...facts.daemon, ...facts.client].filter((s) => s.name === "extra-builders");
+  const extraNote =
+    extra.length > 0
+      ? `; ${extra.map(where).join(", ")}: \`extra-builders\` is not a Nix setting (Nix warns "unknown setting" and ignores it: builders cannot be appended to)`
+      : "";
+  if (problems.length > 0) {
+    return check(
+      name,
+      "fail",
+      `${problems.join("; ")}${extraNote}`,
+      `${fixes.join("; ")}${facts.route === "daemon" ? "; then restart the Nix daemon" : ""}.`,
+    );
+  }
+  if (extra.length > 0) {
+    return check(
+      name,
+      "warn",
+      extraNote.slice(2),
+      `Remove it; put those builders in ${facts.machinesPath}, or in \`builders = @${facts.machinesPath} ; …\`.`,
+    );
+  }
+  const used =
+    clientSetting !== undefined && (facts.route === "local" || facts.trusted) ? clientSetting : daemonSetting;
+  return check(
+    name,
+    "ok",
+    used === undefined
+      ? `Nix's default, @${facts.machinesPath}`
+      : `\`builders = ${used.value}\` (${where(used)}) reads ${facts.machinesPath}`,
+  );
+}
+
+/** `ssh -G HOST`'s output (every option, one "name value" a line) as name → values. */
+export function parseSshG(text: string): Map<string, string[]> {
+  const options = new Map<string, string[]>();
+  for (const line of text.split("\n")) {
+    const match = /^(\S+)\s+(.*?)\s*$/.exec(line);
+    if (match?.[1] === undefined || match[2] === undefined) continue;
+    const key = match[1].toLowerCase();
+    options.set(key, [...(options.get(key) ?? []), match[2]]);
+  }
+  return options;
+}
+
+/**
+ * The ssh alias the daemon's ssh (root's) reaches the builder by: the installed file there, read by
+ * the system ssh_config's `Include`, and what ssh makes of the alias in the end (`ssh -G`), which an
+ * earlier `Host` block or root's ~/.ssh/config can change (ssh takes the first value it meets).
+ */
+export function checkSshAlias(facts: {
+  readonly path: string;
+  readonly content: FileText;
+  readonly systemConfigPath: string;
+  readonly systemConfig: FileText;
+  /** Whether the system ssh_config's Include lines take in `path` (install-plan's sshIncludesDir). */
+  readonly included: boolean;
+  /** `ssh -G ALIAS` as root (or the system config's view, when not root). */
+  readonly effective: ToolResult;
+  readonly alias: string;
+  readonly port: number;
+  readonly keyPath: string;
+}): Check {
+  const name = "ssh alias";
+  const install = "Run `linux-builder install` again.";
+  if (facts.content.kind === "missing") {
+    return check(
+      name,
+      "fail",
+      `${facts.path} is missing: ssh does not know the host ${facts.alias}`,
+      install,
+    );
+  }
+  if (facts.systemConfig.kind === "text" && !facts.included) {
+    const dir = facts.path.slice(0, facts.path.lastIndexOf("/"));
+    return check(
+      name,
+      "fail",
+      `${facts.systemConfigPath} does not include ${facts.path}: ssh (the Nix daemon's too) never reads it, and cannot resolve ${facts.alias}`,
+      `Add \`Include ${dir}/*.conf\` at the top of ${facts.systemConfigPath}.`,
+    );
+  }
+  if (facts.effective.kind !== "ran") {
+    const why = facts.effective.kind === "missing" ? "ssh is not installed" : facts.effective.message;
+    return check(name, "warn", `cannot ask ssh what ${facts.alias} is (${why})`);
+  }
+  const options = parseSshG(facts.effective.stdout);
+  const get = (key: string) => options.get(key)?.[0];
+  const wrong: string[] = [];
+  if (get("hostname") !== "127.0.0.1") wrong.push(`HostName ${get("hostname") ?? "?"}, not 127.0.0.1`);
+  if (get("port") !== String(facts.port)) wrong.push(`Port ${get("port") ?? "?"}, not ${facts.port}`);
+  if (get("hostkeyalias") !== facts.alias)
+    wrong.push(`HostKeyAlias ${get("hostkeyalias") ?? "none"}, not ${facts.alias}`);
+  if (get("user") !== "builder") wrong.push(`User ${get("user") ?? "?"}, not builder`);
+  if (wrong.length > 0) {
+    const ownText = facts.content.kind === "text" ? facts.content.text : undefined;
+    const fileSays =
+      ownText !== undefined && new RegExp(`^\\s*Port\\s+${facts.port}\\s*$`, "mi").test(ownText);
+    return check(
+      name,
+      "fail",
+      `ssh resolves ${facts.alias} to ${wrong.join(", ")}${fileSays ? `: ${facts.path} says otherwise, so an entry ssh reads first (root's ~/.ssh/config, or an earlier Host block in ${facts.systemConfigPath}) sets it` : ""}`,
+      fileSays
+        ? `Find it with \`sudo ssh -G ${facts.alias}\` and remove it, or put the Include of ${facts.path} first.`
+        : install,
+    );
+  }
+  const unread =
+    facts.content.kind === "text"
+      ? ""
+      : ` (${facts.path}: ${facts.content.kind === "root-only" ? ROOT_ONLY : "unreadable"})`;
+  return check(
+    name,
+    "ok",
+    `${facts.alias} → 127.0.0.1:${facts.port}, HostKeyAlias ${facts.alias}, user builder (${facts.path}, included by ${facts.systemConfigPath})${unread}`,
+  );
+}
+
+/**
+ * Other known_hosts entries for the builder. Nix hands ssh the pinned key in a known-hosts file of
+ * its own (`-oUserKnownHostsFile=TMP/host-key`, libstore/ssh.cc), so root's ~/.ssh/known_hosts is not
+ * read by its ssh at all, and the global /etc/ssh/ssh_known_hosts is read beside Nix's file: ssh
+ * accepts the host when any entry matches (OpenSSH hostfile.c, check_hostkeys_by_key_or_type), so a
+ * stale key there only trips a plain `sudo ssh ALIAS`. A `@revoked` line for the pinned key in a
+ * global file does make Nix's ssh refuse the builder.
+ */
+export function checkKnownHosts(facts: {
+  readonly alias: string;
+  readonly port: number;
+  /** "type blob" of the key the machines line pins (or this install's host key). */
+  readonly pinnedKey: string | undefined;
+  readonly files: readonly {
+    readonly path: string;
+    /** user: replaced by Nix's own file; global: read beside it. */
+    readonly kind: "user" | "global";
+    readonly content: FileText;
+  }[];
+}): Check {
+  const name = "known hosts";
+  const names = [facts.alias, `[127.0.0.1]:${facts.port}`];
+  const revoked: string[] = [];
+  const stale: { path: string; line: number; host: string }[] = [];
+  const rootOnly: string[] = [];
+  for (const file of facts.files) {
+    if (file.content.kind === "root-only") rootOnly.push(file.path);
+    if (file.content.kind !== "text") continue;
+    for (const [index, host] of names.entries()) {
+      for (const entry of knownHostsFor(file.content.text, [host])) {
+        if (entry.marker === "revoked") {
+          if (file.kind === "global" && index === 0 && entry.key === facts.pinnedKey) {
+            revoked.push(`${file.path} line ${entry.line}`);
+          }
+        } else if (
+          entry.marker === undefined &&
+          facts.pinnedKey !== undefined &&
+          entry.key !== facts.pinnedKey
+        ) {
+          stale.push({ path: file.path, line: entry.line, host });
+        }
+      }
+    }
+  }
+  const unread = rootOnly.length > 0 ? `; ${rootOnly.join(", ")}: ${ROOT_ONLY}` : "";
+  if (revoked.length > 0) {
+    return check(
+      name,
+      "fail",
+      `${revoked.join(", ")} marks the builder's host key @revoked: ssh refuses it ("REVOKED HOST KEY DETECTED"), Nix's pin or not`,
+      `Remove that line (\`@revoked ${facts.alias} …\`).`,
+    );
+  }
+  if (stale.length > 0) {
+    const kindOf = (path: string) => facts.files.find((f) => f.path === path)?.kind ?? "global";
+    const said = stale.map((s) => {
+      const why =
+        s.host !== facts.alias
+          ? "ssh looks the builder up by its HostKeyAlias, never by this name"
+          : kindOf(s.path) === "user"
+            ? "Nix's ssh does not read this file (Nix replaces it with a known-hosts file of its own, holding the pin)"
+            : "Nix's ssh reads it beside its own pin, and accepts the host when any entry matches";
+      return `${s.path} line ${s.line} holds another key for ${s.host} (${why})`;
+    });
+    const removals = [...new Set(stale.map((s) => `sudo ssh-keygen -R '${s.host}' -f ${s.path}`))];
+    return check(
+      name,
+      "warn",
+      `${said.join("; ")}: Nix's builds are not affected, but a plain \`sudo ssh ${facts.alias}\` refuses the builder${unread}`,
+      `Remove the old key: ${removals.join("; ")}`,
+    );
+  }
+  const read = facts.files.filter((f) => f.content.kind === "text").map((f) => f.path);
+  return check(
+    name,
+    "ok",
+    `${read.length > 0 ? `no other key for ${facts.alias} in ${read.join(", ")}` : "no known_hosts file to conflict with the pin"}${unread}`,
+  );
+}
+
+/**
+ * What a failed check build's output says went wrong, named by the file to fix. The patterns are
+ * ssh's and Nix's own messages (seen here with OpenSSH 9.2 and Nix 2.8).
+ */
+export function diagnoseBuildFailure(
+  output: string,
+  files: {
+    readonly machines: string;
+    readonly sshConfig: string;
+    readonly systemSshConfig: string;
+    readonly key: string;
+    readonly alias: string;
+    readonly system: string;
+  },
+): { readonly cause: string; readonly fix: string } | undefined {
+  const install = "Run `linux-builder install` again.";
+  // ssh's messages about another builder in the machines file are not this builder's.
+  const aboutUs = output.includes(files.alias);
+  if (aboutUs && /REVOKED HOST KEY|was revoked/.test(output)) {
+    return {
+      cause: "ssh found the builder's host key marked @revoked in a known_hosts file",
+      fix: `Remove the \`@revoked ${files.alias}\` line (see the known hosts check).`,
+    };
+  }
+  if (aboutUs && /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(output)) {
+    return {
+      cause: `ssh refused the builder's host key: the key pinned in ${files.machines} is not the one the builder has`,
+      fix: install,
+    };
+  }
+  if (output.includes(`Could not resolve hostname ${files.alias}:`)) {
+    return {
+      cause: `ssh does not know ${files.alias}: ${files.sshConfig} is missing, or ${files.systemSshConfig} does not include it`,
+      fix: `Add \`Include ${files.sshConfig.slice(0, files.sshConfig.lastIndexOf("/"))}/*.conf\` at the top of ${files.systemSshConfig}, and run \`linux-builder install\` again.`,
+    };
+  }
+  if (aboutUs && /Load key .*(Permission denied|No such file)|no such identity/i.test(output)) {
+    return { cause: `ssh cannot read the key ${files.key}`, fix: install };
+  }
+  if (aboutUs && /Permission denied \(publickey/.test(output)) {
+    return { cause: `the builder refused the key ${files.key}: it is not this builder's`, fix: install };
+  }
+  if (aboutUs && /Connection refused|Connection timed out/.test(output)) {
+    return {
+      cause: `nothing answered on the port ${files.sshConfig} names`,
+      fix: "Is the builder running on that port? `linux-builder status`; else run `linux-builder install` again.",
+    };
+  }
+  if (/bad machine specification/.test(output)) {
+    return {
+      cause: `Nix cannot read ${files.machines}`,
+      fix: `Fix the line the machines file check names in ${files.machines}.`,
+    };
+  }
+  if (
+    /Failed to find a machine for remote build|unable to start any build|required system or feature not available/.test(
+      output,
+    )
+  ) {
+    return {
+      cause: `Nix has no builder for ${files.system}: its builders setting does not read ${files.machines}, or no line there serves ${files.system}`,
+      fix: "See the builders setting and machines line checks.",
+    };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // The running builder and a real build through it
 
 export function checkBuilder(facts: {
@@ -586,7 +1069,12 @@ export function checkBuildExpression(system: string, nonce: string): string {
 
 export type CheckBuildFacts =
   | { readonly kind: "skipped"; readonly reason: string; readonly fix?: string }
-  | { readonly kind: "failed"; readonly message: string }
+  | {
+      readonly kind: "failed";
+      readonly message: string;
+      /** What the output says went wrong, and which file to fix (diagnoseBuildFailure). */
+      readonly diagnosis?: { readonly cause: string; readonly fix: string };
+    }
   | {
       readonly kind: "built";
       /** What the output file says. */
@@ -596,15 +1084,26 @@ export type CheckBuildFacts =
       readonly guestKernel: string;
     };
 
-export function checkBuild(facts: CheckBuildFacts): Check {
+/**
+ * The check build's verdict. `failing` are the static checks that failed before it (machines line,
+ * ssh alias…): a failed build points at them, as they name the file to fix.
+ */
+export function checkBuild(facts: CheckBuildFacts, failing: readonly Check[] = []): Check {
   const name = "check build";
   if (facts.kind === "skipped") return check(name, "warn", facts.reason, facts.fix);
   if (facts.kind === "failed") {
+    const cause = facts.diagnosis === undefined ? "" : `${facts.diagnosis.cause} (`;
+    const seeAlso =
+      failing.length > 0
+        ? `See the failing ${failing.map((c) => c.name).join(", ")} check${failing.length === 1 ? "" : "s"} above. `
+        : "";
     return check(
       name,
       "fail",
-      `nix-build through the builder failed: ${facts.message}`,
-      "`linux-builder logs` shows the builder's console; `linux-builder ssh` logs in to look.",
+      `nix-build through the builder, as the Nix daemon runs it, failed: ${cause}${facts.message}${cause === "" ? "" : ")"}`,
+      facts.diagnosis !== undefined
+        ? `${seeAlso}${facts.diagnosis.fix}`
+        : `${seeAlso}\`linux-builder logs\` shows the builder's console; \`linux-builder ssh\` logs in to look.`,
     );
   }
   const built = /^built on (\S+)\s*$/.exec(facts.output)?.[1];

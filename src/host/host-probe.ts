@@ -4,19 +4,22 @@
  */
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
-import { access, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { access, readFile, realpath, stat } from "node:fs/promises";
 import { createServer } from "node:net";
-import { release, tmpdir, userInfo } from "node:os";
+import { homedir, release, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { machinesLine, sshConfigBlock } from "../nix/builders.js";
+import { parseMachines } from "../nix/machines-file.js";
+import { parseNixConf, type SettingSource } from "../nix/nix-conf.js";
 import type { StateLayout } from "../vm/state.js";
 import { sshArgs } from "../vm/supervisor.js";
 import {
   checkBuildExpression,
   type FileFacts,
+  type FileText,
   type HostSystem,
   type Listener,
+  type MachinesFiles,
   type NixRoute,
   type PortProbe,
   parseLsofListeners,
@@ -185,64 +188,164 @@ export async function guestKernel(layout: StateLayout, port: number): Promise<To
   return runTool("ssh", [...sshArgs(layout, port), "cat", "/proc/sys/kernel/osrelease"]);
 }
 
+/** A file's text, or why there is none: a root-only file (EACCES, not root) is not an error. */
+export async function readFileText(path: string): Promise<FileText> {
+  try {
+    return { kind: "text", text: await readFile(path, "utf8") };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return { kind: "missing" };
+    if (code === "EACCES" && process.getuid?.() !== 0) return { kind: "root-only" };
+    return { kind: "unreadable", message: (error as Error).message };
+  }
+}
+
+/** The machines file and the files its `@` lines name (as Nix reads them, a few levels deep). */
+export async function readMachinesFiles(path: string): Promise<MachinesFiles> {
+  const files: { path: string; content: FileText }[] = [];
+  const visit = async (file: string, depth: number) => {
+    if (depth > 4 || files.some((f) => f.path === file)) return;
+    const content = await readFileText(file);
+    files.push({ path: file, content });
+    if (content.kind !== "text") return;
+    for (const include of parseMachines(content.text).includes) await visit(include.path, depth + 1);
+  };
+  await visit(path, 0);
+  return { path, files };
+}
+
+/** The paths that are this file: as named, and resolved through symlinks (macOS: /etc → /private/etc). */
+export async function samePaths(path: string): Promise<string[]> {
+  const resolved = await realpath(path).catch(() => path);
+  return [...new Set([path, resolved])];
+}
+
+const BUILDER_SETTINGS = ["builders", "extra-builders"];
+
+/** The builders settings of a nix.conf and the files it includes, in the order Nix applies them. */
+export async function nixConfBuilderSettings(path: string, depth = 0): Promise<SettingSource[]> {
+  const content = await readFileText(path);
+  if (content.kind !== "text" || depth > 8) return [];
+  const found: SettingSource[] = [];
+  for (const item of parseNixConf(content.text, path)) {
+    if (item.kind === "include") found.push(...(await nixConfBuilderSettings(item.path, depth + 1)));
+    else if (item.kind === "setting" && BUILDER_SETTINGS.includes(item.name)) {
+      found.push({ source: path, line: item.line, name: item.name, value: item.value });
+    }
+  }
+  return found;
+}
+
+/**
+ * The user's own builders settings, as a Nix client applies them after nix.conf: the user config
+ * files (NIX_USER_CONF_FILES, else XDG_CONFIG_HOME and XDG_CONFIG_DIRS, the first winning), then
+ * NIX_CONFIG (globals.cc, loadConfFile).
+ */
+export async function clientBuilderSettings(): Promise<SettingSource[]> {
+  const env = process.env;
+  const files =
+    env.NIX_USER_CONF_FILES !== undefined
+      ? env.NIX_USER_CONF_FILES.split(":").filter(Boolean)
+      : [
+          env.XDG_CONFIG_HOME ?? join(homedir(), ".config"),
+          ...(env.XDG_CONFIG_DIRS ?? "/etc/xdg").split(":").filter(Boolean),
+        ].map((dir) => join(dir, "nix", "nix.conf"));
+  const found: SettingSource[] = [];
+  for (const file of [...files].reverse()) found.push(...(await nixConfBuilderSettings(file)));
+  if (env.NIX_CONFIG !== undefined) {
+    for (const item of parseNixConf(env.NIX_CONFIG, "NIX_CONFIG")) {
+      if (item.kind === "setting" && BUILDER_SETTINGS.includes(item.name)) {
+        found.push({ source: "NIX_CONFIG", line: 0, name: item.name, value: item.value });
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * What ssh makes of the alias (`ssh -G`): as root, root's view; otherwise the system ssh_config's
+ * (`-F`, leaving out the user's own ~/.ssh/config, which the daemon's ssh never reads).
+ */
+export async function sshEffectiveConfig(alias: string, systemConfig: string): Promise<ToolResult> {
+  const asRoot = process.getuid?.() === 0;
+  return runTool("ssh", [...(asRoot ? [] : ["-F", systemConfig]), "-G", alias]);
+}
+
+/** root's home, where its ssh reads ~/.ssh/known_hosts. */
+export function rootHome(): string {
+  return process.platform === "darwin" ? "/var/root" : "/root";
+}
+
 export interface CheckBuildRequest {
   readonly route: NixRoute;
-  readonly layout: StateLayout;
-  readonly port: number;
-  readonly alias: string;
+  /** The Nix configuration folder install wrote to (its machines file, nix.conf). */
+  readonly nixConfDir: string;
   readonly system: string;
   readonly timeoutMs: number;
 }
 
 /**
  * Builds a fresh trivial derivation with the host's nix-build and --max-jobs 0, so only a remote
- * builder can build it. Without a daemon (root, single-user Nix) it goes through a temporary
- * machines file and ssh_config alias pointing at this builder, as `install` would write them; through
- * a daemon, the daemon's own builders (what `install` set up) are used, since a client's
- * NIX_SSHOPTS never reaches the daemon.
+ * builder can build it, through what `install` wrote and nothing else: no temporary machines file, no
+ * NIX_SSHOPTS, none of the user's own settings (NIX_CONFIG, ~/.config/nix/nix.conf; a trusted user's
+ * would reach the daemon). Through a daemon, the daemon's own builders, key and root's ssh do the
+ * work. Without one (root, as the tests run it), Nix reads NIX_CONF_DIR's nix.conf and machines file,
+ * as the daemon would, and runs root's ssh with the system ssh_config.
  */
 export async function runCheckBuild(
   request: CheckBuildRequest,
-): Promise<{ kind: "built"; output: string; seconds: number } | { kind: "failed"; message: string }> {
-  const { layout } = request;
-  const dir = await mkdtemp(join(tmpdir(), "linux-builder-doctor-"));
-  try {
-    const nonce = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const args = ["--max-jobs", "0", "--no-out-link", "-E", checkBuildExpression(request.system, nonce)];
-    let env: NodeJS.ProcessEnv = process.env;
-    if (request.route === "local") {
-      const machines = join(dir, "machines");
-      const sshConfig = join(dir, "ssh_config");
-      const hostPublicKey = await readFile(layout.hostPublicKey, "utf8");
-      await writeFile(
-        machines,
-        `${machinesLine({
-          alias: request.alias,
-          system: request.system,
-          identityFile: layout.builderKey,
-          maxJobs: 1,
-          speedFactor: 1,
-          supportedFeatures: [],
-          hostPublicKey,
-        })}\n`,
-      );
-      await writeFile(
-        sshConfig,
-        sshConfigBlock({ alias: request.alias, port: request.port, identityFile: layout.builderKey }),
-      );
-      args.unshift("--builders", `@${machines}`);
-      env = { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` };
-    }
-    const started = performance.now();
-    const result = await runTool("nix-build", args, { timeoutMs: request.timeoutMs, env });
-    const seconds = (performance.now() - started) / 1000;
-    if (result.kind === "missing") return { kind: "failed", message: "nix-build is not installed" };
-    if (result.kind === "failed") return { kind: "failed", message: result.message };
-    const outPath = result.stdout.trim().split("\n").at(-1) ?? "";
-    const output = await readFile(outPath, "utf8").catch(() => undefined);
-    if (output === undefined) return { kind: "failed", message: `cannot read its output ${outPath}` };
-    return { kind: "built", output, seconds };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+): Promise<
+  { kind: "built"; output: string; seconds: number } | { kind: "failed"; message: string; output: string }
+> {
+  const nonce = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const args = ["--max-jobs", "0", "--no-out-link", "-E", checkBuildExpression(request.system, nonce)];
+  const env: NodeJS.ProcessEnv = { ...process.env, NIX_USER_CONF_FILES: "" };
+  delete env.NIX_CONFIG;
+  delete env.NIX_SSHOPTS;
+  if (request.route === "local") env.NIX_CONF_DIR = request.nixConfDir;
+  const started = performance.now();
+  const result = await new Promise<{
+    code: number | string | null;
+    stdout: string;
+    stderr: string;
+    killed: boolean;
+  }>((resolve) => {
+    execFile(
+      "nix-build",
+      args,
+      { env, timeout: request.timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const e = error as ExecError | null;
+        resolve({ code: e === null ? 0 : (e.code ?? 1), stdout, stderr, killed: e?.killed ?? false });
+      },
+    );
+  });
+  const seconds = (performance.now() - started) / 1000;
+  if (result.code === "ENOENT") return { kind: "failed", message: "nix-build is not installed", output: "" };
+  if (result.code !== 0) {
+    const output = `${result.stderr}\n${result.stdout}`;
+    const message = result.killed
+      ? `no answer within ${request.timeoutMs / 1000} s`
+      : buildFailureLines(output);
+    return { kind: "failed", message, output };
   }
+  const outPath = result.stdout.trim().split("\n").at(-1) ?? "";
+  const output = await readFile(outPath, "utf8").catch(() => undefined);
+  if (output === undefined)
+    return { kind: "failed", message: `cannot read its output ${outPath}`, output: "" };
+  return { kind: "built", output, seconds };
+}
+
+/** The lines of a failed build worth a one-line verdict: ssh's and Nix's errors, not the noise. */
+function buildFailureLines(output: string): string {
+  const lines = output
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("warning:") && !/^@+$/.test(line));
+  const telling = lines.filter((line) =>
+    /Host key verification failed|REVOKED|HAS CHANGED|Could not resolve|Permission denied|Connection refused|bad machine specification|^error:|cannot build on/i.test(
+      line,
+    ),
+  );
+  return (telling.length > 0 ? telling : lines).slice(-3).join(" / ");
 }

@@ -6,14 +6,21 @@ import {
   checkBuild,
   checkBuildExpression,
   checkBuilder,
+  checkBuildersSetting,
   checkHost,
   checkInstalledKey,
+  checkKnownHosts,
+  checkMachinesFile,
+  checkMachinesPin,
   checkNix,
   checkPort,
   checkQemu,
+  checkSshAlias,
   checkStateKeys,
   checkTrustedUser,
   compareVersions,
+  diagnoseBuildFailure,
+  type FileText,
   formatChecks,
   machinesMention,
   nixRoute,
@@ -21,6 +28,7 @@ import {
   parseLsofListeners,
   parseNixConfig,
   parseOsRelease,
+  parseSshG,
   parseVersion,
   settingList,
   type TrustFacts,
@@ -564,5 +572,450 @@ describe("the report", () => {
     assert.equal(worstStatus(checks.slice(2)), "warn");
     assert.equal(worstStatus(checks.slice(0, 1)), "ok");
     assert.match(formatChecks(checks.slice(0, 1)), /All checks passed\.\n$/);
+  });
+});
+
+describe("what the Nix daemon will use", () => {
+  const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/8g55zYl7I9cbjaqVXxE8XcD2wUsZQaVIu5s9ozlHr";
+  const OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFkRLI6TWJpF+RL3h+ipWb+oR6eybVAsn2AmfsfmlIbS";
+  const pin = (key: string) => Buffer.from(key).toString("base64");
+  const KEY = "/etc/nix/linux-builder-31023_ed25519";
+  const ALIAS = "linux-builder-31023";
+  const line = (key: string, path = KEY) =>
+    `ssh-ng://builder@${ALIAS} x86_64-linux ${path} 2 1 benchmark,big-parallel - ${pin(key)}`;
+  const machines = (text: string): FileText => ({ kind: "text", text });
+  const block = (entry: string) => `# BEGIN ${ALIAS}\n# managed by install\n${entry}\n# END ${ALIAS}\n`;
+
+  describe("the machines file", () => {
+    const files = (text: string, more: { path: string; content: FileText }[] = []) => ({
+      path: "/etc/nix/machines",
+      files: [{ path: "/etc/nix/machines", content: machines(text) }, ...more],
+    });
+
+    test("every line readable: ok, counting the builders", () => {
+      const result = checkMachinesFile(files(`${block(line(HOST_KEY))}ssh://mac x86_64-darwin\n`));
+      assert.equal(result.status, "ok");
+      assert.equal(result.detail, "/etc/nix/machines: 2 builders, every line readable by Nix");
+    });
+
+    test("a line Nix refuses fails, naming the file and the line number", () => {
+      const result = checkMachinesFile(
+        files(`${block(line(HOST_KEY))}ssh-ng://builder@x x86_64-linux /Users/me/My Keys/k 1 1\n`),
+      );
+      assert.equal(result.status, "fail");
+      assert.match(result.detail, /^Nix cannot read \/etc\/nix\/machines line 5 \(`ssh-ng:\/\/builder@x /);
+      assert.match(result.detail, /Nix starts no remote build at all/);
+      assert.equal(
+        result.fix,
+        "Fix or remove line 5 of /etc/nix/machines (a key path with white space, ';' or '#' cannot be written there: move the key).",
+      );
+    });
+
+    test("a bad line in a file it includes (@file) is named by that file", () => {
+      const result = checkMachinesFile(
+        files(`@/etc/nix/more\n${block(line(HOST_KEY))}`, [
+          { path: "/etc/nix/more", content: machines("ssh://a x - many\n") },
+        ]),
+      );
+      assert.equal(result.status, "fail");
+      assert.match(result.detail, /\/etc\/nix\/more line 1 \(`ssh:\/\/a x - many`\): field 4 \(max jobs\)/);
+    });
+
+    test("missing: a warning to install; unreadable by this user: said, not failed", () => {
+      const missing = checkMachinesFile({
+        path: "/etc/nix/machines",
+        files: [{ path: "/etc/nix/machines", content: { kind: "missing" } }],
+      });
+      assert.equal(missing.status, "warn");
+      assert.match(missing.detail, /does not exist/);
+      const rootOnly = checkMachinesFile({
+        path: "/etc/nix/machines",
+        files: [{ path: "/etc/nix/machines", content: { kind: "root-only" } }],
+      });
+      assert.equal(rootOnly.status, "warn");
+      assert.equal(rootOnly.detail, "/etc/nix/machines: cannot read (root only)");
+    });
+  });
+
+  describe("this builder's machines line and its pin", () => {
+    const pinFacts = (
+      text: string | FileText,
+      hostPublicKey: string | undefined = `${HOST_KEY} root@linux-builder\n`,
+    ) => ({
+      path: "/etc/nix/machines",
+      content: typeof text === "string" ? machines(text) : text,
+      alias: ALIAS,
+      system: "x86_64-linux",
+      keyPath: KEY,
+      hostPublicKey,
+      hostPublicKeyPath: "/state/keys/ssh_host_ed25519_key.pub",
+    });
+
+    test("pinning this install's guest host key: ok", () => {
+      const result = checkMachinesPin(pinFacts(block(line(HOST_KEY))));
+      assert.equal(result.status, "ok");
+      assert.equal(
+        result.detail,
+        `line 3 of /etc/nix/machines: x86_64-linux, key ${KEY}, pins this builder's host key`,
+      );
+    });
+
+    test("pinning another key fails, naming the line, the state folder's key, and install as the fix", () => {
+      const result = checkMachinesPin(pinFacts(block(line(OTHER_KEY))));
+      assert.equal(result.status, "fail");
+      assert.equal(
+        result.detail,
+        `line 3 of /etc/nix/machines pins a host key that is not this builder's (/state/keys/ssh_host_ed25519_key.pub): the daemon's ssh refuses the builder ("Host key verification failed")`,
+      );
+      assert.match(result.fix ?? "", /^Run `linux-builder install` again/);
+    });
+
+    test("no pin, another key file, another system: each fails", () => {
+      const noPin = checkMachinesPin(pinFacts(`ssh-ng://builder@${ALIAS} x86_64-linux ${KEY} 1 1 - -\n`));
+      assert.equal(noPin.status, "fail");
+      assert.match(noPin.detail, /pins no host key: ssh looks the builder up in root's own known_hosts/);
+      const otherKey = checkMachinesPin(pinFacts(line(HOST_KEY, "/etc/nix/builder_ed25519")));
+      assert.equal(otherKey.status, "fail");
+      assert.match(otherKey.detail, /logs in with \/etc\/nix\/builder_ed25519, not the installed key/);
+      const otherSystem = checkMachinesPin(
+        pinFacts(`ssh-ng://builder@${ALIAS} aarch64-linux ${KEY} 1 1 - - ${pin(HOST_KEY)}`),
+      );
+      assert.equal(otherSystem.status, "fail");
+      assert.match(otherSystem.detail, /serves aarch64-linux, not x86_64-linux/);
+    });
+
+    test("no line, two lines, no file, or no host key yet: warnings", () => {
+      assert.equal(checkMachinesPin(pinFacts("ssh://mac x86_64-darwin\n")).status, "warn");
+      const twice = checkMachinesPin(pinFacts(`${line(HOST_KEY)}\n${line(HOST_KEY)}\n`));
+      assert.equal(twice.status, "warn");
+      assert.match(twice.detail, /2 lines for builder@linux-builder-31023 \(lines 1, 2\)/);
+      assert.equal(checkMachinesPin(pinFacts({ kind: "missing" })).status, "warn");
+      const noState = checkMachinesPin({ ...pinFacts(line(HOST_KEY)), hostPublicKey: undefined });
+      assert.equal(noState.status, "warn");
+      assert.match(noState.detail, /this install has none yet/);
+    });
+  });
+
+  describe("the builders setting", () => {
+    const at = (source: string, line: number, value: string, name = "builders") => ({
+      source,
+      line,
+      name,
+      value,
+    });
+    const settings = (over: Partial<Parameters<typeof checkBuildersSetting>[0]> = {}) =>
+      checkBuildersSetting({
+        machinesPath: "/etc/nix/machines",
+        machinesPaths: ["/etc/nix/machines"],
+        daemon: [],
+        client: [],
+        route: "daemon",
+        trusted: false,
+        ...over,
+      });
+
+    test("Nix's default, or a builders line that keeps @/etc/nix/machines: ok", () => {
+      assert.equal(settings().detail, "Nix's default, @/etc/nix/machines");
+      const kept = settings({
+        daemon: [at("/etc/nix/nix.conf", 4, "@/etc/nix/machines ; ssh://mac x86_64-darwin")],
+      });
+      assert.equal(kept.status, "ok");
+      assert.match(kept.detail, /\(\/etc\/nix\/nix\.conf line 4\) reads \/etc\/nix\/machines/);
+    });
+
+    test("macOS: @/private/etc/nix/machines is the same file", () => {
+      const result = settings({
+        machinesPaths: ["/etc/nix/machines", "/private/etc/nix/machines"],
+        daemon: [at("/etc/nix/nix.conf", 1, "@/private/etc/nix/machines")],
+      });
+      assert.equal(result.status, "ok");
+    });
+
+    test("a builders line in nix.conf (or a file it includes) that hides the machines file fails, naming file and line", () => {
+      const result = settings({
+        daemon: [
+          at("/etc/nix/nix.conf", 2, "@/etc/nix/machines"),
+          at("/etc/nix/nix.custom.conf", 7, "ssh://mac x86_64-darwin"),
+        ],
+      });
+      assert.equal(result.status, "fail");
+      assert.equal(
+        result.detail,
+        "`builders = ssh://mac x86_64-darwin` (/etc/nix/nix.custom.conf line 7) replaces Nix's default @/etc/nix/machines: the Nix daemon never reads the machines file",
+      );
+      assert.equal(
+        result.fix,
+        "in /etc/nix/nix.custom.conf line 7, add @/etc/nix/machines to it (`builders = @/etc/nix/machines ; ssh://mac x86_64-darwin`) or remove the line; then restart the Nix daemon.",
+      );
+    });
+
+    test("the user's own builders: an empty one reaches the daemon from anyone; others only from trusted users", () => {
+      const empty = settings({ client: [at("NIX_CONFIG", 0, "")] });
+      assert.equal(empty.status, "fail");
+      assert.match(empty.detail, /^`builders = ` \(NIX_CONFIG\) replaces/);
+      const untrusted = settings({
+        client: [at("/home/me/.config/nix/nix.conf", 1, "ssh://mac x86_64-darwin")],
+      });
+      assert.equal(untrusted.status, "ok");
+      const trusted = settings({
+        client: [at("/home/me/.config/nix/nix.conf", 1, "ssh://mac")],
+        trusted: true,
+      });
+      assert.equal(trusted.status, "fail");
+      assert.match(trusted.detail, /\/home\/me\/\.config\/nix\/nix\.conf line 1/);
+      const local = settings({ client: [at("NIX_CONFIG", 0, "ssh://mac")], route: "local" });
+      assert.equal(local.status, "fail");
+    });
+
+    test("extra-builders is no setting: a warning naming it", () => {
+      const result = settings({ daemon: [at("/etc/nix/nix.conf", 3, "ssh://mac", "extra-builders")] });
+      assert.equal(result.status, "warn");
+      assert.match(result.detail, /^\/etc\/nix\/nix\.conf line 3: `extra-builders` is not a Nix setting/);
+    });
+  });
+
+  describe("root's ssh alias", () => {
+    const sshG = (port: number, hostKeyAlias = ALIAS) =>
+      ran(
+        `host ${ALIAS}\nhostname 127.0.0.1\nport ${port}\nuser builder\nhostkeyalias ${hostKeyAlias}\nidentityfile ${KEY}\nglobalknownhostsfile /etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2\n`,
+      );
+    const ownFile = `Host ${ALIAS}\n  HostName 127.0.0.1\n  Port 31023\n  HostKeyAlias ${ALIAS}\n  User builder\n`;
+    const alias = (over: Partial<Parameters<typeof checkSshAlias>[0]> = {}) =>
+      checkSshAlias({
+        path: `/etc/ssh/ssh_config.d/${ALIAS}.conf`,
+        content: { kind: "text", text: ownFile },
+        systemConfigPath: "/etc/ssh/ssh_config",
+        systemConfig: { kind: "text", text: "Include /etc/ssh/ssh_config.d/*.conf\n" },
+        included: true,
+        effective: sshG(31023),
+        alias: ALIAS,
+        port: 31023,
+        keyPath: KEY,
+        ...over,
+      });
+
+    test("ssh -G output as options", () => {
+      const options = parseSshG("hostname 127.0.0.1\nidentityfile /a\nidentityfile /b\nPort 22\n");
+      assert.deepEqual(options.get("identityfile"), ["/a", "/b"]);
+      assert.deepEqual(options.get("port"), ["22"]);
+    });
+
+    test("included and resolving to the builder: ok", () => {
+      const result = alias();
+      assert.equal(result.status, "ok");
+      assert.match(
+        result.detail,
+        /^linux-builder-31023 → 127\.0\.0\.1:31023, HostKeyAlias linux-builder-31023/,
+      );
+    });
+
+    test("the system ssh_config without the Include fails, naming /etc/ssh/ssh_config", () => {
+      const result = alias({
+        systemConfig: { kind: "text", text: "Host *\n  SendEnv LANG\n" },
+        included: false,
+      });
+      assert.equal(result.status, "fail");
+      assert.match(
+        result.detail,
+        /^\/etc\/ssh\/ssh_config does not include \/etc\/ssh\/ssh_config\.d\/linux-builder-31023\.conf/,
+      );
+      assert.equal(
+        result.fix,
+        "Add `Include /etc/ssh/ssh_config.d/*.conf` at the top of /etc/ssh/ssh_config.",
+      );
+    });
+
+    test("the alias file missing fails; a port set before it (root's ~/.ssh/config) fails, saying so", () => {
+      assert.equal(alias({ content: { kind: "missing" } }).status, "fail");
+      const overridden = alias({ effective: sshG(22) });
+      assert.equal(overridden.status, "fail");
+      assert.match(
+        overridden.detail,
+        /Port 22, not 31023: .* says otherwise, so an entry ssh reads first \(root's ~\/\.ssh\/config/,
+      );
+      const stale = alias({
+        content: { kind: "text", text: ownFile.replace("Port 31023", "Port 31022") },
+        effective: sshG(31022),
+      });
+      assert.equal(stale.status, "fail");
+      assert.equal(stale.fix, "Run `linux-builder install` again.");
+    });
+  });
+
+  describe("other known_hosts entries for the builder", () => {
+    const files = (user: FileText, global: FileText = { kind: "missing" }) => [
+      { path: "/root/.ssh/known_hosts", kind: "user" as const, content: user },
+      { path: "/etc/ssh/ssh_known_hosts", kind: "global" as const, content: global },
+    ];
+    const known = (user: FileText, global?: FileText) =>
+      checkKnownHosts({ alias: ALIAS, port: 31023, pinnedKey: HOST_KEY, files: files(user, global) });
+
+    test("none, or the same key: ok", () => {
+      assert.equal(known({ kind: "missing" }).status, "ok");
+      const same = known({ kind: "text", text: `${ALIAS} ${HOST_KEY}\n` });
+      assert.equal(same.status, "ok");
+      assert.equal(same.detail, "no other key for linux-builder-31023 in /root/.ssh/known_hosts");
+    });
+
+    test("another key in root's known_hosts: a warning naming the file (Nix's own known-hosts file replaces it)", () => {
+      const result = known({ kind: "text", text: `github.com ${OTHER_KEY}\n${ALIAS} ${OTHER_KEY}\n` });
+      assert.equal(result.status, "warn");
+      assert.match(
+        result.detail,
+        /^\/root\/\.ssh\/known_hosts line 2 holds another key for linux-builder-31023 \(Nix's ssh does not read this file/,
+      );
+      assert.match(
+        result.detail,
+        /Nix's builds are not affected, but a plain `sudo ssh linux-builder-31023` refuses the builder/,
+      );
+      assert.equal(
+        result.fix,
+        "Remove the old key: sudo ssh-keygen -R 'linux-builder-31023' -f /root/.ssh/known_hosts",
+      );
+    });
+
+    test("another key in the global file, or for [127.0.0.1]:PORT: warnings saying why builds still work", () => {
+      const global = known({ kind: "missing" }, { kind: "text", text: `${ALIAS} ${OTHER_KEY}\n` });
+      assert.equal(global.status, "warn");
+      assert.match(
+        global.detail,
+        /\/etc\/ssh\/ssh_known_hosts line 1 .*accepts the host when any entry matches/,
+      );
+      const byAddress = known({ kind: "text", text: `[127.0.0.1]:31023 ${OTHER_KEY}\n` });
+      assert.equal(byAddress.status, "warn");
+      assert.match(
+        byAddress.detail,
+        /for \[127\.0\.0\.1\]:31023 \(ssh looks the builder up by its HostKeyAlias/,
+      );
+    });
+
+    test("a hashed entry (HashKnownHosts yes) is found too", () => {
+      const hashed = checkKnownHosts({
+        alias: ALIAS,
+        port: 31023,
+        pinnedKey: HOST_KEY,
+        files: files({
+          kind: "text",
+          text: `|1|pW9g6SFNjqb8LXsCe/A1OcI1eJc=|trjnQExNGhLK+Wm0e/r7DmhpMkw= ${OTHER_KEY}\n`,
+        }),
+      });
+      assert.equal(hashed.status, "warn");
+      assert.match(hashed.detail, /\/root\/\.ssh\/known_hosts line 1/);
+    });
+
+    test("the pinned key @revoked in the global file fails: ssh refuses it whatever Nix pins", () => {
+      const result = known({ kind: "missing" }, { kind: "text", text: `@revoked ${ALIAS} ${HOST_KEY}\n` });
+      assert.equal(result.status, "fail");
+      assert.match(
+        result.detail,
+        /^\/etc\/ssh\/ssh_known_hosts line 1 marks the builder's host key @revoked/,
+      );
+    });
+
+    test("root's known_hosts unreadable by a user: said, not failed", () => {
+      const result = known({ kind: "root-only" });
+      assert.equal(result.status, "ok");
+      assert.equal(
+        result.detail,
+        "no known_hosts file to conflict with the pin; /root/.ssh/known_hosts: cannot read (root only)",
+      );
+    });
+  });
+
+  describe("a failed check build, diagnosed", () => {
+    const files = {
+      machines: "/etc/nix/machines",
+      sshConfig: `/etc/ssh/ssh_config.d/${ALIAS}.conf`,
+      systemSshConfig: "/etc/ssh/ssh_config",
+      key: KEY,
+      alias: ALIAS,
+      system: "x86_64-linux",
+    };
+    // What Nix 2.8 and OpenSSH 9.2 printed here.
+    const changed = [
+      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+      "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+      "Add correct host key in /tmp/nix-26137-0/host-key to get rid of this message.",
+      `Host key for ${ALIAS} has changed and you have requested strict checking.`,
+      "Host key verification failed.",
+      `cannot build on 'ssh-ng://builder@${ALIAS}': error: cannot open connection to remote store 'ssh-ng://builder@${ALIAS}': error: unexpected end-of-file`,
+      "error: unable to start any build; remote machines may not have all required system features.",
+    ].join("\n");
+
+    test("a changed host key points at the machines file's pin", () => {
+      const diagnosis = diagnoseBuildFailure(changed, files);
+      assert.match(
+        diagnosis?.cause ?? "",
+        /the key pinned in \/etc\/nix\/machines is not the one the builder has/,
+      );
+      assert.equal(diagnosis?.fix, "Run `linux-builder install` again.");
+    });
+
+    test("revoked, unresolvable alias, refused key, bad machines line, no builder", () => {
+      assert.match(
+        diagnoseBuildFailure(
+          `@       WARNING: REVOKED HOST KEY DETECTED!  @\nThe ED25519 host key for ${ALIAS} is marked as revoked.`,
+          files,
+        )?.cause ?? "",
+        /@revoked/,
+      );
+      assert.match(
+        diagnoseBuildFailure(`ssh: Could not resolve hostname ${ALIAS}: Name or service not known`, files)
+          ?.fix ?? "",
+        /Include \/etc\/ssh\/ssh_config\.d\/\*\.conf` at the top of \/etc\/ssh\/ssh_config/,
+      );
+      assert.match(
+        diagnoseBuildFailure(
+          `builder@127.0.0.1: Permission denied (publickey).\ncannot build on 'ssh-ng://builder@${ALIAS}'`,
+          files,
+        )?.cause ?? "",
+        /refused the key \/etc\/nix\/linux-builder-31023_ed25519/,
+      );
+      assert.match(
+        diagnoseBuildFailure(
+          "error: bad machine specification: failed to convert column #3 in a row: 'x' to 'unsigned int'",
+          files,
+        )?.cause ?? "",
+        /Nix cannot read \/etc\/nix\/machines/,
+      );
+      assert.match(
+        diagnoseBuildFailure(
+          "Failed to find a machine for remote build!\nerror: unable to start any build",
+          files,
+        )?.cause ?? "",
+        /builders setting does not read \/etc\/nix\/machines/,
+      );
+    });
+
+    test("ssh's complaint about another builder is not blamed on ours", () => {
+      const other =
+        "cannot build on 'ssh://other': error: cannot connect to 'other': ssh: Could not resolve hostname other: Name or service not known\nerror: unable to start any build";
+      assert.match(diagnoseBuildFailure(other, files)?.cause ?? "", /Nix has no builder for x86_64-linux/);
+      assert.equal(diagnoseBuildFailure("something else entirely", files), undefined);
+    });
+
+    test("the verdict names the cause, the failing checks above, and the fix", () => {
+      const failing: Check = { name: "machines line", status: "fail", detail: "…", fix: "…" };
+      const result = checkBuild(
+        {
+          kind: "failed",
+          message: "Host key verification failed.",
+          diagnosis: {
+            cause: "ssh refused the builder's host key",
+            fix: "Run `linux-builder install` again.",
+          },
+        },
+        [failing],
+      );
+      assert.equal(result.status, "fail");
+      assert.equal(
+        result.detail,
+        "nix-build through the builder, as the Nix daemon runs it, failed: ssh refused the builder's host key (Host key verification failed.)",
+      );
+      assert.equal(
+        result.fix,
+        "See the failing machines line check above. Run `linux-builder install` again.",
+      );
+    });
   });
 });

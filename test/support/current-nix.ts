@@ -21,7 +21,18 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chown, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm } from "node:fs/promises";
+import {
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -218,6 +229,31 @@ async function hostMountsUnder(dir: string): Promise<string[]> {
     .filter((point) => point === dir || point.startsWith(`${dir}/`));
 }
 
+const WORK_PREFIX = "lb-current-nix-";
+
+/**
+ * Deletes the copies of the root a killed test left (its namespace died with it, so no mounts are
+ * left, but the 220 MiB copy is): those whose unshare is gone, or that never got one and are an
+ * hour old.
+ */
+async function removeAbandonedCopies(): Promise<void> {
+  for (const name of await readdir(tmpdir()).catch(() => [])) {
+    if (!name.startsWith(WORK_PREFIX)) continue;
+    const work = join(tmpdir(), name);
+    const pid = Number.parseInt(await readFile(join(work, "unshare.pid"), "utf8").catch(() => ""), 10);
+    const cmdline = Number.isInteger(pid)
+      ? await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")
+      : undefined;
+    const abandoned =
+      cmdline === undefined
+        ? Date.now() - ((await stat(work).catch(() => undefined))?.mtimeMs ?? Date.now()) > 3_600_000
+        : !cmdline.includes(join(work, "root"));
+    if (abandoned && (await hostMountsUnder(work)).length === 0) {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+}
+
 /**
  * Unpacks a fresh copy of the cached root and starts its nix-daemon (as root) with the given
  * configuration bound in. The caller must call stop(), in a finally or after().
@@ -226,7 +262,8 @@ export async function startCurrentNix(options: CurrentNixOptions): Promise<Curre
   if (process.getuid?.() !== 0)
     throw new Error("the current Nix's daemon runs as root: run the test as root");
   const { tarball } = await currentNixRoot();
-  const work = await mkdtemp(join(tmpdir(), "lb-current-nix-"));
+  await removeAbandonedCopies();
+  const work = await mkdtemp(join(tmpdir(), WORK_PREFIX));
   const root = join(work, "root");
   await mkdir(root);
   let daemon: ChildProcess | undefined;
@@ -297,6 +334,7 @@ export async function startCurrentNix(options: CurrentNixOptions): Promise<Curre
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     daemon = child;
+    if (child.pid !== undefined) await writeFile(join(work, "unshare.pid"), `${child.pid}\n`);
     daemonExited = new Promise((resolve) => child.once("close", () => resolve()));
     const collect = (chunk: Buffer) => {
       log += chunk.toString("utf8");

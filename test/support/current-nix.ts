@@ -10,13 +10,15 @@
  * daemon is PID 1 of its own PID namespace, so when it dies (SIGKILL, sent by the kernel when
  * `unshare` goes) every process in it dies too, ssh's ControlMaster included. Commands inside
  * (nix-build, nix --version) join that namespace with `nsenter --root` and drop to the given uid and
- * gid with the root's own `setpriv`; the host's `setpriv --pdeathsig` ties the namespace to the tests'
- * process, should it die without cleaning up. The network namespace is the host's: 127.0.0.1:PORT reaches the
- * builder. Nothing beyond util-linux and coreutils is needed on the host (no bubblewrap, no uidmap).
+ * gid with the root's own `setpriv`; the host's `setpriv --pdeathsig` ties the namespace to the
+ * tests' process, should it die without cleaning up. The network namespace is the host's:
+ * 127.0.0.1:PORT reaches the builder. Nothing beyond util-linux and coreutils is needed on the host
+ * (no bubblewrap, no uidmap): the tests run as root anyway.
  *
- * The root is built once per machine and package set with `mmdebstrap --variant=essential` (about 25
- * s here) and cached as .cache/current-nix/trixie-amd64-HASH.tar.zst; each session unpacks a copy
- * (about 4 s) and deletes it afterwards, so every session starts with an empty store.
+ * The root is built once per machine and package set with `mmdebstrap --variant=essential` (1.3–2
+ * min on a shared 2-core machine, 50 MB compressed) and cached as
+ * .cache/current-nix/trixie-amd64-HASH.tar.zst; each session unpacks a copy (1–4 s) and deletes it
+ * afterwards, so every session starts with an empty store.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";

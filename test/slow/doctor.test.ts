@@ -1,91 +1,216 @@
 /**
- * `doctor` against a real builder, under TCG: start it through the CLI, put its key where `install`
- * would (a temporary --nix-conf-dir), and `doctor --json` must find the port held by the builder, the
- * keys in order, the builder ready, and a check build that ran on the guest's kernel; then stop.
+ * `doctor` against a real builder, under TCG: start it through the CLI and `install` it (a temporary
+ * --nix-conf-dir; the ssh alias goes where root's ssh reads it, /etc/ssh/ssh_config.d, as a file of
+ * its own named by the test's port, removed afterwards). Nix then runs without a daemon here (root):
+ * doctor's check build reads exactly the installed machines file and ssh alias, as the daemon would.
+ *
+ * - a deliberately wrong pin in the machines file: the "machines line" check fails naming the file
+ *   and line, and the check build fails with ssh's host key refusal, pointed at that file;
+ * - `install` again puts the pin right: every check passes, the check build runs on the guest;
+ * - another key for the alias in /etc/ssh/ssh_known_hosts: a warning naming that file, and the
+ *   build still works (ssh accepts the host when any entry matches: Nix's own pin does);
+ * - that key @revoked there: the "known hosts" check fails naming the file, and so does the build;
+ * - stopped: the builder is "not running" and no build is tried.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import type { Check } from "../../src/host/doctor.js";
-import { builderNames } from "../../src/nix/builders.js";
+import { installedPaths, sshIncludesDir } from "../../src/host/install-plan.js";
+import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
 import { stateLayout } from "../../src/vm/state.js";
 import { freePort, testHome, testImage } from "../support/guest-vm.js";
 
 const run = promisify(execFile);
 
+const SSH_CONFIG_DIR = "/etc/ssh/ssh_config.d";
+const GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts";
+
+/** Root's ssh reads SSH_CONFIG_DIR: the test can put the alias where the daemon's ssh looks. */
+async function canUseRootSsh(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return "needs root (Nix without a daemon, root's ssh reading /etc/ssh)";
+  const system = await readFile("/etc/ssh/ssh_config", "utf8").catch(() => undefined);
+  if (!sshIncludesDir(system, join(SSH_CONFIG_DIR, "linux-builder-1.conf"))) {
+    return `/etc/ssh/ssh_config does not include ${SSH_CONFIG_DIR}/*.conf`;
+  }
+  return undefined;
+}
+
 describe("doctor (slow)", () => {
   let stateDir: string;
   let nixConfDir: string;
   let port: number;
+  let knownHostsBefore: string | undefined;
   const flags = () => ["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"];
+  const dirs = () => ["--nix-conf-dir", nixConfDir, "--ssh-config-dir", SSH_CONFIG_DIR];
   const cli = (command: string, ...args: string[]) =>
     run("node", ["bin/linux-builder.js", command, ...flags(), ...args], {
       env: { ...process.env, LINUX_BUILDER_HOME: testHome() },
       timeout: 300_000,
     });
+  /** doctor --json's checks by name (it exits 1 when one fails; the checks are on stdout either way). */
+  const doctor = async (...args: string[]) => {
+    const { stdout } = await cli("doctor", "--json", ...dirs(), ...args).catch(
+      (error: { stdout?: string }) => ({
+        stdout: error.stdout ?? "",
+      }),
+    );
+    const report = JSON.parse(stdout) as { ok: boolean; checks: Check[] };
+    return new Map(report.checks.map((c) => [c.name, c]));
+  };
+  const expect = (checks: Map<string, Check>, name: string, status: string, detail: RegExp) => {
+    const found = checks.get(name);
+    assert.equal(found?.status, status, `${name}: ${JSON.stringify(found)}`);
+    assert.match(found.detail, detail, name);
+  };
+  /** Ends ssh's reused connection, so the next build checks the host key afresh. */
+  const dropConnection = (alias: string) => run("ssh", ["-O", "exit", alias]).catch(() => undefined);
 
   before(async () => {
     await testImage("amd64");
     stateDir = await mkdtemp(join(tmpdir(), "lb-doctor-state-"));
     nixConfDir = await mkdtemp(join(tmpdir(), "lb-doctor-nix-"));
     port = await freePort();
+    knownHostsBefore = await readFile(GLOBAL_KNOWN_HOSTS, "utf8").catch(() => undefined);
   });
 
   after(async () => {
+    const paths = installedPaths({ nixConfDir, sshConfigDir: SSH_CONFIG_DIR }, port);
+    await dropConnection(paths.alias);
     await cli("stop").catch(() => undefined);
+    await cli("uninstall", ...dirs()).catch(() => undefined);
+    await rm(paths.sshConfig, { force: true });
+    if (knownHostsBefore === undefined) await rm(GLOBAL_KNOWN_HOSTS, { force: true });
+    else await writeFile(GLOBAL_KNOWN_HOSTS, knownHostsBefore);
     await rm(stateDir, { recursive: true, force: true });
     await rm(nixConfDir, { recursive: true, force: true });
   });
 
-  test("a running builder passes its checks, and a check build runs on it", {
-    timeout: 5 * 60_000,
-  }, async () => {
+  test("a wrong pin and a revoked key fail naming their files; the right install passes and builds on the guest", {
+    timeout: 10 * 60_000,
+  }, async (t) => {
+    const cannot = await canUseRootSsh();
+    if (cannot !== undefined) {
+      t.skip(cannot);
+      return;
+    }
     await cli("start", "--cpus", "2", "--memory", "1024", "--disk", "8");
-    // What `install` puts in the Nix config folder: the builder's key, 0600, and its .pub.
+    await cli("install", ...dirs());
+    const paths = installedPaths({ nixConfDir, sshConfigDir: SSH_CONFIG_DIR }, port);
     const layout = stateLayout(stateDir);
-    const installed = join(nixConfDir, builderNames(port).keyFile);
-    await copyFile(layout.builderKey, installed);
-    await copyFile(layout.builderPublicKey, `${installed}.pub`);
+    const hostKey = (await readFile(layout.hostPublicKey, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
 
-    // Exit 1 only if some check fails; either way the checks are on stdout.
-    const { stdout } = await cli("doctor", "--json", "--nix-conf-dir", nixConfDir).catch(
-      (error: { stdout?: string }) => ({ stdout: error.stdout ?? "" }),
+    // 1. The machines line pins another host key than the guest's.
+    const installed = await readFile(paths.machines, "utf8");
+    const lineNumber =
+      installed.split("\n").findIndex((l) => l.startsWith(`ssh-ng://builder@${paths.alias} `)) + 1;
+    assert.ok(lineNumber > 0, installed);
+    const wrong = generateEd25519KeyPair("root@elsewhere")
+      .publicKey.trim()
+      .split(/\s+/)
+      .slice(0, 2)
+      .join(" ");
+    await writeFile(
+      paths.machines,
+      installed.replace(Buffer.from(hostKey).toString("base64"), Buffer.from(wrong).toString("base64")),
     );
-    const report = JSON.parse(stdout) as { ok: boolean; status: string; checks: Check[] };
-    const byName = new Map(report.checks.map((c) => [c.name, c]));
-    const expectOk = (name: string, detail: RegExp) => {
-      const found = byName.get(name);
-      assert.equal(found?.status, "ok", `${name}: ${JSON.stringify(found)}`);
-      assert.match(found.detail, detail);
-    };
-    expectOk(`port ${port}`, /^held by the running builder \(pid \d+\)$/);
-    expectOk("builder keys", /private keys 0600 and yours/);
-    expectOk("installed key", /matches this builder's key/);
-    expectOk("builder", /^running \(pid \d+, tcg, 127\.0\.0\.1:\d+\), ready$/);
-    expectOk("qemu", /^qemu-system-x86_64 \d+\.\d+/);
-    expectOk("check build", /^built on the builder \(kernel 6\.\d+\.\d+\+deb\d+-cloud-amd64\) in [0-9.]+ s$/);
-    assert.ok(["ok", "warn"].includes(byName.get("accelerator")?.status ?? ""));
+    await dropConnection(paths.alias);
+    const pinned = await doctor();
+    expect(
+      pinned,
+      "machines line",
+      "fail",
+      new RegExp(
+        `^line ${lineNumber} of ${paths.machines} pins a host key that is not this builder's \\(${layout.hostPublicKey}\\)`,
+      ),
+    );
+    assert.match(pinned.get("machines line")?.fix ?? "", /Run `linux-builder install` again/);
+    expect(
+      pinned,
+      "check build",
+      "fail",
+      new RegExp(
+        `the key pinned in ${paths.machines} is not the one the builder has \\(.*Host key verification failed`,
+      ),
+    );
+    assert.match(
+      pinned.get("check build")?.fix ?? "",
+      /^See the failing machines line check above\. Run `linux-builder install` again\.$/,
+    );
 
+    // 2. install again puts it right: everything the daemon uses checks out, and a build runs there.
+    await cli("install", ...dirs());
+    await dropConnection(paths.alias);
+    const good = await doctor();
+    expect(good, `port ${port}`, "ok", /^held by the running builder \(pid \d+\)$/);
+    expect(good, "builder keys", "ok", /private keys 0600 and yours/);
+    expect(good, "installed key", "ok", /matches this builder's key/);
+    expect(
+      good,
+      "machines file",
+      "ok",
+      new RegExp(`^${paths.machines}: 1 builder, every line readable by Nix$`),
+    );
+    expect(good, "builders setting", "ok", new RegExp(`^Nix's default, @${paths.machines}$`));
+    expect(good, "machines line", "ok", /pins this builder's host key$/);
+    expect(
+      good,
+      "ssh alias",
+      "ok",
+      new RegExp(`^${paths.alias} → 127\\.0\\.0\\.1:${port}, HostKeyAlias ${paths.alias}, user builder`),
+    );
+    expect(good, "builder", "ok", /^running \(pid \d+, tcg, 127\.0\.0\.1:\d+\), ready$/);
+    expect(good, "qemu", "ok", /^qemu-system-x86_64 \d+\.\d+/);
+    expect(
+      good,
+      "check build",
+      "ok",
+      /^built on the builder \(kernel 6\.\d+\.\d+\+deb\d+-cloud-amd64\) in [0-9.]+ s$/,
+    );
+    assert.ok(["ok", "warn"].includes(good.get("accelerator")?.status ?? ""));
+    assert.ok(["ok", "warn"].includes(good.get("known hosts")?.status ?? ""));
+
+    // 3. Another key for the alias in the global known_hosts: named, and harmless to Nix's builds.
+    const base = knownHostsBefore === undefined ? "" : `${knownHostsBefore.replace(/\n?$/, "\n")}`;
+    await writeFile(GLOBAL_KNOWN_HOSTS, `${base}${paths.alias} ${wrong}\n`);
+    await dropConnection(paths.alias);
+    const stale = await doctor();
+    expect(
+      stale,
+      "known hosts",
+      "warn",
+      new RegExp(`${GLOBAL_KNOWN_HOSTS} line \\d+ holds another key for ${paths.alias}`),
+    );
+    assert.match(
+      stale.get("known hosts")?.fix ?? "",
+      new RegExp(`ssh-keygen -R '${paths.alias}' -f ${GLOBAL_KNOWN_HOSTS}`),
+    );
+    expect(stale, "check build", "ok", /^built on the builder/);
+
+    // 4. The guest's key @revoked there: ssh refuses it whatever Nix pins.
+    await writeFile(GLOBAL_KNOWN_HOSTS, `${base}@revoked ${paths.alias} ${hostKey}\n`);
+    await dropConnection(paths.alias);
+    const revoked = await doctor();
+    expect(
+      revoked,
+      "known hosts",
+      "fail",
+      new RegExp(`^${GLOBAL_KNOWN_HOSTS} line \\d+ marks the builder's host key @revoked`),
+    );
+    expect(revoked, "check build", "fail", /@revoked/);
+    if (knownHostsBefore === undefined) await rm(GLOBAL_KNOWN_HOSTS, { force: true });
+    else await writeFile(GLOBAL_KNOWN_HOSTS, knownHostsBefore);
+
+    // 5. Stopped: not running, no build tried.
+    await dropConnection(paths.alias);
     await cli("stop");
-    const { stdout: stopped } = await cli(
-      "doctor",
-      "--json",
-      "--no-build",
-      "--nix-conf-dir",
-      nixConfDir,
-    ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? "" }));
-    const stoppedReport = JSON.parse(stopped) as { checks: Check[] };
-    const builder = stoppedReport.checks.find((c) => c.name === "builder");
-    assert.equal(builder?.status, "warn");
-    assert.equal(builder.detail, "not running");
-    assert.equal(
-      stoppedReport.checks.some((c) => c.name === "check build"),
-      false,
-    );
-    assert.equal(stoppedReport.checks.find((c) => c.name === `port ${port}`)?.detail, "free on 127.0.0.1");
+    const stopped = await doctor("--no-build");
+    expect(stopped, "builder", "warn", /^not running$/);
+    assert.equal(stopped.has("check build"), false);
+    expect(stopped, `port ${port}`, "ok", /^free on 127\.0\.0\.1$/);
   });
 });

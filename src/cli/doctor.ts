@@ -31,6 +31,7 @@ import {
   parseNixConfig,
   parseSshG,
   settingList,
+  type ToolResult,
   trustedVia,
   worstStatus,
 } from "../host/doctor.js";
@@ -322,6 +323,16 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
   return checks;
 }
 
+/** Whether the folder of ssh's ControlPath for the alias exists (undefined: no reuse, or unknown). */
+async function controlDirExists(effective: ToolResult): Promise<boolean | undefined> {
+  if (effective.kind !== "ran") return undefined;
+  const path = parseSshG(effective.stdout).get("controlpath")?.[0];
+  if (path === undefined || path === "none") return undefined;
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  const facts = await fileFacts(dir);
+  return facts.stat !== undefined;
+}
+
 /**
  * What the Nix daemon (root) will use to reach the builder, read from the installed files, each
  * check naming the file to fix: the machines file as Nix parses it, the builders setting that must
@@ -378,6 +389,7 @@ async function daemonSideChecks(options: {
       alias: installed.alias,
       port: options.config.port,
       keyPath: installed.key,
+      controlDirExists: await controlDirExists(effective),
     }),
   );
   const globalFiles = (effective.kind === "ran"

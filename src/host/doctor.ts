@@ -826,6 +826,8 @@ export function checkSshAlias(facts: {
   readonly alias: string;
   readonly port: number;
   readonly keyPath: string;
+  /** Whether the folder of ssh's ControlPath (from `ssh -G`) exists; undefined when unknown. */
+  readonly controlDirExists?: boolean | undefined;
 }): Check {
   const name = "ssh alias";
   const install = "Run `linux-builder install` again.";
@@ -858,6 +860,15 @@ export function checkSshAlias(facts: {
   if (get("hostkeyalias") !== facts.alias)
     wrong.push(`HostKeyAlias ${get("hostkeyalias") ?? "none"}, not ${facts.alias}`);
   if (get("user") !== "builder") wrong.push(`User ${get("user") ?? "?"}, not builder`);
+  if (wrong.length > 0 && get("hostname") === facts.alias && get("hostkeyalias") === undefined) {
+    // Nothing of the file applied: the Include is there, but not where ssh reads it for this host.
+    return check(
+      name,
+      "fail",
+      `ssh applies nothing of ${facts.path} to ${facts.alias} (it would connect to the name ${facts.alias}, port ${get("port") ?? "?"}): the Include in ${facts.systemConfigPath} is inside a Host or Match block?`,
+      `Move \`Include ${facts.path.slice(0, facts.path.lastIndexOf("/"))}/*.conf\` to the top of ${facts.systemConfigPath}, before any Host or Match line.`,
+    );
+  }
   if (wrong.length > 0) {
     const ownText = facts.content.kind === "text" ? facts.content.text : undefined;
     const fileSays =
@@ -869,6 +880,22 @@ export function checkSshAlias(facts: {
       fileSays
         ? `Find it with \`sudo ssh -G ${facts.alias}\` and remove it, or put the Include of ${facts.path} first.`
         : install,
+    );
+  }
+  // ssh refuses to connect when the folder of its connection-reuse socket is missing.
+  const controlPath = get("controlpath");
+  if (
+    get("controlmaster") !== "false" &&
+    controlPath !== undefined &&
+    controlPath !== "none" &&
+    facts.controlDirExists === false
+  ) {
+    const dir = controlPath.slice(0, controlPath.lastIndexOf("/"));
+    return check(
+      name,
+      "fail",
+      `ssh reuses connections through sockets in ${dir}, which does not exist: ssh cannot connect`,
+      `${install} (it makes the folder), or \`sudo mkdir -m 700 ${dir}\`.`,
     );
   }
   const unread =

@@ -842,6 +842,42 @@ describe("what the Nix daemon will use", () => {
     });
   });
 
+  describe("root's ssh alias, applied or not", () => {
+    const base = {
+      path: `/etc/ssh/ssh_config.d/${ALIAS}.conf`,
+      content: { kind: "text", text: `Host ${ALIAS}\n  Port 31023\n` } as FileText,
+      systemConfigPath: "/etc/ssh/ssh_config",
+      systemConfig: { kind: "text", text: "Host *\n  Include /etc/ssh/ssh_config.d/*.conf\n" } as FileText,
+      included: true,
+      alias: ALIAS,
+      port: 31023,
+      keyPath: KEY,
+    };
+
+    test("an Include ssh does not apply to the alias (inside a Host block): fail, saying to move it to the top", () => {
+      const result = checkSshAlias({
+        ...base,
+        effective: ran(`host ${ALIAS}\nhostname ${ALIAS}\nport 22\nuser root\ncontrolmaster false\n`),
+      });
+      assert.equal(result.status, "fail");
+      assert.match(
+        result.detail,
+        /^ssh applies nothing of \/etc\/ssh\/ssh_config\.d\/linux-builder-31023\.conf to linux-builder-31023/,
+      );
+      assert.match(result.fix ?? "", /to the top of \/etc\/ssh\/ssh_config, before any Host or Match line/);
+    });
+
+    test("the connection-reuse folder missing: ssh cannot connect, so it fails", () => {
+      const effective = ran(
+        `hostname 127.0.0.1\nport 31023\nuser builder\nhostkeyalias ${ALIAS}\ncontrolmaster auto\ncontrolpath /etc/nix/linux-builder-ssh/82a0c0bec1678b7a12f77195af086dbd8a88f991\n`,
+      );
+      const missing = checkSshAlias({ ...base, effective, controlDirExists: false });
+      assert.equal(missing.status, "fail");
+      assert.match(missing.detail, /sockets in \/etc\/nix\/linux-builder-ssh, which does not exist/);
+      assert.equal(checkSshAlias({ ...base, effective, controlDirExists: true }).status, "ok");
+    });
+  });
+
   describe("other known_hosts entries for the builder", () => {
     const files = (user: FileText, global: FileText = { kind: "missing" }) => [
       { path: "/root/.ssh/known_hosts", kind: "user" as const, content: user },

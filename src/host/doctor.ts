@@ -1025,6 +1025,12 @@ export function diagnoseBuildFailure(
       fix: `Add \`Include ${files.sshConfig.slice(0, files.sshConfig.lastIndexOf("/"))}/*.conf\` at the top of ${files.systemSshConfig}, and run \`linux-builder install\` again.`,
     };
   }
+  if (/unix_listener: cannot bind to path/.test(output)) {
+    return {
+      cause: "ssh cannot make its connection-reuse socket (its ControlPath folder is missing)",
+      fix: `${install} (it makes the folder)`,
+    };
+  }
   if (aboutUs && /Load key .*(Permission denied|No such file)|no such identity/i.test(output)) {
     return { cause: `ssh cannot read the key ${files.key}`, fix: install };
   }

@@ -847,7 +847,10 @@ describe("what the Nix daemon will use", () => {
       path: `/etc/ssh/ssh_config.d/${ALIAS}.conf`,
       content: { kind: "text", text: `Host ${ALIAS}\n  Port 31023\n` } as FileText,
       systemConfigPath: "/etc/ssh/ssh_config",
-      systemConfig: { kind: "text", text: "Host *\n  Include /etc/ssh/ssh_config.d/*.conf\n" } as FileText,
+      systemConfig: {
+        kind: "text",
+        text: "Host github.com\n  Include /etc/ssh/ssh_config.d/*.conf\n",
+      } as FileText,
       included: true,
       alias: ALIAS,
       port: 31023,
@@ -985,6 +988,14 @@ describe("what the Nix daemon will use", () => {
         /the key pinned in \/etc\/nix\/machines is not the one the builder has/,
       );
       assert.equal(diagnosis?.fix, "Run `linux-builder install` again.");
+    });
+
+    test("the connection-reuse folder missing (what ssh 9.2 says)", () => {
+      const output = `unix_listener: cannot bind to path /etc/nix/linux-builder-ssh/94d1dbe2b6e6edc844af123d3f262b6074b103f4.Ygp36LNVVhmDYktU: No such file or directory\ncannot build on 'ssh-ng://builder@${ALIAS}'`;
+      assert.match(
+        diagnoseBuildFailure(output, files)?.cause ?? "",
+        /ssh cannot make its connection-reuse socket/,
+      );
     });
 
     test("revoked, unresolvable alias, refused key, bad machines line, no builder", () => {

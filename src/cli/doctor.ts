@@ -29,6 +29,7 @@ import {
   type NixRoute,
   nixRoute,
   parseNixConfig,
+  parseNixVersion,
   parseSshG,
   settingList,
   type ToolResult,
@@ -117,8 +118,15 @@ async function nixChecks(
   nixConfDir: string,
   flags: DoctorFlags,
   alias: string,
-): Promise<{ checks: Check[]; route: NixRoute; daemonBuilder: boolean; trusted: boolean }> {
-  const nix = checkNix(await runTool("nix", ["--version"]));
+): Promise<{
+  checks: Check[];
+  route: NixRoute;
+  daemonBuilder: boolean;
+  trusted: boolean;
+  version: number[] | undefined;
+}> {
+  const nixVersionResult = await runTool("nix", ["--version"]);
+  const nix = checkNix(nixVersionResult);
   const config = await nixConfigJson(flags.nixConfDir ?? process.env.NIX_CONF_DIR ?? DEFAULT_NIX_CONF_DIR);
   let builders: unknown;
   let trustedUsers: string[] = [];
@@ -154,6 +162,7 @@ async function nixChecks(
     route,
     daemonBuilder,
     trusted: trustedVia(user, trustedUsers) !== undefined,
+    version: nixVersionResult.kind === "ran" ? parseNixVersion(nixVersionResult.stdout) : undefined,
   };
 }
 
@@ -262,7 +271,14 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
     }),
   );
   const system = ARCHITECTURES[config.arch].nixSystem;
-  const daemonChecks = await daemonSideChecks({ config, layout, installed, nix, system });
+  const daemonChecks = await daemonSideChecks({
+    config,
+    layout,
+    installed,
+    nix,
+    system,
+    nixVersion: nix.version,
+  });
   checks.push(...daemonChecks);
 
   const ready = pid !== undefined && (await isReady(layout, builderPort));
@@ -345,11 +361,12 @@ async function daemonSideChecks(options: {
   installed: ReturnType<typeof installedPaths>;
   nix: { route: NixRoute; trusted: boolean };
   system: string;
+  nixVersion: number[] | undefined;
 }): Promise<Check[]> {
   const { layout, installed, nix, system } = options;
   const checks: Check[] = [];
   const machinesFiles = await readMachinesFiles(installed.machines);
-  checks.push(checkMachinesFile(machinesFiles));
+  checks.push(checkMachinesFile({ ...machinesFiles, nixVersion: options.nixVersion }));
   checks.push(
     checkBuildersSetting({
       machinesPath: installed.machines,

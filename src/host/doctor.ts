@@ -228,8 +228,18 @@ export function checkNix(result: ToolResult): Check {
     );
   }
   if (result.kind === "failed") return check("nix", "fail", `nix --version failed: ${result.message}`);
-  const version = parseVersion(result.stdout);
+  const version = parseNixVersion(result.stdout);
   return check("nix", "ok", version ? `Nix ${version.join(".")}` : result.stdout.trim());
+}
+
+/**
+ * Nix's version from `nix --version`: the last dotted number of its first line ("nix (Nix) 2.8.0";
+ * Determinate's "nix (Determinate Nix 3.6.2) 2.29.0" is Nix 2.29.0).
+ */
+export function parseNixVersion(text: string): number[] | undefined {
+  const first = text.split("\n")[0] ?? "";
+  const match = /(\d+(?:\.\d+)+)(?!.*\d)/.exec(first);
+  return match?.[1]?.split(".").map(Number) ?? parseVersion(first);
 }
 
 /**
@@ -565,6 +575,8 @@ const ROOT_ONLY = "cannot read (root only)";
 export interface MachinesFiles {
   readonly path: string;
   readonly files: readonly { readonly path: string; readonly content: FileText }[];
+  /** The host's Nix version (`nix --version`), for what only older Nix refuses; undefined: any. */
+  readonly nixVersion?: readonly number[] | undefined;
 }
 
 /** Every line of the machines files Nix would refuse, named by file and line: one refuses them all. */
@@ -596,6 +608,14 @@ export function checkMachinesFile(facts: MachinesFiles): Check {
     const parsed = parseMachines(file.content.text);
     count += parsed.entries.length;
     for (const problem of parsed.problems) {
+      const version = facts.nixVersion;
+      if (
+        problem.onlyBefore !== undefined &&
+        version !== undefined &&
+        compareVersions(version, problem.onlyBefore) >= 0
+      ) {
+        continue;
+      }
       problems.push(`${file.path} line ${problem.line} (\`${problem.text}\`): ${problem.message}`);
       if (file.path === facts.path) lines.push(problem.line);
     }

@@ -35,6 +35,8 @@ export interface MachinesProblem {
   readonly line: number;
   readonly text: string;
   readonly message: string;
+  /** Set when only Nix versions before this one refuse it (e.g. [2, 20]). */
+  readonly onlyBefore?: readonly number[];
 }
 
 export interface MachinesInclude {
@@ -111,6 +113,7 @@ export function parseMachines(text: string): ParsedMachines {
           line,
           text: raw.trim(),
           message: `the comment has a ';': Nix 2.28 and before read "${tail}" after it as a builder`,
+          onlyBefore: [2, 29],
         });
       }
     }
@@ -122,8 +125,19 @@ export function parseMachines(text: string): ParsedMachines {
         continue;
       }
       const parsed = parseMachineEntry(entry, line);
-      if (typeof parsed === "string") problems.push({ line, text: entry, message: parsed });
-      else entries.push(parsed);
+      if (typeof parsed === "string") {
+        problems.push({ line, text: entry, message: parsed });
+        continue;
+      }
+      entries.push(parsed);
+      if (!Number.isInteger(parsed.speedFactor)) {
+        problems.push({
+          line,
+          text: entry,
+          message: `the speed factor ${parsed.speedFactor} is not a whole number, which Nix 2.19 and before (Debian 12's 2.8) refuse`,
+          onlyBefore: [2, 20],
+        });
+      }
     }
   });
   return { entries, problems, includes };

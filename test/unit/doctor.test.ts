@@ -27,6 +27,7 @@ import {
   type PortFacts,
   parseLsofListeners,
   parseNixConfig,
+  parseNixVersion,
   parseOsRelease,
   parseSshG,
   parseVersion,
@@ -209,6 +210,8 @@ describe("the port", () => {
 describe("Nix and trust", () => {
   test("nix --version", () => {
     assert.deepEqual(checkNix(ran("nix (Nix) 2.8.0\n")), { name: "nix", status: "ok", detail: "Nix 2.8.0" });
+    assert.deepEqual(parseNixVersion("nix (Determinate Nix 3.6.2) 2.29.0\n"), [2, 29, 0]);
+    assert.equal(checkNix(ran("nix (Determinate Nix 3.6.2) 2.29.0\n")).detail, "Nix 2.29.0");
     const missing = checkNix({ kind: "missing" });
     assert.equal(missing.status, "fail");
     assert.match(missing.fix ?? "", /nixos\.org/);
@@ -609,6 +612,19 @@ describe("what the Nix daemon will use", () => {
         result.fix,
         "Fix or remove line 5 of /etc/nix/machines (a key path with white space, ';' or '#' cannot be written there: move the key).",
       );
+    });
+
+    test("what only older Nix refuses (a fractional speed factor, a ';' in a comment) depends on the host's Nix", () => {
+      const text = `${block(line(HOST_KEY))}ssh://mac x86_64-darwin - 1 1.5\n# note; ssh://x\n`;
+      const old = checkMachinesFile({ ...files(text), nixVersion: [2, 8, 0] });
+      assert.equal(old.status, "fail");
+      assert.match(
+        old.detail,
+        /line 5 .*speed factor 1\.5 is not a whole number, which Nix 2\.19 and before/,
+      );
+      assert.match(old.detail, /line 6 .*Nix 2\.28 and before read "ssh:\/\/x"/);
+      assert.match(checkMachinesFile({ ...files(text), nixVersion: [2, 26, 3] }).detail, /line 6/);
+      assert.equal(checkMachinesFile({ ...files(text), nixVersion: [2, 29, 0] }).status, "ok");
     });
 
     test("a bad line in a file it includes (@file) is named by that file", () => {

@@ -225,8 +225,12 @@ async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
   const layout = stateLayout(config.stateDir);
   const pid = await runningPid(layout);
   const instance = pid === undefined ? undefined : await readInstance(layout);
+  // Without a readable instance.json (a start killed before it wrote one, a foreign file), the
+  // configured port is the best guess: a running builder is still asked.
   const ready =
-    instance === undefined ? false : await isReady(layout, instance.port, { reuse: true, timeoutMs: 15_000 });
+    pid === undefined
+      ? false
+      : await isReady(layout, instance?.port ?? config.port, { reuse: true, timeoutMs: 15_000 });
   const disk = await diskUsage(layout);
   const uptimeSeconds =
     instance === undefined ? null : Math.round((Date.now() - Date.parse(instance.startedAt)) / 1000);
@@ -267,16 +271,17 @@ async function ssh(command: string[], flags: ConfigFlags): Promise<number> {
   const paths = currentPaths();
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
-  const instance = (await runningPid(layout)) === undefined ? undefined : await readInstance(layout);
-  if (instance === undefined) {
+  if ((await runningPid(layout)) === undefined) {
     throw new LinuxBuilderError("vm.stopped", "The builder is not running", {
       hint: "Start it: linux-builder start",
     });
   }
+  // instance.json unreadable: the configured port, as status does.
+  const port = (await readInstance(layout))?.port ?? config.port;
   // No command: a login shell on a terminal (-t); a command runs as given.
   const args = [
     ...(command.length === 0 ? ["-t"] : []),
-    ...sshArgs(layout, instance.port, { reuse: true }),
+    ...sshArgs(layout, port, { reuse: true }),
     ...command,
   ];
   const child = spawn("ssh", args, { stdio: "inherit" });

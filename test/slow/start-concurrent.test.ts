@@ -2,11 +2,11 @@
  * `start` is idempotent and safe to run many times at once, under TCG through the CLI: ten starts
  * spawned together on one state folder boot exactly one QEMU and all succeed once it is ready; a
  * start after `start --no-wait` waits for that boot to be ready, and `run` on a running builder is
- * still an error; `stop`, twice, succeeds twice.
+ * still an error; a foreign instance.json breaks nothing; `stop`, twice, succeeds twice.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -105,7 +105,7 @@ describe("concurrent and repeated starts (slow)", {
     assert.match(again.stderr, /^The builder is not running\.$/m);
   });
 
-  test("a start after start --no-wait waits for that boot to be ready; run on it is an error", {
+  test("a start after start --no-wait waits for it to be ready; run on it is an error; a foreign instance.json breaks nothing", {
     timeout: 20 * 60_000,
   }, async () => {
     const first = await cli("start", "--no-wait");
@@ -137,6 +137,23 @@ describe("concurrent and repeated starts (slow)", {
       new RegExp(`^The builder is already running \\(pid ${pid}\\); not waiting`, "m"),
     );
     assert.deepEqual(await qemusFor(stateDir), [Number(pid)]);
-    ok(await cli("stop"), "stop");
+
+    // A foreign instance.json is unknown, never a crash: the builder is still found, asked and reached.
+    await writeFile(join(stateDir, "instance.json"), '{"name": "something else"}\n');
+    const status = await cli("status", "--json");
+    ok(status, "status over a foreign instance.json");
+    assert.deepEqual(
+      (({ running, pid, ready, accel }) => ({ running, pid, ready, accel }))(JSON.parse(status.stdout)),
+      { running: true, pid: Number(pid), ready: true, accel: null },
+    );
+    const fourth = await cli("start");
+    ok(fourth, "start over a foreign instance.json");
+    assert.match(fourth.stderr, new RegExp(`already running and ready \\(pid ${pid}`));
+    const ssh = await cli("ssh", "--", "echo", "reached");
+    ok(ssh, "ssh over a foreign instance.json");
+    assert.equal(ssh.stdout, "reached\n");
+    const stopped = await cli("stop");
+    ok(stopped, "stop");
+    assert.match(stopped.stderr, /Stopped: the guest powered off cleanly/);
   });
 });

@@ -311,6 +311,11 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
     } else {
       progress("Building a trivial derivation through the builder, as the Nix daemon would…", flags);
       const kernel = await guestKernel(layout, builderPort);
+      // Root's ssh (no daemon): whether it will reuse a connection it has open (a user cannot ask root's).
+      const reusedConnection =
+        nix.route === "local" && process.getuid?.() === 0
+          ? (await runTool("ssh", ["-O", "check", installed.alias])).kind === "ran"
+          : undefined;
       const built = await runCheckBuild({ route: nix.route, nixConfDir, system, timeoutMs: 300_000 });
       if (built.kind === "failed") {
         const diagnosis = diagnoseBuildFailure(built.output, {
@@ -326,7 +331,11 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
         facts =
           kernel.kind !== "ran"
             ? { kind: "failed", message: "cannot ask the builder for its kernel over ssh" }
-            : { ...built, guestKernel: kernel.stdout };
+            : {
+                ...built,
+                guestKernel: kernel.stdout,
+                ...(reusedConnection === undefined ? {} : { reusedConnection }),
+              };
       }
     }
     checks.push(

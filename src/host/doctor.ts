@@ -1135,6 +1135,11 @@ export type CheckBuildFacts =
       readonly seconds: number;
       /** The builder's kernel (/proc/sys/kernel/osrelease there). */
       readonly guestKernel: string;
+      /**
+       * Whether ssh went through a connection it had open already (ControlMaster): the host key was
+       * checked when that connection opened, not for this build.
+       */
+      readonly reusedConnection?: boolean;
     };
 
 /**
@@ -1175,7 +1180,14 @@ export function checkBuild(facts: CheckBuildFacts, failing: readonly Check[] = [
       "Check the builders in Nix's machines file: another one serves this system.",
     );
   }
-  return check(name, "ok", `built on the builder (kernel ${built}) in ${facts.seconds.toFixed(1)} s`);
+  const reused = facts.reusedConnection
+    ? " (through ssh's open connection: the host key was checked when it opened, up to a minute ago)"
+    : "";
+  return check(
+    name,
+    "ok",
+    `built on the builder (kernel ${built}) in ${facts.seconds.toFixed(1)} s${reused}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -533,6 +533,21 @@ describe("the builder and the check build", () => {
     });
   });
 
+  test("built through ssh's open connection: said, as the host key was checked when it opened", () => {
+    const result = checkBuild({
+      kind: "built",
+      output: "built on 6.12.117+deb13-cloud-amd64\n",
+      seconds: 1.04,
+      guestKernel: "6.12.117+deb13-cloud-amd64\n",
+      reusedConnection: true,
+    });
+    assert.equal(result.status, "ok");
+    assert.match(
+      result.detail,
+      /in 1\.0 s \(through ssh's open connection: the host key was checked when it opened/,
+    );
+  });
+
   test("built elsewhere, failed, odd output, or not run", () => {
     const elsewhere = checkBuild({
       kind: "built",

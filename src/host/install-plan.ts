@@ -9,6 +9,7 @@ import {
   sshConfigBlock,
 } from "../nix/builders.js";
 import { declarativeSnippet, type NixManager } from "../nix/declarative-snippet.js";
+import { parseMachines } from "../nix/machines-file.js";
 import { blockIds, hasBlock, withBlock, withoutBlock } from "../nix/managed-block.js";
 import type { Plan, Step, WriteStep } from "./plan.js";
 import { shellWord } from "./shell-word.js";
@@ -184,7 +185,7 @@ function checkBuildersSetting(state: HostState, files: readonly string[], machin
     const text = withoutBlock(content(state, path) ?? "", NIX_CONF_BLOCK);
     const lines = text.split(/\r?\n/);
     for (const [index, line] of lines.entries()) {
-      const match = /^\s*builders\s*=\s*(.*?)\s*$/.exec(line);
+      const match = /^\s*builders\s*=\s*(.*?)\s*$/.exec(line.replace(/#.*/, ""));
       if (!match || (match[1] ?? "").split(/\s+/).includes(`@${machinesPath}`)) continue;
       throw new LinuxBuilderError(
         "install.builders-override",
@@ -195,6 +196,23 @@ function checkBuildersSetting(state: HostState, files: readonly string[], machin
       );
     }
   }
+}
+
+/**
+ * One entry Nix cannot read makes it refuse the whole machines file, so no remote build would start:
+ * install stops and names the line rather than add a builder Nix would never use.
+ */
+function checkMachinesFile(path: string, text: string | undefined): void {
+  if (text === undefined) return;
+  const problem = parseMachines(text).problems[0];
+  if (problem === undefined) return;
+  throw new LinuxBuilderError(
+    "install.machines-line",
+    `${path} line ${problem.line}, \`${problem.text}\`, is one Nix cannot read (${problem.message}), so Nix would start no remote build at all; nothing was changed`,
+    {
+      hint: "Fix that line, or remove it (or comment it out with a # and no ';' after it), then run install again.",
+    },
+  );
 }
 
 export interface InstallRequest {
@@ -416,6 +434,7 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
     determinate ? [paths.nixConf, paths.customNixConf] : [paths.nixConf],
     paths.machines,
   );
+  checkMachinesFile(paths.machines, content(state, paths.machines));
   const plan = new PlanBuilder(state);
   plan.ensureFolder(state.nixConfDir, 0o755, { marker: true });
 

@@ -484,3 +484,26 @@ for (const manager of ["nix-darwin", "nixos"] as const) {
     assert.equal(text, readFileSync(golden, "utf8"));
   });
 }
+
+test("a machines line Nix cannot read: refused, naming the file and line, nothing written", async () => {
+  const dirs = await host("comments-include");
+  await writeFile(
+    join(dirs.nixConfDir, "machines"),
+    "ssh://ok x86_64-linux\nssh://mac x86_64-linux /Users/me/My Key 4 1\n",
+  );
+  const before = await snapshot(join(dirs.nixConfDir, ".."));
+  const state = await readHostState(dirs, 31022);
+  assert.throws(
+    () => planInstall(state, request()),
+    (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.equal(error.code, "install.machines-line");
+      assert.match(
+        error.message,
+        /machines line 2, `ssh:\/\/mac x86_64-linux \/Users\/me\/My Key 4 1`, is one Nix cannot read \(field 4/,
+      );
+      return true;
+    },
+  );
+  assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before);
+});

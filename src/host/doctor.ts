@@ -1023,7 +1023,7 @@ export function diagnoseBuildFailure(
     readonly alias: string;
     readonly system: string;
   },
-): { readonly cause: string; readonly fix: string } | undefined {
+): { readonly cause: string; readonly fix: string; readonly generic?: boolean } | undefined {
   const install = "Run `linux-builder install` again.";
   // ssh's messages about another builder in the machines file are not this builder's.
   const aboutUs = output.includes(files.alias);
@@ -1070,6 +1070,18 @@ export function diagnoseBuildFailure(
     };
   }
   if (
+    new RegExp(`cannot (build on|open connection to remote store) 'ssh(-ng)?://builder@${files.alias}'`).test(
+      output,
+    )
+  ) {
+    // Through the daemon, ssh's own message goes to the daemon's log, not to the client.
+    return {
+      cause: `Nix could not connect to builder@${files.alias} (ssh's own message is in the Nix daemon's log when the daemon ran it)`,
+      fix: "The Nix daemon's log says why: `journalctl -u nix-daemon` (Linux), /var/log/nix-daemon.log (macOS).",
+      generic: true,
+    };
+  }
+  if (
     /Failed to find a machine for remote build|unable to start any build|required system or feature not available/.test(
       output,
     )
@@ -1077,6 +1089,7 @@ export function diagnoseBuildFailure(
     return {
       cause: `Nix has no builder for ${files.system}: its builders setting does not read ${files.machines}, or no line there serves ${files.system}`,
       fix: "See the builders setting and machines line checks.",
+      generic: true,
     };
   }
   return undefined;
@@ -1125,8 +1138,11 @@ export type CheckBuildFacts =
   | {
       readonly kind: "failed";
       readonly message: string;
-      /** What the output says went wrong, and which file to fix (diagnoseBuildFailure). */
-      readonly diagnosis?: { readonly cause: string; readonly fix: string };
+      /**
+       * What the output says went wrong, and which file to fix (diagnoseBuildFailure); generic when
+       * it cannot name the file (the failing checks before it then do).
+       */
+      readonly diagnosis?: { readonly cause: string; readonly fix: string; readonly generic?: boolean };
     }
   | {
       readonly kind: "built";
@@ -1159,9 +1175,11 @@ export function checkBuild(facts: CheckBuildFacts, failing: readonly Check[] = [
       name,
       "fail",
       `nix-build through the builder, as the Nix daemon runs it, failed: ${cause}${facts.message}${cause === "" ? "" : ")"}`,
-      facts.diagnosis !== undefined
-        ? `${seeAlso}${facts.diagnosis.fix}`
-        : `${seeAlso}\`linux-builder logs\` shows the builder's console; \`linux-builder ssh\` logs in to look.`,
+      facts.diagnosis?.generic === true && failing.length > 0
+        ? `${seeAlso.replace(/\. $/, ": it names the file to fix.")}`
+        : facts.diagnosis !== undefined
+          ? `${seeAlso}${facts.diagnosis.fix}`
+          : `${seeAlso}\`linux-builder logs\` shows the builder's console; \`linux-builder ssh\` logs in to look.`,
     );
   }
   const built = /^built on (\S+)\s*$/.exec(facts.output)?.[1];

@@ -1065,6 +1065,25 @@ describe("what the Nix daemon will use", () => {
       );
     });
 
+    test("through the daemon, only Nix's line reaches the client: a connection failure, the daemon's log for ssh's reason", () => {
+      const daemonOutput = [
+        `cannot build on 'ssh-ng://builder@${ALIAS}': error: cannot open connection to remote store 'ssh-ng://builder@${ALIAS}': error: unexpected end-of-file`,
+        "Failed to find a machine for remote build!",
+        "error: unable to start any build; remote machines may not have all required system features.",
+      ].join("\n");
+      const diagnosis = diagnoseBuildFailure(daemonOutput, files);
+      assert.match(diagnosis?.cause ?? "", /^Nix could not connect to builder@linux-builder-31023/);
+      assert.match(diagnosis?.fix ?? "", /journalctl -u nix-daemon/);
+      assert.equal(diagnosis?.generic, true);
+      const failing: Check = { name: "machines line", status: "fail", detail: "…", fix: "…" };
+      const verdict = checkBuild({ kind: "failed", message: "…", ...(diagnosis ? { diagnosis } : {}) }, [
+        failing,
+      ]);
+      assert.equal(verdict.fix, "See the failing machines line check above: it names the file to fix.");
+      const alone = checkBuild({ kind: "failed", message: "…", ...(diagnosis ? { diagnosis } : {}) });
+      assert.match(alone.fix ?? "", /^The Nix daemon's log says why/);
+    });
+
     test("ssh's complaint about another builder is not blamed on ours", () => {
       const other =
         "cannot build on 'ssh://other': error: cannot connect to 'other': ssh: Could not resolve hostname other: Name or service not known\nerror: unable to start any build";

@@ -507,3 +507,18 @@ test("a machines line Nix cannot read: refused, naming the file and line, nothin
   );
   assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before);
 });
+
+test("install, install again with other settings, uninstall: nothing left (no empty machines, no backup)", async () => {
+  for (const fixture of ["missing", "comments-include", "existing-builders"]) {
+    const dirs = await host(fixture);
+    const before = await snapshot(join(dirs.nixConfDir, ".."));
+    await install(dirs);
+    const changed = { ...request(), entry: { ...request().entry, maxJobs: 7, supportedFeatures: ["kvm"] } };
+    const plan = planInstall(await readHostState(dirs, 31022), changed);
+    assert.ok(!plan.steps.some((step) => step.kind === "write" && step.backup !== undefined), fixture);
+    await applyPlan(plan);
+    assert.match(await readFile(join(dirs.nixConfDir, "machines"), "utf8"), / 7 1 kvm - /);
+    await uninstall(dirs);
+    assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before, fixture);
+  }
+});

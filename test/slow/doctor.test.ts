@@ -11,10 +11,17 @@
  *   build still works (ssh accepts the host when any entry matches: Nix's own pin does);
  * - that key @revoked there: the "known hosts" check fails naming the file, and so does the build;
  * - stopped: the builder is "not running" and no build is tried.
+ *
+ * Then as an unprivileged user (test/support/test-user.ts) with a Nix daemon of the test's own (its
+ * own socket and Nix folder, so the host's daemon and /etc/nix stay as they are): install goes
+ * through real sudo, doctor says "cannot read (root only)" for root's known_hosts instead of failing,
+ * and its check build goes through the daemon, root's ssh and the installed files; a wrong pin fails
+ * "machines line" naming the file, and the check build points at it.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -24,6 +31,15 @@ import { installedPaths, sshIncludesDir } from "../../src/host/install-plan.js";
 import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
 import { stateLayout } from "../../src/vm/state.js";
 import { freePort, testHome, testImage } from "../support/guest-vm.js";
+import {
+  asTestUser,
+  prepareUserCli,
+  prepareUserHome,
+  TEST_USER,
+  testUserSkip,
+  type UserCli,
+  type UserHome,
+} from "../support/test-user.js";
 
 const run = promisify(execFile);
 
@@ -212,5 +228,171 @@ describe("doctor (slow)", () => {
     expect(stopped, "builder", "warn", /^not running$/);
     assert.equal(stopped.has("check build"), false);
     expect(stopped, `port ${port}`, "ok", /^free on 127\.0\.0\.1$/);
+  });
+});
+
+/** Whether something accepts connections on the socket. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+const userSkip = await testUserSkip();
+const rootSshSkip = await canUseRootSsh();
+
+describe(`doctor as ${TEST_USER}, through a Nix daemon (slow)`, {
+  skip: userSkip || rootSshSkip || false,
+}, () => {
+  let cli: UserCli | undefined;
+  let home: UserHome | undefined;
+  let daemon: ChildProcess | undefined;
+  let daemonLog = "";
+  let stateDir: string;
+  let nixConfDir: string;
+  let socketDir: string;
+  let port: number;
+  const socket = () => join(socketDir, "socket");
+  /** `linux-builder COMMAND` as the test user, its Nix going through the test's daemon. */
+  const lb = (command: string, ...args: string[]) => {
+    if (cli === undefined || home === undefined) throw new Error("before() did not finish");
+    return asTestUser(
+      [
+        process.execPath,
+        cli.script,
+        command,
+        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
+        ...(["install", "uninstall", "doctor"].includes(command)
+          ? ["--nix-conf-dir", nixConfDir, "--ssh-config-dir", SSH_CONFIG_DIR]
+          : []),
+        ...args,
+      ],
+      {
+        env: { LINUX_BUILDER_HOME: home.home, NIX_REMOTE: "daemon", NIX_DAEMON_SOCKET_PATH: socket() },
+        timeout: 600_000,
+      },
+    );
+  };
+  const doctor = async () => {
+    const { stdout } = await lb("doctor", "--json").catch((error: { stdout?: string }) => ({
+      stdout: error.stdout ?? "",
+    }));
+    return new Map((JSON.parse(stdout) as { checks: Check[] }).checks.map((c) => [c.name, c]));
+  };
+  const expect = (checks: Map<string, Check>, name: string, status: string, detail: RegExp) => {
+    const found = checks.get(name);
+    assert.equal(found?.status, status, `${name}: ${JSON.stringify(found)}`);
+    assert.match(found.detail, detail, name);
+  };
+
+  before(async () => {
+    const image = await testImage("amd64");
+    port = await freePort();
+    cli = await prepareUserCli();
+    home = await prepareUserHome(image);
+    stateDir = home.stateDir("state");
+    // Folders the user can read, as /etc/nix is.
+    nixConfDir = await mkdtemp(join(tmpdir(), "lb-doctor-daemon-nix-"));
+    socketDir = await mkdtemp(join(tmpdir(), "lb-doctor-daemon-socket-"));
+    await chmod(nixConfDir, 0o755);
+    await chmod(socketDir, 0o755);
+    // The daemon as root, reading this Nix folder (its machines file at each build).
+    daemon = spawn("nix-daemon", [], {
+      env: { ...process.env, NIX_CONF_DIR: nixConfDir, NIX_DAEMON_SOCKET_PATH: socket() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const collect = (chunk: Buffer) => {
+      daemonLog += chunk.toString("utf8");
+    };
+    daemon.stdout?.on("data", collect);
+    daemon.stderr?.on("data", collect);
+    for (let i = 0; i < 100 && !(await socketAnswers(socket())); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(await socketAnswers(socket()), `the test's nix-daemon does not answer: ${daemonLog}`);
+  });
+
+  after(async () => {
+    const paths = installedPaths({ nixConfDir, sshConfigDir: SSH_CONFIG_DIR }, port);
+    await run("ssh", ["-O", "exit", paths.alias]).catch(() => undefined);
+    await lb("stop").catch(() => undefined);
+    await lb("uninstall").catch(() => undefined);
+    await rm(paths.sshConfig, { force: true });
+    if (daemon !== undefined && daemon.exitCode === null) {
+      const exited = new Promise((resolve) => daemon?.once("exit", resolve));
+      daemon.kill("SIGTERM");
+      await exited;
+    }
+    await rm(nixConfDir, { recursive: true, force: true });
+    await rm(socketDir, { recursive: true, force: true });
+    await home?.remove();
+    await cli?.remove();
+  });
+
+  test("root-only files are said, not failed; the daemon's build passes, and fails on a wrong pin naming the machines file", {
+    timeout: 10 * 60_000,
+  }, async () => {
+    await lb("start", "--cpus", "2", "--memory", "1024", "--disk", "8");
+    await lb("install");
+    const paths = installedPaths({ nixConfDir, sshConfigDir: SSH_CONFIG_DIR }, port);
+
+    const good = await doctor();
+    expect(
+      good,
+      "trusted user",
+      "warn",
+      /is not a trusted Nix user .* Builds still reach the builder through the daemon's own builders/,
+    );
+    expect(good, "installed key", "ok", /0600, matches this builder's key/);
+    expect(good, "machines line", "ok", /pins this builder's host key$/);
+    expect(good, "ssh alias", "ok", new RegExp(`^${paths.alias} → 127\\.0\\.0\\.1:${port}`));
+    expect(
+      good,
+      "known hosts",
+      "ok",
+      /\/root\/\.ssh\/known_hosts(, \/root\/\.ssh\/known_hosts2)?: cannot read \(root only\)/,
+    );
+    expect(
+      good,
+      "check build",
+      "ok",
+      /^built on the builder \(kernel 6\.\d+\.\d+\+deb\d+-cloud-amd64\) in [0-9.]+ s$/,
+    );
+
+    // A wrong pin: the daemon's ssh refuses the builder; its message goes to the daemon's log.
+    const installed = await readFile(paths.machines, "utf8");
+    const hostKey = (await readFile(stateLayout(stateDir).hostPublicKey, "utf8"))
+      .trim()
+      .split(/\s+/)
+      .slice(0, 2)
+      .join(" ");
+    const wrong = generateEd25519KeyPair("root@elsewhere")
+      .publicKey.trim()
+      .split(/\s+/)
+      .slice(0, 2)
+      .join(" ");
+    await writeFile(
+      paths.machines,
+      installed.replace(Buffer.from(hostKey).toString("base64"), Buffer.from(wrong).toString("base64")),
+    );
+    await run("ssh", ["-O", "exit", paths.alias]).catch(() => undefined);
+    const pinned = await doctor();
+    expect(
+      pinned,
+      "machines line",
+      "fail",
+      new RegExp(`of ${paths.machines} pins a host key that is not this builder's`),
+    );
+    expect(pinned, "check build", "fail", new RegExp(`Nix could not connect to builder@${paths.alias}`));
+    assert.equal(
+      pinned.get("check build")?.fix,
+      "See the failing machines line check above: it names the file to fix.",
+    );
+    assert.match(daemonLog, /Host key verification failed/);
   });
 });

@@ -8,8 +8,8 @@
  *   - `asTestUser(argv, { env, input, timeout, cwd })`: runs a command as the user; resolves with
  *     its stdout and stderr, rejects (with `code`, `stdout`, `stderr`) when it fails, as
  *     `promisify(execFile)` does.
- *   - `testUserCommand(env)`: the argv prefix and environment behind asTestUser, for a caller
- *     that spawns by itself (the pty of test/support/pty.ts).
+ *   - `testUserCommand(env, cwd)`: the argv prefix, environment and folder behind asTestUser, for
+ *     a caller that spawns by itself (the pty of test/support/pty.ts: its `runner` option).
  *   - `prepareUserCli()`: a copy of this checkout's CLI the user can read (the clone may sit in a
  *     0700 /root); `prepareUserHome(image)`: a LINUX_BUILDER_HOME owned by the user holding the
  *     image the tests composed as root, so start does not compose again.
@@ -108,21 +108,34 @@ function userEnvironment(user: string, home: string, extra: Readonly<Record<stri
 }
 
 /**
- * How to run a command as the test user: spawn `[...prefix, ...argv]` with `env`. As root the
- * prefix is `sudo -u USER -- env -i VAR=… …` (sudo resets the environment anyway: what the
- * command sees is exactly the listed variables); unprivileged it is empty and `env` is ours plus
- * `extra`.
+ * How to run a command as the test user: spawn `[...prefix, ...argv]` with `env` in `cwd`. As root
+ * the prefix is `sudo -u USER -- env -i --chdir=CWD VAR=… …`: what the command sees is exactly the
+ * listed variables, and it starts in `cwd` (default the temporary folder), never in the caller's
+ * folder, which the user may not be able to enter (a CI clone under a 0700 /root: node's child
+ * processes fail there with EACCES). Unprivileged, the prefix is empty and `env` is ours plus
+ * `extra`. Call testUserSkip() or testUserAccount() first (they look the user's home up).
  */
-export function testUserCommand(extra: Readonly<Record<string, string>> = {}): {
-  prefix: string[];
-  env: NodeJS.ProcessEnv;
-} {
-  if (!isRoot) return { prefix: [], env: { ...process.env, ...extra } };
+export function testUserCommand(
+  extra: Readonly<Record<string, string>> = {},
+  cwd: string = tmpdir(),
+): { prefix: string[]; env: NodeJS.ProcessEnv; cwd: string } {
+  if (!isRoot) return { prefix: [], env: { ...process.env, ...extra }, cwd };
   const home = account?.home ?? `/home/${TEST_USER}`;
   const variables = Object.entries(userEnvironment(TEST_USER, home, extra)).map(([k, v]) => `${k}=${v}`);
   return {
-    prefix: ["sudo", "--non-interactive", "--user", TEST_USER, "--", "/usr/bin/env", "-i", ...variables],
+    prefix: [
+      "sudo",
+      "--non-interactive",
+      "--user",
+      TEST_USER,
+      "--",
+      "/usr/bin/env",
+      "-i",
+      `--chdir=${cwd}`,
+      ...variables,
+    ],
     env: process.env,
+    cwd,
   };
 }
 
@@ -188,8 +201,8 @@ function execute(argv: readonly string[], options: RunOptions & { spawnEnv?: Nod
  */
 export async function asTestUser(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   await testUserAccount();
-  const { prefix, env } = testUserCommand(options.env);
-  return execute([...prefix, ...argv], { ...options, spawnEnv: env });
+  const { prefix, env, cwd } = testUserCommand(options.env, options.cwd);
+  return execute([...prefix, ...argv], { ...options, cwd, spawnEnv: env });
 }
 
 /** Runs `argv` as root: directly, or through `sudo -n` when the tests run unprivileged. */
@@ -497,4 +510,29 @@ export async function putHostBack(original: TreeSnapshot, port: number): Promise
   if (left.length > 0)
     process.stderr.write(`# still different (not the test's files?):\n${left.join("\n")}\n`);
   return differences;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+/**
+ * The line install prints before it runs its root half, as the user sees it:
+ * `+ sudo --reset-timestamp NODE SCRIPT apply-host-plan [flags]`, on a line of its own.
+ */
+export function sudoLinePattern(script: string): RegExp {
+  return new RegExp(
+    `^\\+ sudo --reset-timestamp ${escapeRegExp(process.execPath)} ${escapeRegExp(script)} apply-host-plan(?: [^\\n]*)?\\r?$`,
+    "m",
+  );
+}
+
+/**
+ * `treeDifferences` without the files of other builders (`linux-builder-N…` for a port N other than
+ * `port`): install for `port` never writes those, but on a shared machine another test's builder
+ * may come and go in /etc meanwhile. Everything else, the shared files included, stays compared.
+ */
+export function differencesForPort(before: TreeSnapshot, after: TreeSnapshot, port: number): string[] {
+  return treeDifferences(before, after).filter((line) => {
+    const other = /\/linux-builder-(\d+)[^/:]*: /.exec(line);
+    return other === null || Number(other[1]) === port;
+  });
 }

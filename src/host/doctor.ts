@@ -3,7 +3,15 @@
  * verdict per check comes out. No I/O here, so every verdict is tested with literal inputs: sw_vers
  * strings, lsof output, `nix show-config --json`, file modes.
  */
-import { builderFiles, decodePinnedKey, type MachineEntry, parseMachines } from "../nix/machines-file.js";
+
+import { compareVersions, parseNixVersion, parseVersion } from "../dotted-version.js";
+import {
+  builderFiles,
+  decodePinnedKey,
+  type MachineEntry,
+  parseMachines,
+  refusedBy,
+} from "../nix/machines-file.js";
 import type { SettingSource } from "../nix/nix-conf.js";
 import { knownHostsFor } from "../ssh/known-hosts.js";
 import type { Accelerator, HostPlatform } from "../vm/qemu-argv.js";
@@ -23,20 +31,7 @@ function check(name: string, status: CheckStatus, detail: string, fix?: string):
   return fix === undefined ? { name, status, detail } : { name, status, detail, fix };
 }
 
-/** The first dotted number in `text` ("QEMU emulator version 7.2.22 (Debian …)" → [7, 2, 22]). */
-export function parseVersion(text: string): number[] | undefined {
-  const match = /(\d+(?:\.\d+)*)/.exec(text);
-  return match?.[1]?.split(".").map(Number);
-}
-
-/** Compares dotted versions number by number; a missing part counts as 0 (12.4 = 12.4.0). */
-export function compareVersions(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const difference = (a[i] ?? 0) - (b[i] ?? 0);
-    if (difference !== 0) return Math.sign(difference);
-  }
-  return 0;
-}
+export { compareVersions, parseNixVersion, parseVersion };
 
 /** A command's result as the checks see it: what it printed, or that it is not installed, or how it failed. */
 export type ToolResult =
@@ -230,16 +225,6 @@ export function checkNix(result: ToolResult): Check {
   if (result.kind === "failed") return check("nix", "fail", `nix --version failed: ${result.message}`);
   const version = parseNixVersion(result.stdout);
   return check("nix", "ok", version ? `Nix ${version.join(".")}` : result.stdout.trim());
-}
-
-/**
- * Nix's version from `nix --version`: the last dotted number of its first line ("nix (Nix) 2.8.0";
- * Determinate's "nix (Determinate Nix 3.6.2) 2.29.0" is Nix 2.29.0).
- */
-export function parseNixVersion(text: string): number[] | undefined {
-  const first = text.split("\n")[0] ?? "";
-  const match = /(\d+(?:\.\d+)+)(?!.*\d)/.exec(first);
-  return match?.[1]?.split(".").map(Number) ?? parseVersion(first);
 }
 
 /**
@@ -608,14 +593,7 @@ export function checkMachinesFile(facts: MachinesFiles): Check {
     const parsed = parseMachines(file.content.text);
     count += parsed.entries.length;
     for (const problem of parsed.problems) {
-      const version = facts.nixVersion;
-      if (
-        problem.onlyBefore !== undefined &&
-        version !== undefined &&
-        compareVersions(version, problem.onlyBefore) >= 0
-      ) {
-        continue;
-      }
+      if (!refusedBy(problem, facts.nixVersion)) continue;
       problems.push(`${file.path} line ${problem.line} (\`${problem.text}\`): ${problem.message}`);
       if (file.path === facts.path) lines.push(problem.line);
     }

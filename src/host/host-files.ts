@@ -18,6 +18,7 @@ import {
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { parseNixVersion } from "../dotted-version.js";
 import { LinuxBuilderError } from "../errors.js";
 import type { ConfigManager, DaemonRestart, HostFile, HostState } from "./install-plan.js";
 import { foldersToRead, installedPaths, installedPorts, pathsToRead } from "./install-plan.js";
@@ -135,6 +136,10 @@ export async function readHostState(
   const ports = [...new Set([port, ...installedPorts(machines.content)])];
   const files: Record<string, HostFile> = {};
   for (const path of pathsToRead(dirs, ports)) files[path] = await readHostFile(path);
+  const nixVersion = await run("nix", ["--version"], { timeout: 10_000 }).then(
+    ({ stdout }) => parseNixVersion(stdout),
+    () => undefined,
+  );
   const folders: Record<string, readonly string[] | undefined> = {};
   for (const folder of foldersToRead(dirs)) {
     folders[folder] = await readdir(folder).catch((error: NodeJS.ErrnoException) =>
@@ -150,6 +155,7 @@ export async function readHostState(
     daemon: chooseDaemonRestart(await daemonFacts()),
     systemSshConfig: await readFile("/etc/ssh/ssh_config", "utf8").catch(() => undefined),
     manager: await configManager(),
+    ...(nixVersion === undefined ? {} : { nixVersion }),
   };
 }
 

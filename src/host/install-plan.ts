@@ -9,7 +9,7 @@ import {
   sshConfigBlock,
 } from "../nix/builders.js";
 import { declarativeSnippet, type NixManager } from "../nix/declarative-snippet.js";
-import { parseMachines } from "../nix/machines-file.js";
+import { parseMachines, refusedBy } from "../nix/machines-file.js";
 import { blockIds, hasBlock, withBlock, withoutBlock } from "../nix/managed-block.js";
 import type { Plan, Step, WriteStep } from "./plan.js";
 import { shellWord } from "./shell-word.js";
@@ -54,6 +54,8 @@ export interface HostState {
   /** The system ssh_config (/etc/ssh/ssh_config), to check it includes our directory. */
   readonly systemSshConfig: string | undefined;
   readonly manager: ConfigManager;
+  /** The host's Nix (`nix --version`), for what only some versions refuse; undefined when unknown. */
+  readonly nixVersion?: readonly number[];
 }
 
 export interface BuilderKeys {
@@ -202,9 +204,13 @@ function checkBuildersSetting(state: HostState, files: readonly string[], machin
  * One entry Nix cannot read makes it refuse the whole machines file, so no remote build would start:
  * install stops and names the line rather than add a builder Nix would never use.
  */
-function checkMachinesFile(path: string, text: string | undefined): void {
+function checkMachinesFile(
+  path: string,
+  text: string | undefined,
+  nixVersion: readonly number[] | undefined,
+): void {
   if (text === undefined) return;
-  const problem = parseMachines(text).problems[0];
+  const problem = parseMachines(text).problems.find((each) => refusedBy(each, nixVersion));
   if (problem === undefined) return;
   throw new LinuxBuilderError(
     "install.machines-line",
@@ -434,7 +440,7 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
     determinate ? [paths.nixConf, paths.customNixConf] : [paths.nixConf],
     paths.machines,
   );
-  checkMachinesFile(paths.machines, content(state, paths.machines));
+  checkMachinesFile(paths.machines, content(state, paths.machines), state.nixVersion);
   const plan = new PlanBuilder(state);
   plan.ensureFolder(state.nixConfDir, 0o755, { marker: true });
 

@@ -1,3 +1,5 @@
+import { compareVersions } from "../dotted-version.js";
+
 /**
  * Nix's machines file (/etc/nix/machines, or the `builders` setting) read as Nix reads it, so doctor
  * can name the line Nix would refuse. Mirrors NixOS/nix src/libstore/machines.cc
@@ -141,6 +143,15 @@ export function parseMachines(text: string): ParsedMachines {
     }
   });
   return { entries, problems, includes };
+}
+
+/** Whether the Nix of `version` refuses the file for `problem` (an unknown version: assume it does). */
+export function refusedBy(problem: MachinesProblem, version: readonly number[] | undefined): boolean {
+  return (
+    problem.onlyBefore === undefined ||
+    version === undefined ||
+    compareVersions(version, problem.onlyBefore) < 0
+  );
 }
 
 /** The `@file` entries of a `builders` setting's value, in order (the files Nix reads). */

@@ -522,3 +522,11 @@ test("install, install again with other settings, uninstall: nothing left (no em
     assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before, fixture);
   }
 });
+
+test("what only older Nix refuses in the machines file is refused only for that Nix", async () => {
+  const dirs = await host("comments-include");
+  await writeFile(join(dirs.nixConfDir, "machines"), "ssh://fast x86_64-linux - 4 1.5\n");
+  const state = await readHostState(dirs, 31022);
+  assert.throws(() => planInstall({ ...state, nixVersion: [2, 8, 0] }, request()), /speed factor 1\.5/);
+  assert.ok(planInstall({ ...state, nixVersion: [2, 29, 1] }, request()).steps.length > 0);
+});

@@ -10,7 +10,11 @@
  *   await daemon.stop();                      // idempotent; daemon.log() holds what it printed
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export const NIX_DAEMON = process.env.LINUX_BUILDER_TEST_NIX_DAEMON ?? "/usr/bin/nix-daemon";
@@ -37,7 +41,47 @@ export function socketAnswers(path = DAEMON_SOCKET): Promise<boolean> {
   });
 }
 
+/** Where the daemon a test started is recorded, so a run that was killed has its daemon ended by the next. */
+const PIDFILE = join(tmpdir(), "linux-builder-test-nix-daemon.pid");
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * Ends the daemon a killed test run left: its pid and its test process's are recorded; only when
+ * that test process is gone and the pid is still a nix-daemon (a live run's daemon is left alone).
+ */
+async function endLeftover(): Promise<void> {
+  const [pid, owner] = (await readFile(PIDFILE, "utf8").catch(() => ""))
+    .trim()
+    .split(" ")
+    .map((word) => Number.parseInt(word, 10));
+  if (pid === undefined || owner === undefined || !(pid > 1) || !(owner > 1) || alive(owner)) return;
+  let command = "";
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    // Gone already.
+  }
+  if (command.split("\0").some((word) => word.endsWith("nix-daemon"))) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      return; // Not ours to end (unprivileged, and sudo's): the check below says so.
+    }
+    for (let i = 0; i < 100 && (await socketAnswers()); i++) await sleep(100);
+  }
+  await rm(PIDFILE, { force: true });
+}
+
 export async function startNixDaemon(options: { timeoutMs?: number } = {}): Promise<NixDaemon> {
+  await endLeftover();
   if (await socketAnswers()) {
     throw new Error(
       `a Nix daemon already listens on ${DAEMON_SOCKET}: this test runs its own (to restart it after install); stop the other one first`,
@@ -51,6 +95,7 @@ export async function startNixDaemon(options: { timeoutMs?: number } = {}): Prom
     const argv = process.getuid?.() === 0 ? [NIX_DAEMON] : ["sudo", "--non-interactive", "--", NIX_DAEMON];
     const started = spawn(argv[0] ?? NIX_DAEMON, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     child = started;
+    if (started.pid !== undefined) await writeFile(PIDFILE, `${started.pid} ${process.pid}\n`);
     const collect = (chunk: Buffer) => {
       output += chunk.toString("utf8");
     };
@@ -88,6 +133,7 @@ export async function startNixDaemon(options: { timeoutMs?: number } = {}): Prom
     const killed = setTimeout(() => running.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(killed);
+    await rm(PIDFILE, { force: true });
   };
 
   await launch();

@@ -208,7 +208,7 @@ export async function asTestUser(argv: readonly string[], options: RunOptions = 
 /** Runs `argv` as root: directly, or through `sudo -n` when the tests run unprivileged. */
 export function asRoot(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const env = { ...process.env, ...options.env };
-  return execute(isRoot ? argv : ["sudo", "--non-interactive", "--preserve-env", "--", ...argv], {
+  return execute(isRoot ? argv : ["sudo", "--non-interactive", "--", ...argv], {
     ...options,
     spawnEnv: env,
   });

@@ -14,9 +14,13 @@
  *     0700 /root); `prepareUserHome(image)`: a LINUX_BUILDER_HOME owned by the user holding the
  *     image the tests composed as root, so start does not compose again.
  *   - `asRoot(argv)`: root's side (directly, or through `sudo -n` when the tests run unprivileged).
- *   - `snapshotTree(paths)`, `treeDifferences(a, b)`, `restoreTree(snapshot)`: every file under
- *     /etc/nix and /etc/ssh (bytes, mode, owner; or that a folder is absent), to prove that install
- *     then uninstall leaves the host as it was, and to put it back when a test failed half-way.
+ *   - `snapshotTree(paths)`, `treeDifferences(a, b)`, `restoreTree(snapshot, only?)`: every file
+ *     under /etc/nix and /etc/ssh (bytes, mode, owner; or that a folder is absent), to prove that
+ *     install then uninstall leaves the host as it was, and to put it back when a test failed
+ *     half-way. For the real /etc: `HOST_DIRS`, `differencesForPort` (other builders' own files on
+ *     a shared machine left out), `putHostBack(snapshot, port)` (for `after`: puts back only what
+ *     install for that port may write, `installScope(port)`).
+ *   - `sudoLinePattern(script)`: the `+ sudo --reset-timestamp NODE SCRIPT apply-host-plan` line.
  *
  * The user is `linux-builder-test` unless LINUX_BUILDER_TEST_USER names another. `.ci/run` creates it
  * (a home, password-less sudo through /etc/sudoers.d). When the tests run unprivileged, the test
@@ -454,7 +458,9 @@ export function treeDifferences(before: TreeSnapshot, after: TreeSnapshot): stri
     if (now.target !== entry.target)
       differences.push(`${path}: link → ${entry.target} became → ${now.target}`);
   }
-  for (const path of is.keys()) if (!was.has(path)) differences.push(`${path}: new`);
+  // A root that appeared is said above, once.
+  const roots = new Set(before.roots.map((root) => root.path));
+  for (const path of is.keys()) if (!was.has(path) && !roots.has(path)) differences.push(`${path}: new`);
   return differences;
 }
 

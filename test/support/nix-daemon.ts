@@ -6,6 +6,7 @@
  * it after.
  *
  *   const daemon = await startNixDaemon();   // fails if another daemon already listens
+ *                                             // (nixDaemonBusy() says so beforehand, to skip)
  *   await daemon.restart();
  *   await daemon.stop();                      // idempotent; daemon.log() holds what it printed
  */
@@ -78,6 +79,17 @@ async function endLeftover(): Promise<void> {
     for (let i = 0; i < 100 && (await socketAnswers()); i++) await sleep(100);
   }
   await rm(PIDFILE, { force: true });
+}
+
+/**
+ * Why a test cannot run its own daemon here (another one listens: the system's, say), or false.
+ * A daemon a killed test run left is ended first.
+ */
+export async function nixDaemonBusy(): Promise<string | false> {
+  await endLeftover();
+  return (await socketAnswers())
+    ? `a Nix daemon already listens on ${DAEMON_SOCKET} (the system's?): this test runs and restarts its own`
+    : false;
 }
 
 export async function startNixDaemon(options: { timeoutMs?: number } = {}): Promise<NixDaemon> {

@@ -27,9 +27,9 @@ import {
   type NixUser,
   startCurrentNix,
 } from "../support/current-nix.js";
+import { BUILT_ON_THE_GUEST_TWICE, twoStageBuild } from "../support/derivations.js";
 import { freePort, testImage } from "../support/guest-vm.js";
 import {
-  asTestUser,
   prepareUserCli,
   prepareUserHome,
   snapshotTree,
@@ -40,6 +40,7 @@ import {
   treeDifferences,
   type UserCli,
   type UserHome,
+  userLinuxBuilder,
 } from "../support/test-user.js";
 
 const unavailable = await currentNixUnavailable();
@@ -65,20 +66,13 @@ describe(`trixie's Nix 2.26 on the host builds on the builder through what insta
   let original: TreeSnapshot;
 
   /** `linux-builder COMMAND` as the test user: its home, its state, this test's port, TCG. */
-  const lb = (command: string, ...args: string[]) => {
-    if (cli === undefined || home === undefined) throw new Error("before() did not finish");
-    return asTestUser(
-      [
-        process.execPath,
-        cli.script,
-        command,
-        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
-        ...args,
-      ],
-      { env: { LINUX_BUILDER_HOME: home.home }, timeout: 900_000 },
-    );
-  };
+  const lb = userLinuxBuilder(
+    () => ({ cli, home }),
+    () => [
+      ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
+      ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
+    ],
+  );
   const hostDirs = () => ["--nix-conf-dir", nixConfDir, "--ssh-config-dir", sshConfigDir];
 
   before(async () => {
@@ -166,20 +160,7 @@ describe(`trixie's Nix 2.26 on the host builds on the builder through what insta
     assert.match(infoText, /^Version: 2\.26\.\d+$/m);
     assert.match(infoText, /^Trusted: 0$/m);
 
-    // As nixpkgs builds: an input built on the builder, read by a second derivation that needs a
-    // feature only the builder offers. Both must run in the guest (its kernel says so).
-    const nonce = String(Date.now());
-    const expression = `
-      let
-        input = derivation {
-          name = "lb-current-input"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${nonce}";
-          args = [ "-c" "read r < /proc/sys/kernel/osrelease; echo \\"input built on $r\\" > $out" ];
-        };
-      in derivation {
-        name = "lb-current-output"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${nonce}";
-        requiredSystemFeatures = [ "big-parallel" ];
-        args = [ "-c" "read i < \${input}; read r < /proc/sys/kernel/osrelease; echo \\"$i; output built on $r\\" > $out" ];
-      }`;
+    const expression = twoStageBuild("lb-current");
     const built = await timed("the build", () =>
       current
         .run(["nix-build", "--max-jobs", "0", "--no-out-link", "-E", expression], {
@@ -201,10 +182,7 @@ describe(`trixie's Nix 2.26 on the host builds on the builder through what insta
         new RegExp(`building '/nix/store/[a-z0-9]{32}-${name}\\.drv' on 'ssh-ng://builder@${alias}'`),
       );
     }
-    assert.match(
-      await readFile(current.hostPath(outPath), "utf8"),
-      /^input built on 6\.\d+\.\d+\+deb\d+-cloud-amd64; output built on 6\.\d+\.\d+\+deb\d+-cloud-amd64\n$/,
-    );
+    assert.match(await readFile(current.hostPath(outPath), "utf8"), BUILT_ON_THE_GUEST_TWICE);
     assert.equal(existsSync(outPath), false, "the output is in the current Nix's store, not the host's");
     await timed("the 2.26 daemon down", () => current.stop());
 

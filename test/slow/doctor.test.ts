@@ -32,13 +32,13 @@ import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
 import { stateLayout } from "../../src/vm/state.js";
 import { freePort, testHome, testImage } from "../support/guest-vm.js";
 import {
-  asTestUser,
   prepareUserCli,
   prepareUserHome,
   TEST_USER,
   testUserSkip,
   type UserCli,
   type UserHome,
+  userLinuxBuilder,
 } from "../support/test-user.js";
 
 const run = promisify(execFile);
@@ -259,25 +259,16 @@ describe(`doctor as ${TEST_USER}, through a Nix daemon (slow)`, {
   let port: number;
   const socket = () => join(socketDir, "socket");
   /** `linux-builder COMMAND` as the test user, its Nix going through the test's daemon. */
-  const lb = (command: string, ...args: string[]) => {
-    if (cli === undefined || home === undefined) throw new Error("before() did not finish");
-    return asTestUser(
-      [
-        process.execPath,
-        cli.script,
-        command,
-        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
-        ...(["install", "uninstall", "doctor"].includes(command)
-          ? ["--nix-conf-dir", nixConfDir, "--ssh-config-dir", SSH_CONFIG_DIR]
-          : []),
-        ...args,
-      ],
-      {
-        env: { LINUX_BUILDER_HOME: home.home, NIX_REMOTE: "daemon", NIX_DAEMON_SOCKET_PATH: socket() },
-        timeout: 600_000,
-      },
-    );
-  };
+  const lb = userLinuxBuilder(
+    () => ({ cli, home }),
+    (command) => [
+      ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
+      ...(["install", "uninstall", "doctor"].includes(command)
+        ? ["--nix-conf-dir", nixConfDir, "--ssh-config-dir", SSH_CONFIG_DIR]
+        : []),
+    ],
+    { env: () => ({ NIX_REMOTE: "daemon", NIX_DAEMON_SOCKET_PATH: socket() }), timeout: 600_000 },
+  );
   const doctor = async () => {
     const { stdout } = await lb("doctor", "--json").catch((error: { stdout?: string }) => ({
       stdout: error.stdout ?? "",

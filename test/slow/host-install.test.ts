@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { builderNames } from "../../src/nix/builders.js";
+import { BUILT_ON_THE_GUEST_TWICE, twoStageBuild } from "../support/derivations.js";
 import { freePort, testImage } from "../support/guest-vm.js";
 import { type NixDaemon, nixDaemonBusy, startNixDaemon } from "../support/nix-daemon.js";
 import {
@@ -29,6 +30,7 @@ import {
   testUserSkip,
   type UserCli,
   type UserHome,
+  userLinuxBuilder,
 } from "../support/test-user.js";
 
 // Another daemon (the system's) would be restarted under its owner's feet: skipped, except under CI.
@@ -43,20 +45,13 @@ describe(`install on the real /etc as ${TEST_USER}, through real sudo (slow)`, {
   let port: number;
   const names = () => builderNames(port);
   /** `linux-builder COMMAND` as the test user: its home, its state, this test's port, TCG. */
-  const lb = async (command: string, ...args: string[]) => {
-    if (cli === undefined || home === undefined) throw new Error("before() did not finish");
-    return asTestUser(
-      [
-        process.execPath,
-        cli.script,
-        command,
-        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
-        ...args,
-      ],
-      { env: { LINUX_BUILDER_HOME: home.home }, timeout: 900_000 },
-    );
-  };
+  const lb = userLinuxBuilder(
+    () => ({ cli, home }),
+    () => [
+      ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
+      ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
+    ],
+  );
   const entry = (snapshot: TreeSnapshot, path: string): TreeEntry | undefined =>
     snapshot.entries.find((e) => e.path === path);
   const text = (e: TreeEntry | undefined) => Buffer.from(e?.content ?? "", "base64").toString("utf8");
@@ -128,20 +123,7 @@ describe(`install on the real /etc as ${TEST_USER}, through real sudo (slow)`, {
     // No systemd here: install said to restart the daemon; it reads nix.conf when it starts.
     await daemon.restart();
 
-    // As nixpkgs builds: an input built on the builder, read by a second derivation that needs a
-    // feature only the builder offers. Both must run in the guest (its kernel says so).
-    const nonce = String(Date.now());
-    const expression = `
-      let
-        input = derivation {
-          name = "lb-host-input"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${nonce}";
-          args = [ "-c" "read r < /proc/sys/kernel/osrelease; echo \\"input built on $r\\" > $out" ];
-        };
-      in derivation {
-        name = "lb-host-output"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${nonce}";
-        requiredSystemFeatures = [ "big-parallel" ];
-        args = [ "-c" "read i < \${input}; read r < /proc/sys/kernel/osrelease; echo \\"$i; output built on $r\\" > $out" ];
-      }`;
+    const expression = twoStageBuild("lb-host");
     const buildStarted = Date.now();
     const built = await asTestUser(["nix-build", "--max-jobs", "0", "--no-out-link", "-E", expression], {
       timeout: 600_000,
@@ -156,10 +138,7 @@ describe(`install on the real /etc as ${TEST_USER}, through real sudo (slow)`, {
       );
     }
     const output = await asTestUser(["cat", outPath]);
-    assert.match(
-      output.stdout,
-      /^input built on 6\.\d+\.\d+\+deb\d+-cloud-amd64; output built on 6\.\d+\.\d+\+deb\d+-cloud-amd64\n$/,
-    );
+    assert.match(output.stdout, BUILT_ON_THE_GUEST_TWICE);
 
     // install again: everything is in place, so no sudo at all. (Compared with /etc after the
     // build: ssh's connection-reuse socket is in linux-builder-ssh/ now.)

@@ -19,7 +19,6 @@ import { stateLayout } from "../../src/vm/state.js";
 import { freePort, run, testHome, testImage, withTimeout } from "../support/guest-vm.js";
 import { type PtySession, spawnInPty } from "../support/pty.js";
 import {
-  asTestUser,
   differencesForPort,
   HOST_DIRS,
   prepareUserCli,
@@ -33,6 +32,7 @@ import {
   testUserSkip,
   type UserCli,
   type UserHome,
+  userLinuxBuilder,
 } from "../support/test-user.js";
 
 const CTRL_A = "\x01";
@@ -198,13 +198,7 @@ describe(`run as ${TEST_USER} in their terminal, installing into the real /etc t
     ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
     ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
   ];
-  const lb = async (command: string, ...args: string[]) => {
-    if (cli === undefined || home === undefined) throw new Error("before() did not finish");
-    return asTestUser([process.execPath, cli.script, command, ...flags(), ...args], {
-      env: { LINUX_BUILDER_HOME: home.home },
-      timeout: 900_000,
-    });
-  };
+  const lb = userLinuxBuilder(() => ({ cli, home }), flags);
 
   before(async () => {
     const image = await testImage("amd64");

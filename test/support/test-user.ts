@@ -221,6 +221,25 @@ export function asRoot(argv: readonly string[], options: RunOptions = {}): Promi
 let skipReason: string | false | undefined;
 
 /**
+ * `linux-builder COMMAND FLAGS… ARGS…` as the test user, from its copy of the CLI and with its home:
+ * `parts` and `flags` are read at each call (the tests fill them in before()), `flags` gets the command.
+ */
+export function userLinuxBuilder(
+  parts: () => { cli: UserCli | undefined; home: UserHome | undefined },
+  flags: (command: string) => readonly string[],
+  options: { env?: () => Readonly<Record<string, string>>; timeout?: number } = {},
+): (command: string, ...args: string[]) => Promise<RunResult> {
+  return (command, ...args) => {
+    const { cli, home } = parts();
+    if (cli === undefined || home === undefined) throw new Error("before() did not finish");
+    return asTestUser([process.execPath, cli.script, command, ...flags(command), ...args], {
+      env: { LINUX_BUILDER_HOME: home.home, ...options.env?.() },
+      timeout: options.timeout ?? 900_000,
+    });
+  };
+}
+
+/**
  * Why the as-the-user tests cannot run here, or false when they can. Under CI (CI=true) a missing
  * user or sudo is an error instead: CI must never pass by skipping them.
  */

@@ -21,16 +21,17 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import type { Check } from "../../src/host/doctor.js";
 import { installedPaths, sshIncludesDir } from "../../src/host/install-plan.js";
+import { pinnedHostKey } from "../../src/nix/builders.js";
 import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
 import { stateLayout } from "../../src/vm/state.js";
 import { freePort, testHome, testImage } from "../support/guest-vm.js";
+import { socketAnswers } from "../support/nix-daemon.js";
 import {
   prepareUserCli,
   prepareUserHome,
@@ -121,19 +122,10 @@ describe("doctor (slow)", () => {
     const hostKey = (await readFile(layout.hostPublicKey, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
 
     // 1. The machines line pins another host key than the guest's.
-    const installed = await readFile(paths.machines, "utf8");
+    const { installed, wrong } = await pinAnotherHostKey(paths.machines, layout.hostPublicKey);
     const lineNumber =
       installed.split("\n").findIndex((l) => l.startsWith(`ssh-ng://builder@${paths.alias} `)) + 1;
     assert.ok(lineNumber > 0, installed);
-    const wrong = generateEd25519KeyPair("root@elsewhere")
-      .publicKey.trim()
-      .split(/\s+/)
-      .slice(0, 2)
-      .join(" ");
-    await writeFile(
-      paths.machines,
-      installed.replace(Buffer.from(hostKey).toString("base64"), Buffer.from(wrong).toString("base64")),
-    );
     await dropConnection(paths.alias);
     const pinned = await doctor();
     expect(
@@ -231,16 +223,16 @@ describe("doctor (slow)", () => {
   });
 });
 
-/** Whether something accepts connections on the socket. */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
+/**
+ * Makes the machines file pin another host key than the guest's (what a stale install leaves).
+ * Returns the file as install wrote it and the other key ("type blob").
+ */
+async function pinAnotherHostKey(machines: string, hostPublicKeyFile: string) {
+  const installed = await readFile(machines, "utf8");
+  const ours = await readFile(hostPublicKeyFile, "utf8");
+  const wrong = generateEd25519KeyPair("root@elsewhere").publicKey.trim().split(/\s+/).slice(0, 2).join(" ");
+  await writeFile(machines, installed.replace(pinnedHostKey(ours), pinnedHostKey(wrong)));
+  return { installed, wrong };
 }
 
 const userSkip = await testUserSkip();
@@ -356,21 +348,7 @@ describe(`doctor as ${TEST_USER}, through a Nix daemon (slow)`, {
     );
 
     // A wrong pin: the daemon's ssh refuses the builder; its message goes to the daemon's log.
-    const installed = await readFile(paths.machines, "utf8");
-    const hostKey = (await readFile(stateLayout(stateDir).hostPublicKey, "utf8"))
-      .trim()
-      .split(/\s+/)
-      .slice(0, 2)
-      .join(" ");
-    const wrong = generateEd25519KeyPair("root@elsewhere")
-      .publicKey.trim()
-      .split(/\s+/)
-      .slice(0, 2)
-      .join(" ");
-    await writeFile(
-      paths.machines,
-      installed.replace(Buffer.from(hostKey).toString("base64"), Buffer.from(wrong).toString("base64")),
-    );
+    await pinAnotherHostKey(paths.machines, stateLayout(stateDir).hostPublicKey);
     await run("ssh", ["-O", "exit", paths.alias]).catch(() => undefined);
     const pinned = await doctor();
     expect(

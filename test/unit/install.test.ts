@@ -4,11 +4,13 @@
  * uninstall giving back every file byte for byte, with nothing left behind.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { promisify } from "node:util";
 import { LinuxBuilderError } from "../../src/errors.js";
 import { applyPlan, chooseDaemonRestart, readHostState } from "../../src/host/host-files.js";
 import {
@@ -21,6 +23,7 @@ import {
   sshIncludesDir,
 } from "../../src/host/install-plan.js";
 
+const run = promisify(execFile);
 const FIXTURES = join("test", "fixtures", "install");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
@@ -529,4 +532,30 @@ test("what only older Nix refuses in the machines file is refused only for that 
   const state = await readHostState(dirs, 31022);
   assert.throws(() => planInstall({ ...state, nixVersion: [2, 8, 0] }, request()), /speed factor 1\.5/);
   assert.ok(planInstall({ ...state, nixVersion: [2, 29, 1] }, request()).steps.length > 0);
+});
+
+test("a read-only /etc/nix (a read-only file system): a clear error naming the file, nothing written", {
+  skip: process.getuid?.() === 0 ? false : "needs root to mount a read-only folder",
+}, async () => {
+  const dirs = await host("comments-include");
+  const before = await snapshot(join(dirs.nixConfDir, ".."));
+  const plan = planInstall(await readHostState(dirs, 31022), request());
+  // The folder itself read-only, as on a sealed system volume: even root gets EROFS.
+  await run("mount", ["--bind", dirs.nixConfDir, dirs.nixConfDir]);
+  try {
+    await run("mount", ["-o", "remount,bind,ro", dirs.nixConfDir]);
+    await assert.rejects(applyPlan(plan), (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.equal(error.code, "install.failed");
+      assert.match(
+        error.message,
+        /^Cannot write .*\/nix\/builder_ed25519: .*read-only file system.*; nothing was changed$/,
+      );
+      assert.match(error.hint ?? "", /read-only file system: make it writable/);
+      return true;
+    });
+  } finally {
+    await run("umount", [dirs.nixConfDir]);
+  }
+  assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before);
 });

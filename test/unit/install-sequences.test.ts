@@ -7,7 +7,7 @@
  * plus the user's own edits: bytes, mode, absence, and no backup left behind.
  */
 import assert from "node:assert/strict";
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -204,7 +204,15 @@ test("every sequence of installs, edits and one uninstall per builder leaves the
           if (port === undefined) continue;
           await applyPlan(planUninstall(await readHostState(dirs, port), port, BUILDERS[builder].publicKey));
         }
-        assert.deepEqual(await snapshot(root), await snapshot(expectedRoot));
+        const result = await snapshot(root);
+        assert.deepEqual(result, await snapshot(expectedRoot));
+        // LINUX_BUILDER_SEQUENCE_LOG=FILE: every host and sequence tried, and what it left, one JSON a line.
+        if (process.env.LINUX_BUILDER_SEQUENCE_LOG) {
+          await appendFile(
+            process.env.LINUX_BUILDER_SEQUENCE_LOG,
+            `${JSON.stringify({ start, actions, result })}\n`,
+          );
+        }
       },
     ),
     { numRuns: 150 },

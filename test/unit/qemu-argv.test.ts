@@ -59,6 +59,8 @@ test("x86_64 on Linux under TCG: the whole argv", () => {
     "virtio-net-pci,netdev=net0",
     "-device",
     "virtio-rng-pci",
+    "-device",
+    "virtio-balloon-pci,free-page-reporting=on",
     "-qmp",
     "unix:/state/qmp.sock,server=on,wait=off",
     "-chardev",
@@ -147,12 +149,32 @@ for (const platform of platforms) {
       // QEMU rejects gic-version=2 under hvf; it picks the right one itself.
       assert.ok(!args.some((arg) => arg.includes("gic-version")));
     }
+    // Freed guest memory goes back to the host: the balloon's free page reporting, on both machines.
+    assert.ok(after(args, "-device").includes("virtio-balloon-pci,free-page-reporting=on"));
     assert.equal(
       after(args, "-append")[0],
       `console=${platform.spec.arch === "amd64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list oops=panic`,
     );
   });
 }
+
+test("free page reporting: on unless asked off (the bench's comparison), and then no balloon at all", () => {
+  const devices = (extra: Partial<QemuSpec>) => after(qemuCommand({ ...spec, ...extra }).args, "-device");
+  const balloon = "virtio-balloon-pci,free-page-reporting=on";
+  assert.deepEqual(
+    devices({}).filter((d) => d.startsWith("virtio-balloon")),
+    [balloon],
+  );
+  assert.deepEqual(devices({ freePageReporting: true }), devices({}));
+  for (const arch of ["amd64", "arm64"] as const) {
+    const off = devices({ arch, freePageReporting: false });
+    assert.ok(!off.some((d) => d.includes("balloon")));
+    assert.deepEqual(
+      off,
+      devices({ arch }).filter((d) => d !== balloon),
+    );
+  }
+});
 
 test("port 22 on macOS: bound on 0.0.0.0 (macOS lets QEMU bind it nowhere else), with a warning", () => {
   const { args } = qemuCommand({ ...spec, arch: "arm64", accel: "hvf", hostPlatform: "darwin", sshPort: 22 });

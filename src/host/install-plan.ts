@@ -9,8 +9,9 @@ import {
   sshConfigBlock,
 } from "../nix/builders.js";
 import { declarativeSnippet, type NixManager } from "../nix/declarative-snippet.js";
-import { parseMachines, refusedBy } from "../nix/machines-file.js";
-import { blockIds, hasBlock, withBlock, withoutBlock } from "../nix/managed-block.js";
+import { builderFiles, parseMachines, refusedBy } from "../nix/machines-file.js";
+import { blockIds, hasBlock, hasDamagedBlock, withBlock, withoutBlock } from "../nix/managed-block.js";
+import { parseNixConf } from "../nix/nix-conf.js";
 import type { Plan, Step, WriteStep } from "./plan.js";
 import { shellWord } from "./shell-word.js";
 
@@ -180,24 +181,29 @@ const ourBlocks = (text: string | undefined): string[] => blockIds(text ?? "", B
 
 /**
  * A `builders =` of the user's that does not read our machines file makes Nix ignore it: installing
- * would change files for nothing, so install stops and says which line to change.
+ * would change files for nothing, so install stops and says which line to change. Read as Nix reads
+ * it: nix.conf and the files it includes (those planning has read), the last setting winning.
  */
-function checkBuildersSetting(state: HostState, files: readonly string[], machinesPath: string): void {
-  for (const path of files) {
-    const text = withoutBlock(content(state, path) ?? "", NIX_CONF_BLOCK);
-    const lines = text.split(/\r?\n/);
-    for (const [index, line] of lines.entries()) {
-      const match = /^\s*builders\s*=\s*(.*?)\s*$/.exec(line.replace(/#.*/, ""));
-      if (!match || (match[1] ?? "").split(/\s+/).includes(`@${machinesPath}`)) continue;
-      throw new LinuxBuilderError(
-        "install.builders-override",
-        `${path} line ${index + 1}, \`${line.trim()}\`, replaces Nix's default builders (@${machinesPath}), so Nix would never use the builder; nothing was changed`,
-        {
-          hint: `Add @${machinesPath} to that line (builders = @${machinesPath} ${match[1] ?? ""}), or remove the line, then run install again.`,
-        },
-      );
+function checkBuildersSetting(state: HostState, nixConf: string, machinesPath: string): void {
+  let last: { path: string; line: number; value: string } | undefined;
+  const visit = (path: string, depth: number) => {
+    const text = content(state, path);
+    if (text === undefined || depth > 8) return;
+    for (const item of parseNixConf(text, path)) {
+      if (item.kind === "include") visit(item.path, depth + 1);
+      else if (item.kind === "setting" && item.name === "builders") last = { path, ...item };
     }
-  }
+  };
+  visit(nixConf, 0);
+  if (last === undefined || builderFiles(last.value).includes(machinesPath)) return;
+  throw new LinuxBuilderError(
+    "install.builders-override",
+    `${last.path} line ${last.line}, \`builders = ${last.value}\`, replaces Nix's default builders (@${machinesPath}), so Nix would never use the builder; nothing was changed`,
+    {
+      // Entries are separated by ';' (white space separates an entry's fields).
+      hint: `Add @${machinesPath} to that line (builders = @${machinesPath} ; ${last.value}), or remove the line, then run install again.`,
+    },
+  );
 }
 
 /**
@@ -435,12 +441,24 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
   }
   const determinate = includesCustomConf(content(state, paths.nixConf));
   const settingsFile = determinate ? paths.customNixConf : paths.nixConf;
-  checkBuildersSetting(
-    state,
-    determinate ? [paths.nixConf, paths.customNixConf] : [paths.nixConf],
-    paths.machines,
-  );
+  checkBuildersSetting(state, paths.nixConf, paths.machines);
   checkMachinesFile(paths.machines, content(state, paths.machines), state.nixVersion);
+  // Adding our block again beside a BEGIN that lost its END would leave a file no one can undo.
+  for (const [file, id] of [
+    [paths.machines, paths.alias],
+    [paths.nixConf, NIX_CONF_BLOCK],
+    [paths.customNixConf, NIX_CONF_BLOCK],
+  ] as const) {
+    if (hasDamagedBlock(content(state, file) ?? "", id)) {
+      throw new LinuxBuilderError(
+        "install.damaged-block",
+        `${damagedBlock(state, file)} Nothing was changed`,
+        {
+          hint: `Delete the lines from \`# BEGIN ${id}\` to where the block ended, then run install again.`,
+        },
+      );
+    }
+  }
   const plan = new PlanBuilder(state);
   plan.ensureFolder(state.nixConfDir, 0o755, { marker: true });
 
@@ -559,21 +577,16 @@ export function planUninstall(state: HostState, port: number, ourPublicKey: stri
   ];
   for (const each of ports) machines = removeBuilder(plan, state, each, ourPublicKey, machines);
   const otherBuilders = ourBlocks(machines).length > 0;
-  if (new RegExp(`^# BEGIN ${paths.alias}\\b(?!-)`, "m").test(machines))
-    plan.notes.push(damagedBlock(state, paths.machines));
+  if (hasDamagedBlock(machines, paths.alias)) plan.notes.push(damagedBlock(state, paths.machines));
   if (current !== undefined && machines !== current) plan.unblock(paths.machines, machines);
   // builders-use-substitutes stays while another of our builders is installed.
   if (!otherBuilders) {
     for (const file of [paths.nixConf, paths.customNixConf]) {
       const text = content(state, file);
-      if (text !== undefined && hasBlock(text, NIX_CONF_BLOCK))
-        plan.unblock(file, withoutBlock(text, NIX_CONF_BLOCK));
-      else if (
-        text?.includes(`# BEGIN ${NIX_CONF_BLOCK}\n`) ||
-        text?.includes(`# BEGIN ${NIX_CONF_BLOCK}\r\n`)
-      ) {
-        plan.notes.push(damagedBlock(state, file));
-      }
+      if (text === undefined) continue;
+      const restored = withoutBlock(text, NIX_CONF_BLOCK);
+      if (restored !== text) plan.unblock(file, restored);
+      if (hasDamagedBlock(restored, NIX_CONF_BLOCK)) plan.notes.push(damagedBlock(state, file));
     }
     // Only sockets live there; a reuse master still running exits when its socket goes.
     if (state.folders[paths.controlDir] !== undefined)

@@ -39,11 +39,11 @@ function* lines(text: string): Generator<{ line: string; start: number; next: nu
 function findBlock(text: string, id: string): Found | undefined {
   let begin: { start: number; addedNewline: boolean } | undefined;
   for (const { line, start, next } of lines(text)) {
-    if (begin === undefined) {
-      if (line === `${BEGIN}${id}` || line === `${BEGIN}${id}${ADDED_NEWLINE}`) {
-        begin = { start, addedNewline: line.endsWith(ADDED_NEWLINE) };
-      }
-    } else if (line === `${END}${id}`) {
+    // A BEGIN again before an END: the earlier one lost its END (the user's edit), and what lies
+    // between is not ours: the block is the one that ends.
+    if (isBeginLine(line, id)) {
+      begin = { start, addedNewline: line.endsWith(ADDED_NEWLINE) };
+    } else if (begin !== undefined && line === `${END}${id}`) {
       let blockStart = begin.start;
       // The newline we added goes with the block, unless the user has since written after it.
       if (begin.addedNewline && next === text.length) {
@@ -54,6 +54,22 @@ function findBlock(text: string, id: string): Found | undefined {
     }
   }
   return undefined;
+}
+
+function isBeginLine(line: string, id: string): boolean {
+  return line === `${BEGIN}${id}` || line === `${BEGIN}${id}${ADDED_NEWLINE}`;
+}
+
+/** Whether the text has a BEGIN line of block `id` without its END: a block whose end we cannot tell. */
+export function hasDamagedBlock(text: string, id: string): boolean {
+  let open = false;
+  for (const { line } of lines(text)) {
+    if (isBeginLine(line, id)) {
+      if (open) return true;
+      open = true;
+    } else if (open && line === `${END}${id}`) open = false;
+  }
+  return open;
 }
 
 /** Whether the text has the block `id`. */

@@ -171,7 +171,7 @@ test("a user's builders = setting that bypasses the machines file: refused, nami
         error.message,
         /nix\.conf line 1, `builders = ssh:\/\/elsewhere x86_64-linux`, replaces Nix's default builders \(@.*\/machines\).*nothing was changed/,
       );
-      assert.match(error.hint ?? "", /builders = @.*\/machines ssh:\/\/elsewhere x86_64-linux/);
+      assert.match(error.hint ?? "", /builders = @.*\/machines ; ssh:\/\/elsewhere x86_64-linux/);
       return true;
     },
   );
@@ -179,9 +179,39 @@ test("a user's builders = setting that bypasses the machines file: refused, nami
   // One that names our machines file is fine.
   await writeFile(
     join(dirs.nixConfDir, "nix.conf"),
-    `builders = @${dirs.nixConfDir}/machines ssh://elsewhere\n`,
+    `builders = @${dirs.nixConfDir}/machines;ssh://elsewhere\n`,
   );
   assert.ok(planInstall(await readHostState(dirs, 31022), request()).steps.length > 0);
+  // As Nix reads it: the last setting wins, and an included file counts.
+  await writeFile(
+    join(dirs.nixConfDir, "nix.conf"),
+    `builders = ssh://old\nbuilders = @${dirs.nixConfDir}/machines\n`,
+  );
+  assert.ok(planInstall(await readHostState(dirs, 31022), request()).steps.length > 0);
+  await writeFile(join(dirs.nixConfDir, "nix.conf"), "!include nix.custom.conf\n");
+  await writeFile(join(dirs.nixConfDir, "nix.custom.conf"), "builders =\n");
+  const included = await readHostState(dirs, 31022);
+  assert.throws(() => planInstall(included, request()), /nix\.custom\.conf line 1, `builders = `/);
+});
+
+test("a block whose END line the user deleted: install refuses rather than add a second one", async () => {
+  const dirs = await host("comments-include");
+  const machines = join(dirs.nixConfDir, "machines");
+  await install(dirs);
+  const broken = (await readFile(machines, "utf8")).replace("# END linux-builder\n", "user's line\n");
+  await writeFile(machines, broken);
+  const state = await readHostState(dirs, 31022);
+  const changed = { ...request(), entry: { ...request().entry, maxJobs: 9 } };
+  assert.throws(
+    () => planInstall(state, changed),
+    (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.equal(error.code, "install.damaged-block");
+      assert.match(error.message, /machines has a linux-builder block without its END line/);
+      return true;
+    },
+  );
+  assert.equal(await readFile(machines, "utf8"), broken);
 });
 
 test("a Nix folder whose path the machines file cannot hold: a clear error, nothing written", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { blockIds, hasBlock, withBlock, withoutBlock } from "../../src/nix/managed-block.js";
+import { blockIds, hasBlock, hasDamagedBlock, withBlock, withoutBlock } from "../../src/nix/managed-block.js";
 
 const comment = "managed";
 
@@ -40,4 +40,12 @@ test("ids are exact: linux-builder is not linux-builder-31023", () => {
   assert.equal(withoutBlock(two, "linux-builder"), withBlock("", "linux-builder-31023", ["b"], comment));
   // An unterminated block is not ours to remove.
   assert.equal(withoutBlock("# BEGIN linux-builder\nx\n", "linux-builder"), "# BEGIN linux-builder\nx\n");
+});
+
+test("a BEGIN that lost its END: the block is the one that ends, the user's lines between stay", () => {
+  const orphan = "user1\n# BEGIN b\n# c\nLINE-A\nuser2\nuser3\n";
+  assert.equal(hasDamagedBlock(orphan, "b"), true);
+  const twice = withBlock(orphan, "b", ["LINE-B"], "c");
+  assert.equal(withoutBlock(twice, "b"), orphan);
+  assert.equal(hasDamagedBlock(withBlock("x\n", "b", ["L"], "c"), "b"), false);
 });

@@ -5,6 +5,7 @@
  *
  *   npm run bench                                   # everything
  *   npm run bench -- --only boot,build,compose,footprint
+ *   npm run bench -- --only memory
  *   npm run bench -- --json                         # the JSON on stdout instead of the table
  *   npm run bench -- --builds 10 --first-boots 3 --later-boots 3
  *
@@ -17,6 +18,8 @@
  *   footprint idle guest memory, image size, stop time (powerdown → QEMU gone)
  *   accel     start → ready projected for KVM/hvf: the boot phases ÷ TCG's slowdown, measured with the
  *             same static binary in the guest and on the host (see accel-projection.ts)
+ *   memory    QEMU's resident size after the guest filled 70 % of its memory and freed it, with free
+ *             page reporting (the product's virtio-balloon) and without it (see memory.ts)
  *
  * Both guests boot in the product's default shape for this host (all its CPUs, a quarter of its
  * memory), under TCG. On Debian as root it installs what the baseline needs (mmdebstrap) itself;
@@ -46,11 +49,12 @@ import {
 import { type BuildFigures, buildBench } from "./builds.js";
 import { type ComposeFigures, composeBench } from "./compose.js";
 import { ensureBaselineTools } from "./host-tools.js";
+import { AFTER_SECONDS, type MemoryFigures, memoryBench } from "./memory.js";
 import { BENCH_HOME, prepareOurImage } from "./ours.js";
 import { allocatedBytes, BENCH_DIR, log, median, monitorContention, runCommand } from "./support.js";
 import { formatTable, type Row } from "./table.js";
 
-const PARTS = ["boot", "build", "compose", "footprint", "accel"] as const;
+const PARTS = ["boot", "build", "compose", "footprint", "accel", "memory"] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -267,6 +271,32 @@ function footprintRows(
   ];
 }
 
+function memoryRows(figures: MemoryFigures | undefined, error: string | undefined): Row[] {
+  const m = (bytes: number | undefined) => (bytes === undefined ? "?" : formatBytes(bytes));
+  const what = `QEMU resident size ${AFTER_SECONDS} s after a big allocation was freed`;
+  if (figures === undefined) {
+    return [
+      { part: "memory", what, ours: null, baseline: null, unit: "bytes", note: error ?? "not measured" },
+    ];
+  }
+  const on = figures.with;
+  const off = figures.without;
+  const fell =
+    on?.fellSeconds == null
+      ? "with reporting it never fell by 70 % of the rise"
+      : `with reporting it fell by 70 % of the rise in ${on.fellSeconds.toFixed(0)} s`;
+  return [
+    {
+      part: "memory",
+      what,
+      ours: on?.afterBytes ?? null,
+      baseline: off?.afterBytes ?? null,
+      unit: "bytes",
+      note: `${figures.shape.memoryMiB} MiB guest wrote ${figures.fillMiB} MiB into tmpfs and deleted it; VmRSS before → peak: ours ${m(on?.beforeBytes)} → ${m(on?.peakBytes)}, baseline ${m(off?.beforeBytes)} → ${m(off?.peakBytes)}; ${fell}; ours: virtio-balloon free page reporting; baseline: the same builder booted without the balloon device${figures.failures.length > 0 ? `; failed: ${figures.failures.join("; ")}` : ""}`,
+    },
+  ];
+}
+
 function buildRows(figures: BuildFigures | undefined, why: string | undefined): Row[] {
   const med = (run: { seconds: number[] } | null | undefined) => median(run?.seconds ?? []);
   const fails = (name: string, run: { failures: string[] } | null | undefined) =>
@@ -316,13 +346,14 @@ async function main(): Promise<void> {
   log(`parts: ${[...options.parts].join(", ")}; mirror ${mirror}; machine ${machineType()}, TCG`);
 
   const needsVm = has("boot") || has("build") || has("footprint") || has("accel");
-  // Both baselines need mmdebstrap (and mke2fs for the disk image).
+  // Both baselines need mmdebstrap (and mke2fs for the disk image); the memory part's baseline is
+  // our own builder without the balloon, so it needs neither.
   const missingTools = needsVm || has("compose") ? await ensureBaselineTools() : undefined;
   let image: StoredImage | undefined;
   let baseline: BaselineImage | undefined;
   let baselineWhy = missingTools;
-  if (needsVm) {
-    image = await prepareOurImage(mirror);
+  if (needsVm || has("memory")) image = await prepareOurImage(mirror);
+  if (needsVm && image) {
     if (missingTools === undefined && process.getuid?.() !== 0) {
       baselineWhy =
         "the systemd baseline image is built as root (mmdebstrap --mode=root, chroot): run the bench as root";
@@ -389,6 +420,18 @@ async function main(): Promise<void> {
     }
   }
 
+  let memory: MemoryFigures | undefined;
+  let memoryError: string | undefined;
+  if (has("memory") && image) {
+    try {
+      memory = await memoryBench(image, SHAPE, DISK_GIB);
+    } catch (error) {
+      memoryError = (error as Error).message.split("\n")[0];
+      errors.push(`memory: ${(error as Error).stack ?? error}`);
+      log(`memory: ${(error as Error).message}`);
+    }
+  }
+
   const baselineSizes = baseline
     ? {
         boot: (await stat(baseline.kernel)).size + (await stat(baseline.initrd)).size,
@@ -400,6 +443,7 @@ async function main(): Promise<void> {
     ...(has("build") ? buildRows(builds, baselineWhy) : []),
     ...(has("compose") ? (compose?.rows ?? []) : []),
     ...(has("accel") ? accelRows(series.ours, series.baseline, slowdown) : []),
+    ...(has("memory") ? memoryRows(memory, memoryError) : []),
     ...(has("footprint")
       ? footprintRows(
           series.ours,
@@ -435,7 +479,12 @@ async function main(): Promise<void> {
     baselineImage: baseline ? { directory: baseline.directory, ...baseline.info } : null,
     baselineNote: baselineWhy ?? null,
     rows,
-    details: { boot: series, builds: builds ?? null, compose: compose?.details ?? null },
+    details: {
+      boot: series,
+      builds: builds ?? null,
+      compose: compose?.details ?? null,
+      memory: memory ?? null,
+    },
     errors,
   };
   const resultsFile = join(BENCH_DIR, "results.json");
@@ -445,7 +494,12 @@ async function main(): Promise<void> {
   } else {
     const lines = [
       `linux-builder bench: amd64 guest, ${SHAPE.cpus} vCPUs, ${SHAPE.memoryMiB} MiB, QEMU ${machineType()} under TCG; ${cpus().length} host CPUs (load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} at the start)`,
-      `baseline: the same Debian packages, conventional: mmdebstrap root with systemd as init on a disk image, same kernel, same QEMU`,
+      ...([...options.parts].some((part) => part !== "memory")
+        ? [
+            `baseline: the same Debian packages, conventional: mmdebstrap root with systemd as init on a disk image, same kernel, same QEMU`,
+          ]
+        : []),
+      ...(has("memory") ? ["memory's baseline: our own builder, booted without the balloon device"] : []),
       ...(others.othersRunningShare > 0
         ? [
             `caution: other VMs (not this bench's) ran during ${(others.othersRunningShare * 100).toFixed(0)}% of the run, up to ${others.maxOthersAtOnce} at once: they share the CPUs, the figures are slower and noisier`,

@@ -65,6 +65,8 @@ if [ -d $SECRETS ]; then
   install -m 644 -o root -g root $SECRETS/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
   install -d -m 700 -o builder -g builder /home/builder/.ssh
   install -m 600 -o builder -g builder $SECRETS/authorized_keys /home/builder/.ssh/authorized_keys
+  # This install's Nix settings (features, garbage collection, caches): nix.conf includes them.
+  [ -f $SECRETS/nix.conf ] && install -m 644 -o root -g root $SECRETS/nix.conf /etc/nix/nix.boot.conf
   rm -rf $SECRETS
 else
   log "no per-boot secrets: sshd will not start"
@@ -151,7 +153,12 @@ chmod 1775 /nix/store
 # here cost a first boot 0.5 s under TCG.
 chown -R builder:builder /home/builder
 
-nix-daemon >/var/log/nix-daemon.log 2>&1 &
+# Builds run on the /nix disk, not in /tmp (a tmpfs of half the RAM: a build writing more than that
+# failed with "No space left on device" while the disk was empty). Nix makes each build's folder
+# in TMPDIR.
+mkdir -p /nix/var/nix/builds
+chmod 755 /nix/var/nix/builds
+TMPDIR=/nix/var/nix/builds nix-daemon >/var/log/nix-daemon.log 2>&1 &
 
 # A control FIFO lets the builder user stop the VM without root: `shutdown now` writes to it.
 mkfifo -m 620 $STATE/control

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { errorReport, isLinuxBuilderError } from "../errors.js";
 import { registerDoctorCommand } from "./doctor.js";
+import { registerGcCommand } from "./gc.js";
 import { registerImageCommands } from "./image.js";
 import { registerInstallCommands } from "./install.js";
 import { registerRunCommands } from "./run.js";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerInstallCommands(program);
   registerImageCommands(program);
   registerDoctorCommand(program);
+  registerGcCommand(program);
   return program;
 }
 

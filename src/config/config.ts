@@ -34,6 +34,17 @@ const configSchema = z
     supportedFeatures: z.array(
       z.string().regex(/^[A-Za-z0-9_.+-]+$/, "a feature name without spaces or commas"),
     ),
+    /** Binary caches the guest substitutes from besides cache.nixos.org (the user's own). */
+    extraSubstituters: z.array(z.string().url("a cache URL, e.g. https://cache.example.org")),
+    /** The keys those caches sign with, as Nix writes them: NAME:BASE64. */
+    extraTrustedPublicKeys: z.array(
+      z
+        .string()
+        .regex(
+          /^[^\s:]+:[A-Za-z0-9+/]+={0,2}$/,
+          "a Nix public key, NAME:BASE64 (e.g. cache.example.org-1:AbC…=)",
+        ),
+    ),
     accel: z.enum(["auto", "kvm", "hvf", "tcg"]),
     suite: z.string().regex(/^[a-z0-9-]+$/, "a Debian suite name"),
     mirror: z.string().url(),
@@ -45,6 +56,12 @@ export const configFileSchema = configSchema.partial().strict();
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/**
+ * What the guest really does, advertised in the machines line and set as its system-features: its
+ * Nix's own list less kvm (no /dev/kvm in the guest under TCG or hvf) and uid-range.
+ */
+export const DEFAULT_SUPPORTED_FEATURES: readonly string[] = ["benchmark", "big-parallel", "nixos-test"];
 
 /**
  * The embedded defaults. Port 31022 rather than the seed's 22: Nix reaches it through an ssh_config
@@ -65,7 +82,9 @@ export function defaultConfig(host: HostFacts): Config {
     stateDir: host.stateDir,
     maxJobs: cpus,
     speedFactor: 1,
-    supportedFeatures: ["benchmark", "big-parallel"],
+    supportedFeatures: [...DEFAULT_SUPPORTED_FEATURES],
+    extraSubstituters: [],
+    extraTrustedPublicKeys: [],
     accel: "auto",
     suite: DEFAULT_SUITE,
     mirror: DEFAULT_MIRROR,

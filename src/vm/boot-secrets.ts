@@ -6,6 +6,8 @@ export interface BootSecrets {
   readonly hostPublicKey: string;
   /** The public key(s) allowed to log in as `builder`. */
   readonly authorizedKeys: string;
+  /** This install's Nix settings for the guest (guest-nix-conf.ts): not secret, but per install. */
+  readonly nixConf: string;
 }
 
 /**
@@ -34,6 +36,7 @@ function secretsArchive(secrets: BootSecrets): Buffer {
       mode: 0o600,
       data: Buffer.from(secrets.authorizedKeys),
     },
+    { path: ".linux-builder/nix.conf", type: "file", mode: 0o644, data: Buffer.from(secrets.nixConf) },
   ];
   return writeCpio(entries);
 }

@@ -19,6 +19,7 @@ import {
   scanConsole,
   waitForGuestSignal,
 } from "./console-watch.js";
+import { guestNixConf } from "./guest-nix-conf.js";
 import { type InstanceInfo, readInstance, writeInstance } from "./instance.js";
 import {
   type Accelerator,
@@ -341,6 +342,7 @@ export async function prepareBoot(
     hostPrivateKey: await readFile(layout.hostKey, "utf8"),
     hostPublicKey: keys.hostPublicKey,
     authorizedKeys: `${keys.builderPublicKey}\n`,
+    nixConf: guestNixConf(config),
   });
   const qemu = ARCHITECTURES[config.arch].qemu;
   const accel = await chooseAccel({

@@ -10,11 +10,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { DEFAULT_SUPPORTED_FEATURES } from "../../src/config/config.js";
 import { composeImage } from "../../src/image/compose.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
 import type { StoredImage } from "../../src/image/store.js";
 import { generateEd25519KeyPair, type SshKeyPair } from "../../src/ssh/openssh-key.js";
 import { bootInitrd } from "../../src/vm/boot-secrets.js";
+import { guestNixConf } from "../../src/vm/guest-nix-conf.js";
 import { qemuCommand } from "../../src/vm/qemu-argv.js";
 import { QmpClient } from "../../src/vm/qmp.js";
 
@@ -81,6 +83,12 @@ export async function bootGuest(image: StoredImage, options: { diskFile?: string
       hostPrivateKey: hostKey.privateKey,
       hostPublicKey: hostKey.publicKey,
       authorizedKeys: builderKey.publicKey,
+      nixConf: guestNixConf({
+        supportedFeatures: DEFAULT_SUPPORTED_FEATURES,
+        diskGiB: 4,
+        extraSubstituters: [],
+        extraTrustedPublicKeys: [],
+      }),
     }),
     { mode: 0o600 },
   );

@@ -7,6 +7,7 @@ const secrets = {
   hostPrivateKey: "PRIVATE\n",
   hostPublicKey: "ssh-ed25519 AAAA host\n",
   authorizedKeys: "ssh-ed25519 BBBB me\n",
+  nixConf: "system-features = big-parallel\n",
 };
 
 test("the boot initrd: the shared image, then the secrets' archive at a 4-byte boundary", () => {
@@ -24,6 +25,7 @@ test("the boot initrd: the shared image, then the secrets' archive at a 4-byte b
       ["init", 0o755, "#!/bin/sh\n"],
       [".linux-builder", 0o700, undefined],
       [".linux-builder/authorized_keys", 0o600, "ssh-ed25519 BBBB me\n"],
+      [".linux-builder/nix.conf", 0o644, "system-features = big-parallel\n"],
       [".linux-builder/ssh_host_ed25519_key", 0o600, "PRIVATE\n"],
       [".linux-builder/ssh_host_ed25519_key.pub", 0o644, "ssh-ed25519 AAAA host\n"],
     ]);

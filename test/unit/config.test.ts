@@ -41,3 +41,24 @@ test("a bad setting names the file and the field", () => {
   assert.deepEqual(parseConfigFile("", "/cfg.json"), {});
   assert.deepEqual(parseConfigFile(undefined, "/cfg.json"), {});
 });
+
+test("the user's caches: URLs and NAME:BASE64 keys, a bad one named", () => {
+  const file = parseConfigFile(
+    '{ "extraSubstituters": ["https://cache.example.org"], "extraTrustedPublicKeys": ["cache.example.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="] }',
+    "/cfg.json",
+  );
+  assert.deepEqual(file.extraSubstituters, ["https://cache.example.org"]);
+  assert.throws(
+    () => parseConfigFile('{ "extraSubstituters": ["cache.example.org"] }', "/cfg.json"),
+    /extraSubstituters\.0: a cache URL/,
+  );
+  assert.throws(
+    () =>
+      parseConfigFile(
+        '{ "extraTrustedPublicKeys": ["6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="] }',
+        "/cfg.json",
+      ),
+    /extraTrustedPublicKeys\.0: a Nix public key, NAME:BASE64/,
+  );
+  assert.deepEqual(defaultConfig(host).supportedFeatures, ["benchmark", "big-parallel", "nixos-test"]);
+});

@@ -55,7 +55,7 @@ describe("install and uninstall through the CLI", () => {
     assert.match(stdout, /^write: .*\/nix\/linux-builder-31044_ed25519 \(mode 600/m);
     assert.match(
       stdout,
-      /^ {2}\+ ssh-ng:\/\/builder@linux-builder-31044 x86_64-linux .*\/nix\/linux-builder-31044_ed25519 3 1 benchmark,big-parallel - [A-Za-z0-9+/=]+$/m,
+      /^ {2}\+ ssh-ng:\/\/builder@linux-builder-31044 x86_64-linux .*\/nix\/linux-builder-31044_ed25519 3 1 benchmark,big-parallel,nixos-test - [A-Za-z0-9+/=]+$/m,
     );
     assert.match(stdout, /^change: .*\/nix\/nix\.conf$/m);
     assert.match(stdout, /^create: .*\/ssh\/linux-builder-31044\.conf$/m);

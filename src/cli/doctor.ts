@@ -58,7 +58,12 @@ import {
   samePaths,
   sshEffectiveConfig,
 } from "../host/host-probe.js";
-import { installedPaths, sshIncludesDir } from "../host/install-plan.js";
+import {
+  DEFAULT_NIX_CONF_DIR,
+  DEFAULT_SSH_CONFIG_DIR,
+  installedPaths,
+  sshIncludesDir,
+} from "../host/install-plan.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { ImageStore } from "../image/store.js";
 import { chooseAccel } from "../vm/accel.js";
@@ -68,10 +73,6 @@ import { isReady, readInstance, runningPid } from "../vm/supervisor.js";
 import { stderrIsTty } from "./output.js";
 import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
 
-/** Where `install` puts the key and machines line (its --nix-conf-dir default). */
-const DEFAULT_NIX_CONF_DIR = "/etc/nix";
-/** Where `install` puts the ssh alias (its --ssh-config-dir default), and the file that includes it. */
-const DEFAULT_SSH_CONFIG_DIR = "/etc/ssh/ssh_config.d";
 const SYSTEM_SSH_CONFIG = "/etc/ssh/ssh_config";
 
 interface DoctorFlags extends ConfigFlags {

@@ -5,14 +5,17 @@ import type { Config } from "../config/config.js";
 import { currentPaths } from "../config/paths.js";
 import { errorReportSchema, LinuxBuilderError } from "../errors.js";
 import { applyPlan, canApplyDirectly, readHostState } from "../host/host-files.js";
-import { describePlan, planInstall, planUninstall } from "../host/install-plan.js";
+import {
+  DEFAULT_NIX_CONF_DIR,
+  DEFAULT_SSH_CONFIG_DIR,
+  describePlan,
+  planInstall,
+  planUninstall,
+} from "../host/install-plan.js";
 import { type ApplyReport, applyReportSchema, type Plan, planSchema } from "../host/plan.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { ensureKeys, stateLayout } from "../vm/state.js";
 import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
-
-export const DEFAULT_NIX_CONF_DIR = "/etc/nix";
-export const DEFAULT_SSH_CONFIG_DIR = "/etc/ssh/ssh_config.d";
 
 export interface HostDirs {
   readonly nixConfDir: string;

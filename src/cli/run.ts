@@ -3,22 +3,17 @@ import type { Command } from "commander";
 import type { Config } from "../config/config.js";
 import { currentPaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
-import { installedPaths } from "../host/install-plan.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../host/install-plan.js";
 import { shellWord } from "../host/shell-word.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
+import { indentLines } from "../indent.js";
 import { machinesLine, sshConfigBlock } from "../nix/builders.js";
 import { attachConsole, DEFAULT_ESCAPE, escapeKeyName, parseEscapeKey } from "../vm/console-attach.js";
 import { kernelCrash } from "../vm/console-watch.js";
 import type { Accelerator } from "../vm/qemu-argv.js";
 import { stateLayout } from "../vm/state.js";
 import { type RunResult, readInstance, runningPid, runVm } from "../vm/supervisor.js";
-import {
-  DEFAULT_NIX_CONF_DIR,
-  DEFAULT_SSH_CONFIG_DIR,
-  executePlan,
-  type HostDirs,
-  installPlan,
-} from "./install.js";
+import { executePlan, type HostDirs, installPlan } from "./install.js";
 import { addConfigFlags, type ConfigFlags, ensureImage, loadConfig, warn } from "./vm.js";
 
 export interface RunBannerFacts {
@@ -55,12 +50,6 @@ export function runBanner(facts: RunBannerFacts): string {
     facts.platform === "darwin"
       ? "sudo launchctl kickstart -k system/org.nixos.nix-daemon"
       : "sudo systemctl restart nix-daemon";
-  const indent = (text: string, by: string) =>
-    text
-      .trimEnd()
-      .split("\n")
-      .map((line) => `${by}${line}`)
-      .join("\n");
   return [
     `Booting the ${system} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB, ${facts.accel}) on 127.0.0.1:${config.port}; its console follows.`,
     "",
@@ -84,7 +73,7 @@ export function runBanner(facts: RunBannerFacts): string {
     `  ${host.nixConf}:`,
     "    builders-use-substitutes = true",
     `  ${host.sshConfig} (Nix's builder address cannot carry a port):`,
-    indent(
+    indentLines(
       sshConfigBlock({
         alias: host.alias,
         port: config.port,

@@ -5,6 +5,7 @@ import {
   chmod,
   chown,
   copyFile,
+  link,
   lstat,
   mkdir,
   open,
@@ -233,6 +234,27 @@ function ownerOf(info: { uid: number; gid: number }): { uid: number; gid: number
   return process.getuid?.() === 0 ? { uid: info.uid, gid: info.gid } : undefined;
 }
 
+/**
+ * Copies `path` to `backup` whole or not at all: a copy beside it, flushed, then linked into place
+ * (which fails if a backup exists: the first one is the user's file before we touched it). A torn
+ * copy must never be restored over the user's file by a later uninstall.
+ */
+async function backUp(path: string, backup: string): Promise<void> {
+  const temporary = `${backup}.linux-builder-${process.pid}`;
+  try {
+    await copyFile(path, temporary, constants.COPYFILE_EXCL);
+    const handle = await open(temporary, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(temporary, backup);
+  } finally {
+    await rm(temporary, { force: true });
+  }
+}
+
 /** What applying one step changed, so a later failure can put it back. */
 type Undo = () => Promise<void>;
 
@@ -278,7 +300,7 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
         await writeAtomically(step.path, current, previous.mode & 0o7777, ownerOf(previous));
     };
   }
-  if (step.backup) await copyFile(step.path, step.backup, constants.COPYFILE_EXCL);
+  if (step.backup) await backUp(step.path, step.backup);
   // An existing file keeps its mode and owner (the key files are always 0600 root).
   const mode = step.exactMode || previous === undefined ? step.mode : previous.mode & 0o7777;
   const isRoot = process.getuid?.() === 0;
@@ -298,6 +320,19 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
       if (isRoot) await chown(step.path, previous.uid, previous.gid);
     }
   };
+}
+
+/** A step's failure as the user's error: what failed, that nothing was changed, what to do. */
+function describeFailure(step: Step, error: unknown): LinuxBuilderError {
+  if (error instanceof LinuxBuilderError) return error;
+  const { code } = error as NodeJS.ErrnoException;
+  // Something appeared where the plan saw nothing (a folder made, a file put in one we empty).
+  if (code === "EEXIST" || code === "ENOTEMPTY") return changedError("path" in step ? step.path : "a file");
+  return new LinuxBuilderError(
+    "install.failed",
+    `Cannot ${step.kind} ${"path" in step ? step.path : ""}: ${(error as Error).message}; nothing was changed`,
+    { hint: APPLY_HINTS[code ?? ""] ?? "Check the file and its folder, then run it again.", cause: error },
+  );
 }
 
 const APPLY_HINTS: Readonly<Record<string, string>> = {
@@ -326,24 +361,30 @@ export async function applyPlan(
   log: (line: string) => void = () => undefined,
 ): Promise<ApplyReport> {
   const undo: Undo[] = [];
+  const done: string[] = [];
   for (const step of plan.steps) {
     if (step.kind === "command") continue;
     try {
       undo.push(await applyStep(step));
+      done.push(`${PAST_TENSE[step.kind]} ${step.path}`);
       log(`${PAST_TENSE[step.kind]} ${step.path}`);
     } catch (error) {
-      for (const back of undo.reverse()) await back().catch(() => undefined);
-      if (error instanceof LinuxBuilderError) throw error;
-      const { code } = error as NodeJS.ErrnoException;
-      // Something appeared where the plan saw nothing (a folder made, a file put in one we empty).
-      if (code === "EEXIST" || code === "ENOTEMPTY") throw changedError(step.path);
+      const notUndone: string[] = [];
+      for (let index = undo.length - 1; index >= 0; index--) {
+        await (undo[index] as Undo)().catch((undoError: Error) =>
+          notUndone.push(`${done[index]} (${undoError.message})`),
+        );
+      }
+      const failure = describeFailure(step, error);
+      if (notUndone.length === 0) throw failure;
+      // Said plainly: which changes are still in place, so the user can put them back.
       throw new LinuxBuilderError(
-        "install.failed",
-        `Cannot ${step.kind} ${step.path}: ${(error as Error).message}; nothing was changed`,
-        {
-          hint: APPLY_HINTS[code ?? ""] ?? "Check the file and its folder, then run it again.",
-          cause: error,
-        },
+        failure.code,
+        failure.message.replace(
+          /; nothing was changed$/,
+          `; and these changes could not be put back: ${notUndone.join(", ")}`,
+        ),
+        failure.hint === undefined ? { cause: error } : { hint: failure.hint, cause: error },
       );
     }
   }

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { LinuxBuilderError } from "../errors.js";
+import { indentLines } from "../indent.js";
 import {
   BUILDER_HOST_ALIAS,
   type BuilderEntry,
@@ -73,6 +74,10 @@ const BACKUP_SUFFIX = ".backup-before-linux-builder";
 const FOLDER_MARKER = ".linux-builder-made-this-folder";
 const FOLDER_MARKER_TEXT =
   "linux-builder install made this folder; linux-builder uninstall removes it once nothing else is in it.\n";
+
+/** Where install writes by default: Nix's configuration folder, and the folder ssh_config includes. */
+export const DEFAULT_NIX_CONF_DIR = "/etc/nix";
+export const DEFAULT_SSH_CONFIG_DIR = "/etc/ssh/ssh_config.d";
 
 export function backupPath(path: string): string {
   return `${path}${BACKUP_SUFFIX}`;
@@ -384,13 +389,6 @@ function checkWritable(state: HostState, steps: readonly Step[], instead: () => 
     `Cannot change ${blocked.map((file) => `${file.path} (${file.why})`).join(", ")}; nothing was changed`,
     { hint },
   );
-}
-
-function indentLines(text: string, by: string): string {
-  return text
-    .split("\n")
-    .map((line) => (line === "" ? line : `${by}${line}`))
-    .join("\n");
 }
 
 /** The builders installed from the same state folder (the same key) on other ports: a port changed since. */

@@ -1,3 +1,4 @@
+import { indentLines } from "../indent.js";
 import type { BuilderEntry } from "./builders.js";
 import { pinnedHostKey, sshConfigBlock } from "./builders.js";
 
@@ -20,14 +21,6 @@ export interface SnippetRequest {
 }
 
 const nixString = (text: string) => JSON.stringify(text);
-
-function indent(text: string, by: string): string {
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((line) => (line === "" ? line : `${by}${line}`))
-    .join("\n");
-}
 
 export function declarativeSnippet(request: SnippetRequest): string {
   const { entry } = request;
@@ -59,5 +52,5 @@ export function declarativeSnippet(request: SnippetRequest): string {
     request.manager === "nix-darwin"
       ? `environment.etc.${nixString(request.sshConfigPath.replace(/^\/etc\//, ""))}.text = ''`
       : "programs.ssh.extraConfig = ''";
-  return [...machine, sshOption, indent(ssh, "  "), "'';"].join("\n");
+  return [...machine, sshOption, indentLines(ssh, "  "), "'';"].join("\n");
 }

@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { DEFAULT_SUPPORTED_FEATURES } from "../../src/config/config.js";
 import { builderNames } from "../../src/nix/builders.js";
 import { BUILT_ON_THE_GUEST_TWICE, twoStageBuild } from "../support/derivations.js";
 import { freePort, testImage } from "../support/guest-vm.js";
@@ -108,7 +109,7 @@ describe(`install on the real /etc as ${TEST_USER}, through real sudo (slow)`, {
     assert.match(
       text(entry(now, "/etc/nix/machines")),
       new RegExp(
-        `^ssh-ng://builder@${alias} x86_64-linux /etc/nix/${keyFile} 2 1 benchmark,big-parallel - \\S+$`,
+        `^ssh-ng://builder@${alias} x86_64-linux /etc/nix/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - \\S+$`,
         "m",
       ),
     );

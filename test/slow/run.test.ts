@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { DEFAULT_SUPPORTED_FEATURES } from "../../src/config/config.js";
 import { builderNames } from "../../src/nix/builders.js";
 import { stateLayout } from "../../src/vm/state.js";
 import { freePort, run, testHome, testImage, withTimeout } from "../support/guest-vm.js";
@@ -89,7 +90,7 @@ describe("run and console (slow)", () => {
     const { alias, keyFile } = builderNames(port);
     const machines = await session.waitFor(
       new RegExp(
-        `ssh-ng://builder@${alias} x86_64-linux ${nixConfDir}/${keyFile} 2 1 benchmark,big-parallel - (\\S+)`,
+        `ssh-ng://builder@${alias} x86_64-linux ${nixConfDir}/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - (\\S+)`,
       ),
       600_000,
     );
@@ -240,7 +241,7 @@ describe(`run as ${TEST_USER} in their terminal, installing into the real /etc t
     await current.waitFor(sudoLinePattern(cli.script), 60_000);
     const machines = await current.waitFor(
       new RegExp(
-        `ssh-ng://builder@${alias} x86_64-linux /etc/nix/${keyFile} 2 1 benchmark,big-parallel - (\\S+)`,
+        `ssh-ng://builder@${alias} x86_64-linux /etc/nix/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - (\\S+)`,
       ),
       120_000,
     );

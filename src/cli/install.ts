@@ -14,6 +14,7 @@ import {
 } from "../host/install-plan.js";
 import { type ApplyReport, applyReportSchema, type Plan, planSchema } from "../host/plan.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
+import { parseJsonText } from "../json.js";
 import { ensureKeys, stateLayout } from "../vm/state.js";
 import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
 
@@ -57,14 +58,6 @@ export function sudoCommand(node: string, script: string): string[] {
   return ["sudo", "--reset-timestamp", node, script, "apply-host-plan", "--json"];
 }
 
-function parseJsonOrUndefined(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Applies the plan here, or through one sudo that reads it on stdin; says what happened. */
 export async function executePlan(plan: Plan): Promise<void> {
   if (plan.steps.length === 0) return;
@@ -103,7 +96,7 @@ export async function applyWithSudo(command: string, args: string[], plan: Plan)
     },
   );
   // The root half's last line: its report, or the error it stopped with (it undid what it had done).
-  const last = parseJsonOrUndefined(output.trim().split("\n").pop() ?? "");
+  const last = parseJsonText(output.trim().split("\n").pop() ?? "");
   const failure = errorReportSchema.safeParse(last);
   if (failure.success) {
     const { code, message, hint } = failure.data.error;

@@ -3,6 +3,7 @@ import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import { z } from "zod";
 import type { Arch } from "../image/guest/profile.js";
+import { parseJsonAs } from "../json.js";
 import type { Accelerator } from "./qemu-argv.js";
 import { writeFileAtomic } from "./state.js";
 
@@ -89,14 +90,7 @@ export type AccelCache = z.infer<typeof accelCacheSchema>;
 
 /** accel.json's text as a verdict, or undefined when it is not one (then the probe runs again). */
 export function parseAccelCache(text: string): AccelCache | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = accelCacheSchema.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
+  return parseJsonAs(accelCacheSchema, text);
 }
 
 /**

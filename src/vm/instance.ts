@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { ARCHITECTURES, type Arch } from "../image/guest/profile.js";
+import { parseJsonAs } from "../json.js";
 import type { Accelerator } from "./qemu-argv.js";
 import { type StateLayout, writeFileAtomic } from "./state.js";
 
@@ -34,14 +35,7 @@ void sameAccelerators;
 
 /** instance.json's text as InstanceInfo, or undefined when it is not JSON or not an instance record. */
 export function parseInstance(text: string): InstanceInfo | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = instanceSchema.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
+  return parseJsonAs(instanceSchema, text);
 }
 
 /** The running VM's record; undefined when there is none or it cannot be read (treated as unknown). */

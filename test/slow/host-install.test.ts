@@ -22,7 +22,6 @@ import {
   HOST_DIRS,
   prepareUserCli,
   prepareUserHome,
-  putHostBack,
   snapshotTree,
   sudoLinePattern,
   TEST_USER,
@@ -31,6 +30,7 @@ import {
   testUserSkip,
   type UserCli,
   type UserHome,
+  undoUserTest,
   userLinuxBuilder,
 } from "../support/test-user.js";
 
@@ -68,14 +68,8 @@ describe(`install on the real /etc as ${TEST_USER}, through real sudo (slow)`, {
   });
 
   after(async () => {
-    await lb("uninstall").catch((error) =>
-      process.stderr.write(`# after: uninstall failed: ${error.message}\n`),
-    );
-    await lb("stop").catch(() => undefined);
+    await undoUserTest(lb, { original, port, home, cli });
     await daemon?.stop();
-    if (original !== undefined) await putHostBack(original, port);
-    await home?.remove();
-    await cli?.remove();
   });
 
   test("start, install through sudo, a Nix build on the builder, install again, uninstall, stop", {

@@ -24,7 +24,6 @@ import {
   HOST_DIRS,
   prepareUserCli,
   prepareUserHome,
-  putHostBack,
   snapshotTree,
   sudoLinePattern,
   TEST_USER,
@@ -33,6 +32,7 @@ import {
   testUserSkip,
   type UserCli,
   type UserHome,
+  undoUserTest,
   userLinuxBuilder,
 } from "../support/test-user.js";
 
@@ -212,13 +212,7 @@ describe(`run as ${TEST_USER} in their terminal, installing into the real /etc t
 
   after(async () => {
     await session?.kill();
-    await lb("stop").catch(() => undefined);
-    await lb("uninstall").catch((error) =>
-      process.stderr.write(`# after: uninstall failed: ${error.message}\n`),
-    );
-    if (original !== undefined) await putHostBack(original, port);
-    await home?.remove();
-    await cli?.remove();
+    await undoUserTest(lb, { original, port, home, cli });
   });
 
   test("run installs through sudo, boots, Ctrl-a c system_powerdown; uninstall restores /etc", {

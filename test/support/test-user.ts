@@ -221,6 +221,29 @@ export function asRoot(argv: readonly string[], options: RunOptions = {}): Promi
 let skipReason: string | false | undefined;
 
 /**
+ * What a test of the user's flow leaves behind, undone in `after`: the builder stopped, install
+ * undone (as the user, through sudo), /etc put back where a failed step left it changed, and the
+ * user's home and copy of the CLI removed. Each part runs even when an earlier one fails.
+ */
+export async function undoUserTest(
+  lb: (command: string, ...args: string[]) => Promise<RunResult>,
+  left: {
+    original: TreeSnapshot | undefined;
+    port: number;
+    home: UserHome | undefined;
+    cli: UserCli | undefined;
+  },
+): Promise<void> {
+  await lb("stop").catch(() => undefined);
+  await lb("uninstall").catch((error: Error) =>
+    process.stderr.write(`# after: uninstall failed: ${error.message}\n`),
+  );
+  if (left.original !== undefined) await putHostBack(left.original, left.port);
+  await left.home?.remove();
+  await left.cli?.remove();
+}
+
+/**
  * `linux-builder COMMAND FLAGS… ARGS…` as the test user, from its copy of the CLI and with its home:
  * `parts` and `flags` are read at each call (the tests fill them in before()), `flags` gets the command.
  */

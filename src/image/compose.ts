@@ -15,6 +15,12 @@ import { PackageIndex, type PackageRecord, parsePackagesIndex } from "./debian/p
 import { checkReleaseMatches, indexEntry, type Release, verifyIndexHash } from "./debian/release.js";
 import { resolveClosure } from "./debian/resolver.js";
 import { busyboxApplets } from "./guest/busybox-applets.js";
+import {
+  CA_BUNDLE_PATH,
+  CA_CERTIFICATES_DIR,
+  CA_CERTIFICATES_PACKAGE,
+  debianCaBundle,
+} from "./guest/ca-bundle.js";
 import { MULTIARCH_TRIPLET, unresolvedLinks } from "./guest/elf-links.js";
 import {
   type AvailableModule,
@@ -27,12 +33,14 @@ import {
   ARCHITECTURES,
   type Arch,
   FALLBACK_SYMLINKS,
+  GUEST_DATA_PACKAGES,
   GUEST_DIRECTORIES,
   GUEST_LATE_MODULES,
   GUEST_MODULES,
   GUEST_PACKAGES,
   IMAGE_EXCLUDED_PREFIXES,
   IMAGE_OMITTED_PACKAGES,
+  isDataPackage,
   isOmittedFromImage,
   kernelMetaPackage,
   OVERLAY_MODES,
@@ -43,7 +51,7 @@ import { RootfsTree } from "./rootfs-tree.js";
 import { type ImageManifest, ImageStore } from "./store.js";
 
 /** Bumped whenever the composer's output for the same inputs changes (it is part of the reuse key). */
-export const COMPOSER_FORMAT = 4;
+export const COMPOSER_FORMAT = 5;
 
 export interface ComposeOptions {
   readonly arch: Arch;
@@ -135,7 +143,7 @@ export async function resolveLock(
     throw new Error("unreachable");
   }
   const entry = indexEntry(release, compressedPath);
-  const roots = [...GUEST_PACKAGES, ...options.extraPackages];
+  const roots = [...GUEST_PACKAGES, ...GUEST_DATA_PACKAGES, ...options.extraPackages];
 
   // The same signed index and roots always resolve to the same lock: remember it, and a warm build
   // skips decompressing and parsing the 60 MB index.
@@ -178,14 +186,22 @@ export async function resolveLock(
   const index = new PackageIndex(parsePackagesIndex(text.toString("utf8"), label, { arch }), { arch, label });
 
   reporter.step(`Resolving ${roots.length} packages and their dependencies`);
-  const closure = resolveClosure(index, roots, { arch });
+  // Data packages are pinned alone: their dependencies serve only the scripts the composer replaces.
+  const closure = resolveClosure(
+    index,
+    roots.filter((name) => !isDataPackage(name)),
+    { arch },
+  );
+  const dataPackages = roots
+    .filter((name) => isDataPackage(name) && !closure.some((record) => record.name === name))
+    .map((name) => resolveDataPackage(index, name));
   const lock: Lock = {
     lockVersion: 1,
     suite,
     arch,
     roots,
     kernel: resolveKernel(index, arch),
-    packages: closure.map(toLocked),
+    packages: [...closure, ...dataPackages].map(toLocked),
   };
   await writeFileAtomic(remembered, serializeLock(lock));
   return { lock, signer: verified.signer.userId };
@@ -217,6 +233,16 @@ function resolveKernel(index: PackageIndex, arch: Arch): LockedPackage {
   return toLocked(image);
 }
 
+function resolveDataPackage(index: PackageIndex, name: string): PackageRecord {
+  const record = index.versions(name)[0];
+  if (record === undefined) {
+    throw new LinuxBuilderError("debian.unresolvable", `Cannot find ${name} in ${index.label}`, {
+      hint: "Check --suite and --mirror: the guest's CA certificates come from Debian's ca-certificates package.",
+    });
+  }
+  return record;
+}
+
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -241,6 +267,7 @@ async function composerKey(guestDir: string, arch: Arch): Promise<string> {
     lateModules: [...GUEST_LATE_MODULES],
     excluded: IMAGE_EXCLUDED_PREFIXES,
     omitted: IMAGE_OMITTED_PACKAGES.map((pattern) => pattern.source),
+    data: GUEST_DATA_PACKAGES,
     overlayModes: OVERLAY_MODES,
     fallbackSymlinks: FALLBACK_SYMLINKS,
     directories: GUEST_DIRECTORIES,
@@ -362,7 +389,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
 
   const [kernelDeb, ...packageDebs] = files as [string, ...string[]];
   const unpacked = lock.packages.flatMap((pkg, i) =>
-    isOmittedFromImage(pkg.name) ? [] : [{ pkg, deb: packageDebs[i] as string }],
+    isOmittedFromImage(pkg.name) || isDataPackage(pkg.name) ? [] : [{ pkg, deb: packageDebs[i] as string }],
   );
   reporter.step(
     `Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} left out: nothing a builder runs loads them)`,
@@ -383,6 +410,15 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
       );
     }
   }
+  const caIndex = lock.packages.findIndex((pkg) => pkg.name === CA_CERTIFICATES_PACKAGE);
+  if (caIndex === -1) {
+    throw new LinuxBuilderError(
+      "lock.incomplete",
+      `Cannot compose the image: the lock has no ${CA_CERTIFICATES_PACKAGE} package, where the guest's CA certificates come from`,
+      { hint: "The lock was made by an older linux-builder: compose without --lock to resolve a new one." },
+    );
+  }
+  tree.addFile(CA_BUNDLE_PATH, await caBundleOf(packageDebs[caIndex] as string), 0o644);
   lap("unpack");
 
   reporter.step("Adding the kernel modules and the guest's /init");
@@ -510,6 +546,16 @@ async function addKernel(
   tree.addFile("etc/linux-builder/modules", list(order.filter((m) => early.has(m.path))), 0o644);
   tree.addFile("etc/linux-builder/modules.late", list(order.filter((m) => !early.has(m.path))), 0o644);
   return { version, image, modules: order.map((m) => moduleName(m.path)) };
+}
+
+/** The bundle ca-certificates' maintainer scripts would make, from the certificates in its .deb. */
+async function caBundleOf(deb: string): Promise<Buffer> {
+  const files = new Map<string, Buffer>();
+  for await (const entry of readDebData(deb)) {
+    if (entry.type === "file" && entry.path.startsWith(CA_CERTIFICATES_DIR))
+      files.set(entry.path, entry.body ?? Buffer.alloc(0));
+  }
+  return debianCaBundle(files);
 }
 
 /** /usr/libexec/busybox/NAME → busybox for each applet, as `busybox --install -s` would make them. */

@@ -21,7 +21,10 @@ export const lockSchema = z
     lockVersion: z.literal(1),
     suite: z.string().min(1),
     arch: z.enum(["amd64", "arm64"]),
-    /** The roots the closure was resolved from (the guest profile plus --extra-packages). */
+    /**
+     * The roots the closure was resolved from (the guest profile plus --extra-packages); the data
+     * packages among them (profile.ts) are pinned without their dependencies.
+     */
     roots: z.array(z.string()),
     kernel: lockedPackage,
     packages: z.array(lockedPackage).min(1),

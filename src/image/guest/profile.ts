@@ -28,6 +28,19 @@ export const GUEST_PACKAGES: readonly string[] = [
   "systemd-standalone-sysusers",
 ];
 
+/**
+ * Packages the lock pins (by version and hash, fetched and verified as every package) whose files
+ * the composer reads but never unpacks, and whose dependencies it does not follow: those are for
+ * maintainer scripts the composer does in their place. ca-certificates: the composer makes the CA
+ * bundle its postinst would (ca-bundle.ts); its Depends (openssl, debconf and so Perl) only run
+ * that script.
+ */
+export const GUEST_DATA_PACKAGES: readonly string[] = ["ca-certificates"];
+
+export function isDataPackage(packageName: string): boolean {
+  return GUEST_DATA_PACKAGES.includes(packageName);
+}
+
 /** The kernel comes from this Debian meta package (its one dependency is the versioned image). */
 export function kernelMetaPackage(arch: Arch): string {
   // The cloud flavour is built for VMs: virtio built in, half the size of the generic one.

@@ -67,6 +67,8 @@ if [ -d $SECRETS ]; then
   install -m 600 -o builder -g builder $SECRETS/authorized_keys /home/builder/.ssh/authorized_keys
   # This install's Nix settings (features, garbage collection, caches): nix.conf includes them.
   [ -f $SECRETS/nix.conf ] && install -m 644 -o root -g root $SECRETS/nix.conf /etc/nix/nix.boot.conf
+  # The user's CAs (caCertificates) after Debian's set, before the daemon reads the bundle.
+  [ -s $SECRETS/ca-certificates.crt ] && cat $SECRETS/ca-certificates.crt >>/etc/ssl/certs/ca-certificates.crt
   rm -rf $SECRETS
 else
   log "no per-boot secrets: sshd will not start"

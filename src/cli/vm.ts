@@ -245,6 +245,7 @@ async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
     arch: instance?.arch ?? config.arch,
     uptimeSeconds,
     image: instance?.imageId ?? null,
+    caCertificates: instance?.caCertificates ?? null,
     disk: disk === undefined ? null : { usedBytes: disk.allocated, sizeBytes: disk.size },
     stateDir: layout.dir,
     consoleLog: layout.consoleLog,
@@ -261,6 +262,11 @@ async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
           `Address:  127.0.0.1:${instance.port}`,
           `Uptime:   ${uptimeSeconds} s`,
           `Image:    ${instance.imageId}`,
+          ...(instance.caCertificates === undefined
+            ? []
+            : [
+                `CAs:      Debian's set${instance.caCertificates === "none" ? "" : `, and ${instance.caCertificates}`}`,
+              ]),
         ]
       : []),
     ...(disk ? [`Disk:     ${formatBytes(disk.allocated)} used of ${formatBytes(disk.size)}`] : []),

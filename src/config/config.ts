@@ -1,3 +1,4 @@
+import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { LinuxBuilderError } from "../errors.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../image/guest/profile.js";
@@ -45,6 +46,14 @@ const configSchema = z
           "a Nix public key, NAME:BASE64 (e.g. cache.example.org-1:AbC…=)",
         ),
     ),
+    /**
+     * A PEM file of CAs the guest trusts besides Debian's set (a TLS-inspecting proxy's, a private
+     * cache's). Unset: the host Nix's CA file, or on macOS the System keychain (host/ca-certificates.ts).
+     */
+    caCertificates: z
+      .string()
+      .refine((path) => isAbsolute(path), "an absolute path to a PEM file, e.g. /etc/ssl/my-ca.pem")
+      .optional(),
     accel: z.enum(["auto", "kvm", "hvf", "tcg"]),
     suite: z.string().regex(/^[a-z0-9-]+$/, "a Debian suite name"),
     mirror: z.string().url(),

@@ -8,6 +8,11 @@ export interface BootSecrets {
   readonly authorizedKeys: string;
   /** This install's Nix settings for the guest (guest-nix-conf.ts): not secret, but per install. */
   readonly nixConf: string;
+  /**
+   * The CAs the guest trusts besides Debian's set (PEM, maybe empty; host/ca-certificates.ts):
+   * /init appends them to the image's bundle.
+   */
+  readonly caCertificates: string;
 }
 
 /**
@@ -37,6 +42,12 @@ function secretsArchive(secrets: BootSecrets): Buffer {
       data: Buffer.from(secrets.authorizedKeys),
     },
     { path: ".linux-builder/nix.conf", type: "file", mode: 0o644, data: Buffer.from(secrets.nixConf) },
+    {
+      path: ".linux-builder/ca-certificates.crt",
+      type: "file",
+      mode: 0o644,
+      data: Buffer.from(secrets.caCertificates),
+    },
   ];
   return writeCpio(entries);
 }

@@ -23,6 +23,8 @@ export const instanceSchema = z.object({
   attached: z.boolean().optional(),
   /** Where this boot's output starts in console.log (earlier boots' output comes before). */
   consoleOffset: z.number().int().nonnegative().optional(),
+  /** The CAs this boot's guest trusts besides Debian's set, and where they came from. */
+  caCertificates: z.string().optional(),
 });
 
 export type InstanceInfo = Readonly<z.infer<typeof instanceSchema>>;

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { Config } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
+import { guestCas, type HostCaDeps, hostCaDeps } from "../host/ca-certificates.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import type { StoredImage } from "../image/store.js";
 import { daemonAnswers, daemonAnswersAt } from "../nix/daemon-handshake.js";
@@ -212,6 +213,8 @@ export interface BootOptions {
   readonly layout: StateLayout;
   readonly image: StoredImage;
   readonly onWarning?: (message: string) => void;
+  /** The host's files and commands the default CAs come from (tests pass their own). */
+  readonly caDeps?: HostCaDeps;
 }
 
 export interface StartOptions extends Omit<BootOptions, "image"> {
@@ -253,6 +256,8 @@ export interface PreparedBoot {
   readonly args: readonly string[];
   readonly accel: Accelerator;
   readonly keys: InstallKeys;
+  /** Where this boot's extra CAs came from, for status. */
+  readonly caSource: string;
 }
 
 function portTakenError(port: number): LinuxBuilderError {
@@ -331,6 +336,9 @@ export async function prepareBoot(
   await assertPortFree(config.port, hostForwardAddress(hostPlatform, config.port));
   const privileged = privilegedPortWarning({ hostPlatform, sshPort: config.port });
   if (privileged) options.onWarning?.(privileged);
+  // Before the keys and the disk are made: a bad caCertificates file stops the start here.
+  const cas = await guestCas(config.caCertificates, options.caDeps ?? hostCaDeps());
+  if (cas.warning) options.onWarning?.(cas.warning);
   const keys = await ensureKeys(layout);
   const disk = await ensureDisk(layout.disk, config.diskGiB);
   if (disk.grownFromGiB !== undefined) {
@@ -343,6 +351,7 @@ export async function prepareBoot(
     hostPublicKey: keys.hostPublicKey,
     authorizedKeys: `${keys.builderPublicKey}\n`,
     nixConf: guestNixConf(config),
+    caCertificates: cas.pem,
   });
   const qemu = ARCHITECTURES[config.arch].qemu;
   const accel = await chooseAccel({
@@ -374,7 +383,13 @@ export async function prepareBoot(
     ...(attached ? {} : { daemonize: { pidfile: layout.pidfile } }),
   });
   // -pidfile works without -daemonize too: QEMU writes it (and locks it) at once.
-  return { command, args: attached ? [...args, "-pidfile", layout.pidfile] : args, accel: accel.accel, keys };
+  return {
+    command,
+    args: attached ? [...args, "-pidfile", layout.pidfile] : args,
+    accel: accel.accel,
+    keys,
+    caSource: cas.count === 0 ? cas.source : `${cas.count} from ${cas.source}`,
+  };
 }
 
 /** Writes instance.json, what status and ssh read about the running VM. */
@@ -397,6 +412,7 @@ async function recordInstance(
     memoryMiB: config.memoryMiB,
     attached,
     consoleOffset,
+    caCertificates: boot.caSource,
   };
   await writeInstance(layout, instance);
   return instance;

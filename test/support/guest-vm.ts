@@ -89,6 +89,7 @@ export async function bootGuest(image: StoredImage, options: { diskFile?: string
         extraSubstituters: [],
         extraTrustedPublicKeys: [],
       }),
+      caCertificates: "",
     }),
     { mode: 0o600 },
   );

@@ -8,6 +8,7 @@ const secrets = {
   hostPublicKey: "ssh-ed25519 AAAA host\n",
   authorizedKeys: "ssh-ed25519 BBBB me\n",
   nixConf: "system-features = big-parallel\n",
+  caCertificates: "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n",
 };
 
 test("the boot initrd: the shared image, then the secrets' archive at a 4-byte boundary", () => {
@@ -25,9 +26,21 @@ test("the boot initrd: the shared image, then the secrets' archive at a 4-byte b
       ["init", 0o755, "#!/bin/sh\n"],
       [".linux-builder", 0o700, undefined],
       [".linux-builder/authorized_keys", 0o600, "ssh-ed25519 BBBB me\n"],
+      [
+        ".linux-builder/ca-certificates.crt",
+        0o644,
+        "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n",
+      ],
       [".linux-builder/nix.conf", 0o644, "system-features = big-parallel\n"],
       [".linux-builder/ssh_host_ed25519_key", 0o600, "PRIVATE\n"],
       [".linux-builder/ssh_host_ed25519_key.pub", 0o644, "ssh-ed25519 AAAA host\n"],
     ]);
   }
+});
+
+test("without extra CAs the archive still has the file, empty (init.sh appends only a non-empty one)", () => {
+  const entries = readCpio(secretsTail(0, { ...secrets, caCertificates: "" }));
+  const ca = entries.find((entry) => entry.path === ".linux-builder/ca-certificates.crt");
+  assert.equal(ca?.type, "file");
+  assert.equal(ca?.data?.length, 0);
 });

@@ -62,3 +62,15 @@ test("the user's caches: URLs and NAME:BASE64 keys, a bad one named", () => {
   );
   assert.deepEqual(defaultConfig(host).supportedFeatures, ["benchmark", "big-parallel", "nixos-test"]);
 });
+
+test("caCertificates: an absolute path, unset by default (the host's CAs are found at each boot)", () => {
+  assert.equal(
+    parseConfigFile('{ "caCertificates": "/etc/ssl/corp.pem" }', "/cfg.json").caCertificates,
+    "/etc/ssl/corp.pem",
+  );
+  assert.throws(
+    () => parseConfigFile('{ "caCertificates": "corp.pem" }', "/cfg.json"),
+    /Invalid setting in \/cfg\.json: caCertificates: an absolute path to a PEM file/,
+  );
+  assert.equal(defaultConfig(host).caCertificates, undefined);
+});

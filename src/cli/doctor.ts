@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { Config } from "../config/config.js";
 import { currentPaths, type Paths } from "../config/paths.js";
 import { isLinuxBuilderError } from "../errors.js";
+import { guestCas, hostCaDeps } from "../host/ca-certificates.js";
 import {
   type AccelFacts,
   type Check,
@@ -12,6 +13,7 @@ import {
   checkBuild,
   checkBuilder,
   checkBuildersSetting,
+  checkCaCertificates,
   checkHost,
   checkInstalledKey,
   checkKnownHosts,
@@ -230,6 +232,15 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
     installedPaths({ nixConfDir, sshConfigDir }, config.port).alias,
   );
   checks.push(...nix.checks);
+
+  checks.push(
+    checkCaCertificates(
+      await guestCas(config.caCertificates, hostCaDeps()).catch((error: unknown) => {
+        if (!isLinuxBuilderError(error)) throw error;
+        return { error };
+      }),
+    ),
+  );
 
   const qemuCommand = ARCHITECTURES[config.arch].qemu;
   const qemu = checkQemu({

@@ -7,6 +7,7 @@ import {
   checkBuildExpression,
   checkBuilder,
   checkBuildersSetting,
+  checkCaCertificates,
   checkHost,
   checkInstalledKey,
   checkKnownHosts,
@@ -1114,5 +1115,41 @@ describe("what the Nix daemon will use", () => {
         "See the failing machines line check above. Run `linux-builder install` again.",
       );
     });
+  });
+});
+
+test("ca-certificates: where the guest's extra CAs come from, a warning for an unusable default, a failure for the setting", () => {
+  assert.deepEqual(checkCaCertificates({ pem: "", count: 0, source: "none" }), {
+    name: "ca-certificates",
+    status: "ok",
+    detail: "Debian's set",
+  });
+  assert.equal(
+    checkCaCertificates({
+      pem: "x",
+      count: 2,
+      source: "/etc/nix/macos-keychain.crt (ssl-cert-file in /etc/nix/nix.conf:3)",
+    }).detail,
+    "Debian's set, and 2 from /etc/nix/macos-keychain.crt (ssl-cert-file in /etc/nix/nix.conf:3)",
+  );
+  const warned = checkCaCertificates({
+    pem: "",
+    count: 0,
+    source: "none",
+    warning: "the host Nix's CA file /x does not exist",
+  });
+  assert.equal(warned.status, "warn");
+  assert.match(warned.fix ?? "", /caCertificates/);
+  const failed = checkCaCertificates({
+    error: {
+      message: "The caCertificates setting names /ca.pem, which does not exist",
+      hint: "Set caCertificates…",
+    },
+  });
+  assert.deepEqual(failed, {
+    name: "ca-certificates",
+    status: "fail",
+    detail: "The caCertificates setting names /ca.pem, which does not exist",
+    fix: "Set caCertificates…",
   });
 });

@@ -1,0 +1,186 @@
+/**
+ * Substitution over HTTPS from the guest, under TCG, through the host's Nix and exactly what install
+ * writes: the host serves a signed binary cache over HTTPS with a throw-away CA; the guest, given
+ * that CA (caCertificates) and the cache (extraSubstituters, extraTrustedPublicKeys), substitutes a
+ * build's input from it with builders-use-substitutes instead of the host copying it. Given an
+ * unrelated CA instead, it rejects the cache's certificate and the host copies the input: the build
+ * still works.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { builderNames } from "../../src/nix/builders.js";
+import { freePort, testHome, testImage } from "../support/guest-vm.js";
+import {
+  type HttpsCache,
+  makeServerCert,
+  makeTestCa,
+  serveHttpsCache,
+  type TestCa,
+} from "../support/https-cache.js";
+
+const run = promisify(execFile);
+
+describe("substitution over HTTPS with the user's CA (slow)", () => {
+  const nonce = `${Date.now()}-${process.pid}`;
+  const keyName = `lb-test-cache-${nonce}`;
+  let home: string;
+  let port: number;
+  let cache: HttpsCache;
+  let cacheDir: string;
+  let secretKeyFile: string;
+  let publicKey: string;
+  let testCa: TestCa;
+  let otherCa: TestCa;
+
+  const stateDir = () => join(home, "state");
+  const cli = (command: string, ...args: string[]) =>
+    run(
+      "node",
+      [
+        "bin/linux-builder.js",
+        command,
+        ...["--state-dir", stateDir(), "--port", String(port), "--accel", "tcg"],
+        ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
+        ...args,
+      ],
+      { env: { ...process.env, LINUX_BUILDER_HOME: home }, timeout: 900_000 },
+    );
+  const configure = (caCertificates: string) =>
+    writeFile(
+      join(home, "config.json"),
+      JSON.stringify({
+        caCertificates,
+        extraSubstituters: [`https://10.0.2.2:${cache.port}`],
+        extraTrustedPublicKeys: [publicKey],
+      }),
+    );
+  /** A path in the host's store that the cache also has, signed with the cache's key. */
+  const cachedDependency = async (name: string): Promise<string> => {
+    const file = join(home, `${name}-${nonce}`);
+    await writeFile(file, `${name} ${nonce}\n`);
+    const path = (await run("nix-store", ["--add", file])).stdout.trim();
+    await run("nix", [
+      ...["--experimental-features", "nix-command", "copy"],
+      ...["--to", `file://${cacheDir}?secret-key=${secretKeyFile}`, path],
+    ]);
+    return path;
+  };
+  /** nix-build through the machines file and ssh alias install wrote, the guest substituting inputs. */
+  const buildUsing = (dependency: string) => {
+    const nixConfDir = join(home, "etc-nix");
+    const sshConfig = join(home, "ssh_config.d", builderNames(port).sshConfigFile);
+    const expression = `derivation { name = "lb-uses-${basename(dependency).slice(33)}"; system = "x86_64-linux"; builder = "/bin/sh"; dep = builtins.storePath "${dependency}"; args = [ "-c" "read x < $dep; echo \\"got $x\\" > $out" ]; }`;
+    return run(
+      "nix-build",
+      [
+        ...["--max-jobs", "0", "--builders", `@${nixConfDir}/machines`],
+        ...["--option", "builders-use-substitutes", "true", "--no-out-link", "-E", expression],
+      ],
+      { env: { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` }, timeout: 900_000 },
+    );
+  };
+  /** The guest's signatures on a store path: the cache's key when it was substituted from there. */
+  const guestSignatures = async (path: string) =>
+    (await cli("ssh", "--", "nix", "path-info", "--sigs", path)).stdout;
+  const narinfoOf = (path: string) => `/${basename(path).slice(0, 32)}.narinfo`;
+
+  before(async () => {
+    await testImage("amd64");
+    home = await mkdtemp(join(tmpdir(), "lb-https-substitution-"));
+    await symlink(join(testHome(), "cache"), join(home, "cache"));
+    await symlink(join(testHome(), "images"), join(home, "images"));
+    await mkdir(join(home, "etc-nix"));
+    await mkdir(join(home, "ssh_config.d"));
+    const tls = join(home, "tls");
+    await mkdir(tls);
+    testCa = await makeTestCa(tls, `lb-test-ca-${nonce}`);
+    otherCa = await makeTestCa(tls, `lb-unrelated-ca-${nonce}`);
+    // 10.0.2.2 is how the guest reaches the host's 127.0.0.1 under QEMU user networking.
+    cacheDir = join(home, "binary-cache");
+    cache = await serveHttpsCache(cacheDir, await makeServerCert(tls, testCa, ["10.0.2.2", "127.0.0.1"]));
+    secretKeyFile = join(home, "cache.secret");
+    const publicKeyFile = join(home, "cache.public");
+    await run("nix-store", ["--generate-binary-cache-key", keyName, secretKeyFile, publicKeyFile]);
+    publicKey = (await readFile(publicKeyFile, "utf8")).trim();
+    port = await freePort();
+  });
+
+  after(async () => {
+    await cli("stop").catch(() => undefined);
+    await cache?.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  test("given the cache's CA, the guest substitutes the build's input from the cache over HTTPS", {
+    timeout: 30 * 60_000,
+  }, async () => {
+    const dependency = await cachedDependency("lb-substituted");
+    await configure(testCa.certFile);
+    await cli("start");
+    await cli(
+      "install",
+      ...["--nix-conf-dir", join(home, "etc-nix"), "--ssh-config-dir", join(home, "ssh_config.d")],
+    );
+    assert.match(
+      (await cli("status")).stdout,
+      new RegExp(`^CAs: +Debian's set, and 1 from ${testCa.certFile} \\(caCertificates\\)$`, "m"),
+    );
+    // The guest's bundle: Debian's set, then the test CA.
+    const bundle = (await cli("ssh", "--", "cat", "/etc/ssl/certs/ca-certificates.crt")).stdout;
+    assert.ok(
+      bundle.endsWith(await readFile(testCa.certFile, "utf8")),
+      "the test CA ends the guest's bundle",
+    );
+    assert.ok((bundle.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length > 100, "Debian's set comes first");
+
+    const seenBefore = cache.requests.length;
+    const built = await buildUsing(dependency);
+    assert.equal(await readFile(built.stdout.trim(), "utf8"), `got lb-substituted ${nonce}\n`);
+
+    const requests = cache.requests.slice(seenBefore);
+    assert.ok(
+      requests.some((r) => r.path === narinfoOf(dependency) && r.status === 200),
+      `the cache served the input's narinfo: ${JSON.stringify(requests)}`,
+    );
+    assert.ok(
+      requests.some((r) => r.method === "GET" && r.path.startsWith("/nar/") && r.status === 200),
+      `the cache served the input's NAR: ${JSON.stringify(requests)}`,
+    );
+    // The guest's copy carries the cache's signature: it came from there, not from the host (whose
+    // copy of the path has no signature).
+    assert.match(await guestSignatures(dependency), new RegExp(`${keyName}:`));
+    assert.match(
+      built.stderr,
+      new RegExp(`copying path '${dependency}' from 'https://10\\.0\\.2\\.2:${cache.port}'`),
+    );
+    assert.doesNotMatch(built.stderr, new RegExp(`copying path '${dependency}' to 'ssh-ng://`));
+  });
+
+  test("given an unrelated CA, the guest rejects the cache's certificate and the host copies the input", {
+    timeout: 30 * 60_000,
+  }, async () => {
+    const dependency = await cachedDependency("lb-copied");
+    await cli("stop");
+    await configure(otherCa.certFile);
+    await cli("start");
+
+    const seenBefore = cache.requests.length;
+    const connectedBefore = cache.connections.accepted;
+    const built = await buildUsing(dependency);
+    assert.equal(await readFile(built.stdout.trim(), "utf8"), `got lb-copied ${nonce}\n`);
+
+    // The guest connected, rejected the server's certificate and asked for nothing; the host copied.
+    assert.ok(cache.connections.accepted > connectedBefore, "the guest connected to the cache");
+    assert.deepEqual(cache.requests.slice(seenBefore), [], "no request got through");
+    const cacheUrl = `https://10\\.0\\.2\\.2:${cache.port}`;
+    assert.match(built.stderr, new RegExp(`unable to download '${cacheUrl}/nix-cache-info': .*certificate`));
+    assert.match(built.stderr, new RegExp(`copying path '${dependency}' to 'ssh-ng://`));
+    assert.doesNotMatch(await guestSignatures(dependency), new RegExp(`${keyName}:`));
+    assert.match((await cli("stop")).stderr, /powered off cleanly/);
+  });
+});

@@ -115,6 +115,11 @@ describe("the guest's /nix disk full: garbage collection, a build that fills it 
     process.stdout.write(`# ${((Date.now() - started) / 1000).toFixed(1)} s: ${what}\n`);
 
   before(async () => {
+    await run("debugfs", ["-V"]).catch(() => {
+      throw new Error(
+        "This test writes into the guest's file system with e2fsprogs (debugfs, dumpe2fs): install them.",
+      );
+    });
     await testImage("amd64");
     // A home of its own, sharing the tests' package cache and images.
     home = await mkdtemp(join(tmpdir(), "lb-guest-disk-"));

@@ -1,0 +1,239 @@
+/**
+ * The guest's /nix disk running out, under TCG, through the host's Nix and exactly what install
+ * writes (a 4 GiB disk: min-free 1 GiB, max-free 2 GiB):
+ * - a store filled with dead paths past min-free is collected by the guest's Nix when the next build
+ *   starts (Nix checks free space as each daemon connection's build loop starts, then every
+ *   min-free-check-interval, and collects until max-free is free);
+ * - a build that fills the disk fails with Nix's own messages, the builder stays healthy (the
+ *   daemon runs as root and keeps ext4's root reserve), and the next build succeeds, collecting the
+ *   failed build's partial output on the way.
+ *
+ * Cheaply: Nix hashes and scans every byte a build outputs, at ~8 MB/s under TCG (measured), so the
+ * test does not make GiBs of real store paths. Most of the disk is taken by a preallocated file
+ * outside the store (standing for live paths: the garbage collector must leave it), written into
+ * the stopped guest's file system with e2fsprogs' debugfs; the dead paths (fallocate'd, 256 MiB)
+ * then take free space below min-free.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { builderNames } from "../../src/nix/builders.js";
+import { gcThresholds } from "../../src/vm/guest-nix-conf.js";
+import { freePort, testHome, testImage } from "../support/guest-vm.js";
+import { shellQuote } from "../support/pty.js";
+
+const run = promisify(execFile);
+const MIB = 1024 ** 2;
+const DISK_GIB = 4;
+const { minFree, maxFree } = gcThresholds(DISK_GIB);
+/** What the dead paths add up to: four of 64 MiB. */
+const DEAD_BYTES = 4 * 64 * MIB;
+
+/** Free space on an ext4 image for a user that is not root, as statvfs's f_bavail says it. */
+async function imageAvailable(image: string): Promise<{ bytes: number; blockSize: number }> {
+  const { stdout } = await run("dumpe2fs", ["-h", image]);
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+)$`, "m").exec(stdout);
+    assert(match, `dumpe2fs -h ${image} has no "${name}"`);
+    return Number(match[1]);
+  };
+  const blockSize = field("Block size");
+  return { bytes: (field("Free blocks") - field("Reserved block count")) * blockSize, blockSize };
+}
+
+/** A preallocated file at the root of the stopped guest's /nix file system that leaves `leave` free. */
+async function addBallast(image: string, leave: number, scratch: string): Promise<void> {
+  const { bytes, blockSize } = await imageAvailable(image);
+  const blocks = Math.floor((bytes - leave) / blockSize);
+  assert(blocks > 0, `only ${bytes} bytes free on ${image}`);
+  const empty = join(scratch, "empty");
+  await writeFile(empty, "");
+  // debugfs exits 0 even when a request fails: the free space is checked after.
+  for (const request of [
+    `write ${empty} lb-ballast`,
+    `fallocate /lb-ballast 0 ${blocks - 1}`,
+    `sif /lb-ballast size ${blocks * blockSize}`,
+  ]) {
+    await run("debugfs", ["-w", "-R", request, image]);
+  }
+  const left = (await imageAvailable(image)).bytes;
+  assert(Math.abs(left - leave) < 16 * MIB, `the ballast left ${left} bytes free, not ${leave}`);
+}
+
+/** Retries `check` until it passes, for up to two minutes (a loaded machine under TCG is slow). */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+}
+
+describe("the guest's /nix disk full: garbage collection, a build that fills it (slow)", () => {
+  let home: string;
+  let port: number;
+  const stateDir = () => join(home, "state");
+  const cli = (command: string, ...args: string[]) =>
+    run(
+      "node",
+      [
+        "bin/linux-builder.js",
+        command,
+        ...["--state-dir", stateDir(), "--port", String(port), "--accel", "tcg"],
+        ...["--cpus", "2", "--memory", "1024", "--disk", String(DISK_GIB)],
+        ...args,
+      ],
+      { env: { ...process.env, LINUX_BUILDER_HOME: home }, timeout: 900_000, maxBuffer: 64 * MIB },
+    );
+  /** A shell command on the guest, as `builder`. */
+  const guest = async (command: string) => (await cli("ssh", "--", command)).stdout;
+  /** The guest's free space on /nix for a build (a build user is not root: f_bavail). */
+  const guestAvailable = async () => {
+    const [blocks, blockSize] = (await guest("stat -f -c '%a %S' /nix")).trim().split(" ").map(Number);
+    return Number(blocks) * Number(blockSize);
+  };
+  /** nix-build through exactly the machines file and ssh alias install wrote. */
+  const nixBuild = (...args: string[]) => {
+    const nixConfDir = join(home, "etc-nix");
+    const sshConfig = join(home, "ssh_config.d", builderNames(port).sshConfigFile);
+    return run(
+      "nix-build",
+      ["--max-jobs", "0", "--builders", `@${nixConfDir}/machines`, "--no-out-link", ...args],
+      { env: { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` }, timeout: 900_000 },
+    );
+  };
+  const started = Date.now();
+  const mark = (what: string) =>
+    process.stdout.write(`# ${((Date.now() - started) / 1000).toFixed(1)} s: ${what}\n`);
+
+  before(async () => {
+    await run("debugfs", ["-V"]).catch(() => {
+      throw new Error(
+        "This test writes into the guest's file system with e2fsprogs (debugfs, dumpe2fs): install them.",
+      );
+    });
+    await testImage("amd64");
+    // A home of its own, sharing the tests' package cache and images.
+    home = await mkdtemp(join(tmpdir(), "lb-guest-disk-"));
+    await symlink(join(testHome(), "cache"), join(home, "cache"));
+    await symlink(join(testHome(), "images"), join(home, "images"));
+    port = await freePort();
+    await mkdir(join(home, "etc-nix"));
+    await mkdir(join(home, "ssh_config.d"));
+  });
+
+  after(async () => {
+    await cli("stop").catch(() => undefined);
+    await rm(home, { recursive: true, force: true });
+  });
+
+  test("dead paths past min-free are collected by the next build; a build that fills the disk fails cleanly", {
+    timeout: 30 * 60_000,
+  }, async () => {
+    // The guest formats its disk at the first boot; stopped, the disk gets its ballast.
+    await cli("start");
+    await cli("stop");
+    await addBallast(join(stateDir(), "nix.img"), minFree + DEAD_BYTES / 2, home);
+    await cli("start");
+    await cli(
+      "install",
+      ...["--nix-conf-dir", join(home, "etc-nix"), "--ssh-config-dir", join(home, "ssh_config.d")],
+    );
+    mark("booted with the ballast, installed");
+
+    // Dead paths: built on the guest by its own Nix, no link kept, so nothing roots them.
+    const dead = await guest(
+      `nix-build --no-out-link -E ${shellQuote(`
+        let bb = /usr/bin/busybox; in
+        map (n: derivation {
+          name = "lb-dead-\${toString n}"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}";
+          args = [ "-c" "(exec -a mkdir \${bb} $out) && (exec -a fallocate \${bb} -l 64M $out/blob)" ];
+        }) [ 1 2 3 4 ]`)}`,
+    );
+    const deadPaths = dead.trim().split("\n");
+    assert.equal(deadPaths.length, 4, dead);
+    const beforeGc = await guestAvailable();
+    assert(beforeGc < minFree, `the dead paths left ${beforeGc} bytes free, not less than min-free`);
+    mark(`${deadPaths.length} dead paths made; ${(beforeGc / MIB).toFixed(0)} MiB free`);
+
+    // The next build: the guest's Nix collects before it builds (its log reaches the host's stderr).
+    const derivation = (name: string) =>
+      `derivation { name = "${name}"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}"; args = [ "-c" "echo built > $out" ]; }`;
+    const next = await nixBuild("-E", derivation("lb-after-dead-paths"));
+    const wanted = /^running auto-GC to free (\d+) bytes$/m.exec(next.stderr);
+    assert(wanted, `no auto-GC in the next build's output:\n${next.stderr}`);
+    assert(Number(wanted[1]) > maxFree - minFree && Number(wanted[1]) <= maxFree, wanted[0]);
+    // It collects beside the build (a thread of the daemon's connection, which waits for it before
+    // exiting): its last deletions may come after the host's nix-build returned.
+    await eventually(async () => {
+      const store = await guest("ls /nix/store");
+      const left = deadPaths.filter((path) => store.includes(path.slice("/nix/store/".length)));
+      assert.deepEqual(left, [], "dead paths left after the next build");
+      assert((await guestAvailable()) > minFree);
+    });
+    mark("collected by the next build");
+
+    // A build that fills the disk, in its build folder and in its output.
+    const busybox = join(home, "busybox");
+    const { stdout: binary } = await run(
+      "node",
+      [
+        "bin/linux-builder.js",
+        "ssh",
+        "--state-dir",
+        stateDir(),
+        "--port",
+        String(port),
+        "--",
+        "cat /usr/bin/busybox",
+      ],
+      { env: { ...process.env, LINUX_BUILDER_HOME: home }, encoding: "buffer", maxBuffer: 64 * MIB },
+    );
+    await writeFile(busybox, binary, { mode: 0o755 });
+    const fill = await nixBuild(
+      "-E",
+      `let bb = builtins.path { path = ${busybox}; name = "busybox"; }; in derivation {
+        name = "lb-fill-disk"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}";
+        args = [ "-c" ''
+          bb() { a=$1; shift; (exec -a "$a" \${bb} "$@"); }
+          bb mkdir $out
+          i=0
+          while bb fallocate -l 64M "$([ $((i % 2)) = 0 ] && echo . || echo $out)/fill$i"; do i=$((i + 1)); done
+          echo "the disk took $i times 64 MiB"
+          exit 1
+        '' ];
+      }`,
+    ).catch((error: { stderr?: string }) => error);
+    const failure = String((fill as { stderr?: string }).stderr);
+    assert.match(failure, /^\s*> fallocate: fallocate '.*fill\d+': No space left on device$/m);
+    assert.match(failure, /builder for '\/nix\/store\/\w+-lb-fill-disk\.drv' failed with exit code 1/);
+    assert.match(failure, /note: build failure may have been caused by lack of free disk space/);
+    mark("the build that fills the disk failed");
+
+    // Healthy: sshd and the Nix daemon answer, the failed build's folder is gone. Its partial output
+    // is not a valid path: Nix leaves it until it collects garbage.
+    assert.match(await guest("nix store info 2>&1"), /^Store URL: daemon$/m);
+    assert.equal(await guest("ls -A /nix/var/nix/builds"), "");
+    assert((await guestAvailable()) < minFree, "the failed build's partial output is still there");
+
+    // The next build succeeds, and its garbage collection takes the partial output.
+    const recovered = await nixBuild("-E", derivation("lb-after-full-disk"));
+    assert.match(recovered.stderr, /^running auto-GC to free \d+ bytes$/m);
+    assert.match(recovered.stdout, /^\/nix\/store\/\w+-lb-after-full-disk$/m);
+    await eventually(async () => {
+      assert.doesNotMatch(await guest("ls /nix/store"), /-lb-fill-disk$/m);
+      assert((await guestAvailable()) > minFree);
+    });
+    mark("the next build succeeded");
+
+    assert.match((await cli("stop")).stderr, /powered off cleanly/);
+  });
+});

@@ -223,6 +223,10 @@ until [ -S /nix/var/nix/daemon-socket/socket ] && { [ ! -f /etc/ssh/ssh_host_ed2
 done
 [ -n "$stop_requested" ] || log "READY at $(cut -d' ' -f1 /proc/uptime)s"
 
+# ---- The clock -------------------------------------------------------------------------------
+# The wall clock follows the host's through QEMU's RTC, also after the host slept (see the script).
+/usr/lib/linux-builder/follow-host-clock &
+
 # A login on the serial console, as the seed shows; auto-login as builder.
 console=$(sed -n 's/.*console=\([a-zA-Z0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$console" ] || console=console

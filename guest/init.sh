@@ -225,13 +225,14 @@ done
 
 # ---- Swap ------------------------------------------------------------------------------------
 # A build that needs more memory than the guest has slows down instead of being killed: a swap file
-# on the /nix disk. Not zram: zram keeps the pages in the guest's own RAM, compressed, so it adds a
-# fraction of the RAM at best, while the disk adds what it is given; and the pages the initramfs root
-# holds (a tmpfs) can move out to it. It is as large as the guest's memory, and at most an eighth of
-# the disk (which also holds the store and its min-free): a build needing more than about twice the
-# memory is better served by a larger memoryMiB. fallocate reserves the blocks without writing them,
-# so the disk's sparse file on the host does not grow until pages are swapped out, and discarding
-# (swapon -d) gives the host back, at each boot and as pages come back in, what swap no longer holds.
+# on the /nix disk. Not zram: zram keeps the pages in the guest's own RAM, compressed (1 GiB of zram
+# in a 1 GiB guest could not hold 1.5 GiB of the image's programs in a tmpfs; the swap file did),
+# while the disk adds what it is given; and the initramfs root's pages (a tmpfs) can move out to it.
+# It is as large as the guest's memory, and at most an eighth of the disk (which also holds the
+# store and its min-free): a build needing more than about twice the memory is better served by a
+# larger memoryMiB. fallocate reserves the blocks without writing them, so the disk's sparse file on
+# the host does not grow until pages are swapped out, and discarding (swapon -d) gives the host back
+# what swap no longer holds: all of it at each boot, and each page as it is freed.
 # After READY, off the boot's critical path: made and switched on beside the Nix daemon's start,
 # it delayed READY by about a second under TCG; nothing before READY needs it.
 SWAPFILE=/nix/var/linux-builder/swap
@@ -259,6 +260,10 @@ start_swap() {
       return
     }
   fi
+  # The disk is a file on the host, whose own storage does any seeking: as a rotational disk it
+  # gained nothing, but kept swap from discarding pages as it frees them (the kernel does that only
+  # for solid-state devices), so the host's file stayed at its largest after a big build.
+  echo 0 >/sys/block/${disk#/dev/}/queue/rotational
   swapon -d $SWAPFILE || log "no swap: cannot swap on $SWAPFILE"
 }
 [ -n "$stop_requested" ] || start_swap &

@@ -1,11 +1,12 @@
 /**
  * Swap, under TCG, through the host's Nix and exactly what install writes: in a 1024 MiB guest, a
  * build whose builder holds 1.5 GiB (more than the guest's RAM) succeeds, slower, instead of being
- * killed by the kernel's OOM killer; the guest swapped to get there.
+ * killed by the kernel's OOM killer; the guest swapped to get there; and the disk's file on the host,
+ * which grew with what was swapped out, shrinks again once the build is gone (swap discards).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -94,15 +95,40 @@ describe("swap: a build needing more memory than the guest has (slow)", () => {
       "while [ $i -lt 24 ]; do n=$((n + ${#a[$i]})); i=$((i + 1)); done",
       'echo "held $((n / 1048576)) MiB" > $out',
     ].join("\n");
+    // The disk's file on the host: how much of it is allocated, sampled through the build.
+    const allocatedMiB = async () => ((await stat(join(stateDir(), "nix.img"))).blocks * 512) / 1024 ** 2;
+    const allocatedBefore = await allocatedMiB();
+    let allocatedPeak = allocatedBefore;
+    const sampler = setInterval(() => {
+      void allocatedMiB().then((mib) => {
+        allocatedPeak = Math.max(allocatedPeak, mib);
+      });
+    }, 1000);
     const started = Date.now();
     const built = await nixBuild(
       `derivation { name = "lb-more-than-ram"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}"; args = [ "-c" ${nixString(script)} ]; }`,
-    );
+    ).finally(() => clearInterval(sampler));
     process.stdout.write(
       `# a builder holding 1536 MiB in a ${MEMORY_MIB} MiB guest took ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     assert.equal(await readFile(built.stdout.trim(), "utf8"), "held 1536 MiB\n");
     assert.ok((await swappedOut()) > swappedBefore, "the guest swapped to hold it");
+
+    // The swap the build used is discarded as it is freed: the host gets the disk space back.
+    const grew = allocatedPeak - allocatedBefore;
+    assert.ok(grew > 256, `the disk's file grew by ${grew.toFixed(0)} MiB while the build swapped`);
+    let allocatedAfter = await allocatedMiB();
+    for (let i = 0; i < 60 && allocatedAfter - allocatedBefore > grew / 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      allocatedAfter = await allocatedMiB();
+    }
+    process.stdout.write(
+      `# the disk's file: ${allocatedBefore.toFixed(0)} MiB allocated before, ${allocatedPeak.toFixed(0)} at most, ${allocatedAfter.toFixed(0)} after\n`,
+    );
+    assert.ok(
+      allocatedAfter - allocatedBefore <= grew / 2,
+      "the host got most of the swap's disk space back",
+    );
 
     assert.match((await cli("stop")).stderr, /powered off cleanly/);
   });

@@ -82,7 +82,10 @@ async function rootAccessArchive(rootPublicKey: string): Promise<Buffer> {
   const sshdConfig = product
     .replace(/^PermitRootLogin no$/m, "PermitRootLogin prohibit-password")
     .replace(/^AllowUsers builder$/m, "AllowUsers builder root");
-  if (sshdConfig === product || !/AllowUsers builder root/.test(sshdConfig))
+  if (
+    !/^PermitRootLogin prohibit-password$/m.test(sshdConfig) ||
+    !/^AllowUsers builder root$/m.test(sshdConfig)
+  )
     throw new Error("guest/rootfs/etc/ssh/sshd_config changed: rootAccessArchive no longer lets root in");
   return writeCpio([
     { path: "etc/ssh/sshd_config", type: "file", mode: 0o644, data: Buffer.from(sshdConfig) },
@@ -105,28 +108,20 @@ export async function bootGuest(
   const rootKeyFile = rootKey ? join(dir, "root_ed25519") : undefined;
   if (rootKey && rootKeyFile) await writeFile(rootKeyFile, rootKey.privateKey, { mode: 0o600 });
   const initrd = join(dir, "initrd");
-  // bootInitrd's result ends 4-byte aligned, as the next archive must start.
-  const bootArchives = (withSecrets: Buffer) =>
-    rootKey
-      ? rootAccessArchive(rootKey.publicKey).then((root) => Buffer.concat([withSecrets, root]))
-      : withSecrets;
-  await writeFile(
-    initrd,
-    await bootArchives(
-      bootInitrd(await readFile(join(image.directory, "initrd")), {
-        hostPrivateKey: hostKey.privateKey,
-        hostPublicKey: hostKey.publicKey,
-        authorizedKeys: builderKey.publicKey,
-        nixConf: guestNixConf({
-          supportedFeatures: DEFAULT_SUPPORTED_FEATURES,
-          diskGiB: 4,
-          extraSubstituters: [],
-          extraTrustedPublicKeys: [],
-        }),
-      }),
-    ),
-    { mode: 0o600 },
-  );
+  const withSecrets = bootInitrd(await readFile(join(image.directory, "initrd")), {
+    hostPrivateKey: hostKey.privateKey,
+    hostPublicKey: hostKey.publicKey,
+    authorizedKeys: builderKey.publicKey,
+    nixConf: guestNixConf({
+      supportedFeatures: DEFAULT_SUPPORTED_FEATURES,
+      diskGiB: 4,
+      extraSubstituters: [],
+      extraTrustedPublicKeys: [],
+    }),
+  });
+  // bootInitrd's result ends 4-byte aligned, as a next archive must start.
+  const archives = rootKey ? [withSecrets, await rootAccessArchive(rootKey.publicKey)] : [withSecrets];
+  await writeFile(initrd, Buffer.concat(archives), { mode: 0o600 });
   const disk = options.diskFile ?? join(dir, "nix.img");
   if (!existsSync(disk)) {
     // Sparse: the guest formats it on first boot.

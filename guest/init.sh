@@ -225,6 +225,55 @@ until [ -S /nix/var/nix/daemon-socket/socket ] && { [ ! -f /etc/ssh/ssh_host_ed2
 done
 [ -n "$stop_requested" ] || log "READY at $(cut -d' ' -f1 /proc/uptime)s"
 
+# ---- Swap ------------------------------------------------------------------------------------
+# A build that needs more memory than the guest has slows down instead of being killed: a swap file
+# on the /nix disk. Not zram: zram keeps the pages in the guest's own RAM, compressed (1 GiB of zram
+# in a 1 GiB guest could not hold 1.5 GiB of the image's programs in a tmpfs; the swap file did),
+# while the disk adds what it is given; and the initramfs root's pages (a tmpfs) can move out to it.
+# It is as large as the guest's memory, and at most an eighth of the disk (which also holds the
+# store and its min-free): a build needing more than about twice the memory is better served by a
+# larger memoryMiB. fallocate reserves the blocks without writing them, so the disk's sparse file on
+# the host does not grow until pages are swapped out, and discarding (swapon -d) gives the host back
+# what swap no longer holds: all of it at each boot, and each page as it is freed.
+# After READY, off the boot's critical path: made and switched on beside the Nix daemon's start,
+# it delayed READY by about a second under TCG; nothing before READY needs it.
+SWAPFILE=/nix/var/linux-builder/swap
+# Sets swap_mib.
+swap_size_mib() {
+  while read -r key value _; do
+    [ "$key" = MemTotal: ] && break
+  done </proc/meminfo
+  read -r sectors </sys/block/${disk#/dev/}/size
+  swap_mib=$((value / 1024))
+  [ $swap_mib -le $((sectors / 2048 / 8)) ] || swap_mib=$((sectors / 2048 / 8))
+}
+start_swap() {
+  swap_size_mib
+  if [ $swap_mib -lt 64 ]; then
+    log "no swap: the /nix disk is too small for it"
+    return
+  fi
+  if [ "$(stat -c %s $SWAPFILE 2>/dev/null)" != $((swap_mib * 1048576)) ]; then
+    rm -f $SWAPFILE
+    mkdir -p ${SWAPFILE%/*}
+    (umask 077 && fallocate -l $((swap_mib * 1048576)) $SWAPFILE && mkswap $SWAPFILE >/dev/null) || {
+      rm -f $SWAPFILE
+      log "no swap: cannot make a swap file of $swap_mib MiB on /nix"
+      return
+    }
+  fi
+  # The disk is a file on the host, whose own storage does any seeking: as a rotational disk it
+  # gained nothing, but kept swap from discarding pages as it frees them (the kernel does that only
+  # for solid-state devices), so the host's file stayed at its largest after a big build.
+  echo 0 >/sys/block/${disk#/dev/}/queue/rotational
+  swapon -d $SWAPFILE || log "no swap: cannot swap on $SWAPFILE"
+}
+[ -n "$stop_requested" ] || start_swap &
+
+# ---- The clock -------------------------------------------------------------------------------
+# The wall clock follows the host's through QEMU's RTC, also after the host slept (see the script).
+/usr/lib/linux-builder/follow-host-clock &
+
 # A login on the serial console, as the seed shows; auto-login as builder.
 console=$(sed -n 's/.*console=\([a-zA-Z0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$console" ] || console=console
@@ -256,6 +305,8 @@ stop_everything() {
     i=$((i + 1))
   done
   others_running && log "killing what did not stop in 5 s" && kill -KILL -1 2>/dev/null && sleep 0.2
+  # The swap file keeps /nix busy. With the builds gone, what is left in swap fits back in memory.
+  swapoff $SWAPFILE 2>/dev/null
   sync
   if ! umount /nix; then
     mount -o remount,ro /nix || log "cannot unmount or remount /nix read-only: e2fsck will check it at the next boot"

@@ -198,6 +198,12 @@ export function qemuCommand(spec: QemuSpec): QemuCommand {
       "-append",
       kernelCommandLine(spec),
       "-no-reboot",
+      // The guest's RTC reads the host's clock, in UTC, at every read, and keeps counting while the
+      // VM is stopped or the host sleeps (clock=vm would stall with the guest): the guest steps its
+      // own clock to it after such a pause (guest/rootfs/usr/lib/linux-builder/follow-host-clock).
+      // These are QEMU's defaults, stated because the guest depends on them.
+      "-rtc",
+      "base=utc,clock=host",
       "-drive",
       `file=${qemuValue(spec.disk)},if=none,id=nix,format=raw,cache=writeback,discard=unmap`,
       "-device",

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { DEFAULT_SUPPORTED_FEATURES } from "../../src/config/config.js";
+import { writeCpio } from "../../src/image/archive/cpio.js";
 import { composeImage } from "../../src/image/compose.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
 import type { StoredImage } from "../../src/image/store.js";
@@ -57,6 +58,8 @@ export interface BootedGuest {
   readonly port: number;
   readonly builderKey: SshKeyPair;
   readonly builderKeyFile: string;
+  /** The key that logs in as root, when booted with `rootAccess` (see rootAccessArchive). */
+  readonly rootKeyFile?: string;
   readonly hostKey: SshKeyPair;
   readonly knownHostsFile: string;
   readonly consoleLog: string;
@@ -69,30 +72,57 @@ export interface BootedGuest {
   destroy(): Promise<void>;
 }
 
-export async function bootGuest(image: StoredImage, options: { diskFile?: string; memoryMiB?: number } = {}) {
+/**
+ * A test's way into the guest as root, which the product never offers: one more cpio after the
+ * secrets (the kernel unpacks archives in order, a later file replacing an earlier one) with root's
+ * authorized key and the image's own sshd_config, changed only to let root in with that key.
+ */
+async function rootAccessArchive(rootPublicKey: string): Promise<Buffer> {
+  const product = await readFile(join(import.meta.dirname, "../../guest/rootfs/etc/ssh/sshd_config"), "utf8");
+  const sshdConfig = product
+    .replace(/^PermitRootLogin no$/m, "PermitRootLogin prohibit-password")
+    .replace(/^AllowUsers builder$/m, "AllowUsers builder root");
+  if (
+    !/^PermitRootLogin prohibit-password$/m.test(sshdConfig) ||
+    !/^AllowUsers builder root$/m.test(sshdConfig)
+  )
+    throw new Error("guest/rootfs/etc/ssh/sshd_config changed: rootAccessArchive no longer lets root in");
+  return writeCpio([
+    { path: "etc/ssh/sshd_config", type: "file", mode: 0o644, data: Buffer.from(sshdConfig) },
+    { path: "root/.ssh", type: "directory", mode: 0o700 },
+    { path: "root/.ssh/authorized_keys", type: "file", mode: 0o600, data: Buffer.from(rootPublicKey) },
+  ]);
+}
+
+export async function bootGuest(
+  image: StoredImage,
+  options: { diskFile?: string; memoryMiB?: number; rootAccess?: boolean } = {},
+) {
   const arch = image.manifest.arch;
   const dir = await mkdtemp(join(tmpdir(), "lb-vm-"));
   const builderKey = generateEd25519KeyPair("builder@linux-builder-test");
   const hostKey = generateEd25519KeyPair("root@linux-builder");
   const builderKeyFile = join(dir, "builder_ed25519");
   await writeFile(builderKeyFile, builderKey.privateKey, { mode: 0o600 });
+  const rootKey = options.rootAccess ? generateEd25519KeyPair("root@linux-builder-test") : undefined;
+  const rootKeyFile = rootKey ? join(dir, "root_ed25519") : undefined;
+  if (rootKey && rootKeyFile) await writeFile(rootKeyFile, rootKey.privateKey, { mode: 0o600 });
   const initrd = join(dir, "initrd");
-  await writeFile(
-    initrd,
-    bootInitrd(await readFile(join(image.directory, "initrd")), {
-      hostPrivateKey: hostKey.privateKey,
-      hostPublicKey: hostKey.publicKey,
-      authorizedKeys: builderKey.publicKey,
-      nixConf: guestNixConf({
-        supportedFeatures: DEFAULT_SUPPORTED_FEATURES,
-        diskGiB: 4,
-        extraSubstituters: [],
-        extraTrustedPublicKeys: [],
-      }),
-      caCertificates: "",
+  const withSecrets = bootInitrd(await readFile(join(image.directory, "initrd")), {
+    hostPrivateKey: hostKey.privateKey,
+    hostPublicKey: hostKey.publicKey,
+    authorizedKeys: builderKey.publicKey,
+    nixConf: guestNixConf({
+      supportedFeatures: DEFAULT_SUPPORTED_FEATURES,
+      diskGiB: 4,
+      extraSubstituters: [],
+      extraTrustedPublicKeys: [],
     }),
-    { mode: 0o600 },
-  );
+    caCertificates: "",
+  });
+  // bootInitrd's result ends 4-byte aligned, as a next archive must start.
+  const archives = rootKey ? [withSecrets, await rootAccessArchive(rootKey.publicKey)] : [withSecrets];
+  await writeFile(initrd, Buffer.concat(archives), { mode: 0o600 });
   const disk = options.diskFile ?? join(dir, "nix.img");
   if (!existsSync(disk)) {
     // Sparse: the guest formats it on first boot.
@@ -128,6 +158,7 @@ export async function bootGuest(image: StoredImage, options: { diskFile?: string
     port,
     builderKey,
     builderKeyFile,
+    ...(rootKeyFile ? { rootKeyFile } : {}),
     hostKey,
     knownHostsFile,
     consoleLog,
@@ -188,12 +219,22 @@ export async function waitForConsole(
   }
 }
 
-/** Runs a command in the guest over ssh, retrying while sshd is still coming up. */
-export async function sshRun(guest: BootedGuest, command: string, timeoutMs = 60_000): Promise<string> {
+/**
+ * Runs a command in the guest over ssh, as builder or (for a guest booted with `rootAccess`) as
+ * root, retrying while sshd is still coming up.
+ */
+export async function sshRun(
+  guest: BootedGuest,
+  command: string,
+  timeoutMs = 60_000,
+  user: "builder" | "root" = "builder",
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
+  const keyFile = user === "root" ? guest.rootKeyFile : guest.builderKeyFile;
+  if (!keyFile) throw new Error("this guest was booted without rootAccess");
   for (;;) {
     try {
-      const { stdout } = await run("ssh", [...guest.sshOptions(), "builder@127.0.0.1", command], {
+      const { stdout } = await run("ssh", [...guest.sshOptions(keyFile), `${user}@127.0.0.1`, command], {
         timeout: 120_000,
       });
       return stdout;

@@ -49,6 +49,8 @@ test("x86_64 on Linux under TCG: the whole argv", () => {
     "-append",
     "console=ttyS0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list oops=panic",
     "-no-reboot",
+    "-rtc",
+    "base=utc,clock=host",
     "-drive",
     "file=/state/nix.img,if=none,id=nix,format=raw,cache=writeback,discard=unmap",
     "-device",

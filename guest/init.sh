@@ -135,6 +135,8 @@ if [ -z "$(dd if=$disk bs=65536 count=1 2>/dev/null | tr -d '\000' | head -c 1)"
   log "formatting $disk for /nix"
   formatted=1
   # A new disk is a sparse file of zeros: discarding it first (mke2fs's default) is work for nothing.
+  # The default 5 % reserved for root stays: the daemon (root) keeps working when builds (nixbld)
+  # fill the disk, and collects the garbage that frees it.
   /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1,nodiscard $disk ||
     fail "cannot format $disk"
 else
@@ -200,9 +202,18 @@ for chip in /sys/class/gpio/gpiochip*; do
   echo "$pin" >/sys/class/gpio/export 2>/dev/null
   if echo rising >"/sys/class/gpio/gpio$pin/edge" 2>/dev/null; then
     (
+      # The pause is a read that times out on a FIFO nobody writes: busybox's sleep is a new process,
+      # two a second for as long as the builder idles.
+      if mkfifo -m 600 $STATE/gpio-tick && exec 3<>$STATE/gpio-tick; then
+        pause() { read -r -t 0.5 -u 3 _; }
+      else
+        pause() { sleep 0.5; }
+      fi
+      rm -f $STATE/gpio-tick
       gpio_irq_line
       armed=$gpio_irq
-      while sleep 0.5; do
+      while :; do
+        pause
         gpio_irq_line
         if [ "$gpio_irq" != "$armed" ]; then
           armed=$gpio_irq

@@ -4,7 +4,7 @@
  * LINUX_BUILDER_HOME pointing at the bench's own home (.cache/bench/home: its package cache and
  * images are reused between runs).
  */
-import { mkdir, mkdtemp, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageStore, type StoredImage } from "../src/image/store.js";
@@ -216,6 +216,12 @@ export class OurBuilder {
       reportedSeconds: said ? Number(said[1]) : null,
       how: result.stderr.trim().split("\n").pop() ?? "",
     };
+  }
+
+  /** The running QEMU's pid, from the state folder; null when there is none. */
+  async qemuPid(): Promise<number | null> {
+    const text = await readFile(this.layout.pidfile, "utf8").catch(() => "");
+    return /^\d+\s*$/.test(text) ? Number(text) : null;
   }
 
   /** `linux-builder ssh -- COMMAND`. */

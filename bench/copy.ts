@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { open, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { VmShape } from "./baseline-vm.js";
-import { endReuse, type Installed, OurBuilder, shortTempDir } from "./ours.js";
+import { endReuse, type Installed, keepFailedConsole, OurBuilder, shortTempDir } from "./ours.js";
 import { freePort, log, onInterrupt, runCommand, tail } from "./support.js";
 
 /** The closure's size. */
@@ -173,6 +173,11 @@ export async function copyBench(shape: VmShape, diskGiB: number): Promise<CopyFi
   } finally {
     unregister();
     if (installed) await endReuse(installed);
+    // What the guest said, for a person to read, before its state folder goes.
+    if (failures.length > 0) {
+      const printed = await readFile(builder.layout.consoleLog, "utf8").catch(() => "");
+      failures.push(`the guest's console: ${await keepFailedConsole("copy", printed)}`);
+    }
     await cleanUp();
   }
 }

@@ -305,7 +305,7 @@ function memoryRows(figures: MemoryFigures | undefined, error: string | undefine
   ];
 }
 
-/** CPU seconds per minute and the share of one core: "0.62 CPU s/min, 1.0 % of a core". */
+/** The idle part: QEMU's CPU seconds per minute of idling, ours beside the systemd guest's. */
 function idleRows(
   ours: BootSeries | undefined,
   base: BootSeries | undefined,

@@ -73,6 +73,10 @@ export class BaselineVm {
     return new BaselineVm(image, port, consoleLog, qmpSocket, layout, child, exited, spawnedAt);
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }

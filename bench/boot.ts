@@ -1,7 +1,8 @@
 /**
- * Start → ready, stop time and idle memory, ours beside the systemd baseline: a first boot on a fresh
- * state (blank /nix disk; a pristine copy of the baseline's disk), then later boots of the same
- * state. The two alternate boot by boot, so that a busy moment on a shared machine falls on both.
+ * Start → ready, stop time, idle memory and idle host CPU, ours beside the systemd baseline: a first
+ * boot on a fresh state (blank /nix disk; a pristine copy of the baseline's disk), then later boots
+ * of the same state. The two alternate boot by boot, so that a busy moment on a shared machine falls
+ * on both.
  */
 import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,7 +10,16 @@ import { join } from "node:path";
 import type { BaselineImage } from "./baseline-image.js";
 import { BaselineVm, type VmShape } from "./baseline-vm.js";
 import { type BootSample, keepFailedConsole, OurBuilder, type StopSample } from "./ours.js";
-import { freePort, log, memoryInUse, onInterrupt, runCommand, sleep, tail } from "./support.js";
+import {
+  freePort,
+  log,
+  memoryInUse,
+  onInterrupt,
+  processCpuSeconds,
+  runCommand,
+  sleep,
+  tail,
+} from "./support.js";
 
 /** One guest the series boots again and again. */
 export interface Subject {
@@ -19,6 +29,8 @@ export interface Subject {
   boot(): Promise<BootSample>;
   /** /proc/meminfo of the running guest. */
   meminfo(): Promise<string | null>;
+  /** The running guest's QEMU process. */
+  qemuPid(): Promise<number | null>;
   /** Whatever else the guest says about its boot, while it runs (the baseline: systemd-analyze). */
   bootReport(): Promise<string | null>;
   stop(): Promise<StopSample>;
@@ -35,6 +47,8 @@ export interface BootSeries {
   readonly stops: StopSample[];
   /** MemTotal − MemAvailable after ready and the idle pause, on the last boot. */
   readonly memoryInUseBytes: number | null;
+  /** Host CPU QEMU used during that idle pause (from ready on). */
+  readonly idle: IdleCpu | null;
   readonly bootReport: string | null;
   /** Boots that failed (each was tried once more). */
   readonly failures: BootFailure[];
@@ -46,7 +60,28 @@ export interface BootFailure {
   readonly consoleLog: string | null;
 }
 
+/** The idle pause after the last boot: long enough for the guest to settle. */
 export const IDLE_SECONDS = 5;
+/** The pause instead when the idle part measures host CPU: a minute, as a person would leave it. */
+export const IDLE_CPU_SECONDS = 60;
+
+export interface IdleCpu {
+  /** Wall time of the pause, ready → the second reading. */
+  readonly seconds: number;
+  /** QEMU's utime + stime over it (all its threads: vCPUs, I/O, the event loop). */
+  readonly cpuSeconds: number;
+}
+
+/** QEMU's CPU time from ready over `seconds` of idling; null when its pid is unknown. */
+async function idleCpu(subject: Subject, seconds: number): Promise<IdleCpu | null> {
+  const pid = await subject.qemuPid();
+  const started = performance.now();
+  const before = pid === null ? null : await processCpuSeconds(pid);
+  await sleep(seconds * 1000);
+  const after = pid === null ? null : await processCpuSeconds(pid);
+  if (before === null || after === null) return null;
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: after - before };
+}
 
 export async function ourSubject(
   shape: VmShape,
@@ -68,6 +103,7 @@ export async function ourSubject(
       const result = await builder.ssh(["cat", "/proc/meminfo"]);
       return result.code === 0 ? result.stdout : null;
     },
+    qemuPid: () => builder.qemuPid(),
     bootReport: async () => null,
     stop: () => builder.stop(),
     async reset() {
@@ -121,6 +157,7 @@ export async function baselineSubject(
       const result = await vm?.ssh(["cat", "/proc/meminfo"]);
       return result?.code === 0 ? result.stdout : null;
     },
+    qemuPid: async () => (vm?.running ? (vm.pid ?? null) : null),
     async bootReport() {
       const result = await vm?.ssh(["systemd-analyze"]);
       return result?.code === 0 ? (result.stdout.trim().split("\n")[0] ?? null) : null;
@@ -144,12 +181,14 @@ export async function baselineSubject(
 /**
  * Boots each subject `firstBoots` times from a fresh state, then `laterBoots` times more on the last
  * one, alternating between the subjects; all stopped in the end. Several first boots: a single one
- * on a shared machine is one noisy sample.
+ * on a shared machine is one noisy sample. The last boot of each idles `idleSeconds` after ready
+ * (QEMU's CPU time read before and after), then its memory is read.
  */
 export async function bootSeries(
   subjects: readonly Subject[],
   firstBoots: number,
   laterBoots: number,
+  idleSeconds = IDLE_SECONDS,
 ): Promise<Record<string, BootSeries>> {
   const series = new Map(
     subjects.map((s) => [
@@ -159,6 +198,7 @@ export async function bootSeries(
         later: [] as BootSample[],
         stops: [] as StopSample[],
         memoryInUseBytes: null as number | null,
+        idle: null as IdleCpu | null,
         bootReport: null as string | null,
         failures: [] as BootFailure[],
       },
@@ -200,8 +240,12 @@ export async function bootSeries(
         `${subject.name}: ready in ${sample.seconds?.toFixed(1)} s${sample.uptimes ? ` ${JSON.stringify(sample.uptimes)}` : ""}`,
       );
       if (round === rounds - 1) {
-        // Idle memory on the last boot, once the guest has settled.
-        await sleep(IDLE_SECONDS * 1000);
+        // Idle CPU and memory on the last boot, once the guest has settled.
+        entry.idle = await idleCpu(subject, idleSeconds);
+        if (entry.idle)
+          log(
+            `${subject.name}: ${entry.idle.cpuSeconds.toFixed(2)} CPU s in ${entry.idle.seconds.toFixed(0)} s idle`,
+          );
         const meminfo = await subject.meminfo();
         entry.memoryInUseBytes = meminfo === null ? null : memoryInUse(meminfo);
         entry.bootReport = await subject.bootReport();

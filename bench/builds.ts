@@ -6,14 +6,14 @@
  * baseline too, through the same kind of machines line and an alias without reuse, as a
  * conventional builder is set up.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { builderNames, machinesLine, sshConfigBlock } from "../src/nix/builders.js";
+import { machinesLine, sshConfigBlock } from "../src/nix/builders.js";
 import type { BaselineImage } from "./baseline-image.js";
 import type { VmShape } from "./baseline-vm.js";
 import { baselineSubject } from "./boot.js";
-import { OurBuilder } from "./ours.js";
+import { endReuse, type Installed, OurBuilder, shortTempDir } from "./ours.js";
 import { freePort, log, median, onInterrupt, runCommand, tail } from "./support.js";
 
 export interface BuildRun {
@@ -71,40 +71,20 @@ function record(
 
 /** Reuse and no-reuse, ABBA-interleaved, on one fresh builder of ours. */
 async function ourBuilds(n: number, shape: VmShape, diskGiB: number, notes: string[]) {
-  // Short: install puts ssh's reuse sockets in <nix-conf-dir>/linux-builder-ssh/%C, and ssh fails
-  // outright (not only without reuse) when that path, plus its 17-character temporary suffix, is
-  // longer than a unix socket path may be (108 bytes).
-  const dir = await mkdtemp(join(tmpdir().length <= 12 ? tmpdir() : "/tmp", "lbb-"));
-  const stateDir = join(dir, "state");
-  const nixConfDir = join(dir, "nix");
-  const sshConfigDir = join(dir, "ssh");
-  const builder = new OurBuilder(stateDir, await freePort(), shape, diskGiB);
+  const dir = await shortTempDir();
+  const builder = new OurBuilder(join(dir, "state"), await freePort(), shape, diskGiB);
   const reuse = { seconds: [] as number[], failures: [] as string[] };
   const noReuse = { seconds: [] as number[], failures: [] as string[] };
-  const sshConfig = join(sshConfigDir, builderNames(builder.port).sshConfigFile);
+  let installed: Installed | undefined;
   const unregister = onInterrupt(async () => {
     await builder.stop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
   try {
     log("builds: ours: start");
-    let started = await builder.start(120);
-    if (!started.ok) {
-      notes.push(`ours: start failed, tried again: ${started.error}`);
-      await builder.stop();
-      started = await builder.start(120);
-    }
-    if (!started.ok) throw new Error(`start failed: ${started.error}`);
-    await mkdir(nixConfDir);
-    await mkdir(sshConfigDir);
-    const installed = await builder.run("install", [
-      "--nix-conf-dir",
-      nixConfDir,
-      "--ssh-config-dir",
-      sshConfigDir,
-    ]);
-    if (installed.code !== 0) throw new Error(`install failed: ${tail(installed.stderr, 5)}`);
-    const machines = join(nixConfDir, "machines");
+    await builder.startReady(120, notes);
+    installed = await builder.install(dir);
+    const { machines, sshConfig } = installed;
     const modes = { reuse: `-F ${sshConfig}`, noReuse: `-F ${sshConfig} ${NO_REUSE}` };
     log(`builds: ours: ${n} + 1 builds each way (reuse as installed, and ${NO_REUSE}), interleaved`);
     // One untimed build each way first: the host's Nix and the guest's store warm up.
@@ -122,10 +102,7 @@ async function ourBuilds(n: number, shape: VmShape, diskGiB: number, notes: stri
     );
   } finally {
     unregister();
-    // The reuse connection's master lingers (ControlPersist): end it before the guest goes.
-    await runCommand("ssh", ["-F", sshConfig, "-O", "exit", builderNames(builder.port).alias], {
-      timeoutMs: 10_000,
-    });
+    if (installed) await endReuse(installed);
     await builder.stop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }

@@ -4,9 +4,11 @@
  * LINUX_BUILDER_HOME pointing at the bench's own home (.cache/bench/home: its package cache and
  * images are reused between runs).
  */
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageStore, type StoredImage } from "../src/image/store.js";
+import { builderNames } from "../src/nix/builders.js";
 import { readConsoleSince } from "../src/vm/console-watch.js";
 import { stateLayout } from "../src/vm/state.js";
 import type { VmShape } from "./baseline-vm.js";
@@ -76,6 +78,19 @@ export async function keepFailedConsole(name: string, printed: string): Promise<
   const file = join(dir, `${name}-${new Date().toISOString().replaceAll(":", "-")}.log`);
   await writeFile(file, printed);
   return file;
+}
+
+/** A new folder with a short path, for `install` (see OurBuilder.install). */
+export function shortTempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir().length <= 12 ? tmpdir() : "/tmp", "lbb-"));
+}
+
+/** What `install` wrote into folders standing in for /etc/nix and /etc/ssh/ssh_config.d. */
+export interface Installed {
+  readonly machines: string;
+  /** The ssh_config file with the alias (and its connection reuse), for `ssh -F` and NIX_SSHOPTS. */
+  readonly sshConfig: string;
+  readonly alias: string;
 }
 
 /** One builder install: a state directory, a port, the VM's shape. */
@@ -151,6 +166,46 @@ export class OurBuilder {
     };
   }
 
+  /**
+   * `start`, and once more if that boot failed (now and then a TCG guest dies at boot, a kernel
+   * oops); what went wrong the first time is added to `notes`. Throws when the second fails too.
+   */
+  async startReady(readyTimeoutSeconds: number, notes: string[]): Promise<BootSample> {
+    let started = await this.start(readyTimeoutSeconds);
+    if (!started.ok) {
+      notes.push(`ours: start failed, tried again: ${started.error}`);
+      await this.stop();
+      started = await this.start(readyTimeoutSeconds);
+    }
+    if (!started.ok) throw new Error(`start failed: ${started.error}`);
+    return started;
+  }
+
+  /**
+   * `install` into `dir`/nix and `dir`/ssh. `dir` must be short (shortTempDir): install puts ssh's reuse sockets in
+   * <nix-conf-dir>/linux-builder-ssh/%C, and ssh fails outright (not only without reuse) when that
+   * path, plus its 17-character temporary suffix, is longer than a unix socket path may be (108 bytes).
+   */
+  async install(dir: string): Promise<Installed> {
+    const nixConfDir = join(dir, "nix");
+    const sshConfigDir = join(dir, "ssh");
+    await mkdir(nixConfDir);
+    await mkdir(sshConfigDir);
+    const installed = await this.run("install", [
+      "--nix-conf-dir",
+      nixConfDir,
+      "--ssh-config-dir",
+      sshConfigDir,
+    ]);
+    if (installed.code !== 0) throw new Error(`install failed: ${tail(installed.stderr, 5)}`);
+    const names = builderNames(this.port);
+    return {
+      machines: join(nixConfDir, "machines"),
+      sshConfig: join(sshConfigDir, names.sshConfigFile),
+      alias: names.alias,
+    };
+  }
+
   async stop(): Promise<StopSample> {
     const result = await this.run("stop", ["--timeout", "60"], 120_000);
     const said = /in ([0-9.]+) s/.exec(result.stderr);
@@ -163,8 +218,19 @@ export class OurBuilder {
     };
   }
 
+  /** The running QEMU's pid, from the state folder; null when there is none. */
+  async qemuPid(): Promise<number | null> {
+    const text = await readFile(this.layout.pidfile, "utf8").catch(() => "");
+    return /^\d+\s*$/.test(text) ? Number(text) : null;
+  }
+
   /** `linux-builder ssh -- COMMAND`. */
   ssh(command: readonly string[]): Promise<Finished> {
     return this.run("ssh", ["--", ...command], 60_000);
   }
+}
+
+/** Ends the reuse connection's master, which lingers (ControlPersist): before the guest goes. */
+export async function endReuse(installed: Installed): Promise<void> {
+  await runCommand("ssh", ["-F", installed.sshConfig, "-O", "exit", installed.alias], { timeoutMs: 10_000 });
 }

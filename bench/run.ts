@@ -6,6 +6,7 @@
  *   npm run bench                                   # everything
  *   npm run bench -- --only boot,build,compose,footprint
  *   npm run bench -- --only memory
+ *   npm run bench -- --only copy,idle
  *   npm run bench -- --json                         # the JSON on stdout instead of the table
  *   npm run bench -- --builds 10 --first-boots 3 --later-boots 3
  *
@@ -20,6 +21,10 @@
  *             same static binary in the guest and on the host (see accel-projection.ts)
  *   memory    QEMU's resident size after the guest filled 70 % of its memory and freed it, with free
  *             page reporting (the product's virtio-balloon) and without it (see memory.ts)
+ *   copy      a 512 MiB store path (random bytes) to the builder with `nix copy --to ssh-ng://…` and
+ *             back with `--from`, beside raw ssh (`cat`) over the same connection (see copy.ts)
+ *   idle      host CPU (QEMU's utime + stime) over the first 60 s after ready, beside the systemd
+ *             guest: the boot series' last boot idles 60 s instead of 5 (see boot.ts)
  *
  * Both guests boot in the product's default shape for this host (all its CPUs, a quarter of its
  * memory), under TCG. On Debian as root it installs what the baseline needs (mmdebstrap) itself;
@@ -42,19 +47,21 @@ import {
   type BootSeries,
   baselineSubject,
   bootSeries,
+  IDLE_CPU_SECONDS,
   IDLE_SECONDS,
   ourSubject,
   type Subject,
 } from "./boot.js";
 import { type BuildFigures, buildBench } from "./builds.js";
 import { type ComposeFigures, composeBench } from "./compose.js";
+import { COPY_BYTES, type CopyFigures, copyBench, type Transfer } from "./copy.js";
 import { ensureBaselineTools } from "./host-tools.js";
 import { AFTER_SECONDS, type MemoryFigures, memoryBench } from "./memory.js";
 import { BENCH_HOME, prepareOurImage } from "./ours.js";
 import { allocatedBytes, BENCH_DIR, log, median, monitorContention, runCommand } from "./support.js";
 import { formatTable, type Row } from "./table.js";
 
-const PARTS = ["boot", "build", "compose", "footprint", "accel", "memory"] as const;
+const PARTS = ["boot", "build", "compose", "footprint", "accel", "memory", "copy", "idle"] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -228,6 +235,7 @@ function footprintRows(
   baselineSizes: { boot: number; disk: number } | undefined,
   why: string | undefined,
   oursBootFiles: string | undefined,
+  idleSeconds: number,
 ): Row[] {
   const stops = (s: BootSeries | undefined) =>
     median((s?.stops ?? []).flatMap((x) => (x.ok && x.seconds !== null ? [x.seconds] : [])));
@@ -250,7 +258,7 @@ function footprintRows(
       ours: ours?.memoryInUseBytes ?? null,
       baseline: base?.memoryInUseBytes ?? null,
       unit: "bytes",
-      note: `MemTotal − MemAvailable, ${IDLE_SECONDS} s after ready, ${SHAPE.memoryMiB} MiB guests`,
+      note: `MemTotal − MemAvailable, ${idleSeconds} s after ready, ${SHAPE.memoryMiB} MiB guests`,
     },
     {
       part: "footprint",
@@ -295,6 +303,55 @@ function memoryRows(figures: MemoryFigures | undefined, error: string | undefine
       note: `${figures.shape.memoryMiB} MiB guest wrote ${figures.fillMiB} MiB into tmpfs and deleted it; VmRSS before → peak: ours ${m(on?.beforeBytes)} → ${m(on?.peakBytes)}, baseline ${m(off?.beforeBytes)} → ${m(off?.peakBytes)}; ${fell}; ours: virtio-balloon free page reporting; baseline: the same builder booted without the balloon device${figures.failures.length > 0 ? `; failed: ${figures.failures.join("; ")}` : ""}`,
     },
   ];
+}
+
+/** The idle part: QEMU's CPU seconds per minute of idling, ours beside the systemd guest's. */
+function idleRows(
+  ours: BootSeries | undefined,
+  base: BootSeries | undefined,
+  why: string | undefined,
+): Row[] {
+  const perMinute = (s: BootSeries | undefined) =>
+    s?.idle ? (s.idle.cpuSeconds / s.idle.seconds) * 60 : null;
+  const core = (s: BootSeries | undefined) => {
+    const m = perMinute(s);
+    return m === null ? "—" : `${((m / 60) * 100).toFixed(1)} % of one core`;
+  };
+  return [
+    {
+      part: "idle",
+      what: `host CPU of an idle builder, per minute (${IDLE_CPU_SECONDS} s from ready)`,
+      ours: perMinute(ours),
+      baseline: perMinute(base),
+      unit: "s",
+      note: `QEMU's utime + stime (/proc/PID/stat, all threads), as CPU seconds per minute: ours ${core(ours)}, baseline ${core(base)}; ${SHAPE.cpus} vCPUs each; baseline: the systemd guest booted the same way${why ? `; ${why}` : ""}`,
+    },
+  ];
+}
+
+/**
+ * Seconds for the 512 MiB, so that baseline/ours is nix copy's share of raw ssh's throughput (below 1:
+ * slower than the connection allows); MB/s in the note.
+ */
+function copyRows(figures: CopyFigures | undefined, error: string | undefined): Row[] {
+  const mb = (t: Transfer | null | undefined) => (t ? `${t.megabytesPerSecond.toFixed(1)} MB/s` : "—");
+  const mib = COPY_BYTES / 1024 ** 2;
+  const failed = figures?.failures.length ? `; failed: ${figures.failures.join("; ")}` : "";
+  return (
+    [
+      ["to", "nix copy --to ssh-ng://", "cat > /dev/null in the guest"],
+      ["from", "nix copy --from ssh-ng://", "cat of the store path in the guest"],
+    ] as const
+  ).map(([way, ours, raw]) => ({
+    part: "copy",
+    what: `${mib} MiB closure ${way} the builder`,
+    ours: figures?.[way].nixCopy?.seconds ?? null,
+    baseline: figures?.[way].rawSsh?.seconds ?? null,
+    unit: "s",
+    note: figures
+      ? `ours: ${ours}, ${mb(figures[way].nixCopy)}; baseline: raw ssh over the same alias and ControlMaster connection (${raw}), ${mb(figures[way].rawSsh)}; random bytes (incompressible), one path made with nix-store --add${failed}`
+      : (error ?? "not measured"),
+  }));
 }
 
 function buildRows(figures: BuildFigures | undefined, why: string | undefined): Row[] {
@@ -345,14 +402,14 @@ async function main(): Promise<void> {
   await mkdir(BENCH_DIR, { recursive: true });
   log(`parts: ${[...options.parts].join(", ")}; mirror ${mirror}; machine ${machineType()}, TCG`);
 
-  const needsVm = has("boot") || has("build") || has("footprint") || has("accel");
+  const needsVm = has("boot") || has("build") || has("footprint") || has("accel") || has("idle");
   // Both baselines need mmdebstrap (and mke2fs for the disk image); the memory part's baseline is
-  // our own builder without the balloon, so it needs neither.
+  // our own builder without the balloon, the copy part's raw ssh to it, so they need neither.
   const missingTools = needsVm || has("compose") ? await ensureBaselineTools() : undefined;
   let image: StoredImage | undefined;
   let baseline: BaselineImage | undefined;
   let baselineWhy = missingTools;
-  if (needsVm || has("memory")) image = await prepareOurImage(mirror);
+  if (needsVm || has("memory") || has("copy")) image = await prepareOurImage(mirror);
   if (needsVm && image) {
     if (missingTools === undefined && process.getuid?.() !== 0) {
       baselineWhy =
@@ -369,16 +426,18 @@ async function main(): Promise<void> {
     }
   }
 
-  // Boot series: both guests, alternating; the footprint part reads its stop times and memory.
+  // Boot series: both guests, alternating; the footprint part reads its stop times and memory, the
+  // idle part the last boot's CPU.
   let series: Record<string, BootSeries> = {};
-  if (has("boot") || has("footprint")) {
+  const idleSeconds = has("idle") ? IDLE_CPU_SECONDS : IDLE_SECONDS;
+  if (has("boot") || has("footprint") || has("idle")) {
     const subjects: Subject[] = [];
     try {
       subjects.push(await ourSubject(SHAPE, DISK_GIB, READY_TIMEOUT_S.ours));
       if (baseline) subjects.push(await baselineSubject(baseline, SHAPE, READY_TIMEOUT_S.baseline));
       series = has("boot")
-        ? await bootSeries(subjects, options.firstBoots, options.laterBoots)
-        : await bootSeries(subjects, 1, 0);
+        ? await bootSeries(subjects, options.firstBoots, options.laterBoots, idleSeconds)
+        : await bootSeries(subjects, 1, 0, idleSeconds);
     } catch (error) {
       errors.push(`boot: ${(error as Error).stack ?? error}`);
       log(`boot: ${(error as Error).message}`);
@@ -432,6 +491,18 @@ async function main(): Promise<void> {
     }
   }
 
+  let copy: CopyFigures | undefined;
+  let copyError: string | undefined;
+  if (has("copy") && image) {
+    try {
+      copy = await copyBench(SHAPE, DISK_GIB);
+    } catch (error) {
+      copyError = (error as Error).message.split("\n")[0];
+      errors.push(`copy: ${(error as Error).stack ?? error}`);
+      log(`copy: ${(error as Error).message}`);
+    }
+  }
+
   const baselineSizes = baseline
     ? {
         boot: (await stat(baseline.kernel)).size + (await stat(baseline.initrd)).size,
@@ -444,6 +515,8 @@ async function main(): Promise<void> {
     ...(has("compose") ? (compose?.rows ?? []) : []),
     ...(has("accel") ? accelRows(series.ours, series.baseline, slowdown) : []),
     ...(has("memory") ? memoryRows(memory, memoryError) : []),
+    ...(has("copy") ? copyRows(copy, copyError) : []),
+    ...(has("idle") ? idleRows(series.ours, series.baseline, baselineWhy) : []),
     ...(has("footprint")
       ? footprintRows(
           series.ours,
@@ -453,6 +526,7 @@ async function main(): Promise<void> {
           baselineSizes,
           baselineWhy,
           image ? await describeBootFiles(image) : undefined,
+          idleSeconds,
         )
       : []),
   ];
@@ -484,6 +558,7 @@ async function main(): Promise<void> {
       builds: builds ?? null,
       compose: compose?.details ?? null,
       memory: memory ?? null,
+      copy: copy ?? null,
     },
     errors,
   };
@@ -494,12 +569,13 @@ async function main(): Promise<void> {
   } else {
     const lines = [
       `linux-builder bench: amd64 guest, ${SHAPE.cpus} vCPUs, ${SHAPE.memoryMiB} MiB, QEMU ${machineType()} under TCG; ${cpus().length} host CPUs (load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} at the start)`,
-      ...([...options.parts].some((part) => part !== "memory")
+      ...([...options.parts].some((part) => part !== "memory" && part !== "copy")
         ? [
             `baseline: the same Debian packages, conventional: mmdebstrap root with systemd as init on a disk image, same kernel, same QEMU`,
           ]
         : []),
       ...(has("memory") ? ["memory's baseline: our own builder, booted without the balloon device"] : []),
+      ...(has("copy") ? ["copy's baseline: raw ssh to our own builder, over the same connection"] : []),
       ...(others.othersRunningShare > 0
         ? [
             `caution: other VMs (not this bench's) ran during ${(others.othersRunningShare * 100).toFixed(0)}% of the run, up to ${others.maxOthersAtOnce} at once: they share the CPUs, the figures are slower and noisier`,

@@ -115,6 +115,27 @@ export function memoryInUse(meminfo: string): number | null {
   return total === undefined || available === undefined ? null : total - available;
 }
 
+/** utime + stime of a process in clock ticks, from its /proc/PID/stat line. */
+function cpuTicks(stat: string): number {
+  // Fields 14 and 15; the command name (field 2, in parentheses) may hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isInteger(utime) || !Number.isInteger(stime))
+    throw new Error(`not a /proc/PID/stat line: ${stat}`);
+  return utime + stime;
+}
+
+let clockTicks: number | undefined;
+
+/** The CPU time (user + system, all threads) a running process has used, in seconds; Linux only. */
+export async function processCpuSeconds(pid: number): Promise<number | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+  if (stat === null) return null;
+  clockTicks ??= Number((await execFileAsync("getconf", ["CLK_TCK"])).stdout.trim());
+  return cpuTicks(stat) / clockTicks;
+}
+
 /** Cleanups to run if the bench is interrupted (Ctrl-c): VMs stopped, temporary state removed. */
 const cleanups = new Set<() => Promise<void>>();
 

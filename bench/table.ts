@@ -4,7 +4,7 @@ import { formatBytes } from "../src/cli/output.js";
 export type Unit = "s" | "bytes";
 
 export interface Row {
-  readonly part: "boot" | "build" | "compose" | "footprint" | "accel" | "memory";
+  readonly part: "boot" | "build" | "compose" | "footprint" | "accel" | "memory" | "copy" | "idle";
   readonly what: string;
   readonly ours: number | null;
   readonly baseline: number | null;

@@ -7,77 +7,38 @@
  * from the disk.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
-import { builderNames } from "../../src/nix/builders.js";
-import { freePort, testHome, testImage } from "../support/guest-vm.js";
+import { derivation, type InstalledBuilder, installedBuilder } from "../support/installed-builder.js";
 
-const run = promisify(execFile);
 const GIB = 1024 ** 3;
 
 describe("the guest as a builder: features, big build folders, garbage collection (slow)", () => {
-  let home: string;
-  let port: number;
-  const stateDir = () => join(home, "state");
-  const cli = (command: string, ...args: string[]) =>
-    run(
-      "node",
-      [
-        "bin/linux-builder.js",
-        command,
-        ...["--state-dir", stateDir(), "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
-        ...args,
-      ],
-      { env: { ...process.env, LINUX_BUILDER_HOME: home }, timeout: 900_000 },
-    );
-  /** nix-build through exactly the machines file and ssh alias install wrote. */
-  const nixBuild = (expression: string) => {
-    const nixConfDir = join(home, "etc-nix");
-    const sshConfig = join(home, "ssh_config.d", builderNames(port).sshConfigFile);
-    return run(
-      "nix-build",
-      ["--max-jobs", "0", "--builders", `@${nixConfDir}/machines`, "--no-out-link", "-E", expression],
-      { env: { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` }, timeout: 900_000 },
-    );
-  };
-  const derivation = (name: string, attributes: string, script: string) =>
-    `derivation { name = "${name}"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}"; ${attributes} args = [ "-c" ${JSON.stringify(script)} ]; }`;
+  let builder: InstalledBuilder;
 
   before(async () => {
-    await testImage("amd64");
-    // A home of its own for its config file, sharing the tests' package cache and images.
-    home = await mkdtemp(join(tmpdir(), "lb-guest-builds-"));
-    await symlink(join(testHome(), "cache"), join(home, "cache"));
-    await symlink(join(testHome(), "images"), join(home, "images"));
-    await writeFile(
-      join(home, "config.json"),
-      JSON.stringify({ supportedFeatures: ["benchmark", "big-parallel", "nixos-test", "lb-test-feature"] }),
-    );
-    port = await freePort();
-    await mkdir(join(home, "etc-nix"));
-    await mkdir(join(home, "ssh_config.d"));
+    builder = await installedBuilder({
+      name: "guest-builds",
+      config: { supportedFeatures: ["benchmark", "big-parallel", "nixos-test", "lb-test-feature"] },
+      cpus: 2,
+      memoryMiB: 1024,
+      diskGiB: 8,
+    });
   });
 
   after(async () => {
-    await cli("stop").catch(() => undefined);
-    await rm(home, { recursive: true, force: true });
+    await builder?.cleanup();
   });
 
   test("features from the one setting, builds on the /nix disk, garbage collection from its size", {
     timeout: 30 * 60_000,
   }, async () => {
+    const { cli, nixBuild } = builder;
     await cli("start");
-    await cli(
-      "install",
-      ...["--nix-conf-dir", join(home, "etc-nix"), "--ssh-config-dir", join(home, "ssh_config.d")],
-    );
+    await builder.install();
     assert.match(
-      await readFile(join(home, "etc-nix", "machines"), "utf8"),
+      await readFile(join(builder.nixConfDir, "machines"), "utf8"),
       / benchmark,big-parallel,nixos-test,lb-test-feature - /,
     );
 
@@ -92,8 +53,8 @@ describe("the guest as a builder: features, big build folders, garbage collectio
     const featured = await nixBuild(
       derivation(
         "lb-featured",
-        'requiredSystemFeatures = [ "lb-test-feature" ];',
         'read r < /proc/sys/kernel/osrelease; echo "built on $r" > $out',
+        'requiredSystemFeatures = [ "lb-test-feature" ];',
       ),
     );
     assert.match(
@@ -103,7 +64,7 @@ describe("the guest as a builder: features, big build folders, garbage collectio
 
     // One that needs a feature nobody offers is refused by Nix before any dispatch.
     const absent = await nixBuild(
-      derivation("lb-unfeatured", 'requiredSystemFeatures = [ "lb-absent-feature" ];', "echo > $out"),
+      derivation("lb-unfeatured", "echo > $out", 'requiredSystemFeatures = [ "lb-absent-feature" ];'),
     ).catch((error: { stderr?: string }) => error);
     assert.match(String((absent as { stderr?: string }).stderr), /lb-absent-feature/);
 
@@ -112,7 +73,6 @@ describe("the guest as a builder: features, big build folders, garbage collectio
     const big = await nixBuild(
       derivation(
         "lb-big-build-folder",
-        "",
         [
           's=$(printf "%*s" 1048576 "")',
           "i=0; while [ $i -lt 520 ]; do printf '%s' \"$s\" >> big; i=$((i+1)); done",

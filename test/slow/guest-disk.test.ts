@@ -16,14 +16,12 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { builderNames } from "../../src/nix/builders.js";
 import { gcThresholds } from "../../src/vm/guest-nix-conf.js";
-import { freePort, testHome, testImage } from "../support/guest-vm.js";
+import { derivation, type InstalledBuilder, installedBuilder } from "../support/installed-builder.js";
 import { shellQuote } from "../support/pty.js";
 
 const run = promisify(execFile);
@@ -78,37 +76,13 @@ async function eventually(check: () => Promise<void>): Promise<void> {
 }
 
 describe("the guest's /nix disk full: garbage collection, a build that fills it (slow)", () => {
-  let home: string;
-  let port: number;
-  const stateDir = () => join(home, "state");
-  const cli = (command: string, ...args: string[]) =>
-    run(
-      "node",
-      [
-        "bin/linux-builder.js",
-        command,
-        ...["--state-dir", stateDir(), "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", "1024", "--disk", String(DISK_GIB)],
-        ...args,
-      ],
-      { env: { ...process.env, LINUX_BUILDER_HOME: home }, timeout: 900_000, maxBuffer: 64 * MIB },
-    );
+  let builder: InstalledBuilder;
   /** A shell command on the guest, as `builder`. */
-  const guest = async (command: string) => (await cli("ssh", "--", command)).stdout;
+  const guest = async (command: string) => (await builder.cli("ssh", "--", command)).stdout;
   /** The guest's free space on /nix for a build (a build user is not root: f_bavail). */
   const guestAvailable = async () => {
     const [blocks, blockSize] = (await guest("stat -f -c '%a %S' /nix")).trim().split(" ").map(Number);
     return Number(blocks) * Number(blockSize);
-  };
-  /** nix-build through exactly the machines file and ssh alias install wrote. */
-  const nixBuild = (...args: string[]) => {
-    const nixConfDir = join(home, "etc-nix");
-    const sshConfig = join(home, "ssh_config.d", builderNames(port).sshConfigFile);
-    return run(
-      "nix-build",
-      ["--max-jobs", "0", "--builders", `@${nixConfDir}/machines`, "--no-out-link", ...args],
-      { env: { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` }, timeout: 900_000 },
-    );
   };
   const started = Date.now();
   const mark = (what: string) =>
@@ -120,33 +94,29 @@ describe("the guest's /nix disk full: garbage collection, a build that fills it 
         "This test writes into the guest's file system with e2fsprogs (debugfs, dumpe2fs): install them.",
       );
     });
-    await testImage("amd64");
-    // A home of its own, sharing the tests' package cache and images.
-    home = await mkdtemp(join(tmpdir(), "lb-guest-disk-"));
-    await symlink(join(testHome(), "cache"), join(home, "cache"));
-    await symlink(join(testHome(), "images"), join(home, "images"));
-    port = await freePort();
-    await mkdir(join(home, "etc-nix"));
-    await mkdir(join(home, "ssh_config.d"));
+    builder = await installedBuilder({
+      name: "guest-disk",
+      cpus: 2,
+      memoryMiB: 1024,
+      diskGiB: DISK_GIB,
+      maxBuffer: 64 * MIB,
+    });
   });
 
   after(async () => {
-    await cli("stop").catch(() => undefined);
-    await rm(home, { recursive: true, force: true });
+    await builder?.cleanup();
   });
 
   test("dead paths past min-free are collected by the next build; a build that fills the disk fails cleanly", {
     timeout: 30 * 60_000,
   }, async () => {
+    const { cli, nixBuild } = builder;
     // The guest formats its disk at the first boot; stopped, the disk gets its ballast.
     await cli("start");
     await cli("stop");
-    await addBallast(join(stateDir(), "nix.img"), minFree + DEAD_BYTES / 2, home);
+    await addBallast(join(builder.stateDir, "nix.img"), minFree + DEAD_BYTES / 2, builder.home);
     await cli("start");
-    await cli(
-      "install",
-      ...["--nix-conf-dir", join(home, "etc-nix"), "--ssh-config-dir", join(home, "ssh_config.d")],
-    );
+    await builder.install();
     mark("booted with the ballast, installed");
 
     // Dead paths: built on the guest by its own Nix, no link kept, so nothing roots them.
@@ -165,9 +135,7 @@ describe("the guest's /nix disk full: garbage collection, a build that fills it 
     mark(`${deadPaths.length} dead paths made; ${(beforeGc / MIB).toFixed(0)} MiB free`);
 
     // The next build: the guest's Nix collects before it builds (its log reaches the host's stderr).
-    const derivation = (name: string) =>
-      `derivation { name = "${name}"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}"; args = [ "-c" "echo built > $out" ]; }`;
-    const next = await nixBuild("-E", derivation("lb-after-dead-paths"));
+    const next = await nixBuild(derivation("lb-after-dead-paths"));
     const wanted = /^running auto-GC to free (\d+) bytes$/m.exec(next.stderr);
     assert(wanted, `no auto-GC in the next build's output:\n${next.stderr}`);
     assert(Number(wanted[1]) > maxFree - minFree && Number(wanted[1]) <= maxFree, wanted[0]);
@@ -182,24 +150,23 @@ describe("the guest's /nix disk full: garbage collection, a build that fills it 
     mark("collected by the next build");
 
     // A build that fills the disk, in its build folder and in its output.
-    const busybox = join(home, "busybox");
+    const busybox = join(builder.home, "busybox");
     const { stdout: binary } = await run(
       "node",
       [
         "bin/linux-builder.js",
         "ssh",
         "--state-dir",
-        stateDir(),
+        builder.stateDir,
         "--port",
-        String(port),
+        String(builder.port),
         "--",
         "cat /usr/bin/busybox",
       ],
-      { env: { ...process.env, LINUX_BUILDER_HOME: home }, encoding: "buffer", maxBuffer: 64 * MIB },
+      { env: builder.env, encoding: "buffer", maxBuffer: 64 * MIB },
     );
     await writeFile(busybox, binary, { mode: 0o755 });
     const fill = await nixBuild(
-      "-E",
       `let bb = builtins.path { path = ${busybox}; name = "busybox"; }; in derivation {
         name = "lb-fill-disk"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}";
         args = [ "-c" ''
@@ -225,7 +192,7 @@ describe("the guest's /nix disk full: garbage collection, a build that fills it 
     assert((await guestAvailable()) < minFree, "the failed build's partial output is still there");
 
     // The next build succeeds, and its garbage collection takes the partial output.
-    const recovered = await nixBuild("-E", derivation("lb-after-full-disk"));
+    const recovered = await nixBuild(derivation("lb-after-full-disk"));
     assert.match(recovered.stderr, /^running auto-GC to free \d+ bytes$/m);
     assert.match(recovered.stdout, /^\/nix\/store\/\w+-lb-after-full-disk$/m);
     await eventually(async () => {

@@ -7,17 +7,9 @@
  * retries (Nix's default was five attempts with backoff, each one a line).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
-import { builderNames } from "../../src/nix/builders.js";
-import { freePort, testHome, testImage } from "../support/guest-vm.js";
-
-const run = promisify(execFile);
+import { derivation, type InstalledBuilder, installedBuilder } from "../support/installed-builder.js";
 
 /** A binary cache with nothing in it but its nix-cache-info, on 127.0.0.1: the paths asked for. */
 async function emptyCache(): Promise<{ server: Server; port: number; requests: string[] }> {
@@ -45,67 +37,37 @@ function guestLines(stderr: string): string[] {
 }
 
 describe("the builder offline (slow)", () => {
-  let home: string;
-  let port: number;
+  let builder: InstalledBuilder;
   let cache: Awaited<ReturnType<typeof emptyCache>>;
-  const stateDir = () => join(home, "state");
-  const cli = (command: string, ...args: string[]) =>
-    run(
-      "node",
-      [
-        "bin/linux-builder.js",
-        command,
-        ...["--state-dir", stateDir(), "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", "1024", "--disk", "4"],
-        ...args,
-      ],
-      { env: { ...process.env, LINUX_BUILDER_HOME: home }, timeout: 900_000 },
-    );
   /** nix-build through exactly the machines file and ssh alias install wrote; how long it took. */
   const nixBuild = async (name: string) => {
-    const nixConfDir = join(home, "etc-nix");
-    const sshConfig = join(home, "ssh_config.d", builderNames(port).sshConfigFile);
     const started = Date.now();
-    const result = await run(
-      "nix-build",
-      [
-        ...["--max-jobs", "0", "--builders", `@${nixConfDir}/machines`, "--no-out-link", "-E"],
-        `derivation { name = "${name}"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}"; args = [ "-c" "echo built > $out" ]; }`,
-      ],
-      { env: { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` }, timeout: 900_000 },
-    );
+    const result = await builder.nixBuild(derivation(name));
     return { ...result, seconds: (Date.now() - started) / 1000 };
   };
 
   before(async () => {
-    await testImage("amd64");
-    home = await mkdtemp(join(tmpdir(), "lb-guest-offline-"));
-    await symlink(join(testHome(), "cache"), join(home, "cache"));
-    await symlink(join(testHome(), "images"), join(home, "images"));
     cache = await emptyCache();
-    await writeFile(
-      join(home, "config.json"),
-      JSON.stringify({ extraSubstituters: [`http://10.0.2.2:${cache.port}`] }),
-    );
-    port = await freePort();
-    await mkdir(join(home, "etc-nix"));
-    await mkdir(join(home, "ssh_config.d"));
+    builder = await installedBuilder({
+      name: "guest-offline",
+      config: { extraSubstituters: [`http://10.0.2.2:${cache.port}`] },
+      cpus: 2,
+      memoryMiB: 1024,
+      diskGiB: 4,
+    });
   });
 
   after(async () => {
     cache.server.close();
-    await cli("stop").catch(() => undefined);
-    await rm(home, { recursive: true, force: true });
+    await builder?.cleanup();
   });
 
   test("a cache gone offline: the build succeeds, the guest says two lines for it and retries nothing", {
     timeout: 30 * 60_000,
   }, async () => {
+    const { cli } = builder;
     await cli("start");
-    await cli(
-      "install",
-      ...["--nix-conf-dir", join(home, "etc-nix"), "--ssh-config-dir", join(home, "ssh_config.d")],
-    );
+    await builder.install();
 
     // Online: the guest asks the cache about the output before it builds it.
     const online = await nixBuild("lb-online");

@@ -5,72 +5,32 @@
  * which grew with what was swapped out, shrinks again once the build is gone (swap discards).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, stat, symlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
-import { builderNames } from "../../src/nix/builders.js";
-import { freePort, testHome, testImage } from "../support/guest-vm.js";
+import { derivation, type InstalledBuilder, installedBuilder } from "../support/installed-builder.js";
 
-const run = promisify(execFile);
-/** A Nix string literal: JSON's escapes, and `${` (antiquotation in Nix) escaped too. */
-const nixString = (text: string) => JSON.stringify(text).replaceAll("${", "\\${");
 const MEMORY_MIB = 1024;
 
 describe("swap: a build needing more memory than the guest has (slow)", () => {
-  let home: string;
-  let port: number;
-  const stateDir = () => join(home, "state");
-  const cli = (command: string, ...args: string[]) =>
-    run(
-      "node",
-      [
-        "bin/linux-builder.js",
-        command,
-        ...["--state-dir", stateDir(), "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", String(MEMORY_MIB), "--disk", "8"],
-        ...args,
-      ],
-      { env: { ...process.env, LINUX_BUILDER_HOME: home }, timeout: 900_000 },
-    );
-  /** nix-build through exactly the machines file and ssh alias install wrote. */
-  const nixBuild = (expression: string) => {
-    const nixConfDir = join(home, "etc-nix");
-    const sshConfig = join(home, "ssh_config.d", builderNames(port).sshConfigFile);
-    return run(
-      "nix-build",
-      ["--max-jobs", "0", "--builders", `@${nixConfDir}/machines`, "--no-out-link", "-E", expression],
-      { env: { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` }, timeout: 1_800_000 },
-    );
-  };
+  let builder: InstalledBuilder;
   const swappedOut = async () => {
-    const { stdout } = await cli("ssh", "--", "cat", "/proc/vmstat");
+    const { stdout } = await builder.cli("ssh", "--", "cat", "/proc/vmstat");
     return Number(/^pswpout (\d+)$/m.exec(stdout)?.[1]);
   };
 
   before(async () => {
-    await testImage("amd64");
-    home = await mkdtemp(join(tmpdir(), "lb-guest-swap-"));
-    await symlink(join(testHome(), "cache"), join(home, "cache"));
-    await symlink(join(testHome(), "images"), join(home, "images"));
-    port = await freePort();
-    await mkdir(join(home, "etc-nix"));
-    await mkdir(join(home, "ssh_config.d"));
+    builder = await installedBuilder({ name: "guest-swap", cpus: 2, memoryMiB: MEMORY_MIB, diskGiB: 8 });
   });
 
   after(async () => {
-    await cli("stop").catch(() => undefined);
-    await rm(home, { recursive: true, force: true });
+    await builder?.cleanup();
   });
 
   test("a builder holding 1.5 GiB in a 1 GiB guest succeeds", { timeout: 45 * 60_000 }, async () => {
+    const { cli, nixBuild } = builder;
     await cli("start");
-    await cli(
-      "install",
-      ...["--nix-conf-dir", join(home, "etc-nix"), "--ssh-config-dir", join(home, "ssh_config.d")],
-    );
+    await builder.install();
 
     // The swap file is on (made in the background after READY's disk check, so wait a little).
     let swaps = "";
@@ -96,7 +56,8 @@ describe("swap: a build needing more memory than the guest has (slow)", () => {
       'echo "held $((n / 1048576)) MiB" > $out',
     ].join("\n");
     // The disk's file on the host: how much of it is allocated, sampled through the build.
-    const allocatedMiB = async () => ((await stat(join(stateDir(), "nix.img"))).blocks * 512) / 1024 ** 2;
+    const allocatedMiB = async () =>
+      ((await stat(join(builder.stateDir, "nix.img"))).blocks * 512) / 1024 ** 2;
     const allocatedBefore = await allocatedMiB();
     let allocatedPeak = allocatedBefore;
     const sampler = setInterval(() => {
@@ -105,9 +66,9 @@ describe("swap: a build needing more memory than the guest has (slow)", () => {
       });
     }, 1000);
     const started = Date.now();
-    const built = await nixBuild(
-      `derivation { name = "lb-more-than-ram"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = "${Date.now()}"; args = [ "-c" ${nixString(script)} ]; }`,
-    ).finally(() => clearInterval(sampler));
+    const built = await nixBuild(derivation("lb-more-than-ram", script), { timeoutMs: 1_800_000 }).finally(
+      () => clearInterval(sampler),
+    );
     process.stdout.write(
       `# a builder holding 1536 MiB in a ${MEMORY_MIB} MiB guest took ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );

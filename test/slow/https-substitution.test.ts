@@ -8,13 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { builderNames } from "../../src/nix/builders.js";
-import { freePort, testHome, testImage } from "../support/guest-vm.js";
 import {
   type HttpsCache,
   makeServerCert,
@@ -22,14 +19,14 @@ import {
   serveHttpsCache,
   type TestCa,
 } from "../support/https-cache.js";
+import { type InstalledBuilder, installedBuilder } from "../support/installed-builder.js";
 
 const run = promisify(execFile);
 
 describe("substitution over HTTPS with the user's CA (slow)", () => {
   const nonce = `${Date.now()}-${process.pid}`;
   const keyName = `lb-test-cache-${nonce}`;
-  let home: string;
-  let port: number;
+  let builder: InstalledBuilder;
   let cache: HttpsCache;
   let cacheDir: string;
   let secretKeyFile: string;
@@ -37,31 +34,15 @@ describe("substitution over HTTPS with the user's CA (slow)", () => {
   let testCa: TestCa;
   let otherCa: TestCa;
 
-  const stateDir = () => join(home, "state");
-  const cli = (command: string, ...args: string[]) =>
-    run(
-      "node",
-      [
-        "bin/linux-builder.js",
-        command,
-        ...["--state-dir", stateDir(), "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", "1024", "--disk", "8"],
-        ...args,
-      ],
-      { env: { ...process.env, LINUX_BUILDER_HOME: home }, timeout: 900_000 },
-    );
   const configure = (caCertificates: string) =>
-    writeFile(
-      join(home, "config.json"),
-      JSON.stringify({
-        caCertificates,
-        extraSubstituters: [`https://10.0.2.2:${cache.port}`],
-        extraTrustedPublicKeys: [publicKey],
-      }),
-    );
+    builder.configure({
+      caCertificates,
+      extraSubstituters: [`https://10.0.2.2:${cache.port}`],
+      extraTrustedPublicKeys: [publicKey],
+    });
   /** A path in the host's store that the cache also has, signed with the cache's key. */
   const cachedDependency = async (name: string): Promise<string> => {
-    const file = join(home, `${name}-${nonce}`);
+    const file = join(builder.home, `${name}-${nonce}`);
     await writeFile(file, `${name} ${nonce}\n`);
     const path = (await run("nix-store", ["--add", file])).stdout.trim();
     await run("nix", [
@@ -71,31 +52,19 @@ describe("substitution over HTTPS with the user's CA (slow)", () => {
     return path;
   };
   /** nix-build through the machines file and ssh alias install wrote, the guest substituting inputs. */
-  const buildUsing = (dependency: string) => {
-    const nixConfDir = join(home, "etc-nix");
-    const sshConfig = join(home, "ssh_config.d", builderNames(port).sshConfigFile);
-    const expression = `derivation { name = "lb-uses-${basename(dependency).slice(33)}"; system = "x86_64-linux"; builder = "/bin/sh"; dep = builtins.storePath "${dependency}"; args = [ "-c" "read x < $dep; echo \\"got $x\\" > $out" ]; }`;
-    return run(
-      "nix-build",
-      [
-        ...["--max-jobs", "0", "--builders", `@${nixConfDir}/machines`],
-        ...["--option", "builders-use-substitutes", "true", "--no-out-link", "-E", expression],
-      ],
-      { env: { ...process.env, NIX_SSHOPTS: `-F ${sshConfig}` }, timeout: 900_000 },
+  const buildUsing = (dependency: string) =>
+    builder.nixBuild(
+      `derivation { name = "lb-uses-${basename(dependency).slice(33)}"; system = "x86_64-linux"; builder = "/bin/sh"; dep = builtins.storePath "${dependency}"; args = [ "-c" "read x < $dep; echo \\"got $x\\" > $out" ]; }`,
+      { extraArgs: ["--option", "builders-use-substitutes", "true"] },
     );
-  };
   /** The guest's signatures on a store path: the cache's key when it was substituted from there. */
   const guestSignatures = async (path: string) =>
-    (await cli("ssh", "--", "nix", "path-info", "--sigs", path)).stdout;
+    (await builder.cli("ssh", "--", "nix", "path-info", "--sigs", path)).stdout;
   const narinfoOf = (path: string) => `/${basename(path).slice(0, 32)}.narinfo`;
 
   before(async () => {
-    await testImage("amd64");
-    home = await mkdtemp(join(tmpdir(), "lb-https-substitution-"));
-    await symlink(join(testHome(), "cache"), join(home, "cache"));
-    await symlink(join(testHome(), "images"), join(home, "images"));
-    await mkdir(join(home, "etc-nix"));
-    await mkdir(join(home, "ssh_config.d"));
+    builder = await installedBuilder({ name: "https-substitution", cpus: 2, memoryMiB: 1024, diskGiB: 8 });
+    const { home } = builder;
     const tls = join(home, "tls");
     await mkdir(tls);
     testCa = await makeTestCa(tls, `lb-test-ca-${nonce}`);
@@ -107,25 +76,23 @@ describe("substitution over HTTPS with the user's CA (slow)", () => {
     const publicKeyFile = join(home, "cache.public");
     await run("nix-store", ["--generate-binary-cache-key", keyName, secretKeyFile, publicKeyFile]);
     publicKey = (await readFile(publicKeyFile, "utf8")).trim();
-    port = await freePort();
   });
 
   after(async () => {
-    await cli("stop").catch(() => undefined);
+    // Stopped first: closing the cache waits for the guest's connections to it.
+    await builder?.cli("stop").catch(() => undefined);
     await cache?.close();
-    await rm(home, { recursive: true, force: true });
+    await builder?.cleanup();
   });
 
   test("given the cache's CA, the guest substitutes the build's input from the cache over HTTPS", {
     timeout: 30 * 60_000,
   }, async () => {
     const dependency = await cachedDependency("lb-substituted");
+    const { cli } = builder;
     await configure(testCa.certFile);
     await cli("start");
-    await cli(
-      "install",
-      ...["--nix-conf-dir", join(home, "etc-nix"), "--ssh-config-dir", join(home, "ssh_config.d")],
-    );
+    await builder.install();
     assert.match(
       (await cli("status")).stdout,
       new RegExp(`^CAs: +Debian's set, and 1 from ${testCa.certFile} \\(caCertificates\\)$`, "m"),
@@ -164,6 +131,7 @@ describe("substitution over HTTPS with the user's CA (slow)", () => {
   test("given an unrelated CA, the guest rejects the cache's certificate and the host copies the input", {
     timeout: 30 * 60_000,
   }, async () => {
+    const { cli } = builder;
     const dependency = await cachedDependency("lb-copied");
     await cli("stop");
     await configure(otherCa.certFile);

@@ -285,6 +285,11 @@ start_swap() {
 # The wall clock follows the host's through QEMU's RTC, also after the host slept (see the script).
 /usr/lib/linux-builder/follow-host-clock &
 
+# ---- Garbage -----------------------------------------------------------------------------------
+# The store is collected when /nix runs low, to the end (Nix's own collection dies with the
+# connection that started it; see the script).
+/usr/lib/linux-builder/collect-when-low &
+
 # A login on the serial console, as the seed shows; auto-login as builder.
 console=$(sed -n 's/.*console=\([a-zA-Z0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$console" ] || console=console

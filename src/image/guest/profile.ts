@@ -47,36 +47,23 @@ export function kernelMetaPackage(arch: Arch): string {
   return `linux-image-cloud-${arch}`;
 }
 
+/** The disk, the network and entropy: the same virtio devices on both machines. */
+const DEVICE_MODULES = ["virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "ext4"];
+const POWER_AND_MEMORY_MODULES = [
+  // ACPI power button → evdev → acpid: makes QMP system_powerdown a clean stop.
+  "button",
+  "evdev",
+  // Free page reporting: freed guest memory goes back to the host (QEMU's virtio-balloon-pci).
+  "virtio_balloon",
+];
+
 /**
  * Kernel modules the guest needs, by module name. Those the kernel has built in are skipped;
  * the composer adds each module's dependencies and computes the load order.
  */
 export const GUEST_MODULES: Readonly<Record<Arch, readonly string[]>> = {
-  amd64: [
-    "virtio_pci",
-    "virtio_mmio",
-    "virtio_blk",
-    "virtio_net",
-    "virtio_rng",
-    "ext4",
-    "crc32c_intel",
-    // ACPI power button → evdev → acpid: makes QMP system_powerdown a clean stop.
-    "button",
-    "evdev",
-    // Free page reporting: freed guest memory goes back to the host (QEMU's virtio-balloon-pci).
-    "virtio_balloon",
-  ],
-  arm64: [
-    "virtio_pci",
-    "virtio_mmio",
-    "virtio_blk",
-    "virtio_net",
-    "virtio_rng",
-    "ext4",
-    "button",
-    "evdev",
-    "virtio_balloon",
-  ],
+  amd64: [...DEVICE_MODULES, "crc32c_intel", ...POWER_AND_MEMORY_MODULES],
+  arm64: [...DEVICE_MODULES, ...POWER_AND_MEMORY_MODULES],
 };
 
 /**

@@ -4,41 +4,33 @@
  * (virtio-balloon) gives it back: QEMU's resident size falls back by most of the rise within 60 s.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { freePort, testHome, testImage } from "../support/guest-vm.js";
+import { tcgBuilderCli } from "../support/installed-builder.js";
 import { FREE_COMMAND, fillCommand, mib, residentBytes, watchResident } from "../support/memory-reporting.js";
-
-const run = promisify(execFile);
 
 /** What the guest writes into its tmpfs: about 70 % of its 2048 MiB. */
 const FILL_MIB = 1400;
 
 describe("memory back to the host (slow)", () => {
   let stateDir: string;
-  let port: number;
-  const cli = (command: string, ...args: string[]) =>
-    run(
-      "node",
-      [
-        "bin/linux-builder.js",
-        command,
-        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", "2", "--memory", "2048", "--disk", "8"],
-        ...args,
-      ],
-      { env: { ...process.env, LINUX_BUILDER_HOME: testHome() }, timeout: 900_000 },
-    );
+  let cli: ReturnType<typeof tcgBuilderCli>;
   const ssh = async (command: string) => (await cli("ssh", "--", command)).stdout;
 
   before(async () => {
     await testImage("amd64");
     stateDir = await mkdtemp(join(tmpdir(), "lb-state-memory-"));
-    port = await freePort();
+    cli = tcgBuilderCli({
+      stateDir,
+      port: await freePort(),
+      cpus: 2,
+      memoryMiB: 2048,
+      diskGiB: 8,
+      env: { ...process.env, LINUX_BUILDER_HOME: testHome() },
+    });
   });
 
   after(async () => {

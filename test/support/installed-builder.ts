@@ -13,6 +13,7 @@
  *   - `cleanup()`: stops the builder, whatever state it is in, and removes the home.
  *
  * `derivation(name, script, attributes)`: a one-step x86_64-linux derivation, new on each call.
+ * `tcgBuilderCli(builder)`: the `cli` alone, for a test that needs no install (memory-reporting).
  */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
@@ -57,6 +58,35 @@ export interface InstalledBuilder {
   cleanup(): Promise<void>;
 }
 
+/** Where and how big a builder of a test's is, for `tcgBuilderCli`. */
+export interface TcgBuilder {
+  readonly stateDir: string;
+  readonly port: number;
+  readonly cpus: number;
+  readonly memoryMiB: number;
+  readonly diskGiB: number;
+  /** The environment of the CLI's commands (its LINUX_BUILDER_HOME). */
+  readonly env: NodeJS.ProcessEnv;
+  readonly maxBuffer?: number;
+}
+
+/** `linux-builder COMMAND` with the builder's state folder, port, TCG and size, then `args`. */
+export function tcgBuilderCli(builder: TcgBuilder) {
+  const { stateDir, port, cpus, memoryMiB, diskGiB, env, maxBuffer } = builder;
+  return (command: string, ...args: string[]) =>
+    run(
+      "node",
+      [
+        "bin/linux-builder.js",
+        command,
+        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
+        ...["--cpus", String(cpus), "--memory", String(memoryMiB), "--disk", String(diskGiB)],
+        ...args,
+      ],
+      { env, timeout: 900_000, ...(maxBuffer ? { maxBuffer } : {}) },
+    );
+}
+
 export async function installedBuilder(options: InstalledBuilderOptions): Promise<InstalledBuilder> {
   const { cpus = 2, memoryMiB = 1024, diskGiB = 8 } = options;
   await testImage("amd64");
@@ -73,18 +103,15 @@ export async function installedBuilder(options: InstalledBuilderOptions): Promis
   await mkdir(nixConfDir);
   await mkdir(sshConfigDir);
   const env = { ...process.env, LINUX_BUILDER_HOME: home };
-  const cli = (command: string, ...args: string[]) =>
-    run(
-      "node",
-      [
-        "bin/linux-builder.js",
-        command,
-        ...["--state-dir", stateDir, "--port", String(port), "--accel", "tcg"],
-        ...["--cpus", String(cpus), "--memory", String(memoryMiB), "--disk", String(diskGiB)],
-        ...args,
-      ],
-      { env, timeout: 900_000, ...(options.maxBuffer ? { maxBuffer: options.maxBuffer } : {}) },
-    );
+  const cli = tcgBuilderCli({
+    stateDir,
+    port,
+    cpus,
+    memoryMiB,
+    diskGiB,
+    env,
+    ...(options.maxBuffer ? { maxBuffer: options.maxBuffer } : {}),
+  });
   return {
     home,
     port,

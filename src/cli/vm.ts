@@ -13,7 +13,7 @@ import {
 import { currentPaths, type Paths } from "../config/paths.js";
 import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
 import { composeImage, imageInputs } from "../image/compose.js";
-import { GUEST_DATA_PACKAGES, GUEST_PACKAGES } from "../image/guest/profile.js";
+import { GUEST_ROOT_PACKAGES } from "../image/guest/profile.js";
 import type { Lock } from "../image/lock.js";
 import { ImageStore, type StoredImage } from "../image/store.js";
 import { stateLayout } from "../vm/state.js";
@@ -124,9 +124,7 @@ export async function ensureImage(paths: Paths, config: Config): Promise<StoredI
       if (lock === undefined || image.manifest.inputs === (await imageInputs(lock))) return image;
       // Its own lock, unless this version's guest needs packages that lock never had: then the
       // closure is resolved again from the mirror's signed index.
-      const sameRoots = [...GUEST_PACKAGES, ...GUEST_DATA_PACKAGES].every((name) =>
-        lock.roots.includes(name),
-      );
+      const sameRoots = GUEST_ROOT_PACKAGES.every((name) => lock.roots.includes(name));
       process.stderr.write(
         `The ${config.arch} image ${image.manifest.id} was composed by another version of linux-builder: composing it again ${sameRoots ? "from its lock (the same packages)" : "(this version's guest has other packages)"}; \`linux-builder image prune\` removes the old one.\n`,
       );

@@ -37,7 +37,7 @@ import {
   GUEST_DIRECTORIES,
   GUEST_LATE_MODULES,
   GUEST_MODULES,
-  GUEST_PACKAGES,
+  GUEST_ROOT_PACKAGES,
   IMAGE_EXCLUDED_PREFIXES,
   IMAGE_OMITTED_PACKAGES,
   isDataPackage,
@@ -143,7 +143,7 @@ export async function resolveLock(
     throw new Error("unreachable");
   }
   const entry = indexEntry(release, compressedPath);
-  const roots = [...GUEST_PACKAGES, ...GUEST_DATA_PACKAGES, ...options.extraPackages];
+  const roots = [...GUEST_ROOT_PACKAGES, ...options.extraPackages];
 
   // The same signed index and roots always resolve to the same lock: remember it, and a warm build
   // skips decompressing and parsing the 60 MB index.

@@ -37,6 +37,9 @@ export const GUEST_PACKAGES: readonly string[] = [
  */
 export const GUEST_DATA_PACKAGES: readonly string[] = ["ca-certificates"];
 
+/** Every root of the guest's lock: the packages and the data packages. */
+export const GUEST_ROOT_PACKAGES: readonly string[] = [...GUEST_PACKAGES, ...GUEST_DATA_PACKAGES];
+
 export function isDataPackage(packageName: string): boolean {
   return GUEST_DATA_PACKAGES.includes(packageName);
 }

@@ -9,7 +9,9 @@ import { join } from "node:path";
 const suites = process.argv.length > 2 ? process.argv.slice(2) : ["unit", "slow"];
 const files = suites.flatMap((suite) => {
   const dir = join("test", suite);
-  return readdirSync(dir)
+  // Tests mirror the sources: test/unit/<folder>/<module>.test.ts.
+  return readdirSync(dir, { recursive: true })
+    .map(String)
     .filter((name) => name.endsWith(".test.ts"))
     .sort()
     .map((name) => join(dir, name));

@@ -7,10 +7,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { qemuCommand } from "../src/vm/qemu-argv.js";
-import { QmpClient } from "../src/vm/qmp.js";
+import { sshArgs } from "../src/ssh/builder-ssh.js";
+import { isReady } from "../src/vm/lifecycle/readiness.js";
+import { qemuCommand } from "../src/vm/qemu/argv.js";
+import { QmpClient } from "../src/vm/qemu/qmp.js";
 import { type StateLayout, stateLayout } from "../src/vm/state.js";
-import { isReady, sshArgs } from "../src/vm/supervisor.js";
 import type { BaselineImage } from "./baseline-image.js";
 import { runCommand, sleep } from "./support.js";
 

@@ -12,9 +12,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StoredImage } from "../src/image/store.js";
-import { qemuCommand } from "../src/vm/qemu-argv.js";
-import { QmpClient } from "../src/vm/qmp.js";
-import { isReady, sshArgs } from "../src/vm/supervisor.js";
+import { sshArgs } from "../src/ssh/builder-ssh.js";
+import { isReady } from "../src/vm/lifecycle/readiness.js";
+import { qemuCommand } from "../src/vm/qemu/argv.js";
+import { QmpClient } from "../src/vm/qemu/qmp.js";
 import {
   FREE_COMMAND,
   fillCommand,

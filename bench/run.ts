@@ -39,7 +39,7 @@ import { defaultConfig } from "../src/config/config.js";
 import { DEFAULT_MIRROR } from "../src/image/guest/profile.js";
 import { parseLock } from "../src/image/lock.js";
 import type { StoredImage } from "../src/image/store.js";
-import { qemuCommand } from "../src/vm/qemu-argv.js";
+import { qemuCommand } from "../src/vm/qemu/argv.js";
 import { measureTcgSlowdown, projectReady, type TcgSlowdown } from "./accel-projection.js";
 import { type BaselineImage, ensureBaselineImage } from "./baseline-image.js";
 import type { VmShape } from "./baseline-vm.js";

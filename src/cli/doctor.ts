@@ -38,6 +38,7 @@ import {
   trustedVia,
   worstStatus,
 } from "../host/doctor.js";
+import { currentHost, hostKindOf } from "../host/host.js";
 import {
   buildersText,
   clientBuilderSettings,
@@ -68,10 +69,13 @@ import {
 } from "../host/install-plan.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { ImageStore } from "../image/store.js";
-import { chooseAccel } from "../vm/accel.js";
-import { hostForwardAddress, hostPlatformOf } from "../vm/qemu-argv.js";
+import { readInstance } from "../vm/instance.js";
+import { runningPid } from "../vm/lifecycle/pidfile.js";
+import { isReady } from "../vm/lifecycle/readiness.js";
+import { chooseAccel } from "../vm/qemu/accel.js";
+import { hostForwardAddress } from "../vm/qemu/argv.js";
+import { qemuBackend } from "../vm/qemu/backend.js";
 import { type StateLayout, stateLayout } from "../vm/state.js";
-import { isReady, readInstance, runningPid } from "../vm/supervisor.js";
 import { stderrIsTty } from "./output.js";
 import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
 
@@ -84,7 +88,7 @@ interface DoctorFlags extends ConfigFlags {
   sshConfigDir?: string;
 }
 
-const hostPlatform = hostPlatformOf(process.platform);
+const hostPlatform = hostKindOf(process.platform);
 
 function progress(message: string, flags: DoctorFlags): void {
   // Some checks take seconds (a KVM probe boot, a build): say so on a terminal.
@@ -192,7 +196,7 @@ async function accelFacts(
   try {
     // chooseAccel remembers its probe in the state dir, as `start` does.
     await mkdir(layout.dir, { recursive: true, mode: 0o700 });
-    const auto = await chooseAccel({
+    const auto = await chooseAccel(currentHost(), {
       requested: "auto",
       arch: config.arch,
       qemu: ARCHITECTURES[config.arch].qemu,
@@ -222,7 +226,7 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
   const layout = stateLayout(config.stateDir);
   const nixConfDir = flags.nixConfDir ?? DEFAULT_NIX_CONF_DIR;
   const sshConfigDir = flags.sshConfigDir ?? DEFAULT_SSH_CONFIG_DIR;
-  const pid = await runningPid(layout);
+  const pid = await runningPid(layout, qemuBackend(currentHost(), layout));
   const instance = pid === undefined ? undefined : await readInstance(layout);
   const builderPort = instance?.port ?? config.port;
 

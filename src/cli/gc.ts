@@ -2,8 +2,12 @@ import { spawn } from "node:child_process";
 import type { Command } from "commander";
 import { currentPaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
+import { currentHost } from "../host/host.js";
+import { sshArgs } from "../ssh/builder-ssh.js";
+import { readInstance } from "../vm/instance.js";
+import { runningPid } from "../vm/lifecycle/pidfile.js";
+import { qemuBackend } from "../vm/qemu/backend.js";
 import { stateLayout } from "../vm/state.js";
-import { readInstance, runningPid, sshArgs } from "../vm/supervisor.js";
 import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
 
 /**
@@ -13,7 +17,7 @@ import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
 async function gc(flags: ConfigFlags): Promise<number> {
   const config = await loadConfig(currentPaths(), flags);
   const layout = stateLayout(config.stateDir);
-  if ((await runningPid(layout)) === undefined) {
+  if ((await runningPid(layout, qemuBackend(currentHost(), layout))) === undefined) {
     throw new LinuxBuilderError("vm.stopped", "The builder is not running", {
       hint: "Start it (linux-builder start): its store is on its disk, collected from inside.",
     });

@@ -3,16 +3,19 @@ import type { Command } from "commander";
 import type { Config } from "../config/config.js";
 import { currentPaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
+import { currentHost } from "../host/host.js";
 import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../host/install-plan.js";
 import { shellWord } from "../host/shell-word.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { indentLines } from "../indent.js";
 import { machinesLine, sshConfigBlock } from "../nix/builders.js";
 import { attachConsole, DEFAULT_ESCAPE, escapeKeyName, parseEscapeKey } from "../vm/console-attach.js";
-import { kernelCrash } from "../vm/console-watch.js";
-import type { Accelerator } from "../vm/qemu-argv.js";
+import { readInstance } from "../vm/instance.js";
+import { runningPid } from "../vm/lifecycle/pidfile.js";
+import { type RunResult, runVm } from "../vm/lifecycle/run.js";
+import type { Accelerator } from "../vm/qemu/argv.js";
+import { qemuBackend } from "../vm/qemu/backend.js";
 import { stateLayout } from "../vm/state.js";
-import { type RunResult, readInstance, runningPid, runVm } from "../vm/supervisor.js";
 import { executePlan, type HostDirs, installPlan } from "./install.js";
 import { addConfigFlags, type ConfigFlags, ensureImage, loadConfig, warn } from "./vm.js";
 
@@ -145,45 +148,31 @@ async function runAttached(flags: RunFlags): Promise<number> {
   const config = await loadConfig(paths, flags);
   const image = await ensureImage(paths, config);
   const layout = stateLayout(config.stateDir);
-  let printedBanner = false;
-  const boot = () =>
-    runVm({
-      config,
-      layout,
-      image,
-      onWarning: warn,
-      stopDeadlineMs: 60_000,
-      beforeBoot: async (prepared) => {
-        if (printedBanner) return;
-        printedBanner = true;
-        const installed = await installBeforeBoot(config, flags);
-        process.stderr.write(
-          runBanner({
-            config,
-            accel: prepared.accel,
-            hostPublicKey: prepared.keys.hostPublicKey,
-            builderKey: layout.builderKey,
-            consoleLog: layout.consoleLog,
-            selector: flags.stateDir === undefined ? [] : ["--state-dir", flags.stateDir],
-            platform: process.platform,
-            dirs: flags,
-            installed,
-          }),
-        );
-      },
-    });
-  let result = await boot();
-  // QEMU 7.2's multi-threaded TCG occasionally loses a race with the kernel patching its own code
-  // early in boot (an int3 Oops, which oops=panic turns into QEMU exiting): boot once more.
-  if (
-    result.code === 0 &&
-    result.seconds < 60 &&
-    kernelCrash(result.consoleTail) !== undefined &&
-    !/linux-builder: READY/.test(result.consoleTail)
-  ) {
-    warn("the builder's kernel crashed while booting; booting it once more");
-    result = await boot();
-  }
+  const result = await runVm({
+    config,
+    layout,
+    image,
+    backend: qemuBackend(currentHost(), layout),
+    onWarning: warn,
+    onRetry: warn,
+    stopDeadlineMs: 60_000,
+    beforeBoot: async (prepared) => {
+      const installed = await installBeforeBoot(config, flags);
+      process.stderr.write(
+        runBanner({
+          config,
+          accel: prepared.accel,
+          hostPublicKey: prepared.keys.hostPublicKey,
+          builderKey: layout.builderKey,
+          consoleLog: layout.consoleLog,
+          selector: flags.stateDir === undefined ? [] : ["--state-dir", flags.stateDir],
+          platform: process.platform,
+          dirs: flags,
+          installed,
+        }),
+      );
+    },
+  });
   // The console may have left the cursor mid-line.
   process.stderr.write(`\n${describeRunEnd(result, layout.consoleLog)}\n`);
   return exitStatus(result);
@@ -193,7 +182,7 @@ async function attach(flags: ConfigFlags & { escape: string }): Promise<void> {
   const escapeByte = parseEscapeKey(flags.escape);
   const config = await loadConfig(currentPaths(), flags);
   const layout = stateLayout(config.stateDir);
-  const pid = await runningPid(layout);
+  const pid = await runningPid(layout, qemuBackend(currentHost(), layout));
   if (pid === undefined) {
     throw new LinuxBuilderError("vm.stopped", "The builder is not running", {
       hint: "Start it: linux-builder start (or `linux-builder run`, with the console in that terminal)",

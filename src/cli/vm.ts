@@ -11,23 +11,20 @@ import {
   parseConfigLayer,
 } from "../config/config.js";
 import { currentPaths, type Paths } from "../config/paths.js";
-import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
+import { LinuxBuilderError } from "../errors.js";
+import { currentHost } from "../host/host.js";
 import { composeImage, imageInputs } from "../image/compose.js";
 import { GUEST_ROOT_PACKAGES } from "../image/guest/profile.js";
 import type { Lock } from "../image/lock.js";
 import { ImageStore, type StoredImage } from "../image/store.js";
-import { stateLayout } from "../vm/state.js";
-import {
-  diskUsage,
-  isReady,
-  readInstance,
-  runningPid,
-  type StartBooted,
-  type StartOptions,
-  sshArgs,
-  startVm,
-  stopVm,
-} from "../vm/supervisor.js";
+import { sshArgs } from "../ssh/builder-ssh.js";
+import { readInstance } from "../vm/instance.js";
+import { runningPid } from "../vm/lifecycle/pidfile.js";
+import { isReady } from "../vm/lifecycle/readiness.js";
+import { type StartBooted, type StartOptions, startVm } from "../vm/lifecycle/start.js";
+import { stopVm } from "../vm/lifecycle/stop.js";
+import { qemuBackend } from "../vm/qemu/backend.js";
+import { diskUsage, stateLayout } from "../vm/state.js";
 import { hostArch } from "./image.js";
 import { consoleReporter, formatBytes } from "./output.js";
 
@@ -154,6 +151,7 @@ async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): P
   const options: StartOptions = {
     config,
     layout,
+    backend: qemuBackend(currentHost(), layout),
     image: () => {
       image ??= ensureImage(paths, config);
       return image;
@@ -167,14 +165,9 @@ async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): P
       ),
     onWait: (owner) =>
       process.stderr.write(`Another linux-builder (pid ${owner}) is starting the builder: waiting for it.\n`),
+    onRetry: warn,
   };
-  const result = await startVm(options).catch(async (error: unknown) => {
-    // QEMU 7.2's multi-threaded TCG occasionally loses a race with the kernel patching its own code
-    // early in boot (an int3 Oops, about 1 boot in 15 on this 2-core host): one more try.
-    if (!isLinuxBuilderError(error) || error.code !== "vm.kernel-crashed") throw error;
-    warn(`${error.message}; starting it once more`);
-    return startVm(options);
-  });
+  const result = await startVm(options);
   const pid = result.kind === "booted" ? result.instance.pid : result.pid;
   if (result.kind === "running" && !flags.wait) {
     process.stderr.write(`The builder is already running (pid ${pid}); not waiting for it to be ready.\n`);
@@ -204,8 +197,10 @@ function phaseText(phases: StartBooted["phases"]): string {
 async function stop(flags: ConfigFlags & { timeout: string }): Promise<void> {
   const paths = currentPaths();
   const config = await loadConfig(paths, flags);
+  const layout = stateLayout(config.stateDir);
   const { outcome, seconds } = await stopVm(
-    stateLayout(config.stateDir),
+    layout,
+    qemuBackend(currentHost(), layout),
     (integerFlag(flags.timeout, "--timeout") ?? 60) * 1000,
   );
   const said: Record<typeof outcome, string> = {
@@ -223,7 +218,7 @@ async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
   const paths = currentPaths();
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
-  const pid = await runningPid(layout);
+  const pid = await runningPid(layout, qemuBackend(currentHost(), layout));
   const instance = pid === undefined ? undefined : await readInstance(layout);
   // Without a readable instance.json (a start killed before it wrote one, a foreign file), the
   // configured port is the best guess: a running builder is still asked.
@@ -277,7 +272,7 @@ async function ssh(command: string[], flags: ConfigFlags): Promise<number> {
   const paths = currentPaths();
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
-  if ((await runningPid(layout)) === undefined) {
+  if ((await runningPid(layout, qemuBackend(currentHost(), layout))) === undefined) {
     throw new LinuxBuilderError("vm.stopped", "The builder is not running", {
       hint: "Start it: linux-builder start",
     });

@@ -14,9 +14,10 @@ import {
 } from "../nix/machines-file.js";
 import type { SettingSource } from "../nix/nix-conf.js";
 import { knownHostsFor } from "../ssh/known-hosts.js";
-import type { Accelerator, HostPlatform } from "../vm/qemu-argv.js";
-import { hostForwardAddress, privilegedPortWarning } from "../vm/qemu-argv.js";
+import type { Accelerator } from "../vm/qemu/argv.js";
+import { hostForwardAddress, privilegedPortWarning } from "../vm/qemu/argv.js";
 import type { GuestCas } from "./ca-certificates.js";
+import type { HostKind as HostPlatform } from "./host.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseMachines } from "../nix/machines-file.js";
 import { parseNixConf, type SettingSource } from "../nix/nix-conf.js";
+import { sshArgs } from "../ssh/builder-ssh.js";
 import type { StateLayout } from "../vm/state.js";
-import { sshArgs } from "../vm/supervisor.js";
 import {
   checkBuildExpression,
   type FileFacts,

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { ARCHITECTURES, type Arch } from "../image/guest/profile.js";
 import { parseJsonAs } from "../json.js";
-import type { Accelerator } from "./qemu-argv.js";
+import { ACCELERATORS } from "./qemu/argv.js";
 import { type StateLayout, writeFileAtomic } from "./state.js";
 
 /**
@@ -13,7 +13,8 @@ import { type StateLayout, writeFileAtomic } from "./state.js";
 export const instanceSchema = z.object({
   pid: z.number().int().positive(),
   port: z.number().int().min(1).max(65_535),
-  accel: z.enum(["kvm", "hvf", "tcg"]),
+  // The backend's accelerators (QEMU's: kvm, hvf, tcg), as records have always held them.
+  accel: z.enum(ACCELERATORS),
   arch: z.enum(Object.keys(ARCHITECTURES) as [Arch, ...Arch[]]),
   imageId: z.string().min(1),
   startedAt: z.string().datetime({ offset: true }),
@@ -28,12 +29,6 @@ export const instanceSchema = z.object({
 });
 
 export type InstanceInfo = Readonly<z.infer<typeof instanceSchema>>;
-
-// The schema's accelerators are exactly qemu-argv's (a compile-time check both ways).
-const sameAccelerators: [InstanceInfo["accel"], Accelerator] extends [Accelerator, InstanceInfo["accel"]]
-  ? true
-  : never = true;
-void sameAccelerators;
 
 /** instance.json's text as InstanceInfo, or undefined when it is not JSON or not an instance record. */
 export function parseInstance(text: string): InstanceInfo | undefined {

@@ -130,3 +130,12 @@ export async function ensureDisk(
   }
   return { created: false };
 }
+
+/** Bytes the sparse disk really uses on the host. */
+export async function diskUsage(
+  layout: StateLayout,
+): Promise<{ allocated: number; size: number } | undefined> {
+  const info = await stat(layout.disk).catch(() => undefined);
+  if (info === undefined) return undefined;
+  return { allocated: info.blocks * 512, size: info.size };
+}

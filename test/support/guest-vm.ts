@@ -18,8 +18,8 @@ import type { StoredImage } from "../../src/image/store.js";
 import { generateEd25519KeyPair, type SshKeyPair } from "../../src/ssh/openssh-key.js";
 import { bootInitrd } from "../../src/vm/boot-secrets.js";
 import { guestNixConf } from "../../src/vm/guest-nix-conf.js";
-import { qemuCommand } from "../../src/vm/qemu-argv.js";
-import { QmpClient } from "../../src/vm/qmp.js";
+import { qemuCommand } from "../../src/vm/qemu/argv.js";
+import { QmpClient } from "../../src/vm/qemu/qmp.js";
 
 export const run = promisify(execFile);
 

@@ -2,23 +2,16 @@ import { randomBytes } from "node:crypto";
 import { link, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { uptime } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LinuxBuilderError } from "../errors.js";
-import type { StateLayout } from "./state.js";
+import { LinuxBuilderError } from "../../errors.js";
+import type { StateLayout } from "../state.js";
+import { throwIfCancelled } from "./cancel.js";
+import { processAlive } from "./deps.js";
 
 /**
  * The state folder's start lock: a file holding the pid of the linux-builder that is starting the
  * builder (preparing, booting, waiting for ready). Whoever holds it is the only one that may boot a
  * QEMU for this state folder; a start that finds it held by a live process waits for it.
  */
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** The lock as found: free, or held by `owner` (undefined: not a pid, so nobody's), alive or not. */
 export type LockSeen =
@@ -164,10 +157,13 @@ export async function acquireStartLock(
     /** Said once, when another process holds the lock. */
     readonly onWait?: (owner: number) => void;
     readonly pollMs?: number;
+    /** Gives up waiting (Ctrl-C). */
+    readonly signal?: AbortSignal;
   },
 ): Promise<{ readonly kind: "locked" } | { readonly kind: "running"; readonly pid: number }> {
   let told = false;
   for (;;) {
+    throwIfCancelled(options.signal, "the builder was not started");
     if (await tryTakeStartLock(layout)) return { kind: "locked" };
     const lock = await readStartLock(layout);
     const pid = lock.held && lock.ownerAlive && !options.waitReady ? await options.vmPid() : undefined;

@@ -20,8 +20,8 @@ import {
   removeStaleStartLock,
   takeStartLockNow,
   tryTakeStartLock,
-} from "../../src/vm/start-lock.js";
-import { type StateLayout, stateLayout } from "../../src/vm/state.js";
+} from "../../../../src/vm/lifecycle/start-lock.js";
+import { type StateLayout, stateLayout } from "../../../../src/vm/state.js";
 
 describe("what a start does next", () => {
   const free: LockSeen = { held: false };

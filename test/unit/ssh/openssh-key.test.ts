@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
+import { generateEd25519KeyPair } from "../../../src/ssh/openssh-key.js";
 
 test("ssh-keygen reads our private key and derives our public key from it", () => {
   const dir = mkdtempSync(join(tmpdir(), "lb-key-"));

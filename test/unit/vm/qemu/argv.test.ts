@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { hostKindOf } from "../../../../src/host/host.js";
 import {
   hostForwardAddress,
-  hostPlatformOf,
   kernelCommandLine,
   privilegedPortWarning,
   type QemuSpec,
   qemuCommand,
-} from "../../src/vm/qemu-argv.js";
+} from "../../../../src/vm/qemu/argv.js";
 
 const spec: QemuSpec = {
   arch: "amd64",
@@ -207,9 +207,9 @@ test("macOS with an unprivileged port, and Linux with any port, stay on 127.0.0.
 });
 
 test("the host platform: macOS is darwin, everything else is treated as Linux", () => {
-  assert.equal(hostPlatformOf("darwin"), "darwin");
-  assert.equal(hostPlatformOf("linux"), "linux");
-  assert.equal(hostPlatformOf("freebsd"), "linux");
+  assert.equal(hostKindOf("darwin"), "darwin");
+  assert.equal(hostKindOf("linux"), "linux");
+  assert.equal(hostKindOf("freebsd"), "linux");
 });
 
 test("the console: a socket logged to a file, or the terminal shared with the monitor", () => {

@@ -2,20 +2,11 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import { z } from "zod";
-import type { Arch } from "../image/guest/profile.js";
-import { parseJsonAs } from "../json.js";
-import type { Accelerator } from "./qemu-argv.js";
-import { writeFileAtomic } from "./state.js";
-
-export interface AccelChoice {
-  readonly accel: Accelerator;
-  /** Why, when it is not the obvious choice: shown to the user as a warning. */
-  readonly warning?: string;
-}
-
-function hostArch(): Arch | undefined {
-  return process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : undefined;
-}
+import type { Host } from "../../host/host.js";
+import { parseJsonAs } from "../../json.js";
+import type { AccelChoice, AccelRequest } from "../backend.js";
+import { writeFileAtomic } from "../state.js";
+import type { Accelerator } from "./argv.js";
 
 /**
  * Boots the kernel alone under KVM with a deadline: with no root it panics at once and QEMU exits
@@ -98,23 +89,19 @@ export function parseAccelCache(text: string): AccelCache | undefined {
  * when the guest's architecture is the host's and KVM passes a probe boot (remembered in
  * `cacheFile` per QEMU and kernel), else TCG with a warning.
  */
-export async function chooseAccel(options: {
-  requested: "auto" | Accelerator;
-  arch: Arch;
-  qemu: string;
-  kernel: string;
-  kernelId: string;
-  cacheFile: string;
-}): Promise<AccelChoice> {
+export async function chooseAccel(
+  host: Pick<Host, "kind" | "os" | "arch" | "cpuName">,
+  options: AccelRequest<Accelerator> & { readonly qemu: string },
+): Promise<AccelChoice<Accelerator>> {
   if (options.requested !== "auto") return { accel: options.requested };
-  if (hostArch() !== options.arch) {
+  if (host.arch !== options.arch) {
     return {
       accel: "tcg",
-      warning: `the guest is ${options.arch} on a ${process.arch} host: emulating with TCG (slow)`,
+      warning: `the guest is ${options.arch} on a ${host.cpuName} host: emulating with TCG (slow)`,
     };
   }
-  if (process.platform === "darwin") return { accel: "hvf" };
-  if (process.platform !== "linux")
+  if (host.kind === "darwin") return { accel: "hvf" };
+  if (host.os !== "linux")
     return { accel: "tcg", warning: "no hardware accelerator on this platform: TCG (slow)" };
   try {
     await access("/dev/kvm", constants.R_OK | constants.W_OK);

@@ -4,7 +4,7 @@ import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ensureDisk, ensureKeys, stateLayout } from "../../src/vm/state.js";
+import { ensureDisk, ensureKeys, stateLayout } from "../../../src/vm/state.js";
 
 describe("per-install state", () => {
   let dir: string;

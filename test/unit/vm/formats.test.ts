@@ -9,9 +9,9 @@ import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { chooseAccel, parseAccelCache } from "../../src/vm/accel.js";
-import { type InstanceInfo, parseInstance, readInstance, writeInstance } from "../../src/vm/instance.js";
-import { stateLayout } from "../../src/vm/state.js";
+import { type InstanceInfo, parseInstance, readInstance, writeInstance } from "../../../src/vm/instance.js";
+import { chooseAccel, parseAccelCache } from "../../../src/vm/qemu/accel.js";
+import { stateLayout } from "../../../src/vm/state.js";
 
 const good: InstanceInfo = {
   pid: 4242,
@@ -25,6 +25,9 @@ const good: InstanceInfo = {
   attached: false,
   consoleOffset: 1234,
 };
+
+/** The host the probe runs on (the test needs a real one: the probe boots the stand-in QEMU). */
+const linuxAmd64 = { kind: "linux", os: "linux", arch: "amd64", cpuName: "x64" } as const;
 
 const kvmUsable = await access("/dev/kvm", constants.R_OK | constants.W_OK).then(
   () => process.platform === "linux" && process.arch === "x64",
@@ -138,7 +141,7 @@ describe("accel.json", () => {
       await chmod(qemu, 0o755);
       const cacheFile = join(dir, "accel.json");
       const choose = () =>
-        chooseAccel({
+        chooseAccel(linuxAmd64, {
           requested: "auto",
           arch: "amd64",
           qemu,
@@ -169,7 +172,7 @@ describe("accel.json", () => {
       // Something that is not a file where the verdict goes: probed, used, not remembered.
       const elsewhere = join(dir, "accel-dir.json");
       await mkdir(elsewhere);
-      const choice = await chooseAccel({
+      const choice = await chooseAccel(linuxAmd64, {
         requested: "auto",
         arch: "amd64",
         qemu,

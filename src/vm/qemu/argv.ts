@@ -1,14 +1,10 @@
-import type { Arch } from "../image/guest/profile.js";
+import type { HostKind } from "../../host/host.js";
+import { ARCHITECTURES, type Arch } from "../../image/guest/profile.js";
 
-export type Accelerator = "kvm" | "hvf" | "tcg";
+/** QEMU's accelerators, declared once: instance.json records one of them. */
+export const ACCELERATORS = ["kvm", "hvf", "tcg"] as const;
 
-/** The host QEMU runs on, as far as its argv cares. */
-export type HostPlatform = "darwin" | "linux";
-
-/** Node's platform name as QemuSpec wants it: only macOS differs; every other host is treated as Linux. */
-export function hostPlatformOf(platform: NodeJS.Platform): HostPlatform {
-  return platform === "darwin" ? "darwin" : "linux";
-}
+export type Accelerator = (typeof ACCELERATORS)[number];
 
 /** Everything that decides QEMU's command line: pure data in, pure data out. */
 export interface QemuSpec {
@@ -25,7 +21,7 @@ export interface QemuSpec {
    * Where QEMU runs. Only macOS with a privileged port changes the argv (see hostForwardAddress);
    * absent means Linux, which keeps the port on loopback.
    */
-  readonly hostPlatform?: HostPlatform;
+  readonly hostPlatform?: HostKind;
   readonly qmpSocket: string;
   /**
    * Where the serial console goes: a log file; a unix socket others can attach to, logged to a file
@@ -62,9 +58,8 @@ export const BLACKLISTED_INITCALLS = [
 ] as const;
 
 export function kernelCommandLine(spec: Pick<QemuSpec, "arch" | "extraKernelArgs">): string {
-  const console = spec.arch === "amd64" ? "ttyS0" : "ttyAMA0";
   return [
-    `console=${console}`,
+    `console=${ARCHITECTURES[spec.arch].console}`,
     // A panic reboots at once, and -no-reboot turns that into QEMU exiting: no hung VM.
     "panic=-1",
     "loglevel=4",
@@ -93,7 +88,7 @@ export function qemuValue(value: string): string {
  * macOS, which lets an unprivileged process bind one only on all addresses (the seed's port 22
  * quirk, see privilegedPortWarning).
  */
-export function hostForwardAddress(hostPlatform: HostPlatform, port: number): "127.0.0.1" | "0.0.0.0" {
+export function hostForwardAddress(hostPlatform: HostKind, port: number): "127.0.0.1" | "0.0.0.0" {
   return hostPlatform === "darwin" && port < 1024 ? "0.0.0.0" : "127.0.0.1";
 }
 

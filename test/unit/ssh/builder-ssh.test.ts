@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
-import { stateLayout } from "../../src/vm/state.js";
-import { sshArgs, sshPathValue } from "../../src/vm/supervisor.js";
+import { sshArgs, sshPathValue } from "../../../src/ssh/builder-ssh.js";
+import { stateLayout } from "../../../src/vm/state.js";
 
 /** What ssh itself makes of the arguments (`ssh -G` prints its configuration and connects nowhere). */
 function sshConfig(args: readonly string[]): Map<string, string> {

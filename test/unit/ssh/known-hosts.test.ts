@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { hostFieldMatches, knownHostsFor } from "../../src/ssh/known-hosts.js";
+import { hostFieldMatches, knownHostsFor } from "../../../src/ssh/known-hosts.js";
 
 const OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFkRLI6TWJpF+RL3h+ipWb+oR6eybVAsn2AmfsfmlIbS";
 

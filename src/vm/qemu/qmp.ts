@@ -1,5 +1,5 @@
 import { createConnection, type Socket } from "node:net";
-import { LinuxBuilderError } from "../errors.js";
+import { LinuxBuilderError } from "../../errors.js";
 
 interface Pending {
   resolve(value: unknown): void;

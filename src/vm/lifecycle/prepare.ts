@@ -1,0 +1,127 @@
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Config } from "../../config/config.js";
+import { LinuxBuilderError } from "../../errors.js";
+import { guestCas, type HostCaDeps, hostCaDeps } from "../../host/ca-certificates.js";
+import type { StoredImage } from "../../image/store.js";
+import type { Backend, LaunchPlan } from "../backend.js";
+import { guestNixConf } from "../guest-nix-conf.js";
+import type { InstanceInfo } from "../instance.js";
+import { ensureDisk, ensureKeys, type InstallKeys, type StateLayout, writeFileAtomic } from "../state.js";
+import { ensureBootInitrd } from "./boot-initrd.js";
+import { hostDeps, type LifecycleDeps } from "./deps.js";
+import { runningPid } from "./pidfile.js";
+import { assertPortFree } from "./port-check.js";
+
+/** The backend the lifecycle drives: its accelerators are the ones instance.json records. */
+export type VmBackend = Backend<InstanceInfo["accel"]>;
+
+export interface BootOptions {
+  readonly config: Config;
+  readonly layout: StateLayout;
+  readonly image: StoredImage;
+  readonly backend: VmBackend;
+  readonly onWarning?: (message: string) => void;
+  /** The host's files and commands the default CAs come from (tests pass their own). */
+  readonly caDeps?: HostCaDeps;
+  /** Processes and the clock (tests pass fakes). */
+  readonly deps?: LifecycleDeps;
+}
+
+/** A VM ready to boot: the backend's command, the accelerator chosen, and the keys the host trusts it by. */
+export interface PreparedBoot extends LaunchPlan {
+  readonly accel: InstanceInfo["accel"];
+  readonly keys: InstallKeys;
+  /** Where this boot's extra CAs came from, for status. */
+  readonly caSource: string;
+}
+
+/**
+ * Everything before the VM runs, for `start` and `run` alike (call under the start lock): not already
+ * running, the port free, keys, disk, the pinned host key, the per-boot initrd, the accelerator.
+ * Detached, the backend serves the console on a socket and runs in the background; attached, the
+ * console is this terminal (with QEMU, shared with the monitor: Ctrl-a c). Either way it writes the
+ * pidfile and can be stopped from anywhere, so status, stop and ssh work from anywhere.
+ */
+export async function prepareBoot(
+  options: BootOptions,
+  mode: "detached" | "attached",
+): Promise<PreparedBoot> {
+  const { config, layout, image, backend } = options;
+  const existing = await runningPid(layout, backend, options.deps ?? hostDeps);
+  // `start` looks under the lock first (a running builder is success there); `run` cannot take over
+  // a running builder's console, so for it this is an error.
+  if (existing !== undefined) {
+    throw new LinuxBuilderError(
+      "vm.running",
+      mode === "attached"
+        ? `The builder is already running (pid ${existing}): \`run\` boots one in this terminal, and cannot attach to it`
+        : `The builder is already running (pid ${existing})`,
+      {
+        hint:
+          mode === "attached"
+            ? "`linux-builder console` attaches to its console, `linux-builder ssh` logs in; `linux-builder stop` stops it."
+            : "`linux-builder status` shows it; `linux-builder stop` stops it.",
+      },
+    );
+  }
+  if (image.manifest.arch !== config.arch) {
+    throw new LinuxBuilderError(
+      "vm.arch",
+      `The image ${image.manifest.id} is ${image.manifest.arch}, the config says ${config.arch}`,
+    );
+  }
+  const endpoint = backend.endpoint({ sshPort: config.port });
+  if (endpoint.kind === "tcp") {
+    await assertPortFree(endpoint.port, endpoint.listenAddress);
+    if (endpoint.warning) options.onWarning?.(endpoint.warning);
+  }
+  // Before the keys and the disk are made: a bad caCertificates file stops the start here.
+  const cas = await guestCas(config.caCertificates, options.caDeps ?? hostCaDeps());
+  if (cas.warning) options.onWarning?.(cas.warning);
+  const keys = await ensureKeys(layout);
+  const disk = await ensureDisk(layout.disk, config.diskGiB);
+  if (disk.grownFromGiB !== undefined) {
+    options.onWarning?.(`the /nix disk grows from ${disk.grownFromGiB} GiB to ${config.diskGiB} GiB`);
+  }
+  const [type, blob] = keys.hostPublicKey.split(" ");
+  await writeFileAtomic(layout.knownHosts, `[127.0.0.1]:${config.port} ${type} ${blob}\n`, 0o644);
+  await ensureBootInitrd(layout, image, {
+    hostPrivateKey: await readFile(layout.hostKey, "utf8"),
+    hostPublicKey: keys.hostPublicKey,
+    authorizedKeys: `${keys.builderPublicKey}\n`,
+    nixConf: guestNixConf(config),
+    caCertificates: cas.pem,
+  });
+  const accel = await backend.chooseAccel({
+    requested: config.accel,
+    arch: config.arch,
+    kernel: join(image.directory, "kernel"),
+    kernelId: image.manifest.id,
+    cacheFile: join(layout.dir, "accel.json"),
+  });
+  if (accel.warning) options.onWarning?.(accel.warning);
+  for (const stale of [layout.qmpSocket, layout.consoleSocket, layout.daemonSocket])
+    await rm(stale, { force: true });
+  const plan = backend.launch({
+    arch: config.arch,
+    accel: accel.accel,
+    cpus: config.cpus,
+    memoryMiB: config.memoryMiB,
+    kernel: join(image.directory, "kernel"),
+    initrd: layout.bootInitrd,
+    disks: [layout.disk],
+    sshPort: config.port,
+    console:
+      mode === "attached"
+        ? { kind: "stdio", logfile: layout.consoleLog }
+        : { kind: "socket", path: layout.consoleSocket, logfile: layout.consoleLog },
+  });
+  return {
+    command: plan.command,
+    args: plan.args,
+    accel: accel.accel,
+    keys,
+    caSource: cas.count === 0 ? cas.source : `${cas.count} from ${cas.source}`,
+  };
+}

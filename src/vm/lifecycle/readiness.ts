@@ -1,0 +1,31 @@
+import { daemonAnswers, daemonAnswersAt } from "../../nix/daemon-handshake.js";
+import { sshArgs } from "../../ssh/builder-ssh.js";
+import { type ControlMasterFiles, forwardDaemonSocket } from "../../ssh/control-master.js";
+
+/**
+ * Ready means the guest's host key matches our pin and its Nix store answers over the builder's ssh;
+ * an open TCP port proves nothing (QEMU's user networking accepts before the guest listens).
+ *
+ * With `reuse`, the store is asked through the reused connection's forward of the daemon's socket:
+ * no program starts in the guest (sshd hands the channel to the daemon's socket), where
+ * `nix-daemon --stdio` (what Nix's ssh-ng:// store runs, a relay to that same socket) took 0.3 s
+ * under TCG. Without it, as Nix does: `nix-daemon --stdio`. It answers within `timeoutMs`.
+ */
+export async function isReady(
+  files: ControlMasterFiles,
+  port: number,
+  options: { reuse?: boolean; timeoutMs?: number } = {},
+): Promise<boolean> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const left = () => Math.max(1, deadline - Date.now());
+  if (!options.reuse) {
+    const args = [...sshArgs(files, port, options), "nix-daemon", "--stdio"];
+    return (await daemonAnswers("ssh", args, left())) !== undefined;
+  }
+  const asked = await daemonAnswersAt(files.daemonSocket, left());
+  if (asked.hello !== undefined) return true;
+  // The forward is there, the daemon not yet: ask again later, without another ssh.
+  if (asked.connected) return false;
+  if (!(await forwardDaemonSocket(files, port, left()))) return false;
+  return (await daemonAnswersAt(files.daemonSocket, left())).hello !== undefined;
+}

@@ -1,0 +1,259 @@
+import { LinuxBuilderError } from "../../errors.js";
+import type { StoredImage } from "../../image/store.js";
+import {
+  consoleOffset,
+  kernelCrash,
+  readConsoleSince,
+  scanConsole,
+  waitForGuestSignal,
+} from "../console-watch.js";
+import { type InstanceInfo, readInstance } from "../instance.js";
+import type { StateLayout } from "../state.js";
+import { bootFailure } from "./boot-failure.js";
+import { throwIfCancelled } from "./cancel.js";
+import { hostDeps } from "./deps.js";
+import { bootWithCrashRetry, KernelCrashedError } from "./kernel-crash.js";
+import { runningPid } from "./pidfile.js";
+import { portTakenError } from "./port-check.js";
+import { type BootOptions, prepareBoot } from "./prepare.js";
+import { isReady } from "./readiness.js";
+import { recordInstance } from "./record-instance.js";
+import { acquireStartLock, lockedStep, readyWaitStep, releaseStartLock } from "./start-lock.js";
+import { stopVm } from "./stop.js";
+
+export interface StartOptions extends Omit<BootOptions, "image"> {
+  /** The image to boot: asked for only when this start boots the VM (it may compose one). */
+  readonly image: () => Promise<StoredImage>;
+  readonly waitReady: boolean;
+  /** How long to wait in all: for another start to finish, then for the builder to be ready. */
+  readonly readyTimeoutMs: number;
+  /** This start boots the VM (said once the image is there, before the VM starts). */
+  readonly onBoot?: () => void;
+  /** Another linux-builder (`owner`) is starting the builder: this start waits for it. */
+  readonly onWait?: (owner: number) => void;
+  /** The kernel crashed while booting and the VM boots once more: what to warn. */
+  readonly onRetry?: (warning: string) => void;
+  /** Cancels the start (Ctrl-C): a VM it booted is stopped, and it throws vm.cancelled. */
+  readonly signal?: AbortSignal;
+  /** Whether the store answers (tests pass their own; isReady over the reused connection otherwise). */
+  readonly storeAnswers?: (layout: StateLayout, port: number, timeoutMs: number) => Promise<boolean>;
+}
+
+/** This start booted the VM. */
+export interface StartBooted {
+  readonly kind: "booted";
+  readonly instance: InstanceInfo;
+  readonly ready: boolean;
+  readonly readySeconds?: number;
+  /** Where the time went, in seconds from the VM's start: the VM running, the guest's sshd up, the store's answer. */
+  readonly phases?: { readonly qemu: number; readonly guest: number; readonly store: number };
+}
+
+/** The VM was running already, or another start booted it; `ready` once it answered (never with --no-wait). */
+export interface StartFoundRunning {
+  readonly kind: "running";
+  readonly pid: number;
+  readonly ready: boolean;
+  /** How long this start waited: for the other start, then for ready. */
+  readonly waitedSeconds: number;
+}
+
+export type StartResult = StartBooted | StartFoundRunning;
+
+const storeAnswersOverReuse = (layout: StateLayout, port: number, timeoutMs: number) =>
+  isReady(layout, port, { reuse: true, timeoutMs });
+
+/**
+ * Makes sure the builder runs, and with `waitReady` that it is ready: idempotent, and safe to run
+ * many times at once on one state folder. Under the start lock, exactly one start boots the VM; a
+ * start that finds the lock held by a live process waits until it is given up (a start that died
+ * leaves a stale lock, which is removed), then looks again: the VM running, it waits for it to be
+ * ready (still under the lock, so one start at a time sets up the shared ssh connection); else it
+ * boots it, and once more if its kernel crashed. All within `readyTimeoutMs`, except a boot's own
+ * wait for ready, which has all of it from the VM's start.
+ */
+export function startVm(options: StartOptions): Promise<StartResult> {
+  return bootWithCrashRetry(
+    () => startOnce(options),
+    () => false,
+    (crash) => options.onRetry?.(`${crash?.message}; starting it once more`),
+  );
+}
+
+async function startOnce(options: StartOptions): Promise<StartResult> {
+  const { layout, backend } = options;
+  const deps = options.deps ?? hostDeps;
+  const began = deps.now();
+  const deadline = began + options.readyTimeoutMs;
+  const waited = () => (deps.now() - began) / 1000;
+  const got = await acquireStartLock(layout, {
+    deadline,
+    waitReady: options.waitReady,
+    vmPid: () => runningPid(layout, backend, deps),
+    ...(options.onWait ? { onWait: options.onWait } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (got.kind === "running") return { kind: "running", pid: got.pid, ready: false, waitedSeconds: waited() };
+  try {
+    const pid = await runningPid(layout, backend, deps);
+    switch (lockedStep({ vmRunning: pid !== undefined, waitReady: options.waitReady })) {
+      case "boot": {
+        const image = await options.image();
+        throwIfCancelled(options.signal, "the builder was not started");
+        options.onBoot?.();
+        return await bootDetached({ ...options, image });
+      }
+      case "running":
+        return { kind: "running", pid: pid as number, ready: false, waitedSeconds: waited() };
+      case "wait-ready": {
+        const port = (await readInstance(layout))?.port ?? options.config.port;
+        const ready = await waitUntilReady(options, port, pid as number, deadline);
+        return { kind: "running", pid: pid as number, ready, waitedSeconds: waited() };
+      }
+    }
+  } finally {
+    await releaseStartLock(layout);
+  }
+}
+
+/**
+ * Waits for a VM this start did not boot to be ready; false when the deadline comes first. A VM that
+ * stops meanwhile, or whose guest says its boot failed, is an error, as for a boot of our own.
+ */
+async function waitUntilReady(
+  options: StartOptions,
+  port: number,
+  pid: number,
+  deadline: number,
+): Promise<boolean> {
+  const { layout, backend } = options;
+  const deps = options.deps ?? hostDeps;
+  const storeAnswers = options.storeAnswers ?? storeAnswersOverReuse;
+  const offset = (await readInstance(layout))?.consoleOffset;
+  for (;;) {
+    // Not ours to stop: a cancelled wait only ends.
+    throwIfCancelled(options.signal, "stopped waiting for the builder to be ready");
+    const vmRunning = (await runningPid(layout, backend, deps)) === pid;
+    const ready =
+      vmRunning && (await storeAnswers(layout, port, Math.min(15_000, Math.max(1, deadline - deps.now()))));
+    const failure = vmRunning && !ready ? await bootFailure(layout) : undefined;
+    switch (
+      readyWaitStep({ vmRunning, ready, bootFailed: failure !== undefined, timedOut: deps.now() >= deadline })
+    ) {
+      case "ready":
+        return true;
+      case "timed-out":
+        return false;
+      case "poll":
+        await deps.sleep(200);
+        continue;
+      case "failed":
+        throw guestFailed(layout, failure as string);
+      case "died": {
+        const crash =
+          offset === undefined ? undefined : kernelCrash(await readConsoleSince(layout.consoleLog, offset));
+        if (crash) throw new KernelCrashedError(crash);
+        throw new LinuxBuilderError(
+          "vm.died",
+          `The builder (pid ${pid}) stopped while this start waited for it to be ready; its console log is ${layout.consoleLog}`,
+          { hint: "`linux-builder logs` shows what the guest printed." },
+        );
+      }
+    }
+  }
+}
+
+function guestFailed(layout: StateLayout, reason: string): LinuxBuilderError {
+  return new LinuxBuilderError("vm.guest-failed", `The builder failed to boot: ${reason}`, {
+    hint: `\`linux-builder logs\` shows the console (${layout.consoleLog}); \`linux-builder stop\` stops it.`,
+  });
+}
+
+/** Boots the VM detached, under the start lock: the shared preparation, the backend's launch, then waits for ready. */
+async function bootDetached(
+  options: Omit<StartOptions, "image"> & { readonly image: StoredImage },
+): Promise<StartBooted> {
+  const { config, layout, backend } = options;
+  const deps = options.deps ?? hostDeps;
+  const boot = await prepareBoot(options, "detached");
+  const logOffset = await consoleOffset(layout.consoleLog);
+  const started = deps.now();
+  try {
+    await deps.runDetached(boot);
+  } catch (error) {
+    const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
+    if (backend.launchFailure(stderr) === "port-taken") throw portTakenError(config.port);
+    throw new LinuxBuilderError(
+      "vm.qemu-failed",
+      `Cannot start the builder: ${boot.command} failed: ${stderr || (error as Error).message}`,
+      { hint: `Is ${backend.name} installed (${boot.command})? \`linux-builder doctor\` checks.` },
+    );
+  }
+  const pid = await runningPid(layout, backend, deps);
+  if (pid === undefined) {
+    throw new LinuxBuilderError(
+      "vm.qemu-failed",
+      `${backend.name} started but left no running process (see ${layout.consoleLog})`,
+    );
+  }
+  const instance = await recordInstance(options, boot, pid, false, logOffset);
+  if (!options.waitReady) return { kind: "booted", instance, ready: false };
+  try {
+    return await waitForBoot(options, instance, logOffset, started);
+  } catch (error) {
+    // A cancelled start leaves no VM behind: it ends the one it booted (no guest to wait for).
+    if (options.signal?.aborted) await stopVm(layout, backend, 0, deps);
+    throw error;
+  }
+}
+
+/**
+ * The readiness checks, in order, each named for the phase it ends: the guest's word that sshd
+ * listens (or that it failed), then the store answering over one reused connection. Polled until
+ * the deadline; a VM that ends meanwhile is an error (a kernel crash named as one).
+ */
+async function waitForBoot(
+  options: Omit<StartOptions, "image"> & { readonly image: StoredImage },
+  instance: InstanceInfo,
+  logOffset: number,
+  started: number,
+): Promise<StartBooted> {
+  const { config, layout, backend } = options;
+  const deps = options.deps ?? hostDeps;
+  const storeAnswers = options.storeAnswers ?? storeAnswersOverReuse;
+  const deadline = deps.now() + options.readyTimeoutMs;
+  const seconds = () => (deps.now() - started) / 1000;
+  const cancelled = () => throwIfCancelled(options.signal, "the builder was stopped while it booted");
+  const running = async () => (await runningPid(layout, backend, deps)) !== undefined;
+  const failed = async () => {
+    const now = scanConsole(await readConsoleSince(layout.consoleLog, logOffset));
+    if (now?.kind === "failed") throw guestFailed(layout, now.reason);
+  };
+  const qemu = seconds();
+  const signal = await waitForGuestSignal(layout.consoleLog, logOffset, {
+    deadline,
+    alive: async () => !options.signal?.aborted && (await running()),
+  });
+  cancelled();
+  await failed();
+  const guest = seconds();
+  while (signal !== undefined && deps.now() < deadline) {
+    cancelled();
+    if (!(await running())) {
+      const crash = kernelCrash(await readConsoleSince(layout.consoleLog, logOffset));
+      if (crash) throw new KernelCrashedError(crash);
+      throw new LinuxBuilderError(
+        "vm.died",
+        `The builder stopped while booting; its console log is ${layout.consoleLog}`,
+        { hint: "`linux-builder logs` shows what the guest printed." },
+      );
+    }
+    if (await storeAnswers(layout, config.port, Math.max(1, deadline - deps.now()))) {
+      const store = seconds();
+      return { kind: "booted", instance, ready: true, readySeconds: store, phases: { qemu, guest, store } };
+    }
+    await failed();
+    await deps.sleep(100);
+  }
+  return { kind: "booted", instance, ready: false };
+}

@@ -1,0 +1,61 @@
+import { rm } from "node:fs/promises";
+import type { Backend } from "../backend.js";
+import type { StateLayout } from "../state.js";
+import { bootFailure } from "./boot-failure.js";
+import { hostDeps, type LifecycleDeps } from "./deps.js";
+import { runningPid } from "./pidfile.js";
+
+export type StopOutcome =
+  | "not-running"
+  | "powered-off"
+  | "quit"
+  | "quit-failed-boot"
+  | "terminated"
+  | "killed";
+
+/**
+ * Stops the VM: the backend's stop request (ACPI power-down: the guest stops its daemons and unmounts
+ * /nix); after the deadline its force stop (QMP `quit`); then SIGTERM and SIGKILL. Says how it ended.
+ */
+export async function stopVm(
+  layout: StateLayout,
+  backend: Pick<Backend, "isOurProcess" | "requestStop" | "forceStop">,
+  deadlineMs: number,
+  deps: LifecycleDeps = hostDeps,
+): Promise<{ outcome: StopOutcome; seconds: number }> {
+  const started = deps.now();
+  const seconds = () => (deps.now() - started) / 1000;
+  const pid = await runningPid(layout, backend, deps);
+  if (pid === undefined) return { outcome: "not-running", seconds: 0 };
+  const gone = async (ms: number): Promise<boolean> => {
+    const deadline = deps.now() + ms;
+    while (deps.now() < deadline) {
+      if (!deps.alive(pid)) return true;
+      await deps.sleep(100);
+    }
+    return !deps.alive(pid);
+  };
+  let outcome: StopOutcome | undefined;
+  // A guest whose boot failed waits in a rescue shell that no power button reaches: the VM is
+  // ended at once instead of after the deadline.
+  const failed = (await bootFailure(layout)) !== undefined;
+  if (!failed && (await backend.requestStop()) && (await gone(deadlineMs))) outcome = "powered-off";
+  else if ((await backend.forceStop()) && (await gone(5_000))) outcome = failed ? "quit-failed-boot" : "quit";
+  if (outcome === undefined) {
+    deps.kill(pid, "SIGTERM");
+    if (await gone(5_000)) outcome = "terminated";
+    else {
+      deps.kill(pid, "SIGKILL");
+      await gone(5_000);
+      outcome = "killed";
+    }
+  }
+  await cleanUpAfterVm(layout);
+  return { outcome, seconds: seconds() };
+}
+
+/** Once the VM is gone: its pidfile and sockets. */
+export async function cleanUpAfterVm(layout: StateLayout): Promise<void> {
+  for (const file of [layout.pidfile, layout.qmpSocket, layout.consoleSocket])
+    await rm(file, { force: true });
+}

@@ -24,7 +24,10 @@ export interface FakeBehaviour {
   force?: "quits" | "ignored" | "unreachable";
   /** SIGTERM ends the VM, or not (SIGKILL always does). */
   sigterm?: "dies" | "ignored";
-  /** What each launch does, in order (the last one repeats): the console it prints, and whether it stays up. */
+  /**
+   * What each launch does, in order (the last one repeats): the console it prints, and whether it
+   * stays up (`dies`: it ends once the lifecycle has seen it run).
+   */
   boots?: readonly { readonly console: string; readonly dies?: boolean }[];
 }
 
@@ -47,6 +50,7 @@ export async function fakeVm(behaviour: FakeBehaviour = {}): Promise<FakeVm> {
   let clock = Date.now();
   const calls: string[] = [];
   const boots = behaviour.boots ?? [{ console: "linux-builder: SSHD at 1.0s\n" }];
+  let dying = false;
   const vm: FakeVm = {
     dir,
     layout,
@@ -81,7 +85,11 @@ export async function fakeVm(behaviour: FakeBehaviour = {}): Promise<FakeVm> {
       },
     },
     deps: {
-      alive: (pid) => pid === FAKE_PID && vm.running,
+      alive: (pid) => {
+        const running = pid === FAKE_PID && vm.running;
+        if (running && dying) vm.running = dying = false;
+        return running;
+      },
       cmdline: async (pid) => (pid === FAKE_PID ? "fake-vm\0amd64\0" : "sleep\x080\0"),
       kill: (pid, signal) => {
         calls.push(signal);
@@ -91,7 +99,8 @@ export async function fakeVm(behaviour: FakeBehaviour = {}): Promise<FakeVm> {
         calls.push(`launch ${plan.command} ${plan.args.join(" ")}`);
         const boot = boots[Math.min(vm.launches, boots.length - 1)] ?? { console: "" };
         vm.launches++;
-        vm.running = !boot.dies;
+        vm.running = true;
+        dying = boot.dies === true;
         await writeFile(layout.pidfile, `${FAKE_PID}\n`);
         await appendFile(layout.consoleLog, boot.console);
         vm.afterLaunch?.();

@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { access, rm, writeFile } from "node:fs/promises";
+import { describe, test } from "node:test";
+import { type StartOptions, startVm } from "../../../../src/vm/lifecycle/start.js";
+import {
+  type FakeBehaviour,
+  type FakeVm,
+  fakeConfig,
+  fakeImage,
+  fakeRunningVm,
+  fakeVm,
+  noCas,
+} from "./fake-vm.js";
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/** A start of a fake VM whose store answers once `storeReady` says so; `run` gets the VM and the options. */
+async function withStart(
+  behaviour: FakeBehaviour,
+  run: (vm: FakeVm, options: StartOptions, warnings: string[]) => Promise<void>,
+  overrides: Partial<StartOptions> = {},
+): Promise<void> {
+  const vm = await fakeVm(behaviour);
+  const warnings: string[] = [];
+  try {
+    const image = await fakeImage(vm);
+    const options: StartOptions = {
+      config: fakeConfig(vm),
+      layout: vm.layout,
+      backend: vm.backend,
+      deps: vm.deps,
+      caDeps: noCas,
+      image: async () => image,
+      waitReady: true,
+      readyTimeoutMs: 60_000,
+      onWarning: (message) => warnings.push(message),
+      onRetry: (message) => warnings.push(message),
+      storeAnswers: async () => vm.running,
+      ...overrides,
+    };
+    await run(vm, options, warnings);
+  } finally {
+    await rm(vm.dir, { recursive: true, force: true });
+  }
+}
+
+describe("start, against a fake backend", () => {
+  test("boots, waits for the guest's sshd and then the store, records the instance, releases the lock", async () => {
+    await withStart({}, async (vm, options) => {
+      const result = await startVm(options);
+      assert.equal(result.kind, "booted");
+      assert.ok(result.kind === "booted" && result.ready && result.phases !== undefined);
+      assert.equal(result.instance.pid, 4_000_000);
+      assert.equal(result.instance.accel, "tcg");
+      assert.deepEqual(vm.calls, ["launch fake-vm amd64 socket"]);
+      assert.equal(await exists(vm.layout.startLock), false);
+      assert.equal(await exists(vm.layout.instance), true);
+    });
+  });
+
+  test("a running VM is found, not booted again", async () => {
+    await withStart({}, async (vm, options) => {
+      await fakeRunningVm(vm);
+      const result = await startVm({ ...options, waitReady: false });
+      assert.deepEqual(result, { kind: "running", pid: 4_000_000, ready: false, waitedSeconds: 0 });
+      assert.equal(vm.launches, 0);
+    });
+  });
+
+  test("the start lock held by a live process: --no-wait takes the running VM as it is", async () => {
+    await withStart({}, async (vm, options) => {
+      await fakeRunningVm(vm);
+      await writeFile(vm.layout.startLock, String(process.ppid));
+      let told: number | undefined;
+      const result = await startVm({ ...options, waitReady: false, onWait: (owner) => (told = owner) });
+      assert.equal(result.kind, "running");
+      assert.equal(told, undefined, "no wait: the VM runs");
+      assert.equal(await exists(vm.layout.startLock), true, "another's lock is left alone");
+    });
+  });
+
+  test("a stale start lock (its owner dead) is removed, and the VM booted", async () => {
+    await withStart({}, async (vm, options) => {
+      await writeFile(vm.layout.startLock, "999999999");
+      const result = await startVm(options);
+      assert.equal(result.kind, "booted");
+      assert.equal(await exists(vm.layout.startLock), false);
+    });
+  });
+
+  test("the guest says FAILED: the start fails with its reason", async () => {
+    await withStart(
+      { boots: [{ console: "linux-builder: FAILED: no data disk (/dev/vda) for /nix\n" }] },
+      async (_vm, options) => {
+        await assert.rejects(startVm(options), {
+          code: "vm.guest-failed",
+          message: "The builder failed to boot: no data disk (/dev/vda) for /nix",
+        });
+      },
+    );
+  });
+
+  test("the kernel crashes while booting: told, and booted once more", async () => {
+    const boots = [
+      { console: "[ 1.7] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI\n", dies: true },
+      { console: "linux-builder: SSHD at 1.0s\n" },
+    ];
+    await withStart({ boots }, async (vm, options, warnings) => {
+      const result = await startVm(options);
+      assert.equal(result.kind === "booted" && result.ready, true);
+      assert.equal(vm.launches, 2);
+      assert.deepEqual(warnings, [
+        "The builder's kernel crashed while booting (Oops: int3: 0000 [#1] PREEMPT SMP NOPTI); starting it once more",
+      ]);
+    });
+  });
+
+  test("a crash on the second boot too: the error is the caller's", async () => {
+    await withStart(
+      { boots: [{ console: "Kernel panic - not syncing\n", dies: true }] },
+      async (vm, options) => {
+        await assert.rejects(startVm(options), { code: "vm.kernel-crashed" });
+        assert.equal(vm.launches, 2);
+      },
+    );
+  });
+
+  test("the store never answers: not ready when the deadline passes, and the VM left running", async () => {
+    await withStart(
+      {},
+      async (vm, options) => {
+        const result = await startVm(options);
+        assert.equal(result.kind === "booted" && result.ready, false);
+        assert.equal(vm.running, true);
+      },
+      { storeAnswers: async () => false },
+    );
+  });
+
+  test("cancelled before it boots: nothing launched", async () => {
+    await withStart({}, async (vm, options) => {
+      await assert.rejects(startVm({ ...options, signal: AbortSignal.abort() }), { code: "vm.cancelled" });
+      assert.equal(vm.launches, 0);
+      assert.equal(await exists(vm.layout.startLock), false);
+    });
+  });
+
+  test("cancelled while it boots: the VM it booted is stopped, the lock released", async () => {
+    await withStart({ boots: [{ console: "" }] }, async (vm, options) => {
+      const cancel = new AbortController();
+      vm.afterLaunch = () => cancel.abort();
+      await assert.rejects(startVm({ ...options, signal: cancel.signal }), {
+        code: "vm.cancelled",
+        message: "Cancelled: the builder was stopped while it booted",
+      });
+      assert.equal(vm.running, false);
+      assert.equal(await exists(vm.layout.startLock), false);
+      assert.equal(await exists(vm.layout.pidfile), false);
+    });
+  });
+});

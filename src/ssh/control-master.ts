@@ -17,16 +17,10 @@ function daemonForward(files: ControlMasterFiles): string[] {
 /** Runs ssh to its exit (never longer than `timeoutMs`), with no pipes a backgrounded ssh would hold. */
 export function sshExits(args: readonly string[], timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn("ssh", [...args], { stdio: "ignore" });
-    const timer = setTimeout(() => child.kill(), timeoutMs);
-    child.on("error", () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve(code === 0);
-    });
+    // Past the time, ssh is killed (SIGTERM) and reported as an error.
+    const child = spawn("ssh", [...args], { stdio: "ignore", signal: AbortSignal.timeout(timeoutMs) });
+    child.on("error", () => resolve(false));
+    child.on("exit", (code) => resolve(code === 0));
   });
 }
 

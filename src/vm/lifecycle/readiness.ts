@@ -1,6 +1,7 @@
 import { daemonAnswers, daemonAnswersAt } from "../../nix/daemon-handshake.js";
 import { sshArgs } from "../../ssh/builder-ssh.js";
 import { type ControlMasterFiles, forwardDaemonSocket } from "../../ssh/control-master.js";
+import { scanConsole } from "../console-watch.js";
 
 /**
  * Ready means the guest's host key matches our pin and its Nix store answers over the builder's ssh;
@@ -28,4 +29,37 @@ export async function isReady(
   if (asked.connected) return false;
   if (!(await forwardDaemonSocket(files, port, left()))) return false;
   return (await daemonAnswersAt(files.daemonSocket, left())).hello !== undefined;
+}
+
+/** One step of a boot's readiness, named for the phase it ends (start reports each one's time). */
+export interface ReadinessCheck {
+  readonly name: "guest" | "store";
+  /** How often it is asked while it does not pass. */
+  readonly pollMs: number;
+  passed(timeoutMs: number): Promise<boolean>;
+}
+
+/**
+ * What a boot waits for, in order: the guest's word that sshd listens, then the store answering over
+ * the reused connection. Waiting for that line before the first ssh matters (see console-watch):
+ * an ssh started too early sat in a half-open connection for seconds.
+ */
+export function bootReadiness(options: {
+  /** What this boot printed on its console so far. */
+  readonly console: () => Promise<string>;
+  /** Whether the store answers within the time given. */
+  readonly storeAnswers: (timeoutMs: number) => Promise<boolean>;
+}): readonly ReadinessCheck[] {
+  return [
+    {
+      name: "guest",
+      pollMs: 40,
+      // A boot prints a few KiB: reading it whole each time also finds a line that arrived in parts.
+      passed: async () => {
+        const said = scanConsole(await options.console());
+        return said?.kind === "sshd" || said?.kind === "ready";
+      },
+    },
+    { name: "store", pollMs: 100, passed: (timeoutMs) => options.storeAnswers(timeoutMs) },
+  ];
 }

@@ -1,12 +1,6 @@
 import { LinuxBuilderError } from "../../errors.js";
 import type { StoredImage } from "../../image/store.js";
-import {
-  consoleOffset,
-  kernelCrash,
-  readConsoleSince,
-  scanConsole,
-  waitForGuestSignal,
-} from "../console-watch.js";
+import { consoleOffset, kernelCrash, readConsoleSince, scanConsole } from "../console-watch.js";
 import { type InstanceInfo, readInstance } from "../instance.js";
 import type { StateLayout } from "../state.js";
 import { bootFailure } from "./boot-failure.js";
@@ -16,7 +10,7 @@ import { bootWithCrashRetry, KernelCrashedError } from "./kernel-crash.js";
 import { runningPid } from "./pidfile.js";
 import { portTakenError } from "./port-check.js";
 import { type BootOptions, prepareBoot } from "./prepare.js";
-import { isReady } from "./readiness.js";
+import { bootReadiness, isReady, type ReadinessCheck } from "./readiness.js";
 import { recordInstance } from "./record-instance.js";
 import { acquireStartLock, lockedStep, readyWaitStep, releaseStartLock } from "./start-lock.js";
 import { stopVm } from "./stop.js";
@@ -208,9 +202,9 @@ async function bootDetached(
 }
 
 /**
- * The readiness checks, in order, each named for the phase it ends: the guest's word that sshd
- * listens (or that it failed), then the store answering over one reused connection. Polled until
- * the deadline; a VM that ends meanwhile is an error (a kernel crash named as one).
+ * Runs the readiness checks in order (bootReadiness), each polled until it passes, with the time
+ * each passed at as the boot's phases. Between polls: the guest saying FAILED is an error, and so is
+ * the VM ending (a kernel crash named as one); the deadline ends the wait, not ready.
  */
 async function waitForBoot(
   options: Omit<StartOptions, "image"> & { readonly image: StoredImage },
@@ -223,37 +217,31 @@ async function waitForBoot(
   const storeAnswers = options.storeAnswers ?? storeAnswersOverReuse;
   const deadline = deps.now() + options.readyTimeoutMs;
   const seconds = () => (deps.now() - started) / 1000;
-  const cancelled = () => throwIfCancelled(options.signal, "the builder was stopped while it booted");
-  const running = async () => (await runningPid(layout, backend, deps)) !== undefined;
-  const failed = async () => {
-    const now = scanConsole(await readConsoleSince(layout.consoleLog, logOffset));
-    if (now?.kind === "failed") throw guestFailed(layout, now.reason);
-  };
+  const console = () => readConsoleSince(layout.consoleLog, logOffset);
+  const checks = bootReadiness({ console, storeAnswers: (ms) => storeAnswers(layout, config.port, ms) });
+  const passedAt = new Map<ReadinessCheck["name"], number>();
   const qemu = seconds();
-  const signal = await waitForGuestSignal(layout.consoleLog, logOffset, {
-    deadline,
-    alive: async () => !options.signal?.aborted && (await running()),
-  });
-  cancelled();
-  await failed();
-  const guest = seconds();
-  while (signal !== undefined && deps.now() < deadline) {
-    cancelled();
-    if (!(await running())) {
-      const crash = kernelCrash(await readConsoleSince(layout.consoleLog, logOffset));
-      if (crash) throw new KernelCrashedError(crash);
-      throw new LinuxBuilderError(
-        "vm.died",
-        `The builder stopped while booting; its console log is ${layout.consoleLog}`,
-        { hint: "`linux-builder logs` shows what the guest printed." },
-      );
+  for (const check of checks) {
+    for (;;) {
+      if (deps.now() >= deadline) return { kind: "booted", instance, ready: false };
+      throwIfCancelled(options.signal, "the builder was stopped while it booted");
+      const said = scanConsole(await console());
+      if (said?.kind === "failed") throw guestFailed(layout, said.reason);
+      if ((await runningPid(layout, backend, deps)) === undefined) {
+        const crash = kernelCrash(await console());
+        if (crash) throw new KernelCrashedError(crash);
+        throw new LinuxBuilderError(
+          "vm.died",
+          `The builder stopped while booting; its console log is ${layout.consoleLog}`,
+          { hint: "`linux-builder logs` shows what the guest printed." },
+        );
+      }
+      if (await check.passed(Math.max(1, deadline - deps.now()))) break;
+      await deps.sleep(check.pollMs);
     }
-    if (await storeAnswers(layout, config.port, Math.max(1, deadline - deps.now()))) {
-      const store = seconds();
-      return { kind: "booted", instance, ready: true, readySeconds: store, phases: { qemu, guest, store } };
-    }
-    await failed();
-    await deps.sleep(100);
+    passedAt.set(check.name, seconds());
   }
-  return { kind: "booted", instance, ready: false };
+  const guest = passedAt.get("guest") ?? qemu;
+  const store = passedAt.get("store") ?? guest;
+  return { kind: "booted", instance, ready: true, readySeconds: store, phases: { qemu, guest, store } };
 }

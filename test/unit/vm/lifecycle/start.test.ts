@@ -137,7 +137,26 @@ describe("start, against a fake backend", () => {
         assert.equal(result.kind === "booted" && result.ready, false);
         assert.equal(vm.running, true);
       },
-      { storeAnswers: async () => false },
+      { storeAnswers: async () => false, readyTimeoutMs: 5_000 },
+    );
+  });
+
+  test("the guest never says sshd listens: not ready at the deadline, and the store never asked", async () => {
+    let asked = 0;
+    await withStart(
+      { boots: [{ console: "[ 0.0] Linux version 6.12\n" }] },
+      async (_vm, options) => {
+        const result = await startVm(options);
+        assert.equal(result.kind === "booted" && result.ready, false);
+        assert.equal(asked, 0);
+      },
+      {
+        readyTimeoutMs: 2_000,
+        storeAnswers: async () => {
+          asked++;
+          return true;
+        },
+      },
     );
   });
 

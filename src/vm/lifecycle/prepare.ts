@@ -48,6 +48,13 @@ export async function prepareBoot(
   mode: "detached" | "attached",
 ): Promise<PreparedBoot> {
   const { config, layout, image, backend } = options;
+  if (mode === "attached" && !backend.features.attachedConsole) {
+    throw new LinuxBuilderError(
+      "vm.attached-unsupported",
+      `${backend.name} cannot give the builder's console to this terminal`,
+      { hint: "`linux-builder start` runs it in the background; `linux-builder console` attaches to it." },
+    );
+  }
   const existing = await runningPid(layout, backend, options.deps ?? hostDeps);
   // `start` looks under the lock first (a running builder is success there); `run` cannot take over
   // a running builder's console, so for it this is an error.

@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readFile, readlink, rename, writeFile } from "no
 import { dirname, join, relative } from "node:path";
 import { LinuxBuilderError } from "../errors.js";
 import { packageRoot } from "../host/package-root.js";
-import { fetchBytes } from "../net/http.js";
+import { fetchBytes } from "../net/fetch-bytes.js";
 import { writeCpio } from "./archive/cpio.js";
 import { readDebData } from "./archive/deb.js";
 import { decompressBuffer } from "./archive/decompress.js";

@@ -1,4 +1,5 @@
 import { LinuxBuilderError } from "../errors.js";
+import { describeNetworkError } from "./network-error.js";
 
 /** Fetches a small document (an InRelease file) whole. */
 export async function fetchBytes(url: string, what: string): Promise<Buffer> {
@@ -28,13 +29,4 @@ export async function fetchBytes(url: string, what: string): Promise<Buffer> {
     );
   }
   return Buffer.from(await response.arrayBuffer());
-}
-
-export function describeNetworkError(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as { cause?: unknown }).cause;
-    if (cause instanceof Error && cause.message !== "") return cause.message;
-    return error.message;
-  }
-  return String(error);
 }

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parseArIndex } from "../../src/image/archive/ar.js";
+import { parseArIndex } from "../../../../src/image/archive/ar.js";
 
 const MEMBERS: [string, Buffer][] = [
   ["debian-binary", Buffer.from("2.0\n")],

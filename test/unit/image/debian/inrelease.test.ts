@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as openpgp from "openpgp";
-import { verifyInRelease } from "../../src/image/debian/inrelease.js";
+import { verifyInRelease } from "../../../../src/image/debian/inrelease.js";
 
 const KEY_DATE = new Date("2026-01-01T00:00:00Z");
 const SIGN_DATE = new Date("2026-01-02T00:00:00Z");

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import { parseStanzas } from "../../src/image/debian/control.js";
+import { parseStanzas } from "../../../../src/image/debian/control.js";
 import {
   checkValidUntil,
   indexEntry,
   parseRelease,
   parseReleaseDate,
   verifyIndexHash,
-} from "../../src/image/debian/release.js";
+} from "../../../../src/image/debian/release.js";
 
 describe("parseStanzas", () => {
   test("lowercases field names, joins continuation lines, splits stanzas, tolerates CRLF", () => {

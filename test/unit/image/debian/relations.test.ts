@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { formatGroup, parseRelations } from "../../src/image/debian/relations.js";
+import { formatGroup, parseRelations } from "../../../../src/image/debian/relations.js";
 
 describe("parseRelations", () => {
   test("parses AND groups of OR alternatives with versions", () => {

@@ -4,8 +4,8 @@ import {
   PackageIndex,
   type PackageRecord,
   parsePackagesIndex,
-} from "../../src/image/debian/packages-index.js";
-import { resolveClosure } from "../../src/image/debian/resolver.js";
+} from "../../../../src/image/debian/packages-index.js";
+import { resolveClosure } from "../../../../src/image/debian/resolver.js";
 
 /** A Packages index from compact lines: "name version arch ; Field: value ; Field: value". */
 function index(lines: string[]): PackageIndex {

@@ -4,7 +4,7 @@ import { lstat, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CpioEntry, readCpio, writeCpio } from "../../src/image/archive/cpio.js";
+import { type CpioEntry, readCpio, writeCpio } from "../../../../src/image/archive/cpio.js";
 
 const BINARY = Buffer.from([0, 1, 2, 255, 254, 0, 7]); // odd length, NULs inside
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { TarEntry } from "../../src/image/archive/tar.js";
-import { mergedUsrPath, RootfsTree } from "../../src/image/rootfs-tree.js";
+import type { TarEntry } from "../../../src/image/archive/tar.js";
+import { mergedUsrPath, RootfsTree } from "../../../src/image/rootfs-tree.js";
 
 async function* entries(list: TarEntry[]): AsyncGenerator<TarEntry> {
   yield* list;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CA_CERTIFICATES_DIR, debianCaBundle } from "../../src/image/guest/ca-bundle.js";
+import { CA_CERTIFICATES_DIR, debianCaBundle } from "../../../../src/image/guest/ca-bundle.js";
 
 const pem = (name: string) => `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`;
 const files = (entries: Record<string, string>) =>

@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { pruneCache } from "../../src/image/cache/prune.js";
-import { type Lock, serializeLock } from "../../src/image/lock.js";
-import { ImageStore, type NewImage } from "../../src/image/store.js";
+import { pruneCache } from "../../../src/image/cache/prune.js";
+import { type Lock, serializeLock } from "../../../src/image/lock.js";
+import { ImageStore, type NewImage } from "../../../src/image/store.js";
 
 const pkg = (name: string, hash: string) => ({
   name,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Lock, parseLock, serializeLock } from "../../src/image/lock.js";
+import { type Lock, parseLock, serializeLock } from "../../../src/image/lock.js";
 
 const pkg = (name: string) => ({
   name,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { PackageIndex, parsePackagesIndex } from "../../src/image/debian/packages-index.js";
+import { PackageIndex, parsePackagesIndex } from "../../../../src/image/debian/packages-index.js";
 
 const SHA = "0".repeat(64);
 

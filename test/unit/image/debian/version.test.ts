@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { compareVersions, parseVersion, satisfies } from "../../src/image/debian/version.js";
+import { compareVersions, parseVersion, satisfies } from "../../../../src/image/debian/version.js";
 
 // [a, b, expected sign of compareVersions(a, b)]
 const TABLE: [string, string, -1 | 0 | 1][] = [

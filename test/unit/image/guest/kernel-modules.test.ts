@@ -6,7 +6,7 @@ import {
   moduleName,
   parseModinfo,
   planModuleLoadOrder,
-} from "../../src/image/guest/kernel-modules.js";
+} from "../../../../src/image/guest/kernel-modules.js";
 
 /** A minimal ELF64 little-endian object with a .modinfo section, as a kernel module has. */
 function fakeModule(modinfo: string[]): Buffer {

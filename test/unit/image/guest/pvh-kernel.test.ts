@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { bzImagePayload, hasPvhEntry, pvhKernel } from "../../src/image/guest/pvh-kernel.js";
+import { bzImagePayload, hasPvhEntry, pvhKernel } from "../../../../src/image/guest/pvh-kernel.js";
 
 /** A minimal ELF64 with one PT_NOTE segment holding the given notes. */
 function elfWithNotes(notes: { name: string; type: number; desc: Buffer }[]): Buffer {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { busyboxApplets } from "../../src/image/guest/busybox-applets.js";
+import { busyboxApplets } from "../../../../src/image/guest/busybox-applets.js";
 
 const table = (names: string[]) => Buffer.from(`\x7fELF...junk\0${names.join("\0")}\0\0more`, "latin1");
 const applets = ["[", "[[", "acpid", "ash", "cat", "cut", "ip", "mount", "sed", "sh", "sleep", "zcat"];

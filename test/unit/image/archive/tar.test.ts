@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import { decompressBuffer, decompressorFor } from "../../src/image/archive/decompress.js";
-import { readTar, type TarEntry } from "../../src/image/archive/tar.js";
+import { decompressBuffer, decompressorFor } from "../../../../src/image/archive/decompress.js";
+import { readTar, type TarEntry } from "../../../../src/image/archive/tar.js";
 
 const SEGMENT = "s".repeat(120); // one name component longer than ustar's 100-byte name field
 const LONG_DIR = `d/${SEGMENT}`;

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import * as openpgp from "openpgp";
-import { verifyInRelease } from "../../src/image/debian/inrelease.js";
-import { loadKeyring, shippedKeyFiles, shippedKeysDir } from "../../src/image/debian/keyring.js";
-import { parseReleaseDate } from "../../src/image/debian/release.js";
+import { verifyInRelease } from "../../../../src/image/debian/inrelease.js";
+import { loadKeyring, shippedKeyFiles, shippedKeysDir } from "../../../../src/image/debian/keyring.js";
+import { parseReleaseDate } from "../../../../src/image/debian/release.js";
 
 const TRIXIE_AUTOMATIC = "04B54C3CDCA79751B16BC6B5225629DF75B188BD";
 const TRIXIE_STABLE = "41587F7DB8C774BCCF131416762F67A0B2C39DE4";
@@ -72,7 +72,7 @@ describe("loadKeyring", () => {
 });
 
 describe("a real Debian InRelease (trixie)", async () => {
-  const fixture = new URL("../fixtures/debian/trixie-InRelease", import.meta.url);
+  const fixture = new URL("../../../fixtures/debian/trixie-InRelease", import.meta.url);
   const text = readFileSync(fixture, "utf8");
   const dateLine = /^Date: (.*)$/m.exec(text)?.[1] ?? assert.fail("the fixture has no Date");
   // Debian signs a minute or two after the Release's Date; an hour later keeps the test fixed in time.

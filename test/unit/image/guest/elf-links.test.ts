@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { dynamicLinks, librarySearchPath, unresolvedLinks } from "../../src/image/guest/elf-links.js";
-import { RootfsTree } from "../../src/image/rootfs-tree.js";
+import { dynamicLinks, librarySearchPath, unresolvedLinks } from "../../../../src/image/guest/elf-links.js";
+import { RootfsTree } from "../../../../src/image/rootfs-tree.js";
 
 /**
  * A minimal ELF64 little-endian file as a linker leaves it: a .dynstr string table and a .dynamic

@@ -6,8 +6,8 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { LinuxBuilderError } from "../../src/errors.js";
-import { ContentCache } from "../../src/image/cache/content-cache.js";
+import { LinuxBuilderError } from "../../../../src/errors.js";
+import { ContentCache } from "../../../../src/image/cache/content-cache.js";
 
 const good = Buffer.from("a .deb file's bytes, ".repeat(5000));
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");

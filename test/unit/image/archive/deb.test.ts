@@ -5,8 +5,8 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readDebControl, readDebData } from "../../src/image/archive/deb.js";
-import type { TarEntry } from "../../src/image/archive/tar.js";
+import { readDebControl, readDebData } from "../../../../src/image/archive/deb.js";
+import type { TarEntry } from "../../../../src/image/archive/tar.js";
 
 const HAVE_DPKG_DEB = existsSync("/usr/bin/dpkg-deb");
 

@@ -1,34 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  PackageIndex,
-  type PackageRecord,
-  parsePackagesIndex,
-} from "../../../../src/image/debian/packages-index.js";
+import type { PackageRecord } from "../../../../src/image/debian/packages-index.js";
 import { resolveClosure } from "../../../../src/image/debian/resolver.js";
-
-/** A Packages index from compact lines: "name version arch ; Field: value ; Field: value". */
-function index(lines: string[]): PackageIndex {
-  const text = lines
-    .map((line) => {
-      const [head = "", ...fields] = line.split(" ; ");
-      const [name, version, arch] = head.split(" ");
-      return [
-        `Package: ${name}`,
-        `Version: ${version}`,
-        `Architecture: ${arch}`,
-        ...fields,
-        `Filename: pool/${name}_${version}_${arch}.deb`,
-        "Size: 1",
-        `SHA256: ${"0".repeat(64)}`,
-      ].join("\n");
-    })
-    .join("\n\n");
-  return new PackageIndex(parsePackagesIndex(text, "test Packages"), {
-    arch: "amd64",
-    label: "test/main amd64",
-  });
-}
+import { index } from "./compact-index.js";
 
 const names = (records: PackageRecord[]) => records.map((r) => `${r.name}=${r.version}`);
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { TarEntry } from "../../../src/image/archive/tar.js";
-import { mergedUsrPath, RootfsTree } from "../../../src/image/rootfs-tree.js";
+import { RootfsTree } from "../../../src/image/rootfs-tree.js";
 
 async function* entries(list: TarEntry[]): AsyncGenerator<TarEntry> {
   yield* list;
@@ -14,14 +14,6 @@ const file = (path: string, body: string, mode = 0o644, owner = root): TarEntry 
   ...owner,
   size: body.length,
   body: Buffer.from(body),
-});
-
-test("merged-/usr: top-level bin, sbin and lib* move under usr/", () => {
-  assert.equal(mergedUsrPath("bin/sh"), "usr/bin/sh");
-  assert.equal(mergedUsrPath("lib64/ld-linux-x86-64.so.2"), "usr/lib64/ld-linux-x86-64.so.2");
-  assert.equal(mergedUsrPath("sbin"), "usr/sbin");
-  assert.equal(mergedUsrPath("binaries/x"), "binaries/x");
-  assert.equal(mergedUsrPath("etc/bin/x"), "etc/bin/x");
 });
 
 test("packages land in a merged-/usr tree without docs, and hard links keep their content", async () => {

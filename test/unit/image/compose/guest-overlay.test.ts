@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { addCaBundle, addGuestFiles } from "../../../../src/image/compose/guest-overlay.js";
 import { FALLBACK_SYMLINKS, GUEST_DIRECTORIES } from "../../../../src/image/guest/profile.js";
-import type { Lock } from "../../../../src/image/lock.js";
 import { RootfsTree } from "../../../../src/image/rootfs-tree.js";
+import { lockOf } from "../fake-lock.js";
 
 const dirs: string[] = [];
 after(async () => {
@@ -54,22 +54,7 @@ test("our /init, the overlay with modes from the executable bit, symlinks as sym
 });
 
 test("a lock without ca-certificates is refused before any .deb is read", async () => {
-  const pkg = {
-    name: "app",
-    version: "1",
-    architecture: "amd64" as const,
-    filename: "pool/app_1_amd64.deb",
-    size: 1,
-    sha256: "0".repeat(64),
-  };
-  const lock: Lock = {
-    lockVersion: 1,
-    suite: "trixie",
-    arch: "amd64",
-    roots: ["app"],
-    kernel: pkg,
-    packages: [pkg],
-  };
+  const lock = lockOf(["app"]);
   await assert.rejects(
     addCaBundle(new RootfsTree([]), lock, { kernel: "/nowhere", packages: ["/nowhere"] }),
     {

@@ -7,25 +7,10 @@ import {
   RememberedResolutions,
   resolutionKey,
 } from "../../../../src/image/compose/remembered-resolutions.js";
-import type { Lock } from "../../../../src/image/lock.js";
+import { lockOf } from "../fake-lock.js";
 
 const question = { indexSha256: "a".repeat(64), suite: "trixie", arch: "amd64" as const, roots: ["app"] };
-const pkg = (name: string) => ({
-  name,
-  version: "1",
-  architecture: "amd64" as const,
-  filename: `pool/${name}_1_amd64.deb`,
-  size: 1,
-  sha256: "0".repeat(64),
-});
-const lock: Lock = {
-  lockVersion: 1,
-  suite: "trixie",
-  arch: "amd64",
-  roots: ["app"],
-  kernel: pkg("linux-image-x"),
-  packages: [pkg("app")],
-};
+const lock = lockOf(["app"]);
 
 const dirs: string[] = [];
 after(async () => {

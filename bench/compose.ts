@@ -6,10 +6,10 @@
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ComposeOptions, composeImage } from "../src/image/compose.js";
+import { directorySize } from "../src/fs/directory-size.js";
+import { type ComposeOptions, composeImage } from "../src/image/compose/compose-image.js";
 import { DEFAULT_SUITE, isOmittedFromImage } from "../src/image/guest/profile.js";
 import { parseLock } from "../src/image/lock.js";
-import { directorySize } from "../src/image/store.js";
 import { log, runCommand, tail, timed } from "./support.js";
 import type { Row } from "./table.js";
 

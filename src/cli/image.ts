@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { currentPaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
 import { pruneCache } from "../image/cache/prune.js";
-import { composeImage } from "../image/compose.js";
+import { composeImage } from "../image/compose/compose-image.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE, isArch } from "../image/guest/profile.js";
 import { parseLock } from "../image/lock.js";
 import { ImageStore, type StoredImage } from "../image/store.js";

@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { ComposeReporter } from "../image/compose.js";
+import type { ComposeReporter } from "../image/compose/reporter.js";
 
 /** Human-facing output: progress and logs on stderr (data goes to stdout), bars only on a terminal. */
 export function stderrIsTty(): boolean {

@@ -13,7 +13,8 @@ import {
 import { currentPaths, type Paths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
 import { currentHost } from "../host/host.js";
-import { composeImage, imageInputs } from "../image/compose.js";
+import { composeImage } from "../image/compose/compose-image.js";
+import { imageInputs } from "../image/compose/image-inputs.js";
 import { GUEST_ROOT_PACKAGES } from "../image/guest/profile.js";
 import type { Lock } from "../image/lock.js";
 import { ImageStore, type StoredImage } from "../image/store.js";

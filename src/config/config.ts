@@ -2,6 +2,7 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { LinuxBuilderError } from "../errors.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../image/guest/profile.js";
+import { parseJson } from "../json.js";
 import { DEFAULT_BUILDER_PORT } from "../nix/builders.js";
 
 /** What the host looks like, for the defaults that depend on it. */
@@ -123,18 +124,13 @@ export function parseConfigLayer(value: unknown, source: string): ConfigFile {
 /** Reads the config file's text (JSON); an empty or missing file is no settings. */
 export function parseConfigFile(text: string | undefined, path: string): ConfigFile {
   if (text === undefined || text.trim() === "") return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new LinuxBuilderError(
-      "config.syntax",
-      `Cannot read the config file ${path}: ${(error as Error).message}`,
-      {
+  const json = parseJson(
+    text,
+    (reason) =>
+      new LinuxBuilderError("config.syntax", `Cannot read the config file ${path}: ${reason}`, {
         hint: 'It is JSON, e.g. { "cpus": 4, "memoryMiB": 4096 }.',
-      },
-    );
-  }
+      }),
+  );
   return parseConfigLayer(json, path);
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LinuxBuilderError } from "../errors.js";
+import { parseJsonFormat } from "../json.js";
 
 /** One resolved .deb, pinned by hash: enough to fetch it again and prove it is the same file. */
 const lockedPackage = z
@@ -57,30 +58,21 @@ export function serializeLock(lock: Lock): string {
 
 /** Parses and validates a lock file; errors name the file and the field. */
 export function parseLock(text: string, source: string): Lock {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new LinuxBuilderError(
-      "lock.syntax",
-      `Cannot read the lock file ${source}: ${(error as Error).message}`,
-      {
-        hint: "A lock file is the lock.json written beside an image; pass that file unchanged.",
-      },
-    );
-  }
-  const result = lockSchema.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue === undefined ? "(root)" : issue.path.join(".") || "(root)";
-    throw new LinuxBuilderError(
-      "lock.invalid",
-      `Cannot use the lock file ${source}: field ${field}: ${issue?.message ?? "invalid"}`,
-      { hint: "A lock file is the lock.json written beside an image; pass that file unchanged." },
-    );
-  }
+  const hint = "A lock file is the lock.json written beside an image; pass that file unchanged.";
+  const lock = parseJsonFormat(lockSchema, text, {
+    syntax: (reason) =>
+      new LinuxBuilderError("lock.syntax", `Cannot read the lock file ${source}: ${reason}`, { hint }),
+    invalid: (field, message) =>
+      new LinuxBuilderError(
+        "lock.invalid",
+        `Cannot use the lock file ${source}: field ${field}: ${message}`,
+        {
+          hint,
+        },
+      ),
+  });
   const names = new Set<string>();
-  for (const p of result.data.packages) {
+  for (const p of lock.packages) {
     if (names.has(p.name)) {
       throw new LinuxBuilderError(
         "lock.invalid",
@@ -89,5 +81,5 @@ export function parseLock(text: string, source: string): Lock {
     }
     names.add(p.name);
   }
-  return result.data;
+  return lock;
 }

@@ -1,31 +1,12 @@
 import { LinuxBuilderError } from "../errors.js";
 import type { CpioEntry } from "./archive/cpio.js";
 import type { TarEntry } from "./archive/tar.js";
-
-/** Top-level directories that merged-/usr turns into symlinks into usr/. */
-const MERGED_USR_ALIASES: readonly string[] = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
-
-/** Maps a path as a package ships it to where it lives on a merged-/usr system. */
-export function mergedUsrPath(path: string): string {
-  const slash = path.indexOf("/");
-  const top = slash === -1 ? path : path.slice(0, slash);
-  return MERGED_USR_ALIASES.includes(top) ? `usr/${path}` : path;
-}
+import { MERGED_USR_ALIASES, mergedUsrPath } from "./merged-usr.js";
+import { rootOwnedMode } from "./root-owned-mode.js";
 
 function parentsOf(path: string): string[] {
   const parts = path.split("/");
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("/"));
-}
-
-/**
- * The image is all root's (the cpio has uid/gid 0), so a setuid or setgid bit granted to another
- * owner or group would become root's: drop it. (unix_chkpwd is root:shadow 2755 in Debian.)
- */
-export function rootOwnedMode(entry: Pick<TarEntry, "mode" | "uid" | "gid">): number {
-  let mode = entry.mode;
-  if (entry.uid !== 0) mode &= ~0o4000;
-  if (entry.gid !== 0) mode &= ~0o2000;
-  return mode;
 }
 
 /** A hard link as recorded: the entry it pointed at then, and that entry's content. */

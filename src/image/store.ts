@@ -1,31 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
 import { LinuxBuilderError } from "../errors.js";
+import { directorySize } from "../fs/directory-size.js";
+import { readFileOr } from "../fs/read-file-or.js";
+import { writeFileAtomic } from "../fs/write-file-atomic.js";
+import { parseJsonFormat } from "../json.js";
 import { type Lock, parseLock } from "./lock.js";
-
-const fileRef = z.object({ file: z.string(), size: z.number(), sha256: z.string() }).strict();
-
-/** manifest.json of an image directory. No timestamps: the same inputs give the same bytes. */
-export const manifestSchema = z
-  .object({
-    format: z.literal(1),
-    id: z.string(),
-    arch: z.enum(["amd64", "arm64"]),
-    suite: z.string(),
-    nixSystem: z.string(),
-    kernelVersion: z.string(),
-    kernel: fileRef,
-    initrd: fileRef.extend({ uncompressedSize: z.number() }),
-    lock: fileRef,
-    /** Hash of everything that shaped the image (lock, guest files, composer format): the reuse key. */
-    inputs: z.string(),
-    modules: z.array(z.string()),
-    packageCount: z.number(),
-  })
-  .strict();
-export type ImageManifest = z.infer<typeof manifestSchema>;
+import { type ImageManifest, manifestSchema } from "./manifest.js";
 
 export interface NewImage {
   arch: "amd64" | "arm64";
@@ -125,18 +107,11 @@ export class ImageStore {
           hint: `Remove it (rm -r ${directory}) and build it again.`,
         },
       );
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      throw damaged(`is not JSON (${(error as Error).message})`);
-    }
-    const parsed = manifestSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw damaged(`has a bad field ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
-    }
-    return { manifest: parsed.data, directory };
+    const manifest = parseJsonFormat(manifestSchema, text, {
+      syntax: (reason) => damaged(`is not JSON (${reason})`),
+      invalid: (field, message) => damaged(`has a bad field ${field}: ${message}`),
+    });
+    return { manifest, directory };
   }
 
   /** Checks the image's files against its manifest. */
@@ -163,17 +138,16 @@ export class ImageStore {
   /** The image's lock.json, parsed; a missing or damaged one is an error naming the file. */
   async readLock(image: StoredImage): Promise<Lock> {
     const path = join(image.directory, "lock.json");
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (error) {
-      throw new LinuxBuilderError(
-        "image.damaged",
-        `The image ${image.manifest.id} is damaged: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? error})`,
-        { hint: `Remove it (rm -r ${image.directory}) and build it again.` },
-      );
-    }
-    return parseLock(text, path);
+    const bytes = await readFileOr(
+      path,
+      (error) =>
+        new LinuxBuilderError(
+          "image.damaged",
+          `The image ${image.manifest.id} is damaged: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? error})`,
+          { hint: `Remove it (rm -r ${image.directory}) and build it again.` },
+        ),
+    );
+    return parseLock(bytes.toString("utf8"), path);
   }
 
   async list(): Promise<StoredImage[]> {
@@ -195,9 +169,7 @@ export class ImageStore {
   }
 
   async setCurrent(arch: string, id: string): Promise<void> {
-    const temp = join(this.root, `.current-${arch}.${randomBytes(4).toString("hex")}`);
-    await writeFile(temp, `${id}\n`);
-    await rename(temp, join(this.root, `current-${arch}`));
+    await writeFileAtomic(join(this.root, `current-${arch}`), `${id}\n`, 0o644);
   }
 
   async currentId(arch: string): Promise<string | undefined> {
@@ -228,13 +200,4 @@ export class ImageStore {
     }
     return { removed, bytes };
   }
-}
-
-export async function directorySize(path: string): Promise<number> {
-  const info = await stat(path).catch(() => undefined);
-  if (info === undefined) return 0;
-  if (!info.isDirectory()) return info.size;
-  let total = 0;
-  for (const name of await readdir(path)) total += await directorySize(join(path, name));
-  return total;
 }

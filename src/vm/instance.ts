@@ -1,9 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { writeFileAtomic } from "../fs/write-file-atomic.js";
 import { ARCHITECTURES, type Arch } from "../image/guest/profile.js";
 import { parseJsonAs } from "../json.js";
 import { ACCELERATORS } from "./qemu/argv.js";
-import { type StateLayout, writeFileAtomic } from "./state.js";
+import type { StateLayout } from "./state.js";
 
 /**
  * instance.json: what `start` and `run` record about the running VM, read by status, ssh, stop,

@@ -1,6 +1,7 @@
-import { chmod, mkdir, open, readFile, rename, stat, truncate, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../errors.js";
+import { writeFileAtomic } from "../fs/write-file-atomic.js";
 import { generateEd25519KeyPair } from "../ssh/openssh-key.js";
 
 /** The files of one builder install, all under its state directory. */
@@ -49,20 +50,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** Writes a file atomically with the given mode: a temporary file in the same folder, fsync, rename. */
-export async function writeFileAtomic(path: string, data: string | Buffer, mode: number): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const handle = await open(temp, "w", mode);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await chmod(temp, mode);
-  await rename(temp, path);
 }
 
 export interface InstallKeys {

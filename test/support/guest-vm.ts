@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { DEFAULT_SUPPORTED_FEATURES } from "../../src/config/config.js";
 import { writeCpio } from "../../src/image/archive/cpio.js";
-import { composeImage } from "../../src/image/compose.js";
+import { composeImage } from "../../src/image/compose/compose-image.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
 import type { StoredImage } from "../../src/image/store.js";
 import { generateEd25519KeyPair, type SshKeyPair } from "../../src/ssh/openssh-key.js";

@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { LinuxBuilderError } from "../../errors.js";
+import { readFileOr } from "../../fs/read-file-or.js";
 import { type ArMember, parseArIndex } from "./ar.js";
 import { decompressorFor } from "./decompress.js";
 import { readTar, type TarEntry } from "./tar.js";
@@ -45,18 +45,15 @@ const COMPRESSIONS = ["", ".xz", ".zst", ".gz"];
  * control.tar and data.tar, each uncompressed or compressed.
  */
 async function openDeb(debPath: string): Promise<OpenDeb> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(debPath);
-  } catch (error) {
-    throw new LinuxBuilderError(
-      "archive.deb",
-      `Cannot read the .deb archive ${debPath}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  const buf = await readFileOr(
+    debPath,
+    (cause) =>
+      new LinuxBuilderError(
+        "archive.deb",
+        `Cannot read the .deb archive ${debPath}: ${(cause as Error).message}`,
+        { cause },
+      ),
+  );
   const members = parseArIndex(buf, `the .deb archive ${debPath}`);
   const first = members[0];
   if (first?.name !== "debian-binary") {

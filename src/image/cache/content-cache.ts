@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
-import { describeNetworkError } from "../../net/http.js";
+import { describeNetworkError } from "../../net/network-error.js";
 
 /** Something we know the exact bytes of before we fetch it: a .deb from a verified index, or the index itself. */
 export interface ExpectedFile {

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as openpgp from "openpgp";
 import { LinuxBuilderError } from "../../errors.js";
+import { readFileOr } from "../../fs/read-file-or.js";
 import { packageRoot } from "../../host/package-root.js";
 
 /** Debian's own keyring, used in addition to the shipped keys when the host has it (newer keys arrive there). */
@@ -62,19 +62,14 @@ async function merge(existing: openpgp.PublicKey, other: openpgp.PublicKey): Pro
 
 /** Reads one keyring file, binary (like /usr/share/keyrings/*.gpg) or ASCII-armored. */
 export async function readKeyringFile(path: string): Promise<openpgp.PublicKey[]> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new LinuxBuilderError(
-      "debian.keyring-missing",
-      `Cannot read the keyring ${path}: ${String(cause)}.`,
-      {
+  const bytes = await readFileOr(
+    path,
+    (cause) =>
+      new LinuxBuilderError("debian.keyring-missing", `Cannot read the keyring ${path}: ${String(cause)}.`, {
         hint: "Check the path of the keyring file.",
         cause,
-      },
-    );
-  }
+      }),
+  );
   return parseKeyring(bytes, path);
 }
 

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { chmod, constants, copyFile, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import type { StoredImage } from "../../image/store.js";
 import { type BootSecrets, secretsTail } from "../boot-secrets.js";
-import { type StateLayout, writeFileAtomic } from "../state.js";
+import type { StateLayout } from "../state.js";
 
 /**
  * The initrd the VM boots: the image's, then this install's secrets. It is kept between boots (in the

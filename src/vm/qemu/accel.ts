@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import { z } from "zod";
+import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import type { Host } from "../../host/host.js";
 import { parseJsonAs } from "../../json.js";
 import type { AccelChoice, AccelRequest } from "../backend.js";
-import { writeFileAtomic } from "../state.js";
 import type { Accelerator } from "./argv.js";
 
 /**

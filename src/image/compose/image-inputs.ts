@@ -1,0 +1,65 @@
+import { createHash } from "node:crypto";
+import { lstat, readFile, readlink } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { listFiles } from "../../fs/list-files.js";
+import { packageRoot } from "../../host/package-root.js";
+import {
+  type Arch,
+  FALLBACK_SYMLINKS,
+  GUEST_DATA_PACKAGES,
+  GUEST_DIRECTORIES,
+  GUEST_LATE_MODULES,
+  GUEST_MODULES,
+  IMAGE_EXCLUDED_PREFIXES,
+  IMAGE_OMITTED_PACKAGES,
+  kernelMetaPackage,
+  OVERLAY_MODES,
+} from "../guest/profile.js";
+import { type Lock, serializeLock } from "../lock.js";
+
+/** Bumped whenever the composer's output for the same inputs changes (it is part of the reuse key). */
+export const COMPOSER_FORMAT = 5;
+
+/**
+ * A hash of everything besides the packages that shapes the image: the composer's format, the guest
+ * profile and our guest files. Equal keys mean an existing image can be
+ * reused as it is.
+ */
+export async function composerKey(guestDir: string, arch: Arch): Promise<string> {
+  const profile = {
+    format: COMPOSER_FORMAT,
+    kernel: kernelMetaPackage(arch),
+    modules: GUEST_MODULES[arch],
+    lateModules: [...GUEST_LATE_MODULES],
+    excluded: IMAGE_EXCLUDED_PREFIXES,
+    omitted: IMAGE_OMITTED_PACKAGES.map((pattern) => pattern.source),
+    data: GUEST_DATA_PACKAGES,
+    overlayModes: OVERLAY_MODES,
+    fallbackSymlinks: FALLBACK_SYMLINKS,
+    directories: GUEST_DIRECTORIES,
+  };
+  const hash = createHash("sha256").update(`${JSON.stringify(profile)}\n`);
+  for (const file of await listFiles(guestDir)) {
+    const info = await lstat(file);
+    hash.update(`${relative(guestDir, file)}\0${info.mode & 0o111 ? "x" : "-"}\0`);
+    hash.update(info.isSymbolicLink() ? `-> ${await readlink(file)}` : await readFile(file));
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * The reuse key of an image composed from `lock` by this version of the composer: the lock, the
+ * composer's format, the guest profile and our guest files. An image whose manifest says otherwise
+ * was composed by another version of linux-builder.
+ */
+export async function imageInputs(lock: Lock): Promise<string> {
+  return createHash("sha256")
+    .update(serializeLock(lock))
+    .update(await composerKey(guestFilesDir(), lock.arch))
+    .digest("hex");
+}
+
+/** Our guest files: init.sh and the overlay in rootfs/. */
+export function guestFilesDir(): string {
+  return join(packageRoot(), "guest");
+}

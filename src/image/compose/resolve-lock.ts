@@ -1,0 +1,98 @@
+import { readFile } from "node:fs/promises";
+import { LinuxBuilderError } from "../../errors.js";
+import { fetchBytes } from "../../net/fetch-bytes.js";
+import { decompressBuffer } from "../archive/decompress.js";
+import type { ContentCache } from "../cache/content-cache.js";
+import { verifyInRelease } from "../debian/inrelease.js";
+import { loadKeyring } from "../debian/keyring.js";
+import { PackageIndex, parsePackagesIndex } from "../debian/packages-index.js";
+import { checkReleaseMatches, verifyIndexHash } from "../debian/release.js";
+import { type Arch, GUEST_ROOT_PACKAGES } from "../guest/profile.js";
+import type { Lock } from "../lock.js";
+import { lockFromIndex } from "./lock-from-index.js";
+import { packagesIndexSource } from "./packages-index-source.js";
+import { RememberedResolutions } from "./remembered-resolutions.js";
+import type { ComposeReporter } from "./reporter.js";
+
+/** What a lock is resolved from: the mirror's signed index of one suite and architecture, and our roots. */
+export interface LockResolutionOptions {
+  readonly arch: Arch;
+  readonly suite: string;
+  readonly mirror: string;
+  readonly extraPackages: readonly string[];
+  /** apt's Check-Valid-Until: refuse a Release whose Valid-Until has passed. */
+  readonly checkValidUntil: boolean;
+  /** Compose exactly this package set instead of resolving it from the mirror's current index. */
+  readonly lock?: Lock;
+  readonly cacheDir: string;
+  /** Extra OpenPGP keyrings to trust (other mirrors, tests). */
+  readonly keyringFiles?: readonly string[];
+  /** The time signatures and Valid-Until are checked at; defaults to now. */
+  readonly now?: Date;
+}
+
+/** The lock to compose: the one given (made for this architecture), or one resolved from the mirror. */
+export async function lockToCompose(
+  options: LockResolutionOptions,
+  cache: ContentCache,
+  reporter: ComposeReporter,
+): Promise<{ lock: Lock; signer?: string }> {
+  const given = options.lock;
+  if (given === undefined) return resolveLock(options, cache, reporter);
+  if (given.arch !== options.arch) {
+    throw new LinuxBuilderError(
+      "lock.arch",
+      `Cannot compose a ${options.arch} image from a lock for ${given.arch}`,
+      { hint: `Pass --arch ${given.arch}, or a lock made for ${options.arch}.` },
+    );
+  }
+  return { lock: given };
+}
+
+/** Fetches and verifies the signed index, then resolves the guest's closure and kernel into a lock. */
+export async function resolveLock(
+  options: LockResolutionOptions,
+  cache: ContentCache,
+  reporter: ComposeReporter,
+): Promise<{ lock: Lock; signer: string }> {
+  const { arch, suite, mirror } = options;
+  const base = `${mirror.replace(/\/+$/, "")}/dists/${suite}`;
+  reporter.step(`Verifying ${base}/InRelease`);
+  const inReleaseText = (await fetchBytes(`${base}/InRelease`, `the ${suite} InRelease file`)).toString(
+    "utf8",
+  );
+  const keys = await loadKeyring(options.keyringFiles ? [...options.keyringFiles] : undefined);
+  const verified = await verifyInRelease(inReleaseText, keys, {
+    now: options.now ?? new Date(),
+    checkValidUntil: options.checkValidUntil,
+    source: `${base}/InRelease`,
+  });
+  const release = verified.release;
+  checkReleaseMatches(release, suite, arch, `${base}/InRelease`);
+  const signer = verified.signer.userId;
+
+  const source = packagesIndexSource(release, base, arch);
+  const roots = [...GUEST_ROOT_PACKAGES, ...options.extraPackages];
+  const question = { indexSha256: source.entry.sha256, suite, arch, roots };
+  const remembered = new RememberedResolutions(options.cacheDir);
+  const known = await remembered.recall(question);
+  if (known !== undefined) return { lock: known, signer };
+
+  reporter.step(`Reading ${suite}/${source.compressedPath}`);
+  const indexFile = await cache.fetch({
+    url: source.url,
+    ...(source.fallbackUrl === undefined ? {} : { fallbackUrl: source.fallbackUrl }),
+    sha256: source.entry.sha256,
+    size: source.entry.size,
+    label: `the ${suite} ${arch} package index`,
+  });
+  const text = await decompressBuffer(source.compressedPath, await readFile(indexFile));
+  if (release.sha256.has(source.plainPath)) verifyIndexHash(release, source.plainPath, text);
+  const label = `${suite}/main ${arch}`;
+  const index = new PackageIndex(parsePackagesIndex(text.toString("utf8"), label, { arch }), { arch, label });
+
+  reporter.step(`Resolving ${roots.length} packages and their dependencies`);
+  const lock = lockFromIndex(index, roots, suite, arch);
+  await remembered.remember(question, lock);
+  return { lock, signer };
+}

@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { LinuxBuilderError } from "../../../../src/errors.js";
+import { ContentCache } from "../../../../src/image/cache/content-cache.js";
+
+const good = Buffer.from("a .deb file's bytes, ".repeat(5000));
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+describe("ContentCache", () => {
+  let server: Server;
+  let base: string;
+  let dir: string;
+  const hits = new Map<string, number>();
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lb-cache-"));
+    server = createServer((request, response) => {
+      const path = request.url ?? "";
+      const count = (hits.get(path) ?? 0) + 1;
+      hits.set(path, count);
+      if (path === "/good.deb") {
+        response.end(good);
+      } else if (path === "/truncated-once.deb") {
+        // First attempt: promise the full length, send half, cut the connection.
+        if (count === 1) {
+          response.writeHead(200, { "content-length": String(good.length) });
+          response.write(good.subarray(0, good.length / 2));
+          setTimeout(() => response.destroy(), 20);
+        } else {
+          response.end(good);
+        }
+      } else if (path === "/stall-once.deb") {
+        // First attempt: send a little, then nothing (the connection stays open).
+        if (count === 1) {
+          response.writeHead(200, { "content-length": String(good.length) });
+          response.write(good.subarray(0, 1000));
+          setTimeout(() => response.destroy(), 5000);
+        } else {
+          response.end(good);
+        }
+      } else if (path === "/by-hash-missing/good.deb") {
+        response.statusCode = 404;
+        response.end();
+      } else if (path === "/always-short.deb") {
+        response.end(good.subarray(0, 100));
+      } else if (path === "/tampered.deb") {
+        const bad = Buffer.from(good);
+        bad[10] = (bad[10] ?? 0) ^ 1;
+        response.end(bad);
+      } else if (path === "/too-long.deb") {
+        response.end(Buffer.concat([good, Buffer.from("extra")]));
+      } else {
+        response.statusCode = 404;
+        response.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  });
+
+  after(async () => {
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const expected = (path: string) => ({
+    url: `${base}${path}`,
+    sha256: sha256(good),
+    size: good.length,
+    label: `pkg ${path}`,
+  });
+
+  test("downloads, verifies and then serves from the cache", async () => {
+    const cache = new ContentCache(join(dir, "a"));
+    let progress = 0;
+    const path = await cache.fetch(expected("/good.deb"), { onBytes: (n) => (progress += n) });
+    assert.deepEqual(await readFile(path), good);
+    assert.equal(progress, good.length);
+    const before = hits.get("/good.deb");
+    assert.equal(await cache.fetch(expected("/good.deb")), path);
+    assert.equal(hits.get("/good.deb"), before, "a cached file is not downloaded again");
+  });
+
+  test("a truncated download is retried and then accepted", async () => {
+    const cache = new ContentCache(join(dir, "b"));
+    let progress = 0;
+    const path = await cache.fetch(expected("/truncated-once.deb"), { onBytes: (n) => (progress += n) });
+    assert.deepEqual(await readFile(path), good);
+    assert.equal(hits.get("/truncated-once.deb"), 2);
+    assert.equal(progress, good.length, "progress of the failed attempt is given back");
+  });
+
+  test("a stalled connection is dropped after the idle timeout and tried again", async () => {
+    const cache = new ContentCache(join(dir, "stall"));
+    const path = await cache.fetch(expected("/stall-once.deb"), { idleTimeoutMs: 300 });
+    assert.deepEqual(await readFile(path), good);
+    assert.equal(hits.get("/stall-once.deb"), 2);
+  });
+
+  test("a 404 on the by-hash URL falls back to the plain one", async () => {
+    const cache = new ContentCache(join(dir, "fallback"));
+    const file = { ...expected("/by-hash-missing/good.deb"), fallbackUrl: `${base}/good.deb` };
+    assert.deepEqual(await readFile(await cache.fetch(file)), good);
+  });
+
+  test("an aborted download stops at once and leaves nothing behind", async () => {
+    const cache = new ContentCache(join(dir, "abort"));
+    const controller = new AbortController();
+    controller.abort(new Error("another download failed"));
+    await assert.rejects(
+      cache.fetch(expected("/good.deb"), { signal: controller.signal }),
+      /another download failed/,
+    );
+    assert.equal(existsSync(cache.pathOf(sha256(good))), false);
+  });
+
+  test("a download that is always short fails after the attempts, leaving nothing behind", async () => {
+    const cache = new ContentCache(join(dir, "c"));
+    await assert.rejects(cache.fetch(expected("/always-short.deb"), { attempts: 2 }), (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.equal(error.code, "cache.download");
+      assert.match(error.message, /pkg \/always-short\.deb.*100 of \d+ bytes.*2 attempts/);
+      return true;
+    });
+    assert.equal(existsSync(cache.pathOf(sha256(good))), false);
+    assert.deepEqual(await readdir(join(dir, "c", "tmp")), []);
+  });
+
+  test("a file with a wrong hash never enters the cache", async () => {
+    const cache = new ContentCache(join(dir, "d"));
+    await assert.rejects(cache.fetch(expected("/tampered.deb")), (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.equal(error.code, "cache.hash-mismatch");
+      assert.match(error.message, new RegExp(`signed index says ${sha256(good)}`));
+      return true;
+    });
+    assert.equal(existsSync(cache.pathOf(sha256(good))), false);
+    assert.deepEqual(await readdir(join(dir, "d", "tmp")), []);
+  });
+
+  test("a file larger than promised is refused", async () => {
+    const cache = new ContentCache(join(dir, "e"));
+    await assert.rejects(cache.fetch(expected("/too-long.deb")), { code: "cache.size-mismatch" });
+  });
+
+  test("a damaged cached file is detected and fetched again", async () => {
+    const cache = new ContentCache(join(dir, "f"));
+    const path = await cache.fetch(expected("/good.deb"));
+    await writeFile(path, Buffer.concat([good.subarray(0, 10), Buffer.from("X"), good.subarray(11)]));
+    const count = hits.get("/good.deb") ?? 0;
+    assert.equal(await cache.fetch(expected("/good.deb")), path);
+    assert.deepEqual(await readFile(path), good);
+    assert.equal(hits.get("/good.deb"), count + 1);
+  });
+
+  test("a 404 names the package and URL", async () => {
+    const cache = new ContentCache(join(dir, "g"));
+    await assert.rejects(cache.fetch(expected("/missing.deb")), (error: unknown) => {
+      assert.ok(error instanceof LinuxBuilderError);
+      assert.match(
+        error.message,
+        /pkg \/missing\.deb from http:\/\/127\.0\.0\.1:\d+\/missing\.deb: HTTP 404/,
+      );
+      return true;
+    });
+  });
+});

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { setImmediate } from "node:timers/promises";
+import { mapConcurrent } from "../../../../src/image/compose/map-concurrent.js";
+
+/** A promise and the function that settles it, to finish work in an order the test chooses. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+test("results keep the items' order, with at most `limit` running at once", async () => {
+  const gates = [deferred(), deferred(), deferred(), deferred()];
+  let running = 0;
+  let most = 0;
+  const finished: number[] = [];
+  const done = mapConcurrent([0, 1, 2, 3], 2, async (i) => {
+    running++;
+    most = Math.max(most, running);
+    await gates[i]?.promise;
+    running--;
+    finished.push(i);
+    return i * 10;
+  });
+  // Item 0 finishes last: the others pass it on the second worker.
+  for (const i of [1, 2, 3, 0]) {
+    await setImmediate();
+    gates[i]?.resolve();
+  }
+  assert.deepEqual(await done, [0, 10, 20, 30]);
+  assert.equal(most, 2);
+  assert.deepEqual(finished, [1, 2, 3, 0]);
+});
+
+test("the first failure rejects, aborts the others' signal, and starts no more items", async () => {
+  const started: number[] = [];
+  let sawAbort = false;
+  await assert.rejects(
+    mapConcurrent([0, 1, 2, 3], 2, async (i, signal) => {
+      started.push(i);
+      if (i === 0) throw new Error("item 0 failed");
+      await new Promise((resolve) => signal.addEventListener("abort", resolve));
+      sawAbort = signal.aborted;
+      return i;
+    }),
+    /item 0 failed/,
+  );
+  assert.deepEqual(started, [0, 1]);
+  assert.equal(sawAbort, true);
+});

@@ -10,8 +10,9 @@ import {
   parseConfigFile,
   parseConfigLayer,
 } from "../config/config.js";
-import { currentPaths, type Paths } from "../config/paths.js";
+import { type Paths, resolvePaths } from "../config/paths.js";
 import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
+import { currentHost } from "../host/host.js";
 import { composeImage, imageInputs } from "../image/compose.js";
 import { GUEST_ROOT_PACKAGES } from "../image/guest/profile.js";
 import type { Lock } from "../image/lock.js";
@@ -146,7 +147,7 @@ export async function ensureImage(paths: Paths, config: Config): Promise<StoredI
 export const warn = (message: string) => process.stderr.write(`linux-builder: warning: ${message}\n`);
 
 async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): Promise<void> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   // Composed (when needed) only if this start boots the builder: not when it runs already.
@@ -202,7 +203,7 @@ function phaseText(phases: StartBooted["phases"]): string {
 }
 
 async function stop(flags: ConfigFlags & { timeout: string }): Promise<void> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const { outcome, seconds } = await stopVm(
     stateLayout(config.stateDir),
@@ -220,7 +221,7 @@ async function stop(flags: ConfigFlags & { timeout: string }): Promise<void> {
 }
 
 async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   const pid = await runningPid(layout);
@@ -274,7 +275,7 @@ async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
 }
 
 async function ssh(command: string[], flags: ConfigFlags): Promise<number> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   if ((await runningPid(layout)) === undefined) {
@@ -295,7 +296,7 @@ async function ssh(command: string[], flags: ConfigFlags): Promise<number> {
 }
 
 async function logs(flags: ConfigFlags & { follow?: boolean }): Promise<number> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   const child = spawn(

@@ -9,11 +9,12 @@ import {
   machinesLine,
   sshConfigBlock,
 } from "../nix/builders.js";
-import { declarativeSnippet, type NixManager } from "../nix/declarative-snippet.js";
+import { declarativeSnippet } from "../nix/declarative-snippet.js";
 import { builderFiles, parseMachines, refusedBy } from "../nix/machines-file.js";
 import { blockIds, hasBlock, hasDamagedBlock, withBlock, withoutBlock } from "../nix/managed-block.js";
 import { parseNixConf } from "../nix/nix-conf.js";
 import type { Plan, Step, WriteStep } from "./plan.js";
+import type { ConfigManager, DaemonRestart } from "./platform/platform.js";
 import { shellWord } from "./shell-word.js";
 
 export type { Plan, Step } from "./plan.js";
@@ -24,11 +25,6 @@ export type { Plan, Step } from "./plan.js";
  * prints them, tests check them for every platform.
  */
 
-export type DaemonRestart =
-  | { readonly kind: "launchctl" }
-  | { readonly kind: "systemd" }
-  | { readonly kind: "none"; readonly why: string };
-
 /** One file as it is on the host. */
 export interface HostFile {
   readonly exists: boolean;
@@ -37,9 +33,6 @@ export interface HostFile {
   /** Why we must not write it (a symlink into the Nix store, no write permission), if so. */
   readonly readOnly?: string;
 }
-
-/** Who manages a symlinked /etc/nix here, for the snippet a refusal prints. */
-export type ConfigManager = NixManager | "unknown";
 
 export interface HostState {
   /** /etc/nix by default. */
@@ -142,14 +135,8 @@ export function pathsToRead(
 
 function daemonStep(daemon: DaemonRestart): Step | string {
   const why = "restart the Nix daemon so it reads the new configuration";
-  switch (daemon.kind) {
-    case "launchctl":
-      return { kind: "command", argv: ["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"], why };
-    case "systemd":
-      return { kind: "command", argv: ["systemctl", "restart", "nix-daemon"], why };
-    case "none":
-      return `Restart the Nix daemon yourself so it reads the new configuration (${daemon.why}).`;
-  }
+  if (daemon.kind === "command") return { kind: "command", argv: [...daemon.argv], why };
+  return `Restart the Nix daemon yourself so it reads the new configuration (${daemon.why}).`;
 }
 
 /** Whether ssh reads files in `dir`: the system ssh_config must Include them (Debian and macOS do). */

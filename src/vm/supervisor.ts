@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import type { Config } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
 import { guestCas, type HostCaDeps, hostCaDeps } from "../host/ca-certificates.js";
+import { currentHost } from "../host/host.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import type { StoredImage } from "../image/store.js";
 import { daemonAnswers, daemonAnswersAt } from "../nix/daemon-handshake.js";
@@ -337,7 +338,7 @@ export async function prepareBoot(
   const privileged = privilegedPortWarning({ hostPlatform, sshPort: config.port });
   if (privileged) options.onWarning?.(privileged);
   // Before the keys and the disk are made: a bad caCertificates file stops the start here.
-  const cas = await guestCas(config.caCertificates, options.caDeps ?? hostCaDeps());
+  const cas = await guestCas(config.caCertificates, options.caDeps ?? hostCaDeps(currentHost()));
   if (cas.warning) options.onWarning?.(cas.warning);
   const keys = await ensureKeys(layout);
   const disk = await ensureDisk(layout.disk, config.diskGiB);

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import type { Check } from "../../src/host/doctor.js";
+import type { Check } from "../../src/host/doctor/check.js";
 import { installedPaths, sshIncludesDir } from "../../src/host/install-plan.js";
 import { pinnedHostKey } from "../../src/nix/builders.js";
 import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";

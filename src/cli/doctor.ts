@@ -6,6 +6,7 @@ import { type Paths, resolvePaths } from "../config/paths.js";
 import { parseNixVersion } from "../dotted-version.js";
 import { isLinuxBuilderError } from "../errors.js";
 import { guestCas, hostCaDeps } from "../host/ca-certificates.js";
+import { sshIncludesDir } from "../host/config-includes.js";
 import { type CheckBuildFacts, checkBuild, diagnoseBuildFailure } from "../host/doctor/build.js";
 import { checkBuilder } from "../host/doctor/builder.js";
 import { checkBuildersSetting } from "../host/doctor/builders-setting.js";
@@ -29,12 +30,7 @@ import { checkPort } from "../host/doctor/port.js";
 import { type AccelFacts, checkAccel, checkQemu } from "../host/doctor/qemu.js";
 import { checkKnownHosts, checkSshAlias, parseSshG } from "../host/doctor/ssh.js";
 import { currentHost } from "../host/host.js";
-import {
-  DEFAULT_NIX_CONF_DIR,
-  DEFAULT_SSH_CONFIG_DIR,
-  installedPaths,
-  sshIncludesDir,
-} from "../host/install-plan.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../host/installed-paths.js";
 import { hostIo } from "../host/platform/io.js";
 import { nixDaemonRestartHint, platformOf } from "../host/platform/platform.js";
 import {

@@ -7,14 +7,10 @@ import { errorReportSchema, LinuxBuilderError } from "../errors.js";
 import { applyPlan, canApplyDirectly } from "../host/apply-plan.js";
 import { currentHost } from "../host/host.js";
 import { readHostState } from "../host/host-state.js";
-import {
-  DEFAULT_NIX_CONF_DIR,
-  DEFAULT_SSH_CONFIG_DIR,
-  describePlan,
-  planInstall,
-  planUninstall,
-} from "../host/install-plan.js";
+import { planInstall, planUninstall } from "../host/install-plan.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR } from "../host/installed-paths.js";
 import { type ApplyReport, applyReportSchema, type Plan, planSchema } from "../host/plan.js";
+import { describePlan } from "../host/plan-description.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { parseJsonText } from "../json.js";
 import { ensureKeys, stateLayout } from "../vm/state.js";

@@ -4,7 +4,7 @@ import type { Config } from "../config/config.js";
 import { resolvePaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
 import { currentHost, hostKindOf } from "../host/host.js";
-import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../host/install-plan.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../host/installed-paths.js";
 import { nixDaemonRestartHint } from "../host/platform/platform.js";
 import { shellWord } from "../host/shell-word.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";

@@ -2,10 +2,41 @@
 import { lstat, readdir, readFile, realpath } from "node:fs/promises";
 import { parseNixVersion } from "../dotted-version.js";
 import type { Host } from "./host.js";
-import type { HostFile, HostState } from "./install-plan.js";
-import { foldersToRead, installedPaths, installedPorts, pathsToRead } from "./install-plan.js";
+import { foldersToRead, installedPaths, installedPorts, pathsToRead } from "./installed-paths.js";
 import { hostIo } from "./platform/io.js";
-import { type PlatformIo, platformOf } from "./platform/platform.js";
+import { type ConfigManager, type DaemonRestart, type PlatformIo, platformOf } from "./platform/platform.js";
+
+/** One file as it is on the host. */
+export interface HostFile {
+  readonly exists: boolean;
+  /** Undefined where it does not exist, or we may not read it (a root-only key, before sudo). */
+  readonly content?: string;
+  /** Why we must not write it (a symlink into the Nix store, no write permission), if so. */
+  readonly readOnly?: string;
+}
+
+export interface HostState {
+  /** /etc/nix by default. */
+  readonly nixConfDir: string;
+  /** /etc/ssh/ssh_config.d by default. */
+  readonly sshConfigDir: string;
+  /** Every file install may touch (see pathsToRead), and their backups, by path. */
+  readonly files: Readonly<Record<string, HostFile>>;
+  /** The folders install may make or remove (see foldersToRead): their entries' names, or undefined where missing. */
+  readonly folders: Readonly<Record<string, readonly string[] | undefined>>;
+  /** Whether the group `nixbld` exists (the Nix daemon's build users). */
+  readonly nixbldGroup: boolean;
+  readonly daemon: DaemonRestart;
+  /** The system ssh_config (/etc/ssh/ssh_config), to check it includes our directory. */
+  readonly systemSshConfig: string | undefined;
+  readonly manager: ConfigManager;
+  /** The host's Nix (`nix --version`), for what only some versions refuse; undefined when unknown. */
+  readonly nixVersion?: readonly number[];
+}
+
+/** What the state says the file holds (undefined: missing, or not readable before sudo). */
+export const fileContent = (state: HostState, path: string): string | undefined => state.files[path]?.content;
+export const fileExists = (state: HostState, path: string): boolean => state.files[path]?.exists ?? false;
 
 /** The host's side of install, read without privileges: what exists, what we may read, what we must not touch. */
 export async function readHostFile(path: string): Promise<HostFile> {

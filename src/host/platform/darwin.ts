@@ -1,27 +1,27 @@
 /** macOS: ~/Library, launchd, Directory Services, sw_vers, the System keychain. */
 import { join } from "node:path";
-import type { Platform, PlatformIo } from "./platform.js";
+import type { DaemonRestart, Platform, PlatformIo } from "./platform.js";
 
 /** macOS launch daemons that run the Nix daemon: the official installer's and Determinate's. */
-export const NIX_LAUNCH_DAEMONS = ["org.nixos.nix-daemon", "systems.determinate.nix-daemon"] as const;
+const NIX_LAUNCH_DAEMONS = ["org.nixos.nix-daemon", "systems.determinate.nix-daemon"] as const;
 
 const kickstart = (label: string): string[] => ["launchctl", "kickstart", "-k", `system/${label}`];
 
 /** How to make the Nix daemon re-read its configuration, from the launch daemons installed (their plists exist). */
-export function chooseLaunchdRestart(launchDaemons: readonly string[]) {
+export function chooseLaunchdRestart(launchDaemons: readonly string[]): DaemonRestart {
   if (launchDaemons.includes("org.nixos.nix-daemon"))
-    return { kind: "command", argv: kickstart("org.nixos.nix-daemon") } as const;
+    return { kind: "command", argv: kickstart("org.nixos.nix-daemon") };
   const [label] = launchDaemons;
   if (label !== undefined) {
     return {
       kind: "none",
       why: `the daemon is ${label}: \`sudo ${kickstart(label).join(" ")}\``,
-    } as const;
+    };
   }
   return {
     kind: "none",
     why: "no Nix launch daemon found; single-user Nix reads nix.conf on each run",
-  } as const;
+  };
 }
 
 async function installedLaunchDaemons(io: PlatformIo): Promise<string[]> {

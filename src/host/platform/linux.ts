@@ -1,10 +1,10 @@
 /** Linux (and every other Unix we run on): XDG folders, systemd, /etc/group, os-release, NixOS. */
 import { join } from "node:path";
-import type { Platform, PlatformIo } from "./platform.js";
+import type { DaemonRestart, Platform, PlatformIo } from "./platform.js";
 
 const SYSTEMD_RESTART = ["systemctl", "restart", "nix-daemon"];
 
-export interface SystemdFacts {
+interface SystemdFacts {
   /** Whether systemd runs this system (/run/systemd/system exists). */
   readonly systemd: boolean;
   /** Whether systemd knows a nix-daemon unit. */
@@ -12,17 +12,17 @@ export interface SystemdFacts {
 }
 
 /** How to make the Nix daemon re-read its configuration under systemd, or why we cannot. */
-export function chooseSystemdRestart(facts: SystemdFacts) {
-  if (facts.systemd && facts.nixDaemonUnit) return { kind: "command", argv: SYSTEMD_RESTART } as const;
+function chooseSystemdRestart(facts: SystemdFacts): DaemonRestart {
+  if (facts.systemd && facts.nixDaemonUnit) return { kind: "command", argv: SYSTEMD_RESTART };
   if (facts.systemd)
     return {
       kind: "none",
       why: "systemd has no nix-daemon unit; single-user Nix reads nix.conf on each run",
-    } as const;
+    };
   return {
     kind: "none",
     why: "systemd does not run here: restart nix-daemon however your system runs it",
-  } as const;
+  };
 }
 
 async function systemdFacts(io: PlatformIo): Promise<SystemdFacts> {

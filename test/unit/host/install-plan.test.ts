@@ -13,17 +13,12 @@ import { after, test } from "node:test";
 import { promisify } from "node:util";
 import { LinuxBuilderError } from "../../../src/errors.js";
 import { applyPlan } from "../../../src/host/apply-plan.js";
+import { sshIncludesDir } from "../../../src/host/config-includes.js";
 import { currentHost } from "../../../src/host/host.js";
-import { readHostState } from "../../../src/host/host-state.js";
-import {
-  controlPathFits,
-  describePlan,
-  type HostState,
-  type InstallRequest,
-  planInstall,
-  planUninstall,
-  sshIncludesDir,
-} from "../../../src/host/install-plan.js";
+import { type HostState, readHostState } from "../../../src/host/host-state.js";
+import { type InstallRequest, planInstall, planUninstall } from "../../../src/host/install-plan.js";
+import { controlPathFits } from "../../../src/host/installed-paths.js";
+import { describePlan } from "../../../src/host/plan-description.js";
 import { chooseLaunchdRestart } from "../../../src/host/platform/darwin.js";
 
 /** The files are this user's, in temporary folders; the host is the one the tests run on. */

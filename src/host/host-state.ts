@@ -39,7 +39,7 @@ export const fileContent = (state: HostState, path: string): string | undefined 
 export const fileExists = (state: HostState, path: string): boolean => state.files[path]?.exists ?? false;
 
 /** The host's side of install, read without privileges: what exists, what we may read, what we must not touch. */
-export async function readHostFile(path: string): Promise<HostFile> {
+async function readHostFile(path: string): Promise<HostFile> {
   const info = await lstat(path).catch(() => undefined);
   if (info === undefined) return { exists: false };
   const content = await readFile(path, "utf8").catch(() => undefined);

@@ -13,7 +13,6 @@ import { after, test } from "node:test";
 import { promisify } from "node:util";
 import { LinuxBuilderError } from "../../../src/errors.js";
 import { applyPlan } from "../../../src/host/apply-plan.js";
-import { sshIncludesDir } from "../../../src/host/config-includes.js";
 import { currentHost } from "../../../src/host/host.js";
 import { type HostState, readHostState } from "../../../src/host/host-state.js";
 import { type InstallRequest, planInstall, planUninstall } from "../../../src/host/install-plan.js";
@@ -355,16 +354,6 @@ test("--dry-run's account: diffs of the user's files, the key never shown, the d
   assert.match(text, /^ {2}\+ builders-use-substitutes = true$/m);
   assert.match(text, /^create: .*\/linux-builder\.conf$/m);
   assert.match(text, /^run: launchctl kickstart -k system\/org\.nixos\.nix-daemon/m);
-});
-
-test("ssh reads our alias only where the system ssh_config includes its folder", () => {
-  const debian = "Include /etc/ssh/ssh_config.d/*.conf\nHost *\n";
-  const macos = "# comment\nInclude /etc/ssh/ssh_config.d/*\n";
-  assert.ok(sshIncludesDir(debian, "/etc/ssh/ssh_config.d/linux-builder.conf"));
-  assert.ok(sshIncludesDir(macos, "/etc/ssh/ssh_config.d/linux-builder.conf"));
-  assert.ok(!sshIncludesDir("Host *\n", "/etc/ssh/ssh_config.d/linux-builder.conf"));
-  assert.ok(!sshIncludesDir(debian, "/etc/ssh/ssh_config.d/sub/linux-builder.conf"));
-  assert.ok(!sshIncludesDir(undefined, "/etc/ssh/ssh_config.d/linux-builder.conf"));
 });
 
 test("ssh's reuse socket path must fit: a long folder gets no ControlMaster, and a note", async () => {

@@ -2,71 +2,49 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import type { Config } from "../config/config.js";
-import { currentPaths, type Paths } from "../config/paths.js";
+import { type Paths, resolvePaths } from "../config/paths.js";
+import { parseNixVersion } from "../dotted-version.js";
 import { isLinuxBuilderError } from "../errors.js";
 import { guestCas, hostCaDeps } from "../host/ca-certificates.js";
+import { sshIncludesDir } from "../host/config-includes.js";
+import { type CheckBuildFacts, checkBuild, diagnoseBuildFailure } from "../host/doctor/build.js";
+import { checkBuilder } from "../host/doctor/builder.js";
+import { checkBuildersSetting } from "../host/doctor/builders-setting.js";
+import { checkCaCertificates } from "../host/doctor/ca-certificates.js";
+import type { Check } from "../host/doctor/check.js";
+import { formatChecks, worstStatus } from "../host/doctor/format.js";
+import { checkHost } from "../host/doctor/host.js";
+import { checkInstalledKey, checkStateKeys } from "../host/doctor/keys.js";
+import { checkMachinesFile, checkMachinesPin } from "../host/doctor/machines.js";
 import {
-  type AccelFacts,
-  type Check,
-  type CheckBuildFacts,
-  checkAccel,
-  checkBuild,
-  checkBuilder,
-  checkBuildersSetting,
-  checkCaCertificates,
-  checkHost,
-  checkInstalledKey,
-  checkKnownHosts,
-  checkMachinesFile,
-  checkMachinesPin,
   checkNix,
-  checkPort,
-  checkQemu,
-  checkSshAlias,
-  checkStateKeys,
   checkTrustedUser,
-  diagnoseBuildFailure,
-  formatChecks,
   machinesMention,
   type NixRoute,
   nixRoute,
   parseNixConfig,
-  parseNixVersion,
-  parseSshG,
   settingList,
-  type ToolResult,
   trustedVia,
-  worstStatus,
-} from "../host/doctor.js";
+} from "../host/doctor/nix.js";
+import { checkPort } from "../host/doctor/port.js";
+import { type AccelFacts, checkAccel, checkQemu } from "../host/doctor/qemu.js";
+import { checkKnownHosts, checkSshAlias, parseSshG } from "../host/doctor/ssh.js";
 import { currentHost, hostKindOf } from "../host/host.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../host/installed-paths.js";
+import { hostIo } from "../host/platform/io.js";
+import { nixDaemonRestartHint, platformOf } from "../host/platform/platform.js";
 import {
   buildersText,
   clientBuilderSettings,
-  currentUser,
-  fileFacts,
-  guestKernel,
-  hvSupport,
   nixConfBuilderSettings,
-  nixConfigJson,
-  nixRouteFacts,
-  portListeners,
-  probeHostSystem,
-  probePort,
-  readFileText,
-  readMachinesFiles,
-  readOptional,
-  rootHome,
-  runCheckBuild,
-  runTool,
-  samePaths,
-  sshEffectiveConfig,
-} from "../host/host-probe.js";
-import {
-  DEFAULT_NIX_CONF_DIR,
-  DEFAULT_SSH_CONFIG_DIR,
-  installedPaths,
-  sshIncludesDir,
-} from "../host/install-plan.js";
+} from "../host/probe/builders-settings.js";
+import { runCheckBuild } from "../host/probe/check-build.js";
+import { fileFacts, readFileText, readOptional, samePaths } from "../host/probe/files.js";
+import { readMachinesFiles } from "../host/probe/machines.js";
+import { currentUser, nixConfigJson, nixRouteFacts } from "../host/probe/nix.js";
+import { portListeners, probePort } from "../host/probe/port.js";
+import { guestKernel, sshEffectiveConfig } from "../host/probe/ssh.js";
+import { runTool, type ToolResult } from "../host/tool.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { ImageStore } from "../image/store.js";
 import { readInstance } from "../vm/instance.js";
@@ -134,7 +112,10 @@ async function nixChecks(
 }> {
   const nixVersionResult = await runTool("nix", ["--version"]);
   const nix = checkNix(nixVersionResult);
-  const config = await nixConfigJson(flags.nixConfDir ?? process.env.NIX_CONF_DIR ?? DEFAULT_NIX_CONF_DIR);
+  const config = await nixConfigJson(
+    currentHost(),
+    flags.nixConfDir ?? process.env.NIX_CONF_DIR ?? DEFAULT_NIX_CONF_DIR,
+  );
   let builders: unknown;
   let trustedUsers: string[] = [];
   if (config.kind === "ran") {
@@ -151,7 +132,7 @@ async function nixChecks(
     await buildersText(builders ?? `@${join(nixConfDir, "machines")}`),
     alias,
   );
-  const route = nixRoute(await nixRouteFacts());
+  const route = nixRoute(await nixRouteFacts(currentHost()));
   const user = await currentUser();
   const trusted = checkTrustedUser({
     user,
@@ -159,10 +140,7 @@ async function nixChecks(
     route,
     daemonBuilder,
     nixConf: join(nixConfDir, "nix.conf"),
-    restartDaemon:
-      hostPlatform === "darwin"
-        ? "sudo launchctl kickstart -k system/org.nixos.nix-daemon"
-        : "sudo systemctl restart nix-daemon",
+    restartDaemon: nixDaemonRestartHint(currentHost().kind),
   });
   return {
     checks: [nix, trusted],
@@ -204,7 +182,7 @@ async function accelFacts(
       kernelId: image.manifest.id,
       cacheFile: join(layout.dir, "accel.json"),
     });
-    const hv = await hvSupport();
+    const hv = await platformOf(currentHost().kind).hypervisorSupport(hostIo);
     return {
       kind: "chosen",
       requested: config.accel,
@@ -217,8 +195,8 @@ async function accelFacts(
 }
 
 async function runChecks(flags: DoctorFlags): Promise<Check[]> {
-  const paths = currentPaths();
-  const checks: Check[] = [checkHost(await probeHostSystem())];
+  const paths = resolvePaths(currentHost());
+  const checks: Check[] = [checkHost(await platformOf(currentHost().kind).system(currentHost(), hostIo))];
   const { config, check } = await configCheck(paths, flags);
   checks.push(check);
   if (config === undefined) return checks;
@@ -239,7 +217,7 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
 
   checks.push(
     checkCaCertificates(
-      await guestCas(config.caCertificates, hostCaDeps()).catch((error: unknown) => {
+      await guestCas(config.caCertificates, hostCaDeps(currentHost())).catch((error: unknown) => {
         if (!isLinuxBuilderError(error)) throw error;
         return { error };
       }),
@@ -332,7 +310,12 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
         nix.route === "local" && process.getuid?.() === 0
           ? (await runTool("ssh", ["-O", "check", installed.alias])).kind === "ran"
           : undefined;
-      const built = await runCheckBuild({ route: nix.route, nixConfDir, system, timeoutMs: 300_000 });
+      const built = await runCheckBuild(currentHost(), {
+        route: nix.route,
+        nixConfDir,
+        system,
+        timeoutMs: 300_000,
+      });
       if (built.kind === "failed") {
         const diagnosis = diagnoseBuildFailure(built.output, {
           machines: installed.machines,
@@ -390,14 +373,14 @@ async function daemonSideChecks(options: {
 }): Promise<Check[]> {
   const { layout, installed, nix, system } = options;
   const checks: Check[] = [];
-  const machinesFiles = await readMachinesFiles(installed.machines);
+  const machinesFiles = await readMachinesFiles(currentHost(), installed.machines);
   checks.push(checkMachinesFile({ ...machinesFiles, nixVersion: options.nixVersion }));
   checks.push(
     checkBuildersSetting({
       machinesPath: installed.machines,
       machinesPaths: await samePaths(installed.machines),
-      daemon: await nixConfBuilderSettings(installed.nixConf),
-      client: await clientBuilderSettings(),
+      daemon: await nixConfBuilderSettings(currentHost(), installed.nixConf),
+      client: await clientBuilderSettings(currentHost()),
       route: nix.route,
       trusted: nix.trusted,
     }),
@@ -415,12 +398,12 @@ async function daemonSideChecks(options: {
       hostPublicKeyPath: layout.hostPublicKey,
     }),
   );
-  const systemConfig = await readFileText(SYSTEM_SSH_CONFIG);
-  const effective = await sshEffectiveConfig(installed.alias, SYSTEM_SSH_CONFIG);
+  const systemConfig = await readFileText(currentHost(), SYSTEM_SSH_CONFIG);
+  const effective = await sshEffectiveConfig(currentHost(), installed.alias, SYSTEM_SSH_CONFIG);
   checks.push(
     checkSshAlias({
       path: installed.sshConfig,
-      content: await readFileText(installed.sshConfig),
+      content: await readFileText(currentHost(), installed.sshConfig),
       systemConfigPath: SYSTEM_SSH_CONFIG,
       systemConfig,
       included: sshIncludesDir(
@@ -437,7 +420,10 @@ async function daemonSideChecks(options: {
   const globalFiles = (effective.kind === "ran"
     ? parseSshG(effective.stdout).get("globalknownhostsfile")?.[0]?.split(/\s+/)
     : undefined) ?? ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
-  const userFiles = [join(rootHome(), ".ssh", "known_hosts"), join(rootHome(), ".ssh", "known_hosts2")];
+  const userFiles = [
+    join(platformOf(currentHost().kind).rootHome, ".ssh", "known_hosts"),
+    join(platformOf(currentHost().kind).rootHome, ".ssh", "known_hosts2"),
+  ];
   checks.push(
     checkKnownHosts({
       alias: installed.alias,
@@ -445,13 +431,17 @@ async function daemonSideChecks(options: {
       pinnedKey: hostPublicKey?.trim().split(/\s+/).slice(0, 2).join(" "),
       files: [
         ...(await Promise.all(
-          userFiles.map(async (path) => ({ path, kind: "user" as const, content: await readFileText(path) })),
+          userFiles.map(async (path) => ({
+            path,
+            kind: "user" as const,
+            content: await readFileText(currentHost(), path),
+          })),
         )),
         ...(await Promise.all(
           globalFiles.map(async (path) => ({
             path,
             kind: "global" as const,
-            content: await readFileText(path),
+            content: await readFileText(currentHost(), path),
           })),
         )),
       ],

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { Command } from "commander";
-import { currentPaths } from "../config/paths.js";
+import { resolvePaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
 import { currentHost } from "../host/host.js";
 import { sshArgs } from "../ssh/builder-ssh.js";
@@ -15,7 +15,7 @@ import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
  * and says what was freed. Nix also collects by itself when /nix runs low (min-free, max-free).
  */
 async function gc(flags: ConfigFlags): Promise<number> {
-  const config = await loadConfig(currentPaths(), flags);
+  const config = await loadConfig(resolvePaths(currentHost()), flags);
   const layout = stateLayout(config.stateDir);
   if ((await runningPid(layout, qemuBackend(currentHost(), layout))) === undefined) {
     throw new LinuxBuilderError("vm.stopped", "The builder is not running", {

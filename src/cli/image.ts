@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { currentPaths } from "../config/paths.js";
+import { resolvePaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
+import { currentHost } from "../host/host.js";
 import { pruneCache } from "../image/cache/prune.js";
 import { composeImage } from "../image/compose/compose-image.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE, isArch } from "../image/guest/profile.js";
@@ -121,7 +122,7 @@ export function registerImageCommands(program: Command): void {
         force?: boolean;
         json?: boolean;
       }) => {
-        const paths = currentPaths();
+        const paths = resolvePaths(currentHost());
         const lock =
           opts.lock === undefined
             ? undefined
@@ -186,7 +187,7 @@ export function registerImageCommands(program: Command): void {
     .option("--arch <arch>", "which architecture's current image (default: the host's)")
     .option("--json", "print as JSON")
     .action(async (id: string | undefined, opts: { arch?: string; json?: boolean }) => {
-      const store = new ImageStore(currentPaths().images);
+      const store = new ImageStore(resolvePaths(currentHost()).images);
       const arch = opts.arch === undefined ? hostArch() : parseArch(opts.arch);
       const found = await resolveImage(store, id, arch);
       const lock = parseLock(
@@ -221,7 +222,7 @@ export function registerImageCommands(program: Command): void {
     .description("list composed images")
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
-      const store = new ImageStore(currentPaths().images);
+      const store = new ImageStore(resolvePaths(currentHost()).images);
       const images = await store.list();
       const currents = new Set([await store.currentId("amd64"), await store.currentId("arm64")]);
       const rows = images.map((image) => describe(image, currents.has(image.manifest.id)));
@@ -246,7 +247,7 @@ export function registerImageCommands(program: Command): void {
     .description("remove images that are not current (and, with --all, every image)")
     .option("--all", "remove every image")
     .action(async (opts: { all?: boolean }) => {
-      const store = new ImageStore(currentPaths().images);
+      const store = new ImageStore(resolvePaths(currentHost()).images);
       const { removed, bytes } = await store.prune({ all: opts.all === true });
       for (const id of removed) process.stdout.write(`removed ${id}\n`);
       process.stderr.write(`Freed ${formatBytes(bytes)} (${removed.length} images)\n`);
@@ -258,7 +259,7 @@ export function registerImageCommands(program: Command): void {
     .description("remove cached packages and indexes no image's lock refers to (with --all, everything)")
     .option("--all", "empty the cache")
     .action(async (opts: { all?: boolean }) => {
-      const paths = currentPaths();
+      const paths = resolvePaths(currentHost());
       const { files, bytes } = await pruneCache(paths.cache, new ImageStore(paths.images), {
         all: opts.all === true,
       });

@@ -2,17 +2,15 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { Config } from "../config/config.js";
-import { currentPaths } from "../config/paths.js";
+import { resolvePaths } from "../config/paths.js";
 import { errorReportSchema, LinuxBuilderError } from "../errors.js";
-import { applyPlan, canApplyDirectly, readHostState } from "../host/host-files.js";
-import {
-  DEFAULT_NIX_CONF_DIR,
-  DEFAULT_SSH_CONFIG_DIR,
-  describePlan,
-  planInstall,
-  planUninstall,
-} from "../host/install-plan.js";
+import { applyPlan, canApplyDirectly } from "../host/apply-plan.js";
+import { currentHost } from "../host/host.js";
+import { readHostState } from "../host/host-state.js";
+import { planInstall, planUninstall } from "../host/install-plan.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR } from "../host/installed-paths.js";
 import { type ApplyReport, applyReportSchema, type Plan, planSchema } from "../host/plan.js";
+import { describePlan } from "../host/plan-description.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { parseJsonText } from "../json.js";
 import { ensureKeys, stateLayout } from "../vm/state.js";
@@ -35,7 +33,7 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 export async function installPlan(config: Config, dirs: HostDirs): Promise<Plan> {
   const layout = stateLayout(config.stateDir);
   const keys = await ensureKeys(layout);
-  const state = await readHostState(dirs, config.port);
+  const state = await readHostState(currentHost(), dirs, config.port);
   return planInstall(state, {
     port: config.port,
     entry: {
@@ -62,8 +60,8 @@ export function sudoCommand(node: string, script: string): string[] {
 export async function executePlan(plan: Plan): Promise<void> {
   if (plan.steps.length === 0) return;
   let failedCommands: readonly string[];
-  if (await canApplyDirectly(plan)) {
-    ({ failedCommands } = await applyPlan(plan, (line) => say(`  ${line}`)));
+  if (await canApplyDirectly(currentHost(), plan)) {
+    ({ failedCommands } = await applyPlan(currentHost(), plan, (line) => say(`  ${line}`)));
   } else {
     const [command, ...args] = sudoCommand(process.execPath, process.argv[1] ?? "linux-builder");
     say(
@@ -170,7 +168,7 @@ async function applyHostPlan(): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const plan = parsePlan(Buffer.concat(chunks).toString("utf8"));
-  const report: ApplyReport = await applyPlan(plan, (line) => say(`  ${line}`));
+  const report: ApplyReport = await applyPlan(currentHost(), plan, (line) => say(`  ${line}`));
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
@@ -182,7 +180,7 @@ function addHostDirFlags(command: Command): Command {
 }
 
 async function install(flags: InstallFlags): Promise<void> {
-  const config = await loadConfig(currentPaths(), flags);
+  const config = await loadConfig(resolvePaths(currentHost()), flags);
   const plan = await installPlan(config, flags);
   if (flags.dryRun || plan.steps.length === 0) {
     process.stdout.write(describePlan(plan));
@@ -194,10 +192,14 @@ async function install(flags: InstallFlags): Promise<void> {
 }
 
 async function uninstall(flags: InstallFlags): Promise<void> {
-  const config = await loadConfig(currentPaths(), flags);
+  const config = await loadConfig(resolvePaths(currentHost()), flags);
   const layout = stateLayout(config.stateDir);
   const ourPublicKey = await readFile(layout.builderPublicKey, "utf8").catch(() => undefined);
-  const plan = planUninstall(await readHostState(flags, config.port), config.port, ourPublicKey);
+  const plan = planUninstall(
+    await readHostState(currentHost(), flags, config.port),
+    config.port,
+    ourPublicKey,
+  );
   if (flags.dryRun || plan.steps.length === 0) {
     process.stdout.write(describePlan(plan));
     return;

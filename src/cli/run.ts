@@ -1,10 +1,12 @@
 import { constants } from "node:os";
 import type { Command } from "commander";
 import type { Config } from "../config/config.js";
-import { currentPaths } from "../config/paths.js";
+import { resolvePaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
-import { currentHost } from "../host/host.js";
-import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../host/install-plan.js";
+import { hostCaDeps } from "../host/ca-certificates.js";
+import { currentHost, hostKindOf } from "../host/host.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../host/installed-paths.js";
+import { nixDaemonRestartHint } from "../host/platform/platform.js";
 import { shellWord } from "../host/shell-word.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { indentLines } from "../indent.js";
@@ -49,10 +51,7 @@ export function runBanner(facts: RunBannerFacts): string {
   // Exactly the files and names `install` writes.
   const host = installedPaths(facts.dirs, config.port);
   const cli = (command: string) => ["linux-builder", command, ...facts.selector.map(shellWord)].join(" ");
-  const restart =
-    facts.platform === "darwin"
-      ? "sudo launchctl kickstart -k system/org.nixos.nix-daemon"
-      : "sudo systemctl restart nix-daemon";
+  const restart = nixDaemonRestartHint(hostKindOf(facts.platform));
   return [
     `Booting the ${system} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB, ${facts.accel}) on 127.0.0.1:${config.port}; its console follows.`,
     "",
@@ -144,7 +143,7 @@ interface RunFlags extends ConfigFlags {
 }
 
 async function runAttached(flags: RunFlags): Promise<number> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const image = await ensureImage(paths, config);
   const layout = stateLayout(config.stateDir);
@@ -154,6 +153,7 @@ async function runAttached(flags: RunFlags): Promise<number> {
     image,
     backend: qemuBackend(currentHost(), layout),
     onWarning: warn,
+    caDeps: hostCaDeps(currentHost()),
     onRetry: warn,
     stopDeadlineMs: 60_000,
     beforeBoot: async (prepared) => {
@@ -180,7 +180,7 @@ async function runAttached(flags: RunFlags): Promise<number> {
 
 async function attach(flags: ConfigFlags & { escape: string }): Promise<void> {
   const escapeByte = parseEscapeKey(flags.escape);
-  const config = await loadConfig(currentPaths(), flags);
+  const config = await loadConfig(resolvePaths(currentHost()), flags);
   const layout = stateLayout(config.stateDir);
   const pid = await runningPid(layout, qemuBackend(currentHost(), layout));
   if (pid === undefined) {

@@ -10,8 +10,9 @@ import {
   parseConfigFile,
   parseConfigLayer,
 } from "../config/config.js";
-import { currentPaths, type Paths } from "../config/paths.js";
+import { type Paths, resolvePaths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
+import { hostCaDeps } from "../host/ca-certificates.js";
 import { currentHost } from "../host/host.js";
 import { composeImage } from "../image/compose/compose-image.js";
 import { imageInputs } from "../image/compose/image-inputs.js";
@@ -144,7 +145,7 @@ export async function ensureImage(paths: Paths, config: Config): Promise<StoredI
 export const warn = (message: string) => process.stderr.write(`linux-builder: warning: ${message}\n`);
 
 async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): Promise<void> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   // Composed (when needed) only if this start boots the builder: not when it runs already.
@@ -160,6 +161,7 @@ async function start(flags: ConfigFlags & { wait: boolean; timeout: string }): P
     waitReady: flags.wait,
     readyTimeoutMs: (integerFlag(flags.timeout, "--timeout") ?? 600) * 1000,
     onWarning: warn,
+    caDeps: hostCaDeps(currentHost()),
     onBoot: () =>
       process.stderr.write(
         `Starting the ${config.arch} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB) on 127.0.0.1:${config.port}\n`,
@@ -196,7 +198,7 @@ function phaseText(phases: StartBooted["phases"]): string {
 }
 
 async function stop(flags: ConfigFlags & { timeout: string }): Promise<void> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   const { outcome, seconds } = await stopVm(
@@ -216,7 +218,7 @@ async function stop(flags: ConfigFlags & { timeout: string }): Promise<void> {
 }
 
 async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   const pid = await runningPid(layout, qemuBackend(currentHost(), layout));
@@ -270,7 +272,7 @@ async function status(flags: ConfigFlags & { json?: boolean }): Promise<void> {
 }
 
 async function ssh(command: string[], flags: ConfigFlags): Promise<number> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   if ((await runningPid(layout, qemuBackend(currentHost(), layout))) === undefined) {
@@ -291,7 +293,7 @@ async function ssh(command: string[], flags: ConfigFlags): Promise<number> {
 }
 
 async function logs(flags: ConfigFlags & { follow?: boolean }): Promise<number> {
-  const paths = currentPaths();
+  const paths = resolvePaths(currentHost());
   const config = await loadConfig(paths, flags);
   const layout = stateLayout(config.stateDir);
   const child = spawn(

@@ -1,5 +1,6 @@
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Host } from "../host/host.js";
+import { platformOf } from "../host/platform/platform.js";
 
 /** Where linux-builder keeps its files. Derived from the platform's conventions, see `resolvePaths`. */
 export interface Paths {
@@ -13,23 +14,15 @@ export interface Paths {
   readonly config: string;
 }
 
-export interface PathEnvironment {
-  readonly platform: NodeJS.Platform;
-  readonly home: string;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Resolves a relative LINUX_BUILDER_HOME. */
-  readonly cwd: string;
-}
-
 /**
- * Pure: computes the directories from the platform and environment.
- * `LINUX_BUILDER_HOME` moves everything under one folder (tests and users who want that);
+ * Pure: computes the directories from the host's platform and environment.
+ * `LINUX_BUILDER_HOME` (relative: from the current folder) moves everything under one folder (tests and users who want that);
  * otherwise XDG base directories on Linux and `~/Library` on macOS.
  */
-export function resolvePaths(environment: PathEnvironment): Paths {
-  const { platform, home, env } = environment;
+export function resolvePaths(host: Pick<Host, "kind" | "home" | "env" | "cwd">): Paths {
+  const { env } = host;
   if (env.LINUX_BUILDER_HOME !== undefined && env.LINUX_BUILDER_HOME !== "") {
-    const override = resolve(environment.cwd, env.LINUX_BUILDER_HOME);
+    const override = resolve(host.cwd, env.LINUX_BUILDER_HOME);
     return {
       cache: join(override, "cache"),
       images: join(override, "images"),
@@ -37,28 +30,5 @@ export function resolvePaths(environment: PathEnvironment): Paths {
       config: join(override, "config.json"),
     };
   }
-  if (platform === "darwin") {
-    return {
-      cache: join(home, "Library", "Caches", "linux-builder"),
-      images: join(home, "Library", "Application Support", "linux-builder", "images"),
-      state: join(home, "Library", "Application Support", "linux-builder", "state"),
-      config: join(home, "Library", "Application Support", "linux-builder", "config.json"),
-    };
-  }
-  const xdg = (name: string, fallback: string): string => {
-    const value = env[name];
-    // The XDG spec says relative paths are invalid and must be ignored.
-    return value?.startsWith("/") ? value : join(home, fallback);
-  };
-  return {
-    cache: join(xdg("XDG_CACHE_HOME", ".cache"), "linux-builder"),
-    images: join(xdg("XDG_DATA_HOME", ".local/share"), "linux-builder", "images"),
-    state: join(xdg("XDG_STATE_HOME", ".local/state"), "linux-builder"),
-    config: join(xdg("XDG_CONFIG_HOME", ".config"), "linux-builder", "config.json"),
-  };
-}
-
-/** The paths for this process. */
-export function currentPaths(): Paths {
-  return resolvePaths({ platform: process.platform, home: homedir(), env: process.env, cwd: process.cwd() });
+  return platformOf(host.kind).folders(host.home, host.env);
 }

@@ -9,21 +9,11 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { LinuxBuilderError } from "../errors.js";
 import { parseNixConf } from "../nix/nix-conf.js";
+import type { Host } from "./host.js";
+import { type CaExport, platformOf } from "./platform/platform.js";
 
 /** The per-boot archive lives in the guest's RAM until /init installs it: a bundle is ~220 KiB. */
 export const MAX_CA_BYTES = 1024 * 1024;
-
-/**
- * macOS: the certificates of the System keychain, where administrators and device management put
- * the CAs of their TLS-inspecting proxies; the public roots of SystemRootCertificates.keychain are
- * already in Debian's set. The export the Nix community documents for Nix behind such proxies
- * (NixOS Discourse "SSL CA cert error on macOS"); Determinate Nixd exports the keychain into
- * ssl-cert-file itself, which the nix.conf step finds first.
- */
-export const KEYCHAIN_EXPORT = {
-  command: "/usr/bin/security",
-  args: ["export", "-t", "certs", "-f", "pemseq", "-k", "/Library/Keychains/System.keychain"],
-} as const;
 
 export type CaText =
   | { kind: "text"; text: string }
@@ -32,7 +22,8 @@ export type CaText =
 
 export interface HostCaDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly platform: NodeJS.Platform;
+  /** The platform's system store of CAs (macOS: the System keychain), if it has one. */
+  readonly systemCas: CaExport | undefined;
   /** The host Nix's nix.conf (NIX_CONF_DIR/nix.conf, else /etc/nix/nix.conf). */
   readonly nixConf: string;
   readText(path: string): Promise<CaText>;
@@ -126,7 +117,7 @@ async function hostNixCaFile(deps: HostCaDeps): Promise<{ path: string; where: s
   return undefined;
 }
 
-/** The guest's extra CAs: the setting, else the host Nix's CA file, else (macOS) the System keychain. */
+/** The guest's extra CAs: the setting, else the host Nix's CA file, else the platform's system store (macOS: the System keychain). */
 export async function guestCas(setting: string | undefined, deps: HostCaDeps): Promise<GuestCas> {
   if (setting !== undefined) return fromSetting(setting, deps);
   const none = (warning?: string): GuestCas => ({
@@ -152,27 +143,28 @@ export async function guestCas(setting: string | undefined, deps: HostCaDeps): P
     }
     return { ...checked, source: `${nixFile.path} (${nixFile.where})` };
   }
-  if (deps.platform === "darwin") {
-    const result = await deps.run(KEYCHAIN_EXPORT.command, KEYCHAIN_EXPORT.args);
+  const { systemCas } = deps;
+  if (systemCas !== undefined) {
+    const result = await deps.run(systemCas.command, systemCas.args);
     if (result.code !== 0) {
       return none(
-        `\`${KEYCHAIN_EXPORT.command} ${KEYCHAIN_EXPORT.args.join(" ")}\` failed (${result.stderr.trim() || `exit ${result.code}`}): the builder trusts Debian's CA set only; set caCertificates to choose a file`,
+        `\`${systemCas.command} ${systemCas.args.join(" ")}\` failed (${result.stderr.trim() || `exit ${result.code}`}): the builder trusts Debian's CA set only; set caCertificates to choose a file`,
       );
     }
     const checked = checkPem(result.stdout);
     // A System keychain without certificates is the common case: nothing to add.
     if ("problem" in checked) return none();
-    return { ...checked, source: "the System keychain" };
+    return { ...checked, source: systemCas.source };
   }
   return none();
 }
 
 /** The real host: its environment, files and commands. */
-export function hostCaDeps(): HostCaDeps {
-  const env = process.env;
+export function hostCaDeps(host: Pick<Host, "kind" | "env">): HostCaDeps {
+  const { env } = host;
   return {
     env,
-    platform: process.platform,
+    systemCas: platformOf(host.kind).caExport,
     nixConf: `${env.NIX_CONF_DIR ?? "/etc/nix"}/nix.conf`,
     async readText(path) {
       try {

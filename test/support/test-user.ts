@@ -31,7 +31,7 @@ import { constants } from "node:fs";
 import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { backupPath, installedPaths } from "../../src/host/install-plan.js";
+import { backupPath, installedPaths } from "../../src/host/installed-paths.js";
 import type { StoredImage } from "../../src/image/store.js";
 
 const isRoot = process.getuid?.() === 0;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Config } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
-import { guestCas, type HostCaDeps, hostCaDeps } from "../../host/ca-certificates.js";
+import { guestCas, type HostCaDeps } from "../../host/ca-certificates.js";
 import type { StoredImage } from "../../image/store.js";
 import type { Backend, LaunchPlan } from "../backend.js";
 import { guestNixConf } from "../guest-nix-conf.js";
@@ -23,8 +23,8 @@ export interface BootOptions {
   readonly image: StoredImage;
   readonly backend: VmBackend;
   readonly onWarning?: (message: string) => void;
-  /** The host's files and commands the default CAs come from (tests pass their own). */
-  readonly caDeps?: HostCaDeps;
+  /** The host's files and commands the default CAs come from (hostCaDeps(host); tests pass their own). */
+  readonly caDeps: HostCaDeps;
   /** Processes and the clock (tests pass fakes). */
   readonly deps?: LifecycleDeps;
 }
@@ -85,7 +85,7 @@ export async function prepareBoot(
     if (endpoint.warning) options.onWarning?.(endpoint.warning);
   }
   // Before the keys and the disk are made: a bad caCertificates file stops the start here.
-  const cas = await guestCas(config.caCertificates, options.caDeps ?? hostCaDeps());
+  const cas = await guestCas(config.caCertificates, options.caDeps);
   if (cas.warning) options.onWarning?.(cas.warning);
   const keys = await ensureKeys(layout);
   const disk = await ensureDisk(layout.disk, config.diskGiB);

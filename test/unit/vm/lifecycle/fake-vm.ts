@@ -173,7 +173,7 @@ export function fakeConfig(vm: FakeVm) {
 /** No CA anywhere: the guest trusts Debian's set only. */
 export const noCas: HostCaDeps = {
   env: {},
-  platform: "linux",
+  systemCas: undefined,
   nixConf: "/nonexistent/nix.conf",
   readText: async () => ({ kind: "missing" }),
   run: async () => ({ code: 1, stdout: "", stderr: "" }),

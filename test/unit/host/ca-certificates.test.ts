@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isLinuxBuilderError } from "../../src/errors.js";
+import { isLinuxBuilderError } from "../../../src/errors.js";
 import {
   type CaText,
   guestCas,
   type HostCaDeps,
-  KEYCHAIN_EXPORT,
   MAX_CA_BYTES,
   pemCertificates,
-} from "../../src/host/ca-certificates.js";
+} from "../../../src/host/ca-certificates.js";
+import type { HostKind } from "../../../src/host/host.js";
+import { platformOf } from "../../../src/host/platform/platform.js";
 
 const cert = (body: string) => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
 
 interface Fake {
   files?: Record<string, string>;
   env?: Record<string, string>;
-  platform?: NodeJS.Platform;
+  kind?: HostKind;
   security?: { code: number | null; stdout: string; stderr: string };
 }
 
@@ -24,7 +25,7 @@ function fakeHost(fake: Fake): HostCaDeps & { commands: string[][] } {
   return {
     commands,
     env: fake.env ?? {},
-    platform: fake.platform ?? "linux",
+    systemCas: platformOf(fake.kind ?? "linux").caExport,
     nixConf: "/etc/nix/nix.conf",
     async readText(path): Promise<CaText> {
       const text = fake.files?.[path];
@@ -47,7 +48,7 @@ test("the caCertificates setting wins over everything the host has", async () =>
   const host = fakeHost({
     files: { "/ca/corp.pem": cert("Q09SUA=="), "/etc/nix/nix.conf": "ssl-cert-file = /nix.pem\n" },
     env: { NIX_SSL_CERT_FILE: "/env.pem" },
-    platform: "darwin",
+    kind: "darwin",
   });
   const cas = await guestCas("/ca/corp.pem", host);
   assert.deepEqual(cas, { pem: cert("Q09SUA=="), count: 1, source: "/ca/corp.pem (caCertificates)" });
@@ -81,7 +82,7 @@ test("by default: the host nix.conf's ssl-cert-file (through includes, the last 
       "/etc/nix/macos-keychain.crt": cert("S0VZ") + cert("Q0hBSU4="),
     },
     env: { NIX_SSL_CERT_FILE: "/env.pem" },
-    platform: "darwin",
+    kind: "darwin",
   });
   const cas = await guestCas(undefined, host);
   assert.equal(cas.count, 2);
@@ -104,14 +105,14 @@ test("by default without an ssl-cert-file: NIX_SSL_CERT_FILE, then SSL_CERT_FILE
 test("a host Nix CA file that cannot be used is a warning, not a failure: the guest keeps Debian's set", async () => {
   const cas = await guestCas(
     undefined,
-    fakeHost({ env: { NIX_SSL_CERT_FILE: "/gone.pem" }, platform: "darwin" }),
+    fakeHost({ env: { NIX_SSL_CERT_FILE: "/gone.pem" }, kind: "darwin" }),
   );
   assert.equal(cas.pem, "");
   assert.match(cas.warning ?? "", /\/gone\.pem \(NIX_SSL_CERT_FILE\) does not exist.*set caCertificates/);
 });
 
 test("on macOS without a Nix CA file: the System keychain, through exactly this security command", async () => {
-  const host = fakeHost({ platform: "darwin", security: { code: 0, stdout: cert("UFJPWFk="), stderr: "" } });
+  const host = fakeHost({ kind: "darwin", security: { code: 0, stdout: cert("UFJPWFk="), stderr: "" } });
   const cas = await guestCas(undefined, host);
   assert.deepEqual(host.commands, [
     [
@@ -125,14 +126,13 @@ test("on macOS without a Nix CA file: the System keychain, through exactly this 
       "/Library/Keychains/System.keychain",
     ],
   ]);
-  assert.deepEqual([KEYCHAIN_EXPORT.command, ...KEYCHAIN_EXPORT.args], host.commands[0]);
   assert.deepEqual(cas, { pem: cert("UFJPWFk="), count: 1, source: "the System keychain" });
 
-  const empty = await guestCas(undefined, fakeHost({ platform: "darwin" }));
+  const empty = await guestCas(undefined, fakeHost({ kind: "darwin" }));
   assert.deepEqual(empty, { pem: "", count: 0, source: "none" });
   const failed = await guestCas(
     undefined,
-    fakeHost({ platform: "darwin", security: { code: 1, stdout: "", stderr: "SecKeychainOpen: denied\n" } }),
+    fakeHost({ kind: "darwin", security: { code: 1, stdout: "", stderr: "SecKeychainOpen: denied\n" } }),
   );
   assert.equal(failed.pem, "");
   assert.match(failed.warning ?? "", /security export .* failed \(SecKeychainOpen: denied\)/);

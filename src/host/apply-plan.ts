@@ -1,3 +1,4 @@
+/** Applies an install or uninstall plan to the host's files: all of it, or none of it. */
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
 import {
@@ -6,12 +7,9 @@ import {
   chown,
   copyFile,
   link,
-  lstat,
   mkdir,
   open,
-  readdir,
   readFile,
-  realpath,
   rename,
   rm,
   rmdir,
@@ -19,150 +17,20 @@ import {
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { parseNixVersion } from "../dotted-version.js";
 import { LinuxBuilderError } from "../errors.js";
-import type { ConfigManager, DaemonRestart, HostFile, HostState } from "./install-plan.js";
-import { foldersToRead, installedPaths, installedPorts, pathsToRead } from "./install-plan.js";
+import { type Host, isRoot } from "./host.js";
 import type { ApplyReport, Plan, Step } from "./plan.js";
+import { hostIo } from "./platform/io.js";
+import { type PlatformIo, platformOf } from "./platform/platform.js";
 
 const run = promisify(execFile);
 
-/** The host's side of install, read without privileges: what exists, what we may read, what we must not touch. */
-export async function readHostFile(path: string): Promise<HostFile> {
-  const info = await lstat(path).catch(() => undefined);
-  if (info === undefined) return { exists: false };
-  const content = await readFile(path, "utf8").catch(() => undefined);
-  const file = { exists: true, ...(content === undefined ? {} : { content }) };
-  if (info.isSymbolicLink()) {
-    const target = await realpath(path).catch(() => "a missing file");
-    // nix-darwin and NixOS link /etc/nix files into the store: writing there is never right.
-    return { ...file, readOnly: `a symlink to ${target}` };
-  }
-  if (!info.isFile()) return { ...file, readOnly: "not a regular file" };
-  // A file its owner cannot write was made read-only on purpose (root would bypass the mode).
-  if ((info.mode & 0o200) === 0) return { ...file, readOnly: "read-only" };
-  return file;
-}
-
-export interface DaemonFacts {
-  readonly platform: NodeJS.Platform;
-  /** Labels of the Nix launch daemons installed on macOS (their plists exist). */
-  readonly launchDaemons: readonly string[];
-  /** Whether systemd runs this system (/run/systemd/system exists). */
-  readonly systemd: boolean;
-  /** Whether systemd knows a nix-daemon unit. */
-  readonly nixDaemonUnit: boolean;
-}
-
-/** macOS launch daemons that run the Nix daemon: the official installer's and Determinate's. */
-export const NIX_LAUNCH_DAEMONS = ["org.nixos.nix-daemon", "systems.determinate.nix-daemon"] as const;
-
-/** How to make the Nix daemon re-read its configuration on this host. */
-export function chooseDaemonRestart(facts: DaemonFacts): DaemonRestart {
-  if (facts.platform === "darwin") {
-    if (facts.launchDaemons.includes("org.nixos.nix-daemon")) return { kind: "launchctl" };
-    if (facts.launchDaemons.length > 0) {
-      return {
-        kind: "none",
-        why: `the daemon is ${facts.launchDaemons[0]}: \`sudo launchctl kickstart -k system/${facts.launchDaemons[0]}\``,
-      };
-    }
-    return { kind: "none", why: "no Nix launch daemon found; single-user Nix reads nix.conf on each run" };
-  }
-  if (facts.systemd && facts.nixDaemonUnit) return { kind: "systemd" };
-  if (facts.systemd)
-    return {
-      kind: "none",
-      why: "systemd has no nix-daemon unit; single-user Nix reads nix.conf on each run",
-    };
-  return { kind: "none", why: "systemd does not run here: restart nix-daemon however your system runs it" };
-}
-
-async function daemonFacts(): Promise<DaemonFacts> {
-  const launchDaemons: string[] = [];
-  if (process.platform === "darwin") {
-    for (const label of NIX_LAUNCH_DAEMONS) {
-      if (
-        await access(`/Library/LaunchDaemons/${label}.plist`).then(
-          () => true,
-          () => false,
-        )
-      )
-        launchDaemons.push(label);
-    }
-  }
-  const systemd = await access("/run/systemd/system").then(
-    () => true,
-    () => false,
-  );
-  const nixDaemonUnit =
-    systemd &&
-    (await run("systemctl", ["show", "--property=LoadState", "--value", "nix-daemon.service"]).then(
-      ({ stdout }) => stdout.trim() === "loaded",
-      () => false,
-    ));
-  return { platform: process.platform, launchDaemons, systemd, nixDaemonUnit };
-}
-
-async function groupExists(name: string): Promise<boolean> {
-  // /etc/group on Linux; macOS keeps groups in Directory Services.
-  if (process.platform === "darwin") {
-    return run("dscl", [".", "-read", `/Groups/${name}`]).then(
-      () => true,
-      () => false,
-    );
-  }
-  const groups = await readFile("/etc/group", "utf8").catch(() => "");
-  return groups.split("\n").some((line) => line.startsWith(`${name}:`));
-}
-
-/** Who manages /etc/nix where its files are links into the store: nix-darwin on macOS, else NixOS. */
-async function configManager(): Promise<ConfigManager> {
-  if (process.platform === "darwin") return "nix-darwin";
-  return access("/etc/NIXOS").then(
-    () => "nixos" as const,
-    () => "unknown" as const,
-  );
-}
-
-/**
- * The host as install and uninstall plan against, read without privileges. The machines file comes
- * first: it names every builder installed (one block each), whose own files are read too.
- */
-export async function readHostState(
-  dirs: { nixConfDir: string; sshConfigDir: string },
-  port: number,
-): Promise<HostState> {
-  const machines = await readHostFile(installedPaths(dirs, port).machines);
-  const ports = [...new Set([port, ...installedPorts(machines.content)])];
-  const files: Record<string, HostFile> = {};
-  for (const path of pathsToRead(dirs, ports)) files[path] = await readHostFile(path);
-  const nixVersion = await run("nix", ["--version"], { timeout: 10_000 }).then(
-    ({ stdout }) => parseNixVersion(stdout),
-    () => undefined,
-  );
-  const folders: Record<string, readonly string[] | undefined> = {};
-  for (const folder of foldersToRead(dirs)) {
-    folders[folder] = await readdir(folder).catch((error: NodeJS.ErrnoException) =>
-      // A folder we may not list (root's 0700 socket folder) exists all the same.
-      error.code === "EACCES" ? [] : undefined,
-    );
-  }
-  return {
-    ...dirs,
-    files,
-    folders,
-    nixbldGroup: await groupExists("nixbld"),
-    daemon: chooseDaemonRestart(await daemonFacts()),
-    systemSshConfig: await readFile("/etc/ssh/ssh_config", "utf8").catch(() => undefined),
-    manager: await configManager(),
-    ...(nixVersion === undefined ? {} : { nixVersion }),
-  };
-}
+/** What applying needs of the host: whether we are root, and how its groups are looked up. */
+type ApplyingHost = Pick<Host, "kind" | "uid">;
 
 /** Whether this process can apply the plan itself, or it needs root. */
-export async function canApplyDirectly(plan: Plan): Promise<boolean> {
-  if (process.getuid?.() === 0) return true;
+export async function canApplyDirectly(host: Pick<Host, "uid">, plan: Plan): Promise<boolean> {
+  if (isRoot(host)) return true;
   for (const step of plan.steps) {
     if (step.kind === "command") return false;
     const dir = dirname(step.path);
@@ -175,21 +43,6 @@ export async function canApplyDirectly(plan: Plan): Promise<boolean> {
       return false;
   }
   return true;
-}
-
-async function gid(group: string): Promise<number | undefined> {
-  if (process.platform === "darwin") {
-    const { stdout } = await run("dscl", [".", "-read", `/Groups/${group}`, "PrimaryGroupID"]).catch(() => ({
-      stdout: "",
-    }));
-    const id = Number.parseInt(stdout.split(":")[1] ?? "", 10);
-    return Number.isInteger(id) ? id : undefined;
-  }
-  const line = (await readFile("/etc/group", "utf8").catch(() => ""))
-    .split("\n")
-    .find((l) => l.startsWith(`${group}:`));
-  const id = Number.parseInt(line?.split(":")[2] ?? "", 10);
-  return Number.isInteger(id) ? id : undefined;
 }
 
 /** Writes a whole file or nothing: a temporary file beside it, flushed, then renamed over it. */
@@ -230,8 +83,11 @@ function changedError(path: string): LinuxBuilderError {
 }
 
 /** As root, a file written again keeps its owner; otherwise we cannot (and need not) choose. */
-function ownerOf(info: { uid: number; gid: number }): { uid: number; gid: number } | undefined {
-  return process.getuid?.() === 0 ? { uid: info.uid, gid: info.gid } : undefined;
+function ownerOf(
+  asRoot: boolean,
+  info: { uid: number; gid: number },
+): { uid: number; gid: number } | undefined {
+  return asRoot ? { uid: info.uid, gid: info.gid } : undefined;
 }
 
 /**
@@ -258,7 +114,11 @@ async function backUp(path: string, backup: string): Promise<void> {
 /** What applying one step changed, so a later failure can put it back. */
 type Undo = () => Promise<void>;
 
-async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo> {
+async function applyStep(
+  host: ApplyingHost,
+  step: Exclude<Step, { kind: "command" }>,
+  io: PlatformIo,
+): Promise<Undo> {
   if (step.kind === "mkdir") {
     await mkdir(step.path, { mode: step.mode });
     await chmod(step.path, step.mode); // The umask narrowed mkdir's mode.
@@ -281,7 +141,7 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
     return async () => {
       await rename(step.path, step.from);
       if (current !== undefined && previous !== undefined)
-        await writeAtomically(step.path, current, previous.mode & 0o7777, ownerOf(previous));
+        await writeAtomically(step.path, current, previous.mode & 0o7777, ownerOf(isRoot(host), previous));
     };
   }
   if (!step.secret && step.before !== undefined && current !== step.before) throw changedError(step.path);
@@ -297,15 +157,15 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
     await rm(step.path, { force: true });
     return async () => {
       if (current !== undefined && previous)
-        await writeAtomically(step.path, current, previous.mode & 0o7777, ownerOf(previous));
+        await writeAtomically(step.path, current, previous.mode & 0o7777, ownerOf(isRoot(host), previous));
     };
   }
   if (step.backup) await backUp(step.path, step.backup);
   // An existing file keeps its mode and owner (the key files are always 0600 root).
   const mode = step.exactMode || previous === undefined ? step.mode : previous.mode & 0o7777;
-  const isRoot = process.getuid?.() === 0;
-  const groupId = step.group && isRoot ? await gid(step.group) : undefined;
-  const owner = isRoot
+  const asRoot = isRoot(host);
+  const groupId = step.group && asRoot ? await platformOf(host.kind).groupId(step.group, io) : undefined;
+  const owner = asRoot
     ? step.exactMode || previous === undefined
       ? { uid: 0, gid: groupId ?? 0 }
       : { uid: previous.uid, gid: previous.gid }
@@ -317,7 +177,7 @@ async function applyStep(step: Exclude<Step, { kind: "command" }>): Promise<Undo
     if (current === undefined || previous === undefined) await rm(step.path, { force: true });
     else {
       await writeAtomically(step.path, current, previous.mode & 0o7777);
-      if (isRoot) await chown(step.path, previous.uid, previous.gid);
+      if (asRoot) await chown(step.path, previous.uid, previous.gid);
     }
   };
 }
@@ -357,15 +217,17 @@ const PAST_TENSE = {
  * as it was. Commands (the daemon restart) run last; their failure is reported, not undone.
  */
 export async function applyPlan(
+  host: ApplyingHost,
   plan: Plan,
   log: (line: string) => void = () => undefined,
+  io: PlatformIo = hostIo,
 ): Promise<ApplyReport> {
   const undo: Undo[] = [];
   const done: string[] = [];
   for (const step of plan.steps) {
     if (step.kind === "command") continue;
     try {
-      undo.push(await applyStep(step));
+      undo.push(await applyStep(host, step, io));
       done.push(`${PAST_TENSE[step.kind]} ${step.path}`);
       log(`${PAST_TENSE[step.kind]} ${step.path}`);
     } catch (error) {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { resolvePaths } from "../../src/config/paths.js";
+import { resolvePaths } from "../../../src/config/paths.js";
 
 test("Linux follows the XDG base directories, with their defaults", () => {
-  assert.deepEqual(resolvePaths({ platform: "linux", home: "/home/u", env: {}, cwd: "/w" }), {
+  assert.deepEqual(resolvePaths({ kind: "linux", home: "/home/u", env: {}, cwd: "/w" }), {
     cache: "/home/u/.cache/linux-builder",
     images: "/home/u/.local/share/linux-builder/images",
     state: "/home/u/.local/state/linux-builder",
@@ -11,7 +11,7 @@ test("Linux follows the XDG base directories, with their defaults", () => {
   });
   assert.deepEqual(
     resolvePaths({
-      platform: "linux",
+      kind: "linux",
       home: "/home/u",
       env: {
         XDG_CACHE_HOME: "/c",
@@ -32,7 +32,7 @@ test("Linux follows the XDG base directories, with their defaults", () => {
 
 test("macOS uses ~/Library", () => {
   assert.deepEqual(
-    resolvePaths({ platform: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/x" }, cwd: "/w" }),
+    resolvePaths({ kind: "darwin", home: "/Users/u", env: { XDG_CACHE_HOME: "/x" }, cwd: "/w" }),
     {
       cache: "/Users/u/Library/Caches/linux-builder",
       images: "/Users/u/Library/Application Support/linux-builder/images",
@@ -43,8 +43,8 @@ test("macOS uses ~/Library", () => {
 });
 
 test("LINUX_BUILDER_HOME moves everything, on every platform", () => {
-  for (const platform of ["linux", "darwin"] as const) {
-    assert.deepEqual(resolvePaths({ platform, home: "/h", env: { LINUX_BUILDER_HOME: "/lb" }, cwd: "/w" }), {
+  for (const kind of ["linux", "darwin"] as const) {
+    assert.deepEqual(resolvePaths({ kind, home: "/h", env: { LINUX_BUILDER_HOME: "/lb" }, cwd: "/w" }), {
       cache: "/lb/cache",
       images: "/lb/images",
       state: "/lb/state",
@@ -54,6 +54,6 @@ test("LINUX_BUILDER_HOME moves everything, on every platform", () => {
 });
 
 test("a relative LINUX_BUILDER_HOME is taken from the current folder", () => {
-  const paths = resolvePaths({ platform: "linux", home: "/h", env: { LINUX_BUILDER_HOME: "lb" }, cwd: "/w" });
+  const paths = resolvePaths({ kind: "linux", home: "/h", env: { LINUX_BUILDER_HOME: "lb" }, cwd: "/w" });
   assert.equal(paths.cache, "/w/lb/cache");
 });

@@ -11,17 +11,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
-import { LinuxBuilderError } from "../../src/errors.js";
-import { applyPlan, chooseDaemonRestart, readHostState } from "../../src/host/host-files.js";
-import {
-  controlPathFits,
-  describePlan,
-  type HostState,
-  type InstallRequest,
-  planInstall,
-  planUninstall,
-  sshIncludesDir,
-} from "../../src/host/install-plan.js";
+import { LinuxBuilderError } from "../../../src/errors.js";
+import { applyPlan } from "../../../src/host/apply-plan.js";
+import { currentHost } from "../../../src/host/host.js";
+import { type HostState, readHostState } from "../../../src/host/host-state.js";
+import { type InstallRequest, planInstall, planUninstall } from "../../../src/host/install-plan.js";
+import { controlPathFits } from "../../../src/host/installed-paths.js";
+import { describePlan } from "../../../src/host/plan-description.js";
+import { chooseLaunchdRestart } from "../../../src/host/platform/darwin.js";
+
+/** The files are this user's, in temporary folders; the host is the one the tests run on. */
+const HOST = currentHost();
 
 const run = promisify(execFile);
 const FIXTURES = join("test", "fixtures", "install");
@@ -77,14 +77,14 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 }
 
 async function install(dirs: { nixConfDir: string; sshConfigDir: string }, port = 31022) {
-  const plan = planInstall(await readHostState(dirs, port), request(port));
-  await applyPlan(plan);
+  const plan = planInstall(await readHostState(HOST, dirs, port), request(port));
+  await applyPlan(HOST, plan);
   return plan;
 }
 
 async function uninstall(dirs: { nixConfDir: string; sshConfigDir: string }, port = 31022) {
-  const plan = planUninstall(await readHostState(dirs, port), port, request(port).keys.publicKey);
-  await applyPlan(plan);
+  const plan = planUninstall(await readHostState(HOST, dirs, port), port, request(port).keys.publicKey);
+  await applyPlan(HOST, plan);
   return plan;
 }
 
@@ -161,7 +161,7 @@ test("the CRLF file keeps CRLF, the file without a final newline gets it back of
 test("a user's builders = setting that bypasses the machines file: refused, naming the file and line", async () => {
   const dirs = await host("builders-override");
   const before = await snapshot(join(dirs.nixConfDir, ".."));
-  const state = await readHostState(dirs, 31022);
+  const state = await readHostState(HOST, dirs, 31022);
   assert.throws(
     () => planInstall(state, request()),
     (error: unknown) => {
@@ -181,16 +181,16 @@ test("a user's builders = setting that bypasses the machines file: refused, nami
     join(dirs.nixConfDir, "nix.conf"),
     `builders = @${dirs.nixConfDir}/machines;ssh://elsewhere\n`,
   );
-  assert.ok(planInstall(await readHostState(dirs, 31022), request()).steps.length > 0);
+  assert.ok(planInstall(await readHostState(HOST, dirs, 31022), request()).steps.length > 0);
   // As Nix reads it: the last setting wins, and an included file counts.
   await writeFile(
     join(dirs.nixConfDir, "nix.conf"),
     `builders = ssh://old\nbuilders = @${dirs.nixConfDir}/machines\n`,
   );
-  assert.ok(planInstall(await readHostState(dirs, 31022), request()).steps.length > 0);
+  assert.ok(planInstall(await readHostState(HOST, dirs, 31022), request()).steps.length > 0);
   await writeFile(join(dirs.nixConfDir, "nix.conf"), "!include nix.custom.conf\n");
   await writeFile(join(dirs.nixConfDir, "nix.custom.conf"), "builders =\n");
-  const included = await readHostState(dirs, 31022);
+  const included = await readHostState(HOST, dirs, 31022);
   assert.throws(() => planInstall(included, request()), /nix\.custom\.conf line 1, `builders = `/);
 });
 
@@ -200,7 +200,7 @@ test("a block whose END line the user deleted: install refuses rather than add a
   await install(dirs);
   const broken = (await readFile(machines, "utf8")).replace("# END linux-builder\n", "user's line\n");
   await writeFile(machines, broken);
-  const state = await readHostState(dirs, 31022);
+  const state = await readHostState(HOST, dirs, 31022);
   const changed = { ...request(), entry: { ...request().entry, maxJobs: 9 } };
   assert.throws(
     () => planInstall(state, changed),
@@ -222,7 +222,7 @@ test("a Nix folder whose path the machines file cannot hold: a clear error, noth
     await mkdir(dirs.nixConfDir);
     await mkdir(dirs.sshConfigDir);
     const before = await snapshot(root);
-    const state = await readHostState(dirs, 31022);
+    const state = await readHostState(HOST, dirs, 31022);
     assert.throws(
       () => planInstall(state, request()),
       (error: unknown) =>
@@ -238,7 +238,7 @@ test("a read-only nix.conf: a clear error, nothing written", async () => {
   const dirs = await host("comments-include");
   await chmod(join(dirs.nixConfDir, "nix.conf"), 0o444);
   const before = await snapshot(join(dirs.nixConfDir, ".."));
-  const state = await readHostState(dirs, 31022);
+  const state = await readHostState(HOST, dirs, 31022);
   assert.throws(
     () => planInstall(state, request()),
     (error: Error & { code?: string; hint?: string }) => {
@@ -256,7 +256,7 @@ test("a nix.conf linked into the Nix store (nix-darwin, NixOS) is not ours to wr
   const target = join(dirs.nixConfDir, "..", "store-nix.conf");
   await writeFile(target, "trusted-users = root\n");
   await symlink(target, join(dirs.nixConfDir, "nix.conf"));
-  const state = await readHostState(dirs, 31022);
+  const state = await readHostState(HOST, dirs, 31022);
   assert.throws(() => planInstall(state, request()), /nix\.conf \(a symlink to .*store-nix\.conf\)/);
 });
 
@@ -326,11 +326,11 @@ test("a block the user broke (its END line deleted) is left alone, with the back
 test("a file changed between planning and applying is not overwritten, and nothing is half-done", async () => {
   const dirs = await host("comments-include");
   const before = await snapshot(join(dirs.nixConfDir, ".."));
-  const plan = planInstall(await readHostState(dirs, 31022), request());
+  const plan = planInstall(await readHostState(HOST, dirs, 31022), request());
   const conf = join(dirs.nixConfDir, "nix.conf");
   await writeFile(conf, "changed meanwhile\n");
   await assert.rejects(
-    applyPlan(plan),
+    applyPlan(HOST, plan),
     /nix\.conf changed since linux-builder looked at it; nothing was changed/,
   );
   const now = await snapshot(join(dirs.nixConfDir, ".."));
@@ -340,7 +340,10 @@ test("a file changed between planning and applying is not overwritten, and nothi
 
 test("--dry-run's account: diffs of the user's files, the key never shown, the daemon restart", async () => {
   const dirs = await host("comments-include");
-  const state = { ...(await readHostState(dirs, 31022)), daemon: { kind: "launchctl" } as const };
+  const state = {
+    ...(await readHostState(HOST, dirs, 31022)),
+    daemon: chooseLaunchdRestart(["org.nixos.nix-daemon"]),
+  };
   const text = describePlan(planInstall(state, request()));
   assert.match(text, /^write: .*\/builder_ed25519 \(mode 600.*a private key, not shown\)$/m);
   assert.doesNotMatch(text, /not-a-real-key/);
@@ -353,54 +356,13 @@ test("--dry-run's account: diffs of the user's files, the key never shown, the d
   assert.match(text, /^run: launchctl kickstart -k system\/org\.nixos\.nix-daemon/m);
 });
 
-test("the daemon restart per platform", () => {
-  assert.deepEqual(
-    chooseDaemonRestart({
-      platform: "darwin",
-      launchDaemons: ["org.nixos.nix-daemon"],
-      systemd: false,
-      nixDaemonUnit: false,
-    }),
-    { kind: "launchctl" },
-  );
-  const determinate = chooseDaemonRestart({
-    platform: "darwin",
-    launchDaemons: ["systems.determinate.nix-daemon"],
-    systemd: false,
-    nixDaemonUnit: false,
-  });
-  assert.equal(determinate.kind, "none");
-  assert.match(
-    determinate.kind === "none" ? determinate.why : "",
-    /launchctl kickstart -k system\/systems\.determinate\.nix-daemon/,
-  );
-  assert.deepEqual(
-    chooseDaemonRestart({ platform: "linux", launchDaemons: [], systemd: true, nixDaemonUnit: true }),
-    { kind: "systemd" },
-  );
-  assert.equal(
-    chooseDaemonRestart({ platform: "linux", launchDaemons: [], systemd: false, nixDaemonUnit: false }).kind,
-    "none",
-  );
-});
-
-test("ssh reads our alias only where the system ssh_config includes its folder", () => {
-  const debian = "Include /etc/ssh/ssh_config.d/*.conf\nHost *\n";
-  const macos = "# comment\nInclude /etc/ssh/ssh_config.d/*\n";
-  assert.ok(sshIncludesDir(debian, "/etc/ssh/ssh_config.d/linux-builder.conf"));
-  assert.ok(sshIncludesDir(macos, "/etc/ssh/ssh_config.d/linux-builder.conf"));
-  assert.ok(!sshIncludesDir("Host *\n", "/etc/ssh/ssh_config.d/linux-builder.conf"));
-  assert.ok(!sshIncludesDir(debian, "/etc/ssh/ssh_config.d/sub/linux-builder.conf"));
-  assert.ok(!sshIncludesDir(undefined, "/etc/ssh/ssh_config.d/linux-builder.conf"));
-});
-
 test("ssh's reuse socket path must fit: a long folder gets no ControlMaster, and a note", async () => {
   assert.ok(controlPathFits("/etc/nix/linux-builder-ssh"));
   assert.ok(!controlPathFits(`/tmp/${"x".repeat(60)}/linux-builder-ssh`));
   const dirs = await host("missing");
   const long = { ...dirs, nixConfDir: join(dirs.nixConfDir, "x".repeat(60)) };
   await mkdir(long.nixConfDir);
-  const plan = planInstall(await readHostState(long, 31022), request());
+  const plan = planInstall(await readHostState(HOST, long, 31022), request());
   const sshConfig = plan.steps.find(
     (step) => step.kind === "write" && step.path.endsWith("linux-builder.conf"),
   );
@@ -443,14 +405,14 @@ test("install with another port moves this builder: one uninstall removes it all
   await install(dirs, 31022);
   // The same state folder (the same key), its port changed.
   const moved = { ...request(31022), port: 31030 };
-  const plan = planInstall(await readHostState(dirs, 31030), moved);
+  const plan = planInstall(await readHostState(HOST, dirs, 31030), moved);
   assert.ok(plan.steps.some((step) => step.kind === "remove" && step.path.endsWith("/builder_ed25519")));
-  await applyPlan(plan);
+  await applyPlan(HOST, plan);
   const machines = await readFile(join(dirs.nixConfDir, "machines"), "utf8");
   assert.doesNotMatch(machines, /builder@linux-builder /);
   assert.match(machines, /builder@linux-builder-31030 /);
   assert.deepEqual(await readdir(dirs.sshConfigDir), ["linux-builder-31030.conf"]);
-  await applyPlan(planUninstall(await readHostState(dirs, 31030), 31030, moved.keys.publicKey));
+  await applyPlan(HOST, planUninstall(await readHostState(HOST, dirs, 31030), 31030, moved.keys.publicKey));
   assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before);
 });
 
@@ -493,7 +455,7 @@ for (const manager of ["nix-darwin", "nixos"] as const) {
       },
       folders: { "/etc/nix": ["nix.conf"], "/etc/ssh/ssh_config.d": [] },
       nixbldGroup: true,
-      daemon: { kind: "launchctl" },
+      daemon: chooseLaunchdRestart(["org.nixos.nix-daemon"]),
       systemSshConfig: "Include /etc/ssh/ssh_config.d/*\n",
       manager,
     };
@@ -525,7 +487,7 @@ test("a machines line Nix cannot read: refused, naming the file and line, nothin
     "ssh://ok x86_64-linux\nssh://mac x86_64-linux /Users/me/My Key 4 1\n",
   );
   const before = await snapshot(join(dirs.nixConfDir, ".."));
-  const state = await readHostState(dirs, 31022);
+  const state = await readHostState(HOST, dirs, 31022);
   assert.throws(
     () => planInstall(state, request()),
     (error: unknown) => {
@@ -547,9 +509,9 @@ test("install, install again with other settings, uninstall: nothing left (no em
     const before = await snapshot(join(dirs.nixConfDir, ".."));
     await install(dirs);
     const changed = { ...request(), entry: { ...request().entry, maxJobs: 7, supportedFeatures: ["kvm"] } };
-    const plan = planInstall(await readHostState(dirs, 31022), changed);
+    const plan = planInstall(await readHostState(HOST, dirs, 31022), changed);
     assert.ok(!plan.steps.some((step) => step.kind === "write" && step.backup !== undefined), fixture);
-    await applyPlan(plan);
+    await applyPlan(HOST, plan);
     assert.match(await readFile(join(dirs.nixConfDir, "machines"), "utf8"), / 7 1 kvm - /);
     await uninstall(dirs);
     assert.deepEqual(await snapshot(join(dirs.nixConfDir, "..")), before, fixture);
@@ -559,7 +521,7 @@ test("install, install again with other settings, uninstall: nothing left (no em
 test("what only older Nix refuses in the machines file is refused only for that Nix", async () => {
   const dirs = await host("comments-include");
   await writeFile(join(dirs.nixConfDir, "machines"), "ssh://fast x86_64-linux - 4 1.5\n");
-  const state = await readHostState(dirs, 31022);
+  const state = await readHostState(HOST, dirs, 31022);
   assert.throws(() => planInstall({ ...state, nixVersion: [2, 8, 0] }, request()), /speed factor 1\.5/);
   assert.ok(planInstall({ ...state, nixVersion: [2, 29, 1] }, request()).steps.length > 0);
 });
@@ -569,12 +531,12 @@ test("a read-only /etc/nix (a read-only file system): a clear error naming the f
 }, async () => {
   const dirs = await host("comments-include");
   const before = await snapshot(join(dirs.nixConfDir, ".."));
-  const plan = planInstall(await readHostState(dirs, 31022), request());
+  const plan = planInstall(await readHostState(HOST, dirs, 31022), request());
   // The folder itself read-only, as on a sealed system volume: even root gets EROFS.
   await run("mount", ["--bind", dirs.nixConfDir, dirs.nixConfDir]);
   try {
     await run("mount", ["-o", "remount,bind,ro", dirs.nixConfDir]);
-    await assert.rejects(applyPlan(plan), (error: unknown) => {
+    await assert.rejects(applyPlan(HOST, plan), (error: unknown) => {
       assert.ok(error instanceof LinuxBuilderError);
       assert.equal(error.code, "install.failed");
       assert.match(

@@ -12,8 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import fc from "fast-check";
-import { applyPlan, readHostState } from "../../src/host/host-files.js";
-import { type InstallRequest, planInstall, planUninstall } from "../../src/host/install-plan.js";
+import { applyPlan } from "../../../src/host/apply-plan.js";
+import { currentHost } from "../../../src/host/host.js";
+import { readHostState } from "../../../src/host/host-state.js";
+import { type InstallRequest, planInstall, planUninstall } from "../../../src/host/install-plan.js";
+
+/** The files are this user's, in temporary folders; the host is the one the tests run on. */
+const HOST = currentHost();
 
 const scratch: string[] = [];
 after(async () => {
@@ -183,8 +188,11 @@ test("every sequence of installs, edits and one uninstall per builder leaves the
         for (const step of actions) {
           if (step.kind === "install") {
             const port = BUILDERS[step.builder].ports[step.portIndex] ?? 31022;
-            const state = await readHostState(dirs, port);
-            await applyPlan(planInstall(state, request(step.builder, port, step.maxJobs, step.features)));
+            const state = await readHostState(HOST, dirs, port);
+            await applyPlan(
+              HOST,
+              planInstall(state, request(step.builder, port, step.maxJobs, step.features)),
+            );
             lastPort[step.builder] = port;
           } else {
             // The user edits only files that exist, in a folder that exists (as a person would).
@@ -202,7 +210,10 @@ test("every sequence of installs, edits and one uninstall per builder leaves the
         for (const builder of [0, 1] as const) {
           const port = lastPort[builder];
           if (port === undefined) continue;
-          await applyPlan(planUninstall(await readHostState(dirs, port), port, BUILDERS[builder].publicKey));
+          await applyPlan(
+            HOST,
+            planUninstall(await readHostState(HOST, dirs, port), port, BUILDERS[builder].publicKey),
+          );
         }
         const result = await snapshot(root);
         assert.deepEqual(result, await snapshot(expectedRoot));

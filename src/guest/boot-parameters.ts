@@ -1,3 +1,6 @@
+import { isIPv4 } from "node:net";
+import { LinuxBuilderError } from "../errors.js";
+
 /**
  * What the host tells the guest at each boot besides its secrets, so that /init hard-codes none of
  * the virtual machine's shape: each backend (QEMU today) knows its own network, disk, console and
@@ -21,4 +24,62 @@ export interface GuestBootParameters {
   readonly console: string;
   /** How a power-off request reaches the guest: ACPI's power button, or arm64 virt's PL061 GPIO line 3. */
   readonly powerButton: "acpi" | "pl061-gpio";
+}
+
+/**
+ * How the parameters travel: `key=value` lines in /.linux-builder/parameters, which /init reads
+ * with `read` into its own variables (never evaluated). Each value must match its key's pattern,
+ * checked here, so the shell only ever sees addresses, device names and words.
+ */
+const PARAMETER_LINES = {
+  network: { pattern: /^(static|dhcp)$/, what: "static or dhcp" },
+  address: { pattern: /^[0-9.]+\/[0-9]{1,2}$/, what: "an IPv4 address with its prefix (10.0.2.15/24)" },
+  gateway: { pattern: /^[0-9.]+$/, what: "an IPv4 address" },
+  nameserver: { pattern: /^[0-9.]+$/, what: "an IPv4 address" },
+  data_disk: { pattern: /^\/dev\/[a-z][a-z0-9]*$/, what: "a block device under /dev (/dev/vda)" },
+  console: { pattern: /^[A-Za-z][A-Za-z0-9]*$/, what: "a terminal's name under /dev (ttyS0)" },
+  power_button: { pattern: /^(acpi|pl061-gpio)$/, what: "acpi or pl061-gpio" },
+} as const;
+
+export type ParameterKey = keyof typeof PARAMETER_LINES;
+
+function valid(key: ParameterKey, value: string): boolean {
+  if (!PARAMETER_LINES[key].pattern.test(value)) return false;
+  if (key === "gateway" || key === "nameserver") return isIPv4(value);
+  if (key === "address") {
+    const [ip = "", prefix = ""] = value.split("/");
+    return isIPv4(ip) && Number(prefix) <= 32;
+  }
+  return true;
+}
+
+function lines(parameters: GuestBootParameters): [ParameterKey, string][] {
+  const { network } = parameters;
+  return [
+    ["network", network.kind],
+    ...(network.kind === "static"
+      ? ([
+          ["address", network.address],
+          ["gateway", network.gateway],
+          ["nameserver", network.nameserver],
+        ] as [ParameterKey, string][])
+      : []),
+    ["data_disk", parameters.dataDisk],
+    ["console", parameters.console],
+    ["power_button", parameters.powerButton],
+  ];
+}
+
+/** The parameters file's text; a value outside its key's charset is refused, never written. */
+export function bootParametersFile(parameters: GuestBootParameters): string {
+  const entries = lines(parameters);
+  for (const [key, value] of entries) {
+    if (!valid(key, value)) {
+      throw new LinuxBuilderError(
+        "guest.parameters",
+        `The guest's boot parameter ${key} is ${JSON.stringify(value)}, not ${PARAMETER_LINES[key].what}`,
+      );
+    }
+  }
+  return entries.map(([key, value]) => `${key}=${value}\n`).join("");
 }

@@ -7,20 +7,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { Config } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
+import { type PerBoot, perBootTail } from "../guest/boot-archive.js";
+import type { GuestBootParameters } from "../guest/boot-parameters.js";
+import { failureBeforeReady, kernelCrash, scanConsole } from "../guest/console-lines.js";
+import { consoleOffset, readConsoleSince, waitForGuestSignal } from "../guest/console-log.js";
+import { guestNixConf } from "../guest/nix-conf.js";
 import { guestCas, type HostCaDeps, hostCaDeps } from "../host/ca-certificates.js";
-import { ARCHITECTURES } from "../image/guest/profile.js";
+import { ARCHITECTURES, type Arch } from "../image/guest/profile.js";
 import type { StoredImage } from "../image/store.js";
 import { daemonAnswers, daemonAnswersAt } from "../nix/daemon-handshake.js";
 import { chooseAccel } from "./accel.js";
-import { type BootSecrets, secretsTail } from "./boot-secrets.js";
-import {
-  consoleOffset,
-  kernelCrash,
-  readConsoleSince,
-  scanConsole,
-  waitForGuestSignal,
-} from "./console-watch.js";
-import { guestNixConf } from "./guest-nix-conf.js";
 import { type InstanceInfo, readInstance, writeInstance } from "./instance.js";
 import {
   type Accelerator,
@@ -347,11 +343,14 @@ export async function prepareBoot(
   const [type, blob] = keys.hostPublicKey.split(" ");
   await writeFileAtomic(layout.knownHosts, `[127.0.0.1]:${config.port} ${type} ${blob}\n`, 0o644);
   await ensureBootInitrd(layout, image, {
-    hostPrivateKey: await readFile(layout.hostKey, "utf8"),
-    hostPublicKey: keys.hostPublicKey,
-    authorizedKeys: `${keys.builderPublicKey}\n`,
-    nixConf: guestNixConf(config),
-    caCertificates: cas.pem,
+    secrets: {
+      hostPrivateKey: await readFile(layout.hostKey, "utf8"),
+      hostPublicKey: keys.hostPublicKey,
+      authorizedKeys: `${keys.builderPublicKey}\n`,
+      nixConf: guestNixConf(config),
+      caCertificates: cas.pem,
+    },
+    parameters: qemuGuestParameters(config.arch),
   });
   const qemu = ARCHITECTURES[config.arch].qemu;
   const accel = await chooseAccel({
@@ -720,16 +719,26 @@ async function cleanUpAfterQemu(layout: StateLayout): Promise<void> {
 }
 
 /**
- * The initrd QEMU boots: the image's, then this install's secrets. It is kept between boots (in the
+ * The guest as QEMU shapes it (user networking's fixed addresses, the virtio disk, the serial
+ * console, the power button: ACPI's on q35, the PL061 GPIO line on arm64's virt machine).
+ * Here until the QEMU backend has its guestParameters(arch) (issue 11).
+ */
+export function qemuGuestParameters(arch: Arch): GuestBootParameters {
+  return {
+    network: { kind: "static", address: "10.0.2.15/24", gateway: "10.0.2.2", nameserver: "10.0.2.3" },
+    dataDisk: "/dev/vda",
+    console: ARCHITECTURES[arch].console,
+    powerButton: arch === "amd64" ? "acpi" : "pl061-gpio",
+  };
+}
+
+/**
+ * The initrd QEMU boots: the image's, then this boot's archive. It is kept between boots (in the
  * 0700 state folder, beside the keys it copies) and rewritten only when the image or the keys
  * change: copying the image (85 MiB then) every start cost 0.5 s here.
  */
-async function ensureBootInitrd(
-  layout: StateLayout,
-  image: StoredImage,
-  secrets: BootSecrets,
-): Promise<void> {
-  const tail = secretsTail(image.manifest.initrd.size, secrets);
+async function ensureBootInitrd(layout: StateLayout, image: StoredImage, perBoot: PerBoot): Promise<void> {
+  const tail = perBootTail(image.manifest.initrd.size, perBoot);
   const key = createHash("sha256").update(`${image.manifest.initrd.sha256}\n`).update(tail).digest("hex");
   // What a start that died here left (starts hold the state folder's lock, so none is running).
   const base = basename(layout.bootInitrd);
@@ -813,11 +822,7 @@ export async function stopVm(
 async function bootFailure(layout: StateLayout): Promise<string | undefined> {
   const instance = await readInstance(layout);
   if (instance?.consoleOffset === undefined) return undefined;
-  const printed = await readConsoleSince(layout.consoleLog, instance.consoleOffset);
-  // After READY, the console is a login: anything there was typed, not said by /init.
-  const ready = printed.indexOf("linux-builder: READY at ");
-  const said = scanConsole(ready === -1 ? printed : printed.slice(0, ready));
-  return said?.kind === "failed" ? said.reason : undefined;
+  return failureBeforeReady(await readConsoleSince(layout.consoleLog, instance.consoleOffset));
 }
 
 /** Bytes the sparse disk really uses on the host. */

@@ -1,36 +1,9 @@
+/**
+ * The console log as the host keeps it: a file QEMU appends to across boots. Reading this boot's
+ * part of it, and waiting there for the guest to signal (console-lines.ts says what the lines mean).
+ */
 import { open, stat } from "node:fs/promises";
-
-/**
- * The guest says how its boot goes: /init prints `linux-builder: SSHD at Ns` once sshd listens,
- * `linux-builder: READY at Ns` once the Nix daemon is up too, or `linux-builder: FAILED: why`. Waiting for that line before the first ssh
- * matters: QEMU's user networking accepts a connection before the guest can answer it, and an ssh
- * started too early sat in a half-open connection for seconds (start → ready took 7.2 s with the
- * guest ready at 2.7 s).
- */
-export type GuestSignal =
-  | { readonly kind: "sshd" }
-  | { readonly kind: "ready" }
-  | { readonly kind: "failed"; readonly reason: string };
-
-/**
- * How far the boot got, from what the console printed: FAILED over READY over SSHD (sshd listens,
- * the rest of the boot still going), or undefined for none yet.
- */
-export function scanConsole(text: string): GuestSignal | undefined {
-  const failed = /linux-builder: FAILED: ([^\r\n]*)/.exec(text);
-  if (failed) return { kind: "failed", reason: (failed[1] ?? "").trim() };
-  if (/linux-builder: READY at /.test(text)) return { kind: "ready" };
-  if (/linux-builder: SSHD at /.test(text)) return { kind: "sshd" };
-  return undefined;
-}
-
-/**
- * The kernel's last words, if the console shows it crashed: a panic, or an Oops (which the
- * guest's oops=panic turns into one).
- */
-export function kernelCrash(text: string): string | undefined {
-  return /(Kernel panic[^\r\n]*|Oops: [^\r\n]*)/.exec(text)?.[1]?.trim();
-}
+import { type GuestSignal, scanConsole } from "./console-lines.js";
 
 /** What this boot printed so far (from `offset`), its last 64 KiB. */
 export async function readConsoleSince(path: string, offset: number): Promise<string> {

@@ -26,55 +26,65 @@ export interface GuestBootParameters {
   readonly powerButton: "acpi" | "pl061-gpio";
 }
 
+/** An IPv4 address in dotted decimal, and nothing else. */
+const ipv4 = (value: string): boolean => /^[0-9.]+$/.test(value) && isIPv4(value);
+
 /**
  * How the parameters travel: `key=value` lines in /.linux-builder/parameters, which /init reads
- * with `read` into its own variables (never evaluated). Each value must match its key's pattern,
+ * with `read` into its own variables (never evaluated). Each value must be what its key accepts,
  * checked here, so the shell only ever sees addresses, device names and words.
  */
 const PARAMETER_LINES = {
-  network: { pattern: /^(static|dhcp)$/, what: "static or dhcp" },
-  address: { pattern: /^[0-9.]+\/[0-9]{1,2}$/, what: "an IPv4 address with its prefix (10.0.2.15/24)" },
-  gateway: { pattern: /^[0-9.]+$/, what: "an IPv4 address" },
-  nameserver: { pattern: /^[0-9.]+$/, what: "an IPv4 address" },
-  data_disk: { pattern: /^\/dev\/[a-z][a-z0-9]*$/, what: "a block device under /dev (/dev/vda)" },
-  console: { pattern: /^[A-Za-z][A-Za-z0-9]*$/, what: "a terminal's name under /dev (ttyS0)" },
-  power_button: { pattern: /^(acpi|pl061-gpio)$/, what: "acpi or pl061-gpio" },
-} as const;
+  network: { accepts: (value) => value === "static" || value === "dhcp", what: "static or dhcp" },
+  address: {
+    accepts: (value) => {
+      const [ip = "", prefix = "", ...more] = value.split("/");
+      return more.length === 0 && ipv4(ip) && /^[0-9]{1,2}$/.test(prefix) && Number(prefix) <= 32;
+    },
+    what: "an IPv4 address with its prefix (10.0.2.15/24)",
+  },
+  gateway: { accepts: ipv4, what: "an IPv4 address" },
+  nameserver: { accepts: ipv4, what: "an IPv4 address" },
+  data_disk: {
+    accepts: (value) => /^\/dev\/[a-z][a-z0-9]*$/.test(value),
+    what: "a block device under /dev (/dev/vda)",
+  },
+  console: {
+    accepts: (value) => /^[A-Za-z][A-Za-z0-9]*$/.test(value),
+    what: "a terminal's name under /dev (ttyS0)",
+  },
+  power_button: {
+    accepts: (value) => value === "acpi" || value === "pl061-gpio",
+    what: "acpi or pl061-gpio",
+  },
+} as const satisfies Record<string, { accepts: (value: string) => boolean; what: string }>;
 
-export type ParameterKey = keyof typeof PARAMETER_LINES;
+type ParameterLine = readonly [keyof typeof PARAMETER_LINES, string];
 
-function valid(key: ParameterKey, value: string): boolean {
-  if (!PARAMETER_LINES[key].pattern.test(value)) return false;
-  if (key === "gateway" || key === "nameserver") return isIPv4(value);
-  if (key === "address") {
-    const [ip = "", prefix = ""] = value.split("/");
-    return isIPv4(ip) && Number(prefix) <= 32;
-  }
-  return true;
-}
-
-function lines(parameters: GuestBootParameters): [ParameterKey, string][] {
+function lines(parameters: GuestBootParameters): ParameterLine[] {
   const { network } = parameters;
-  return [
-    ["network", network.kind],
-    ...(network.kind === "static"
-      ? ([
+  const addresses: ParameterLine[] =
+    network.kind === "static"
+      ? [
           ["address", network.address],
           ["gateway", network.gateway],
           ["nameserver", network.nameserver],
-        ] as [ParameterKey, string][])
-      : []),
+        ]
+      : [];
+  return [
+    ["network", network.kind],
+    ...addresses,
     ["data_disk", parameters.dataDisk],
     ["console", parameters.console],
     ["power_button", parameters.powerButton],
   ];
 }
 
-/** The parameters file's text; a value outside its key's charset is refused, never written. */
+/** The parameters file's text; a value its key does not accept is refused, never written. */
 export function bootParametersFile(parameters: GuestBootParameters): string {
   const entries = lines(parameters);
   for (const [key, value] of entries) {
-    if (!valid(key, value)) {
+    if (!PARAMETER_LINES[key].accepts(value)) {
       throw new LinuxBuilderError(
         "guest.parameters",
         `The guest's boot parameter ${key} is ${JSON.stringify(value)}, not ${PARAMETER_LINES[key].what}`,

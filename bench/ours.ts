@@ -7,9 +7,9 @@
 import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readConsoleSince } from "../src/guest/console-log.js";
 import { ImageStore, type StoredImage } from "../src/image/store.js";
 import { builderNames } from "../src/nix/builders.js";
-import { readConsoleSince } from "../src/vm/console-watch.js";
 import { stateLayout } from "../src/vm/state.js";
 import type { VmShape } from "./baseline-vm.js";
 import { BENCH_DIR, type Finished, log, ROOT, runCommand, sleep, tail } from "./support.js";

@@ -6,15 +6,20 @@
 #           fails with EINVAL on the initramfs rootfs) and re-executes itself there;
 #   stage 2 brings the system up: modules, network, /nix on the data disk, nix-daemon, sshd,
 #           a login on the serial console, and the power button; then it waits for a stop.
-# Per-boot secrets arrive in a second cpio the host appends to the initramfs, under /.linux-builder/.
+# The host appends a per-boot archive to the initramfs, under /.linux-builder/ (src/guest/boot-archive.ts):
+# the secrets, and the boot parameters that say what the VM looks like from inside (network, data
+# disk, console, power button): nothing here assumes a particular virtual machine.
 # Everything it prints goes to the console, which the host logs; the host waits for the READY line.
+# The lines the host reads are declared in src/guest/console-lines.ts.
+# The functions come in boot order; the main sequence is at the bottom.
 
 # Debian's static busybox runs its own applets before PATH (FEATURE_PREFER_APPLETS), so tools that
 # busybox also has (mke2fs, e2fsck) are called by full path.
 export PATH=/usr/sbin:/usr/bin:/usr/libexec/busybox
 BB=/usr/bin/busybox
-SECRETS=/.linux-builder
+BOOT_ARCHIVE=/.linux-builder
 STATE=/run/linux-builder
+SWAPFILE=/nix/var/linux-builder/swap
 
 log() { echo "linux-builder: $*"; }
 fail() {
@@ -23,16 +28,17 @@ fail() {
   exec $BB setsid $BB cttyhack $BB sh
 }
 
-if [ "$1" != "stage2" ]; then
-  # Stage 1. Busybox applets are commands, behind the real tools in PATH: the composer made their
-  # symlinks; an image without them gets them here.
+# ---- Stage 1 ---------------------------------------------------------------------------------
+move_root() {
+  # Busybox applets are commands, behind the real tools in PATH: the composer made their symlinks;
+  # an image without them gets them here.
   $BB mkdir -p /usr/libexec/busybox /mnt/root
   [ -e /usr/libexec/busybox/sh ] || $BB --install -s /usr/libexec/busybox
   mount -o bind / /mnt/root || fail "cannot bind-mount the root"
   cd /mnt/root || fail "cannot enter the new root"
   mount -o move . / || fail "cannot move the root"
   exec chroot . /init stage2
-fi
+}
 
 # ---- Stage 2 ---------------------------------------------------------------------------------
 # A stop request may come at any moment from here on (the host can ask for a power-down as soon as
@@ -41,38 +47,58 @@ fi
 stop_requested=
 stopping=
 request_stop() { stop_requested=1; }
-# busybox poweroff/halt/reboot without -f signal PID 1: USR2 power off, USR1 halt, TERM reboot.
-trap request_stop USR1 USR2 TERM INT
+handle_stop_requests() {
+  # busybox poweroff/halt/reboot without -f signal PID 1: USR2 power off, USR1 halt, TERM reboot.
+  trap request_stop USR1 USR2 TERM INT
+}
 
-# sshd's StrictModes refuses a world-writable root; the initramfs root is 1777.
-chmod 755 /
-mkdir -p /proc /sys /dev /run /tmp
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
-mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
-mkdir -p $STATE /run/sshd /var/log /var/empty
-chmod 700 $STATE
-log "stage 2 at $(cut -d' ' -f1 /proc/uptime)s"
+mount_kernel_filesystems() {
+  # sshd's StrictModes refuses a world-writable root; the initramfs root is 1777.
+  chmod 755 /
+  mkdir -p /proc /sys /dev /run /tmp
+  mount -t proc proc /proc
+  mount -t sysfs sysfs /sys
+  mount -t devtmpfs devtmpfs /dev
+  mkdir -p /dev/pts /dev/shm
+  mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+  mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
+  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+  mkdir -p $STATE /run/sshd /var/log /var/empty
+  chmod 700 $STATE
+}
+
+# The boot parameters (src/guest/boot-parameters.ts): key=value lines, each value checked by the
+# host against a strict charset; read into variables, never evaluated.
+read_boot_parameters() {
+  [ -f $BOOT_ARCHIVE/parameters ] ||
+    fail "no boot parameters ($BOOT_ARCHIVE/parameters): the host appends them to the initramfs at each boot"
+  while IFS== read -r key value; do
+    case "$key" in
+    network) network=$value ;;
+    address) address=$value ;;
+    gateway) gateway=$value ;;
+    nameserver) nameserver=$value ;;
+    data_disk) disk=$value ;;
+    console) console=$value ;;
+    power_button) power_button=$value ;;
+    esac
+  done <$BOOT_ARCHIVE/parameters
+  [ -n "$network" ] && [ -n "$disk" ] && [ -n "$console" ] && [ -n "$power_button" ] ||
+    fail "incomplete boot parameters: $(cat $BOOT_ARCHIVE/parameters)"
+}
 
 # Per-boot secrets: the host key and the builder's authorized key, never part of the shared image.
-if [ -d $SECRETS ]; then
-  install -m 600 -o root -g root $SECRETS/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
-  install -m 644 -o root -g root $SECRETS/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
+install_secrets() {
+  install -m 600 -o root -g root $BOOT_ARCHIVE/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
+  install -m 644 -o root -g root $BOOT_ARCHIVE/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
   install -d -m 700 -o builder -g builder /home/builder/.ssh
-  install -m 600 -o builder -g builder $SECRETS/authorized_keys /home/builder/.ssh/authorized_keys
+  install -m 600 -o builder -g builder $BOOT_ARCHIVE/authorized_keys /home/builder/.ssh/authorized_keys
   # This install's Nix settings (features, garbage collection, caches): nix.conf includes them.
-  [ -f $SECRETS/nix.conf ] && install -m 644 -o root -g root $SECRETS/nix.conf /etc/nix/nix.boot.conf
+  [ -f $BOOT_ARCHIVE/nix.conf ] && install -m 644 -o root -g root $BOOT_ARCHIVE/nix.conf /etc/nix/nix.boot.conf
   # The user's CAs (caCertificates) after Debian's set, before the daemon reads the bundle.
-  [ -s $SECRETS/ca-certificates.crt ] && cat $SECRETS/ca-certificates.crt >>/etc/ssl/certs/ca-certificates.crt
-  rm -rf $SECRETS
-else
-  log "no per-boot secrets: sshd will not start"
-fi
+  [ -s $BOOT_ARCHIVE/ca-certificates.crt ] && cat $BOOT_ARCHIVE/ca-certificates.crt >>/etc/ssl/certs/ca-certificates.crt
+}
 
 # sshd listens on port 22: 0016 in /proc/net/tcp*, state 0A.
 sshd_listening() {
@@ -84,12 +110,16 @@ sshd_listening() {
   done </proc/net/tcp6 2>/dev/null
   return 1
 }
+
 # sshd starts first: it needs neither the network (it listens on all addresses) nor the disk, and
 # it comes up while the kernel modules load and the disk is checked; READY waits for all of them.
-[ -f /etc/ssh/ssh_host_ed25519_key ] && /usr/sbin/sshd -E /var/log/sshd.log &
+start_sshd() {
+  [ -f /etc/ssh/ssh_host_ed25519_key ] && /usr/sbin/sshd -E /var/log/sshd.log &
+}
 
 # Kernel modules, in the order the composer computed from each module's dependencies: those the
-# boot needs (disk, network) now, the rest (entropy, the power button) in the background.
+# boot needs (disk, network) now (/etc/linux-builder/modules), the rest (entropy, the power button)
+# in the background (modules.late).
 load_modules() {
   [ -f "$1" ] || return 0
   while read -r module; do
@@ -97,93 +127,118 @@ load_modules() {
     insmod "/usr/lib/modules/$module" || log "cannot load the kernel module $module"
   done <"$1"
 }
-load_modules /etc/linux-builder/modules
 
-hostname linux-builder
-# Network: QEMU user networking's fixed addresses.
-ip link set lo up
-for dev in /sys/class/net/*; do
-  name=${dev##*/}
-  [ "$name" = lo ] && continue
-  ip link set "$name" up
-  ip addr add 10.0.2.15/24 dev "$name"
-  ip route add default via 10.0.2.2 dev "$name"
-  break
-done
-echo "nameserver 10.0.2.3" >/etc/resolv.conf
+# The first interface besides lo, as the boot parameters say: fixed addresses, or a DHCP lease.
+configure_network() {
+  hostname linux-builder
+  ip link set lo up
+  interface=
+  for dev in /sys/class/net/*; do
+    [ "${dev##*/}" = lo ] && continue
+    interface=${dev##*/}
+    ip link set "$interface" up
+    break
+  done
+  case "$network" in
+  static)
+    if [ -n "$interface" ]; then
+      ip addr add "$address" dev "$interface"
+      ip route add default via "$gateway" dev "$interface"
+    fi
+    echo "nameserver $nameserver" >/etc/resolv.conf
+    ;;
+  dhcp)
+    [ -n "$interface" ] || fail "no network interface to ask DHCP for an address on"
+    # Busybox's udhcpc: it returns once the first lease is applied (by the script), then stays in
+    # the background to renew it.
+    udhcpc -i "$interface" -s /usr/lib/linux-builder/dhcp-event -n -t 10 -T 1 >/var/log/udhcpc.log 2>&1 ||
+      fail "no DHCP lease on $interface: $(tail -n 3 /var/log/udhcpc.log)"
+    ;;
+  *) fail "unknown network setting: $network" ;;
+  esac
+}
 
 # The host is told as soon as sshd listens and the network is up, so its ssh handshake overlaps the
 # rest of the boot.
-if [ -f /etc/ssh/ssh_host_ed25519_key ]; then
-  (
-    j=0
-    until sshd_listening || [ $j -ge 600 ]; do
-      sleep 0.05
-      j=$((j + 1))
-    done
-    sshd_listening && log "SSHD at $(cut -d' ' -f1 /proc/uptime)s"
-  ) &
-fi
+announce_sshd() {
+  [ -f /etc/ssh/ssh_host_ed25519_key ] || return 0
+  j=0
+  until sshd_listening || [ $j -ge 600 ]; do
+    sleep 0.05
+    j=$((j + 1))
+  done
+  sshd_listening && log "SSHD at $(cut -d' ' -f1 /proc/uptime)s"
+}
 
 # /nix lives on the data disk: formatted on first boot (when the disk is blank), checked on later
 # boots. A disk that is not blank and not a clean ext4 is never formatted: the store on it may be
 # someone's only copy.
-disk=/dev/vda
-[ -b $disk ] || fail "no data disk ($disk) for /nix: the virtio_blk module did not load, or QEMU has no disk"
-formatted=
-if [ -z "$(dd if=$disk bs=65536 count=1 2>/dev/null | tr -d '\000' | head -c 1)" ]; then
-  log "formatting $disk for /nix"
-  formatted=1
-  # A new disk is a sparse file of zeros: discarding it first (mke2fs's default) is work for nothing.
-  # The default 5 % reserved for root stays: the daemon (root) keeps working when builds (nixbld)
-  # fill the disk, and collects the garbage that frees it.
-  /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1,nodiscard $disk ||
-    fail "cannot format $disk"
-else
-  /usr/sbin/e2fsck -p $disk
-  # 0: clean, 1: errors corrected; anything else needs a human (e2fsck -f -y from the console).
-  [ $? -le 1 ] || fail "the /nix disk $disk has errors e2fsck -p cannot fix; run e2fsck $disk here"
-fi
-mkdir -p /nix
-mount -t ext4 -o noatime $disk /nix || fail "cannot mount $disk on /nix"
-# The host grows the disk when diskGiB is raised: grow the file system with it, online, off the
-# boot's critical path (a no-op otherwise; a file system just made fills its disk already).
-[ -n "$formatted" ] ||
-  (/usr/sbin/resize2fs $disk >/dev/null 2>&1 || log "cannot grow the /nix file system to the disk's size") &
-mkdir -p /nix/store /nix/var/nix
-chown root:nixbld /nix/store
-chmod 1775 /nix/store
-# A blank store's database is made by the daemon when it first opens the store: `nix-store --init`
-# here cost a first boot 0.5 s under TCG.
-chown -R builder:builder /home/builder
+mount_nix() {
+  [ -b "$disk" ] || fail "no data disk ($disk) for /nix: the virtio_blk module did not load, or the VM has no disk"
+  formatted=
+  if [ -z "$(dd if="$disk" bs=65536 count=1 2>/dev/null | tr -d '\000' | head -c 1)" ]; then
+    log "formatting $disk for /nix"
+    formatted=1
+    # A new disk is a sparse file of zeros: discarding it first (mke2fs's default) is work for nothing.
+    # The default 5 % reserved for root stays: the daemon (root) keeps working when builds (nixbld)
+    # fill the disk, and collects the garbage that frees it.
+    /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "$disk" ||
+      fail "cannot format $disk"
+  else
+    /usr/sbin/e2fsck -p "$disk"
+    # 0: clean, 1: errors corrected; anything else needs a human (e2fsck -f -y from the console).
+    [ $? -le 1 ] || fail "the /nix disk $disk has errors e2fsck -p cannot fix; run e2fsck $disk here"
+  fi
+  mkdir -p /nix
+  mount -t ext4 -o noatime "$disk" /nix || fail "cannot mount $disk on /nix"
+  # The host grows the disk when diskGiB is raised: grow the file system with it, online, off the
+  # boot's critical path (a no-op otherwise; a file system just made fills its disk already).
+  [ -n "$formatted" ] ||
+    (/usr/sbin/resize2fs "$disk" >/dev/null 2>&1 || log "cannot grow the /nix file system to the disk's size") &
+  mkdir -p /nix/store /nix/var/nix
+  chown root:nixbld /nix/store
+  chmod 1775 /nix/store
+  # A blank store's database is made by the daemon when it first opens the store: `nix-store --init`
+  # here cost a first boot 0.5 s under TCG.
+  chown -R builder:builder /home/builder
+}
 
 # Builds run on the /nix disk, not in /tmp (a tmpfs of half the RAM: a build writing more than that
 # failed with "No space left on device" while the disk was empty). Nix makes each build's folder
 # in TMPDIR.
-mkdir -p /nix/var/nix/builds
-chmod 755 /nix/var/nix/builds
-TMPDIR=/nix/var/nix/builds nix-daemon >/var/log/nix-daemon.log 2>&1 &
+start_nix_daemon() {
+  mkdir -p /nix/var/nix/builds
+  chmod 755 /nix/var/nix/builds
+  TMPDIR=/nix/var/nix/builds nix-daemon >/var/log/nix-daemon.log 2>&1 &
+}
 
 # A control FIFO lets the builder user stop the VM without root: `shutdown now` writes to it.
-mkfifo -m 620 $STATE/control
-chown root:builder $STATE/control
-chmod 711 $STATE
-(
-  while :; do
-    if read -r request <$STATE/control; then
-      case "$request" in
-      poweroff | halt | shutdown | reboot) kill -USR2 1 ;;
-      esac
-    fi
-  done
-) &
+serve_control_fifo() {
+  mkfifo -m 620 $STATE/control
+  chown root:builder $STATE/control
+  chmod 711 $STATE
+  (
+    while :; do
+      if read -r request <$STATE/control; then
+        case "$request" in
+        poweroff | halt | shutdown | reboot) kill -USR2 1 ;;
+        esac
+      fi
+    done
+  ) &
+}
 
-# The ACPI power button (QMP system_powerdown) reaches us through busybox acpid, once its modules
-# are in (a power-down asked for in the first moments of a boot is answered by stop's QMP quit).
-(
-  load_modules /etc/linux-builder/modules.late
-  acpid -c /etc/acpi -l /var/log/acpid.log
-) &
+# The power button, as the boot parameters say the VM has it. The late modules load in the
+# background either way.
+watch_power_button() {
+  # The ACPI power button (QMP system_powerdown) reaches us through busybox acpid, once its modules
+  # are in (a power-down asked for in the first moments of a boot is answered by stop's QMP quit).
+  (
+    load_modules /etc/linux-builder/modules.late
+    [ "$power_button" = acpi ] && acpid -c /etc/acpi -l /var/log/acpid.log
+  ) &
+  [ "$power_button" = pl061-gpio ] && watch_gpio_power_button
+}
 
 # arm64's virt machine boots from a device tree, without ACPI: there the power button is line 3 of
 # the PL061 GPIO controller, pulsed for 100 ms, and Debian's cloud kernel has no gpio-keys driver for
@@ -195,46 +250,49 @@ gpio_irq_line() {
     case "$gpio_line" in *gpiolib*) gpio_irq=$gpio_line && return ;; esac
   done </proc/interrupts
 }
-for chip in /sys/class/gpio/gpiochip*; do
-  [ -r "$chip/label" ] || continue
-  case "$(cat "$chip/label")" in *pl061*) ;; *) continue ;; esac
-  pin=$(($(cat "$chip/base") + 3))
-  echo "$pin" >/sys/class/gpio/export 2>/dev/null
-  if echo rising >"/sys/class/gpio/gpio$pin/edge" 2>/dev/null; then
-    (
-      # The pause is a read that times out on a FIFO nobody writes: busybox's sleep is a new process,
-      # two a second for as long as the builder idles.
-      if mkfifo -m 600 $STATE/gpio-tick && exec 3<>$STATE/gpio-tick; then
-        pause() { read -r -t 0.5 -u 3 _; }
-      else
-        pause() { sleep 0.5; }
-      fi
-      rm -f $STATE/gpio-tick
-      gpio_irq_line
-      armed=$gpio_irq
-      while :; do
-        pause
-        gpio_irq_line
-        if [ "$gpio_irq" != "$armed" ]; then
-          armed=$gpio_irq
-          kill -USR2 1
+watch_gpio_power_button() {
+  for chip in /sys/class/gpio/gpiochip*; do
+    [ -r "$chip/label" ] || continue
+    case "$(cat "$chip/label")" in *pl061*) ;; *) continue ;; esac
+    pin=$(($(cat "$chip/base") + 3))
+    echo "$pin" >/sys/class/gpio/export 2>/dev/null
+    if echo rising >"/sys/class/gpio/gpio$pin/edge" 2>/dev/null; then
+      (
+        # The pause is a read that times out on a FIFO nobody writes: busybox's sleep is a new process,
+        # two a second for as long as the builder idles.
+        if mkfifo -m 600 $STATE/gpio-tick && exec 3<>$STATE/gpio-tick; then
+          pause() { read -r -t 0.5 -u 3 _; }
+        else
+          pause() { sleep 0.5; }
         fi
-      done
-    ) &
-  fi
-  break
-done
-
+        rm -f $STATE/gpio-tick
+        gpio_irq_line
+        armed=$gpio_irq
+        while :; do
+          pause
+          gpio_irq_line
+          if [ "$gpio_irq" != "$armed" ]; then
+            armed=$gpio_irq
+            kill -USR2 1
+          fi
+        done
+      ) &
+    fi
+    break
+  done
+}
 
 # Ready: the Nix daemon's socket exists and sshd listens (see sshd_listening).
-i=0
-until [ -S /nix/var/nix/daemon-socket/socket ] && { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
-  [ $i -lt 600 ] || fail "not ready after 30 s: nix-daemon: $(tail -n 3 /var/log/nix-daemon.log) sshd: $(tail -n 3 /var/log/sshd.log)"
-  [ -n "$stop_requested" ] && break
-  sleep 0.05
-  i=$((i + 1))
-done
-[ -n "$stop_requested" ] || log "READY at $(cut -d' ' -f1 /proc/uptime)s"
+wait_until_ready() {
+  i=0
+  until [ -S /nix/var/nix/daemon-socket/socket ] && { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
+    [ $i -lt 600 ] || fail "not ready after 30 s: nix-daemon: $(tail -n 3 /var/log/nix-daemon.log) sshd: $(tail -n 3 /var/log/sshd.log)"
+    [ -n "$stop_requested" ] && break
+    sleep 0.05
+    i=$((i + 1))
+  done
+  [ -n "$stop_requested" ] || log "READY at $(cut -d' ' -f1 /proc/uptime)s"
+}
 
 # ---- Swap ------------------------------------------------------------------------------------
 # A build that needs more memory than the guest has slows down instead of being killed: a swap file
@@ -248,7 +306,6 @@ done
 # what swap no longer holds: all of it at each boot, and each page as it is freed.
 # After READY, off the boot's critical path: made and switched on beside the Nix daemon's start,
 # it delayed READY by about a second under TCG; nothing before READY needs it.
-SWAPFILE=/nix/var/linux-builder/swap
 # Sets swap_mib.
 swap_size_mib() {
   while read -r key value _; do
@@ -279,27 +336,27 @@ start_swap() {
   echo 0 >/sys/block/${disk#/dev/}/queue/rotational
   swapon -d $SWAPFILE || log "no swap: cannot swap on $SWAPFILE"
 }
-[ -n "$stop_requested" ] || start_swap &
 
-# ---- The clock -------------------------------------------------------------------------------
-# The wall clock follows the host's through QEMU's RTC, also after the host slept (see the script).
-/usr/lib/linux-builder/follow-host-clock &
+# ---- After READY -----------------------------------------------------------------------------
+start_services() {
+  # The wall clock follows the host's through the VM's RTC, also after the host slept (see the script).
+  /usr/lib/linux-builder/follow-host-clock &
+  # The store is collected when /nix runs low, to the end (Nix's own collection dies with the
+  # connection that started it; see the script).
+  /usr/lib/linux-builder/collect-when-low &
+}
 
-# ---- Garbage -----------------------------------------------------------------------------------
-# The store is collected when /nix runs low, to the end (Nix's own collection dies with the
-# connection that started it; see the script).
-/usr/lib/linux-builder/collect-when-low &
+# A login on the serial console the boot parameters name, as the seed shows; auto-login as builder.
+start_console_login() {
+  (
+    while :; do
+      setsid getty -n -l /usr/lib/linux-builder/autologin 115200 "$console" vt100
+      sleep 1
+    done
+  ) &
+}
 
-# A login on the serial console, as the seed shows; auto-login as builder.
-console=$(sed -n 's/.*console=\([a-zA-Z0-9]*\).*/\1/p' /proc/cmdline)
-[ -n "$console" ] || console=console
-(
-  while :; do
-    setsid getty -n -l /usr/lib/linux-builder/autologin 115200 "$console" vt100
-    sleep 1
-  done
-) &
-
+# ---- Stopping --------------------------------------------------------------------------------
 # Other processes than PID 1 and kernel threads (those have an empty cmdline).
 others_running() {
   for proc in /proc/[0-9]*; do
@@ -332,10 +389,34 @@ stop_everything() {
 }
 
 # PID 1 must never exit. `wait` returns when a signal arrives (the traps run), and reaps orphans.
-while :; do
-  if [ -n "$stop_requested" ] && [ -z "$stopping" ]; then
-    stop_everything
-  fi
-  wait
-  sleep 0.2
-done
+wait_for_stop() {
+  while :; do
+    if [ -n "$stop_requested" ] && [ -z "$stopping" ]; then
+      stop_everything
+    fi
+    wait
+    sleep 0.2
+  done
+}
+
+# ---- Main ------------------------------------------------------------------------------------
+[ "$1" = stage2 ] || move_root
+handle_stop_requests
+mount_kernel_filesystems
+log "stage 2 at $(cut -d' ' -f1 /proc/uptime)s"
+read_boot_parameters
+install_secrets
+rm -rf $BOOT_ARCHIVE
+start_sshd
+load_modules /etc/linux-builder/modules
+configure_network
+announce_sshd &
+mount_nix
+start_nix_daemon
+serve_control_fifo
+watch_power_button
+wait_until_ready
+[ -n "$stop_requested" ] || start_swap &
+start_services
+start_console_login
+wait_for_stop

@@ -1,3 +1,6 @@
+import { isIPv4 } from "node:net";
+import { LinuxBuilderError } from "../errors.js";
+
 /**
  * What the host tells the guest at each boot besides its secrets, so that /init hard-codes none of
  * the virtual machine's shape: each backend (QEMU today) knows its own network, disk, console and
@@ -21,4 +24,72 @@ export interface GuestBootParameters {
   readonly console: string;
   /** How a power-off request reaches the guest: ACPI's power button, or arm64 virt's PL061 GPIO line 3. */
   readonly powerButton: "acpi" | "pl061-gpio";
+}
+
+/** An IPv4 address in dotted decimal, and nothing else. */
+const ipv4 = (value: string): boolean => /^[0-9.]+$/.test(value) && isIPv4(value);
+
+/**
+ * How the parameters travel: `key=value` lines in /.linux-builder/parameters, which /init reads
+ * with `read` into its own variables (never evaluated). Each value must be what its key accepts,
+ * checked here, so the shell only ever sees addresses, device names and words.
+ */
+const PARAMETER_LINES = {
+  network: { accepts: (value) => value === "static" || value === "dhcp", what: "static or dhcp" },
+  address: {
+    accepts: (value) => {
+      const [ip = "", prefix = "", ...more] = value.split("/");
+      return more.length === 0 && ipv4(ip) && /^[0-9]{1,2}$/.test(prefix) && Number(prefix) <= 32;
+    },
+    what: "an IPv4 address with its prefix (10.0.2.15/24)",
+  },
+  gateway: { accepts: ipv4, what: "an IPv4 address" },
+  nameserver: { accepts: ipv4, what: "an IPv4 address" },
+  data_disk: {
+    accepts: (value) => /^\/dev\/[a-z][a-z0-9]*$/.test(value),
+    what: "a block device under /dev (/dev/vda)",
+  },
+  console: {
+    accepts: (value) => /^[A-Za-z][A-Za-z0-9]*$/.test(value),
+    what: "a terminal's name under /dev (ttyS0)",
+  },
+  power_button: {
+    accepts: (value) => value === "acpi" || value === "pl061-gpio",
+    what: "acpi or pl061-gpio",
+  },
+} as const satisfies Record<string, { accepts: (value: string) => boolean; what: string }>;
+
+type ParameterLine = readonly [keyof typeof PARAMETER_LINES, string];
+
+function lines(parameters: GuestBootParameters): ParameterLine[] {
+  const { network } = parameters;
+  const addresses: ParameterLine[] =
+    network.kind === "static"
+      ? [
+          ["address", network.address],
+          ["gateway", network.gateway],
+          ["nameserver", network.nameserver],
+        ]
+      : [];
+  return [
+    ["network", network.kind],
+    ...addresses,
+    ["data_disk", parameters.dataDisk],
+    ["console", parameters.console],
+    ["power_button", parameters.powerButton],
+  ];
+}
+
+/** The parameters file's text; a value its key does not accept is refused, never written. */
+export function bootParametersFile(parameters: GuestBootParameters): string {
+  const entries = lines(parameters);
+  for (const [key, value] of entries) {
+    if (!PARAMETER_LINES[key].accepts(value)) {
+      throw new LinuxBuilderError(
+        "guest.parameters",
+        `The guest's boot parameter ${key} is ${JSON.stringify(value)}, not ${PARAMETER_LINES[key].what}`,
+      );
+    }
+  }
+  return entries.map(([key, value]) => `${key}=${value}\n`).join("");
 }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -129,9 +130,47 @@ async function bootAndCheck(
   }
 }
 
+/**
+ * QEMU's user network has a DHCP server: a guest told to use DHCP gets the address the static
+ * parameters give (10.0.2.15, which the host's port forward needs), its route to the host, and
+ * the DNS relay.
+ */
+async function bootWithDhcp(readyTimeoutMs: number): Promise<void> {
+  const host = createServer((_request, response) => response.end("the host answers\n"));
+  await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
+  const address = host.address();
+  assert(address !== null && typeof address === "object");
+  const guest = await bootGuest(await testImage("amd64"), { network: "dhcp" });
+  try {
+    await waitForConsole(guest, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
+    const seen = await sshRun(
+      guest,
+      [
+        "/usr/bin/busybox ip -4 addr show scope global",
+        "/usr/bin/busybox ip route show default",
+        "cat /etc/resolv.conf",
+        `/usr/bin/busybox wget -q -O - http://10.0.2.2:${address.port}/`,
+      ].join("; "),
+      readyTimeoutMs,
+    );
+    assert.match(seen, /inet 10\.0\.2\.15\/24 /);
+    assert.match(seen, /^default via 10\.0\.2\.2 /m);
+    assert.match(seen, /^nameserver 10\.0\.2\.3$/m);
+    assert.match(seen, /^the host answers$/m);
+    await stop(guest, "qmp-powerdown");
+  } finally {
+    await guest.destroy();
+    host.close();
+  }
+}
+
 describe("the composed guest boots (slow)", { concurrency: false }, () => {
   test("amd64 under qemu-system-x86_64 (TCG)", { timeout: 20 * 60_000 }, async () => {
     await bootAndCheck("amd64", 240_000, { bootAgainStoppingVia: "ssh-shutdown" });
+  });
+
+  test("amd64 with its address from QEMU's DHCP server", { timeout: 20 * 60_000 }, async () => {
+    await bootWithDhcp(240_000);
   });
 
   test("arm64 under qemu-system-aarch64 (TCG, slower)", { timeout: 30 * 60_000 }, async () => {

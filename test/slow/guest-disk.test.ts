@@ -20,7 +20,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { gcThresholds } from "../../src/vm/guest-nix-conf.js";
+import { gcThresholds } from "../../src/guest/nix-conf.js";
 import { derivation, type InstalledBuilder, installedBuilder } from "../support/installed-builder.js";
 import { shellQuote } from "../support/pty.js";
 

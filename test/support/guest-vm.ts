@@ -11,14 +11,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { DEFAULT_SUPPORTED_FEATURES } from "../../src/config/config.js";
+import { bootInitrd } from "../../src/guest/boot-archive.js";
+import { scanConsole } from "../../src/guest/console-lines.js";
+import { guestNixConf } from "../../src/guest/nix-conf.js";
 import { writeCpio } from "../../src/image/archive/cpio.js";
 import { composeImage } from "../../src/image/compose/compose-image.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
 import type { StoredImage } from "../../src/image/store.js";
 import { generateEd25519KeyPair, type SshKeyPair } from "../../src/ssh/openssh-key.js";
-import { bootInitrd } from "../../src/vm/boot-secrets.js";
-import { guestNixConf } from "../../src/vm/guest-nix-conf.js";
 import { qemuCommand } from "../../src/vm/qemu/argv.js";
+import { qemuGuestParameters } from "../../src/vm/qemu/backend.js";
 import { QmpClient } from "../../src/vm/qemu/qmp.js";
 
 export const run = promisify(execFile);
@@ -96,7 +98,13 @@ async function rootAccessArchive(rootPublicKey: string): Promise<Buffer> {
 
 export async function bootGuest(
   image: StoredImage,
-  options: { diskFile?: string; memoryMiB?: number; rootAccess?: boolean } = {},
+  options: {
+    diskFile?: string;
+    memoryMiB?: number;
+    rootAccess?: boolean;
+    /** The guest asks QEMU's DHCP server for its address instead of setting the fixed one. */
+    network?: "static" | "dhcp";
+  } = {},
 ) {
   const arch = image.manifest.arch;
   const dir = await mkdtemp(join(tmpdir(), "lb-vm-"));
@@ -108,17 +116,22 @@ export async function bootGuest(
   const rootKeyFile = rootKey ? join(dir, "root_ed25519") : undefined;
   if (rootKey && rootKeyFile) await writeFile(rootKeyFile, rootKey.privateKey, { mode: 0o600 });
   const initrd = join(dir, "initrd");
+  const qemuParameters = qemuGuestParameters(arch);
   const withSecrets = bootInitrd(await readFile(join(image.directory, "initrd")), {
-    hostPrivateKey: hostKey.privateKey,
-    hostPublicKey: hostKey.publicKey,
-    authorizedKeys: builderKey.publicKey,
-    nixConf: guestNixConf({
-      supportedFeatures: DEFAULT_SUPPORTED_FEATURES,
-      diskGiB: 4,
-      extraSubstituters: [],
-      extraTrustedPublicKeys: [],
-    }),
-    caCertificates: "",
+    secrets: {
+      hostPrivateKey: hostKey.privateKey,
+      hostPublicKey: hostKey.publicKey,
+      authorizedKeys: builderKey.publicKey,
+      nixConf: guestNixConf({
+        supportedFeatures: DEFAULT_SUPPORTED_FEATURES,
+        diskGiB: 4,
+        extraSubstituters: [],
+        extraTrustedPublicKeys: [],
+      }),
+      caCertificates: "",
+    },
+    parameters:
+      options.network === "dhcp" ? { ...qemuParameters, network: { kind: "dhcp" } } : qemuParameters,
   });
   // bootInitrd's result ends 4-byte aligned, as a next archive must start.
   const archives = rootKey ? [withSecrets, await rootAccessArchive(rootKey.publicKey)] : [withSecrets];
@@ -209,7 +222,7 @@ export async function waitForConsole(
     const text = await guest.console();
     const match = pattern.exec(text);
     if (match) return match[0];
-    if (/linux-builder: FAILED/.test(text))
+    if (scanConsole(text)?.kind === "failed")
       throw new Error(`the guest failed to boot:\n${text.slice(-3000)}`);
     if (exitCode !== undefined)
       throw new Error(`QEMU exited (${exitCode}) before ${pattern}:\n${text.slice(-3000)}`);

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { chmod, constants, copyFile, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
+import { type PerBoot, perBootTail } from "../../guest/boot-archive.js";
 import type { StoredImage } from "../../image/store.js";
-import { type BootSecrets, secretsTail } from "../boot-secrets.js";
 import type { StateLayout } from "../state.js";
 
 /**
@@ -14,9 +14,9 @@ import type { StateLayout } from "../state.js";
 export async function ensureBootInitrd(
   layout: StateLayout,
   image: StoredImage,
-  secrets: BootSecrets,
+  perBoot: PerBoot,
 ): Promise<void> {
-  const tail = secretsTail(image.manifest.initrd.size, secrets);
+  const tail = perBootTail(image.manifest.initrd.size, perBoot);
   const key = createHash("sha256").update(`${image.manifest.initrd.sha256}\n`).update(tail).digest("hex");
   // What a start that died here left (starts hold the state folder's lock, so none is running).
   const base = basename(layout.bootInitrd);

@@ -3,10 +3,10 @@ import { join } from "node:path";
 import type { Config } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
+import { guestNixConf } from "../../guest/nix-conf.js";
 import { guestCas, type HostCaDeps } from "../../host/ca-certificates.js";
 import type { StoredImage } from "../../image/store.js";
 import type { Backend, LaunchPlan } from "../backend.js";
-import { guestNixConf } from "../guest-nix-conf.js";
 import type { InstanceInfo } from "../instance.js";
 import { ensureDisk, ensureKeys, type InstallKeys, type StateLayout } from "../state.js";
 import { ensureBootInitrd } from "./boot-initrd.js";
@@ -95,11 +95,14 @@ export async function prepareBoot(
   const [type, blob] = keys.hostPublicKey.split(" ");
   await writeFileAtomic(layout.knownHosts, `[127.0.0.1]:${config.port} ${type} ${blob}\n`, 0o644);
   await ensureBootInitrd(layout, image, {
-    hostPrivateKey: await readFile(layout.hostKey, "utf8"),
-    hostPublicKey: keys.hostPublicKey,
-    authorizedKeys: `${keys.builderPublicKey}\n`,
-    nixConf: guestNixConf(config),
-    caCertificates: cas.pem,
+    secrets: {
+      hostPrivateKey: await readFile(layout.hostKey, "utf8"),
+      hostPublicKey: keys.hostPublicKey,
+      authorizedKeys: `${keys.builderPublicKey}\n`,
+      nixConf: guestNixConf(config),
+      caCertificates: cas.pem,
+    },
+    parameters: backend.guestParameters(config.arch),
   });
   const accel = await backend.chooseAccel({
     requested: config.accel,

@@ -1,7 +1,7 @@
+import { scanConsole } from "../../guest/console-lines.js";
 import { daemonAnswers, daemonAnswersAt } from "../../nix/daemon-handshake.js";
 import { sshArgs } from "../../ssh/builder-ssh.js";
 import { type ControlMasterFiles, forwardDaemonSocket } from "../../ssh/control-master.js";
-import { scanConsole } from "../console-watch.js";
 
 /**
  * Ready means the guest's host key matches our pin and its Nix store answers over the builder's ssh;
@@ -41,7 +41,7 @@ export interface ReadinessCheck {
 
 /**
  * What a boot waits for, in order: the guest's word that sshd listens, then the store answering over
- * the reused connection. Waiting for that line before the first ssh matters (see console-watch):
+ * the reused connection. Waiting for that line before the first ssh matters (see guest/console-lines):
  * an ssh started too early sat in a half-open connection for seconds.
  */
 export function bootReadiness(options: {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { LinuxBuilderError } from "../../errors.js";
-import { consoleOffset, kernelCrash, readConsoleSince } from "../console-watch.js";
+import { kernelCrash } from "../../guest/console-lines.js";
+import { consoleOffset, readConsoleSince } from "../../guest/console-log.js";
 import type { StateLayout } from "../state.js";
 import { hostDeps } from "./deps.js";
 import { bootWithCrashRetry } from "./kernel-crash.js";

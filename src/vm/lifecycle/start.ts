@@ -1,6 +1,7 @@
 import { LinuxBuilderError } from "../../errors.js";
+import { kernelCrash, scanConsole } from "../../guest/console-lines.js";
+import { consoleOffset, readConsoleSince } from "../../guest/console-log.js";
 import type { StoredImage } from "../../image/store.js";
-import { consoleOffset, kernelCrash, readConsoleSince, scanConsole } from "../console-watch.js";
 import { type InstanceInfo, readInstance } from "../instance.js";
 import type { StateLayout } from "../state.js";
 import { bootFailure } from "./boot-failure.js";

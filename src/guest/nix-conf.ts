@@ -1,7 +1,7 @@
 /**
  * The guest's per-boot Nix settings: what depends on this install's configuration rather than on the
  * image (the features it advertises, garbage collection sized from its disk, the user's caches).
- * They travel with the boot's secrets (boot-secrets.ts) and /init installs them as
+ * They travel in the per-boot archive (boot-archive.ts) and /init installs them as
  * /etc/nix/nix.boot.conf, which the image's nix.conf includes. Pure text.
  */
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { gcThresholds, guestNixConf } from "../../src/vm/guest-nix-conf.js";
+import { gcThresholds, guestNixConf } from "../../../src/guest/nix-conf.js";
 
 const GIB = 1024 ** 3;
 

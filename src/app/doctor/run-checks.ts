@@ -1,10 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Command } from "commander";
-import type { Config } from "../config/config.js";
-import { currentPaths, type Paths } from "../config/paths.js";
-import { isLinuxBuilderError } from "../errors.js";
-import { guestCas, hostCaDeps } from "../host/ca-certificates.js";
+import type { Config } from "../../config/config.js";
+import type { Paths } from "../../config/paths.js";
+import { isLinuxBuilderError } from "../../errors.js";
+import { guestCas, hostCaDeps } from "../../host/ca-certificates.js";
 import {
   type AccelFacts,
   type Check,
@@ -12,89 +11,70 @@ import {
   checkAccel,
   checkBuild,
   checkBuilder,
-  checkBuildersSetting,
   checkCaCertificates,
   checkHost,
   checkInstalledKey,
-  checkKnownHosts,
-  checkMachinesFile,
-  checkMachinesPin,
   checkNix,
   checkPort,
   checkQemu,
-  checkSshAlias,
   checkStateKeys,
   checkTrustedUser,
   diagnoseBuildFailure,
-  formatChecks,
   machinesMention,
   type NixRoute,
   nixRoute,
   parseNixConfig,
   parseNixVersion,
-  parseSshG,
   settingList,
-  type ToolResult,
   trustedVia,
-  worstStatus,
-} from "../host/doctor.js";
+} from "../../host/doctor.js";
+import { type Host, isRoot } from "../../host/host.js";
 import {
   buildersText,
-  clientBuilderSettings,
   currentUser,
   fileFacts,
   guestKernel,
   hvSupport,
-  nixConfBuilderSettings,
   nixConfigJson,
   nixRouteFacts,
   portListeners,
   probeHostSystem,
   probePort,
-  readFileText,
-  readMachinesFiles,
   readOptional,
-  rootHome,
   runCheckBuild,
   runTool,
-  samePaths,
-  sshEffectiveConfig,
-} from "../host/host-probe.js";
-import {
-  DEFAULT_NIX_CONF_DIR,
-  DEFAULT_SSH_CONFIG_DIR,
-  installedPaths,
-  sshIncludesDir,
-} from "../host/install-plan.js";
-import { ARCHITECTURES } from "../image/guest/profile.js";
-import { ImageStore } from "../image/store.js";
-import { chooseAccel } from "../vm/accel.js";
-import { hostForwardAddress, hostPlatformOf } from "../vm/qemu-argv.js";
-import { type StateLayout, stateLayout } from "../vm/state.js";
-import { isReady, readInstance, runningPid } from "../vm/supervisor.js";
-import { stderrIsTty } from "./output.js";
-import { addConfigFlags, type ConfigFlags, loadConfig } from "./vm.js";
+} from "../../host/host-probe.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../../host/install-plan.js";
+import { ARCHITECTURES } from "../../image/guest/profile.js";
+import { ImageStore } from "../../image/store.js";
+import { chooseAccel } from "../../vm/accel.js";
+import { hostForwardAddress, hostPlatformOf } from "../../vm/qemu-argv.js";
+import { type StateLayout, stateLayout } from "../../vm/state.js";
+import { isReady, readInstance, runningPid } from "../../vm/supervisor.js";
 
-const SYSTEM_SSH_CONFIG = "/etc/ssh/ssh_config";
+import { daemonSideChecks, SYSTEM_SSH_CONFIG } from "./daemon-side-checks.js";
 
-interface DoctorFlags extends ConfigFlags {
-  json?: boolean;
-  build: boolean;
-  nixConfDir?: string;
-  sshConfigDir?: string;
-}
-
-const hostPlatform = hostPlatformOf(process.platform);
-
-function progress(message: string, flags: DoctorFlags): void {
-  // Some checks take seconds (a KVM probe boot, a build): say so on a terminal.
-  if (!flags.json && stderrIsTty()) process.stderr.write(`${message}\n`);
+export interface DoctorOptions {
+  readonly host: Host;
+  readonly paths: Paths;
+  /** The builder's settings (a failure is the config check's, not the doctor's). */
+  readonly loadConfig: () => Promise<Config>;
+  /** Where `install` put its files; unset: the defaults (and Nix's own NIX_CONF_DIR for its settings). */
+  readonly nixConfDir: string | undefined;
+  readonly sshConfigDir: string | undefined;
+  /** Whether to build a trivial derivation through the builder. */
+  readonly build: boolean;
+  /** Before a check that takes seconds (a KVM probe boot, a build). */
+  readonly progress: (message: string) => void;
 }
 
 /** The settings, or the check that says why they cannot be read (the rest needs them). */
-async function configCheck(paths: Paths, flags: DoctorFlags): Promise<{ config?: Config; check: Check }> {
+async function configCheck(
+  paths: Paths,
+  loadConfig: () => Promise<Config>,
+): Promise<{ config?: Config; check: Check }> {
   try {
-    const config = await loadConfig(paths, flags);
+    const config = await loadConfig();
     const file = await readOptional(paths.config);
     return {
       config,
@@ -119,7 +99,7 @@ async function configCheck(paths: Paths, flags: DoctorFlags): Promise<{ config?:
 
 async function nixChecks(
   nixConfDir: string,
-  flags: DoctorFlags,
+  options: DoctorOptions,
   alias: string,
 ): Promise<{
   checks: Check[];
@@ -130,7 +110,9 @@ async function nixChecks(
 }> {
   const nixVersionResult = await runTool("nix", ["--version"]);
   const nix = checkNix(nixVersionResult);
-  const config = await nixConfigJson(flags.nixConfDir ?? process.env.NIX_CONF_DIR ?? DEFAULT_NIX_CONF_DIR);
+  const config = await nixConfigJson(
+    options.nixConfDir ?? options.host.env.NIX_CONF_DIR ?? DEFAULT_NIX_CONF_DIR,
+  );
   let builders: unknown;
   let trustedUsers: string[] = [];
   if (config.kind === "ran") {
@@ -156,7 +138,7 @@ async function nixChecks(
     daemonBuilder,
     nixConf: join(nixConfDir, "nix.conf"),
     restartDaemon:
-      hostPlatform === "darwin"
+      options.host.kind === "darwin"
         ? "sudo launchctl kickstart -k system/org.nixos.nix-daemon"
         : "sudo systemctl restart nix-daemon",
   });
@@ -212,23 +194,25 @@ async function accelFacts(
   }
 }
 
-async function runChecks(flags: DoctorFlags): Promise<Check[]> {
-  const paths = currentPaths();
+/** Every check, in order; those that need the settings stop at a config that cannot be read. */
+export async function runChecks(options: DoctorOptions): Promise<Check[]> {
+  const { host, paths } = options;
+  const hostPlatform = hostPlatformOf(host.os);
   const checks: Check[] = [checkHost(await probeHostSystem())];
-  const { config, check } = await configCheck(paths, flags);
+  const { config, check } = await configCheck(paths, options.loadConfig);
   checks.push(check);
   if (config === undefined) return checks;
 
   const layout = stateLayout(config.stateDir);
-  const nixConfDir = flags.nixConfDir ?? DEFAULT_NIX_CONF_DIR;
-  const sshConfigDir = flags.sshConfigDir ?? DEFAULT_SSH_CONFIG_DIR;
+  const nixConfDir = options.nixConfDir ?? DEFAULT_NIX_CONF_DIR;
+  const sshConfigDir = options.sshConfigDir ?? DEFAULT_SSH_CONFIG_DIR;
   const pid = await runningPid(layout);
   const instance = pid === undefined ? undefined : await readInstance(layout);
   const builderPort = instance?.port ?? config.port;
 
   const nix = await nixChecks(
     nixConfDir,
-    flags,
+    options,
     installedPaths({ nixConfDir, sshConfigDir }, config.port).alias,
   );
   checks.push(...nix.checks);
@@ -250,7 +234,7 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
     arch: config.arch,
   });
   checks.push(qemu);
-  progress("Checking the accelerator (a probe boot the first time)…", flags);
+  options.progress("Checking the accelerator (a probe boot the first time)…");
   checks.push(checkAccel(await accelFacts(paths, config, layout, qemu)));
 
   const probe = await probePort(hostForwardAddress(hostPlatform, config.port), config.port);
@@ -264,7 +248,7 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
     }),
   );
 
-  const uid = process.getuid?.() ?? -1;
+  const uid = host.uid;
   checks.push(
     checkStateKeys({
       dir: join(layout.dir, "keys"),
@@ -306,7 +290,7 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
     }),
   );
 
-  if (flags.build) {
+  if (options.build) {
     let facts: CheckBuildFacts;
     if (!ready) {
       facts = {
@@ -321,11 +305,11 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
         fix: "Run `linux-builder install`.",
       };
     } else {
-      progress("Building a trivial derivation through the builder, as the Nix daemon would…", flags);
+      options.progress("Building a trivial derivation through the builder, as the Nix daemon would…");
       const kernel = await guestKernel(layout, builderPort);
       // Root's ssh (no daemon): whether it will reuse a connection it has open (a user cannot ask root's).
       const reusedConnection =
-        nix.route === "local" && process.getuid?.() === 0
+        nix.route === "local" && isRoot(host)
           ? (await runTool("ssh", ["-O", "check", installed.alias])).kind === "ran"
           : undefined;
       const built = await runCheckBuild({ route: nix.route, nixConfDir, system, timeoutMs: 300_000 });
@@ -358,132 +342,4 @@ async function runChecks(flags: DoctorFlags): Promise<Check[]> {
     );
   }
   return checks;
-}
-
-/** Whether the folder of ssh's ControlPath for the alias exists (undefined: no reuse, or unknown). */
-async function controlDirExists(effective: ToolResult): Promise<boolean | undefined> {
-  if (effective.kind !== "ran") return undefined;
-  const path = parseSshG(effective.stdout).get("controlpath")?.[0];
-  if (path === undefined || path === "none") return undefined;
-  const dir = path.slice(0, path.lastIndexOf("/"));
-  const facts = await fileFacts(dir);
-  return facts.stat !== undefined;
-}
-
-/**
- * What the Nix daemon (root) will use to reach the builder, read from the installed files, each
- * check naming the file to fix: the machines file as Nix parses it, the builders setting that must
- * still read it, this builder's line and its pinned host key, root's ssh alias, and other
- * known_hosts entries for the builder. Root-only files are reported as such, not as failures.
- */
-async function daemonSideChecks(options: {
-  config: Config;
-  layout: StateLayout;
-  installed: ReturnType<typeof installedPaths>;
-  nix: { route: NixRoute; trusted: boolean };
-  system: string;
-  nixVersion: number[] | undefined;
-}): Promise<Check[]> {
-  const { layout, installed, nix, system } = options;
-  const checks: Check[] = [];
-  const machinesFiles = await readMachinesFiles(installed.machines);
-  checks.push(checkMachinesFile({ ...machinesFiles, nixVersion: options.nixVersion }));
-  checks.push(
-    checkBuildersSetting({
-      machinesPath: installed.machines,
-      machinesPaths: await samePaths(installed.machines),
-      daemon: await nixConfBuilderSettings(installed.nixConf),
-      client: await clientBuilderSettings(),
-      route: nix.route,
-      trusted: nix.trusted,
-    }),
-  );
-  const machines = machinesFiles.files[0]?.content ?? { kind: "missing" as const };
-  const hostPublicKey = await readOptional(layout.hostPublicKey);
-  checks.push(
-    checkMachinesPin({
-      path: installed.machines,
-      content: machines,
-      alias: installed.alias,
-      system,
-      keyPath: installed.key,
-      hostPublicKey,
-      hostPublicKeyPath: layout.hostPublicKey,
-    }),
-  );
-  const systemConfig = await readFileText(SYSTEM_SSH_CONFIG);
-  const effective = await sshEffectiveConfig(installed.alias, SYSTEM_SSH_CONFIG);
-  checks.push(
-    checkSshAlias({
-      path: installed.sshConfig,
-      content: await readFileText(installed.sshConfig),
-      systemConfigPath: SYSTEM_SSH_CONFIG,
-      systemConfig,
-      included: sshIncludesDir(
-        systemConfig.kind === "text" ? systemConfig.text : undefined,
-        installed.sshConfig,
-      ),
-      effective,
-      alias: installed.alias,
-      port: options.config.port,
-      keyPath: installed.key,
-      controlDirExists: await controlDirExists(effective),
-    }),
-  );
-  const globalFiles = (effective.kind === "ran"
-    ? parseSshG(effective.stdout).get("globalknownhostsfile")?.[0]?.split(/\s+/)
-    : undefined) ?? ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
-  const userFiles = [join(rootHome(), ".ssh", "known_hosts"), join(rootHome(), ".ssh", "known_hosts2")];
-  checks.push(
-    checkKnownHosts({
-      alias: installed.alias,
-      port: options.config.port,
-      pinnedKey: hostPublicKey?.trim().split(/\s+/).slice(0, 2).join(" "),
-      files: [
-        ...(await Promise.all(
-          userFiles.map(async (path) => ({ path, kind: "user" as const, content: await readFileText(path) })),
-        )),
-        ...(await Promise.all(
-          globalFiles.map(async (path) => ({
-            path,
-            kind: "global" as const,
-            content: await readFileText(path),
-          })),
-        )),
-      ],
-    }),
-  );
-  return checks;
-}
-
-async function doctor(flags: DoctorFlags): Promise<number> {
-  const checks = await runChecks(flags);
-  const status = worstStatus(checks);
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ ok: status !== "fail", status, checks }, null, 2)}\n`);
-  } else {
-    process.stdout.write(formatChecks(checks));
-  }
-  return status === "fail" ? 1 : 0;
-}
-
-export function registerDoctorCommand(program: Command): void {
-  addConfigFlags(
-    program
-      .command("doctor")
-      .description("check the host, the builder and a real build through it; exits 1 when a check fails"),
-  )
-    .option("--json", "print the checks as JSON")
-    .option("--no-build", "skip the check build through the builder")
-    .option(
-      "--nix-conf-dir <dir>",
-      `where \`install\` put the builder's key and machines line (default ${DEFAULT_NIX_CONF_DIR})`,
-    )
-    .option(
-      "--ssh-config-dir <dir>",
-      `where \`install\` put the ssh alias (default ${DEFAULT_SSH_CONFIG_DIR}; ssh reads it only when ${SYSTEM_SSH_CONFIG} includes it)`,
-    )
-    .action(async (flags: DoctorFlags) => {
-      process.exitCode = await doctor(flags);
-    });
 }

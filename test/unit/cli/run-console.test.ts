@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  describeRunEnd,
-  exitStatus,
-  formatDuration,
-  type RunBannerFacts,
-  runBanner,
-} from "../../src/cli/run.js";
-import { LinuxBuilderError } from "../../src/errors.js";
-import { DEFAULT_BUILDER_PORT } from "../../src/nix/builders.js";
-import { escapeKeyName, parseEscapeKey, splitAtEscape } from "../../src/vm/console-attach.js";
+import { type RunBannerFacts, runBanner } from "../../../src/cli/run-banner.js";
+import { describeRunEnd, exitStatus, formatDuration } from "../../../src/cli/run-end.js";
+import { LinuxBuilderError } from "../../../src/errors.js";
+import { DEFAULT_BUILDER_PORT } from "../../../src/nix/builders.js";
+import { escapeKeyName, parseEscapeKey, splitAtEscape } from "../../../src/vm/console-attach.js";
 
 describe("the console's escape key", () => {
   test("is written as ^X, ctrl-x or Ctrl+X, any case", () => {
@@ -73,7 +68,7 @@ const facts: RunBannerFacts = {
   builderKey: "/home/me/.local/state/linux-builder/keys/builder_ed25519",
   consoleLog: "/home/me/.local/state/linux-builder/console.log",
   selector: [],
-  platform: "linux",
+  hostKind: "linux",
   dirs: { nixConfDir: "/etc/nix", sshConfigDir: "/etc/ssh/ssh_config.d" },
   installed: false,
 };
@@ -116,7 +111,7 @@ describe("what run prints before the console", () => {
     );
     assert.match(text, /sudo systemctl restart nix-daemon/);
     assert.match(
-      runBanner({ ...facts, platform: "darwin" }),
+      runBanner({ ...facts, hostKind: "darwin" }),
       /sudo launchctl kickstart -k system\/org\.nixos\.nix-daemon/,
     );
   });

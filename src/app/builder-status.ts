@@ -1,0 +1,51 @@
+import type { Config } from "../config/config.js";
+import { stateLayout } from "../vm/state.js";
+import { diskUsage, type InstanceInfo, isReady, readInstance, runningPid } from "../vm/supervisor.js";
+
+/** What `status --json` prints: a stable shape for scripts. */
+export interface StatusReport {
+  readonly running: boolean;
+  readonly pid: number | null;
+  readonly ready: boolean;
+  readonly accel: string | null;
+  readonly port: number;
+  readonly arch: string;
+  readonly uptimeSeconds: number | null;
+  readonly image: string | null;
+  readonly caCertificates: string | null;
+  readonly disk: { readonly usedBytes: number; readonly sizeBytes: number } | null;
+  readonly stateDir: string;
+  readonly consoleLog: string;
+}
+
+/** Whether the builder runs and answers, and how it was started; `instance` for the human summary. */
+export async function builderStatus(
+  config: Config,
+  now: number = Date.now(),
+): Promise<{ report: StatusReport; instance: InstanceInfo | undefined }> {
+  const layout = stateLayout(config.stateDir);
+  const pid = await runningPid(layout);
+  const instance = pid === undefined ? undefined : await readInstance(layout);
+  // Without a readable instance.json (a start killed before it wrote one, a foreign file), the
+  // configured port is the best guess: a running builder is still asked.
+  const ready =
+    pid === undefined
+      ? false
+      : await isReady(layout, instance?.port ?? config.port, { reuse: true, timeoutMs: 15_000 });
+  const disk = await diskUsage(layout);
+  const report: StatusReport = {
+    running: pid !== undefined,
+    pid: pid ?? null,
+    ready,
+    accel: instance?.accel ?? null,
+    port: instance?.port ?? config.port,
+    arch: instance?.arch ?? config.arch,
+    uptimeSeconds: instance === undefined ? null : Math.round((now - Date.parse(instance.startedAt)) / 1000),
+    image: instance?.imageId ?? null,
+    caCertificates: instance?.caCertificates ?? null,
+    disk: disk === undefined ? null : { usedBytes: disk.allocated, sizeBytes: disk.size },
+    stateDir: layout.dir,
+    consoleLog: layout.consoleLog,
+  };
+  return { report, instance };
+}

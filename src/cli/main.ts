@@ -21,13 +21,10 @@ import { statusCommand } from "./commands/status.js";
 import { stopCommand } from "./commands/stop.js";
 import { uninstallCommand } from "./commands/uninstall.js";
 import type { FlagSpecs } from "./flags.js";
-import { reportUserError, userError } from "./report-error.js";
+import { reportUserError, userError, userErrorExitStatus } from "./report-error.js";
 
-const EXIT_USER_ERROR = 1;
 const EXIT_USAGE = 2;
 const EXIT_BUG = 70;
-/** A start cancelled with Ctrl-C: the shell's 128 + SIGINT. */
-const EXIT_CANCELLED = 130;
 
 /** Every command, in the order --help lists them. */
 export const COMMANDS: readonly CliCommand<FlagSpecs>[] = [
@@ -85,7 +82,7 @@ export async function main(argv: string[], host: Host = currentHost()): Promise<
     const known = userError(error);
     if (known !== undefined) {
       reportUserError(wantsJson, known);
-      return known.code === "vm.cancelled" ? EXIT_CANCELLED : EXIT_USER_ERROR;
+      return userErrorExitStatus(known);
     }
     process.stderr.write("linux-builder: internal error (a bug; please report it with this output):\n");
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -1,5 +1,9 @@
 import { type ErrorCode, errorReport, isLinuxBuilderError } from "../errors.js";
 
+const EXIT_USER_ERROR = 1;
+/** A start cancelled with Ctrl-C: the shell's 128 + SIGINT. */
+const EXIT_CANCELLED = 130;
+
 /** What the user is told of an error they can act on: a stable code, a message, what to do. */
 export interface UserError {
   readonly code: ErrorCode;
@@ -57,4 +61,9 @@ export function reportUserError(json: boolean, error: UserError): void {
   }
   process.stderr.write(`linux-builder: ${error.message}\n`);
   if (error.hint) process.stderr.write(`  ${error.hint}\n`);
+}
+
+/** The exit status for a user error: 1, or the shell's 130 for a cancelled start. */
+export function userErrorExitStatus(error: UserError): number {
+  return error.code === "vm.cancelled" ? EXIT_CANCELLED : EXIT_USER_ERROR;
 }

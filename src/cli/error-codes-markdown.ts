@@ -5,12 +5,10 @@ export const ERROR_CODES_BEGIN =
   "<!-- error-codes: generated from src/errors.ts by `npx tsx scripts/readme-error-codes.ts`; do not edit -->";
 export const ERROR_CODES_END = "<!-- /error-codes -->";
 
-/** The table of every error code and its meaning, for `--json` users, as README.md shows it. */
+/** The list of every error code and its meaning, for `--json` users, as README.md shows it. */
 export function errorCodesMarkdown(): string {
-  const rows = Object.entries(ERROR_CODES).map(
-    ([code, meaning]) => `| \`${code}\` | ${meaning.replaceAll("|", "\\|")} |`,
-  );
-  return [ERROR_CODES_BEGIN, "| Code | Meaning |", "| --- | --- |", ...rows, ERROR_CODES_END].join("\n");
+  const items = Object.entries(ERROR_CODES).map(([code, meaning]) => `- \`${code}\`: ${meaning}`);
+  return [ERROR_CODES_BEGIN, "", ...items, "", ERROR_CODES_END].join("\n");
 }
 
 /** The README's text with its generated section replaced by `section`; undefined when it has none. */

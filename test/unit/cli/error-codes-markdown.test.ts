@@ -18,11 +18,11 @@ describe("README's error codes", () => {
     assert.equal(readme.slice(begin, end + ERROR_CODES_END.length), errorCodesMarkdown());
   });
 
-  test("list each code once with its meaning, a | in a meaning escaped", () => {
+  test("list each code once with its meaning", () => {
     const lines = errorCodesMarkdown().split("\n");
     for (const [code, meaning] of Object.entries(ERROR_CODES)) {
-      assert.equal(lines.filter((line) => line.startsWith(`| \`${code}\` |`)).length, 1, code);
-      assert.ok(lines.includes(`| \`${code}\` | ${meaning.replaceAll("|", "\\|")} |`), code);
+      assert.equal(lines.filter((line) => line.startsWith(`- \`${code}\`:`)).length, 1, code);
+      assert.ok(lines.includes(`- \`${code}\`: ${meaning}`), code);
     }
     assert.equal(lines.length, Object.keys(ERROR_CODES).length + 4);
   });

@@ -1,8 +1,8 @@
 import { stateLayout } from "../../vm/state.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
-import { runChild } from "../child-exit.js";
 import { defineCommand } from "../command.js";
 import { switchFlag } from "../flags.js";
+import { runChild } from "../run-child.js";
 
 export const logsCommand = defineCommand({
   path: ["logs"],

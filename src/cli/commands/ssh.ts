@@ -1,8 +1,8 @@
 import { runningBuilder } from "../../app/running-builder.js";
 import { sshArgs } from "../../vm/supervisor.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
-import { runChild } from "../child-exit.js";
 import { defineCommand } from "../command.js";
+import { runChild } from "../run-child.js";
 
 export const sshCommand = defineCommand({
   path: ["ssh"],

@@ -1,11 +1,9 @@
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../../config/config.js";
 import type { Paths } from "../../config/paths.js";
 import { isLinuxBuilderError } from "../../errors.js";
 import { guestCas, hostCaDeps } from "../../host/ca-certificates.js";
 import {
-  type AccelFacts,
   type Check,
   type CheckBuildFacts,
   checkAccel,
@@ -14,29 +12,15 @@ import {
   checkCaCertificates,
   checkHost,
   checkInstalledKey,
-  checkNix,
   checkPort,
   checkQemu,
   checkStateKeys,
-  checkTrustedUser,
   diagnoseBuildFailure,
-  machinesMention,
-  type NixRoute,
-  nixRoute,
-  parseNixConfig,
-  parseNixVersion,
-  settingList,
-  trustedVia,
 } from "../../host/doctor.js";
 import { type Host, isRoot } from "../../host/host.js";
 import {
-  buildersText,
-  currentUser,
   fileFacts,
   guestKernel,
-  hvSupport,
-  nixConfigJson,
-  nixRouteFacts,
   portListeners,
   probeHostSystem,
   probePort,
@@ -46,13 +30,14 @@ import {
 } from "../../host/host-probe.js";
 import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR, installedPaths } from "../../host/install-plan.js";
 import { ARCHITECTURES } from "../../image/guest/profile.js";
-import { ImageStore } from "../../image/store.js";
-import { chooseAccel } from "../../vm/accel.js";
 import { hostForwardAddress, hostPlatformOf } from "../../vm/qemu-argv.js";
-import { type StateLayout, stateLayout } from "../../vm/state.js";
+import { stateLayout } from "../../vm/state.js";
 import { isReady, readInstance, runningPid } from "../../vm/supervisor.js";
 
+import { accelFacts } from "./accel-facts.js";
+import { configCheck } from "./config-check.js";
 import { daemonSideChecks, SYSTEM_SSH_CONFIG } from "./daemon-side-checks.js";
+import { nixChecks } from "./nix-checks.js";
 
 export interface DoctorOptions {
   readonly host: Host;
@@ -66,132 +51,6 @@ export interface DoctorOptions {
   readonly build: boolean;
   /** Before a check that takes seconds (a KVM probe boot, a build). */
   readonly progress: (message: string) => void;
-}
-
-/** The settings, or the check that says why they cannot be read (the rest needs them). */
-async function configCheck(
-  paths: Paths,
-  loadConfig: () => Promise<Config>,
-): Promise<{ config?: Config; check: Check }> {
-  try {
-    const config = await loadConfig();
-    const file = await readOptional(paths.config);
-    return {
-      config,
-      check: {
-        name: "config",
-        status: "ok",
-        detail: file === undefined ? `defaults (no ${paths.config})` : paths.config,
-      },
-    };
-  } catch (error) {
-    if (!isLinuxBuilderError(error)) throw error;
-    return {
-      check: {
-        name: "config",
-        status: "fail",
-        detail: error.message,
-        ...(error.hint === undefined ? {} : { fix: error.hint }),
-      },
-    };
-  }
-}
-
-async function nixChecks(
-  nixConfDir: string,
-  options: DoctorOptions,
-  alias: string,
-): Promise<{
-  checks: Check[];
-  route: NixRoute;
-  daemonBuilder: boolean;
-  trusted: boolean;
-  version: number[] | undefined;
-}> {
-  const nixVersionResult = await runTool("nix", ["--version"]);
-  const nix = checkNix(nixVersionResult);
-  const config = await nixConfigJson(
-    options.nixConfDir ?? options.host.env.NIX_CONF_DIR ?? DEFAULT_NIX_CONF_DIR,
-  );
-  let builders: unknown;
-  let trustedUsers: string[] = [];
-  if (config.kind === "ran") {
-    try {
-      const settings = parseNixConfig(config.stdout);
-      builders = settings.get("builders");
-      trustedUsers = settingList(settings.get("trusted-users"));
-    } catch {
-      // checkTrustedUser reports the unreadable settings.
-    }
-  }
-  // Nix's default is @<conf dir>/machines; install adds our line there.
-  const daemonBuilder = machinesMention(
-    await buildersText(builders ?? `@${join(nixConfDir, "machines")}`),
-    alias,
-  );
-  const route = nixRoute(await nixRouteFacts());
-  const user = await currentUser();
-  const trusted = checkTrustedUser({
-    user,
-    config,
-    route,
-    daemonBuilder,
-    nixConf: join(nixConfDir, "nix.conf"),
-    restartDaemon:
-      options.host.kind === "darwin"
-        ? "sudo launchctl kickstart -k system/org.nixos.nix-daemon"
-        : "sudo systemctl restart nix-daemon",
-  });
-  return {
-    checks: [nix, trusted],
-    route,
-    daemonBuilder,
-    trusted: trustedVia(user, trustedUsers) !== undefined,
-    version: nixVersionResult.kind === "ran" ? parseNixVersion(nixVersionResult.stdout) : undefined,
-  };
-}
-
-async function accelFacts(
-  paths: Paths,
-  config: Config,
-  layout: StateLayout,
-  qemu: Check,
-): Promise<AccelFacts> {
-  if (qemu.status === "fail") {
-    // A probe without QEMU would fail, and be remembered as "KVM does not work".
-    return { kind: "skipped", reason: "not checked: QEMU is missing" };
-  }
-  const store = new ImageStore(paths.images);
-  const id = await store.currentId(config.arch);
-  const image = id === undefined ? undefined : await store.get(id).catch(() => undefined);
-  if (image === undefined) {
-    return {
-      kind: "skipped",
-      reason: `no ${config.arch} image yet, whose kernel the probe boots`,
-      fix: "Run `linux-builder image build` (`linux-builder start` also makes one).",
-    };
-  }
-  try {
-    // chooseAccel remembers its probe in the state dir, as `start` does.
-    await mkdir(layout.dir, { recursive: true, mode: 0o700 });
-    const auto = await chooseAccel({
-      requested: "auto",
-      arch: config.arch,
-      qemu: ARCHITECTURES[config.arch].qemu,
-      kernel: join(image.directory, "kernel"),
-      kernelId: image.manifest.id,
-      cacheFile: join(layout.dir, "accel.json"),
-    });
-    const hv = await hvSupport();
-    return {
-      kind: "chosen",
-      requested: config.accel,
-      auto: auto.warning === undefined ? { accel: auto.accel } : { accel: auto.accel, warning: auto.warning },
-      ...(hv === undefined ? {} : { hvSupport: hv }),
-    };
-  } catch (error) {
-    return { kind: "skipped", reason: `cannot probe: ${(error as Error).message}` };
-  }
 }
 
 /** Every check, in order; those that need the settings stop at a config that cannot be read. */

@@ -14,7 +14,7 @@ import {
 import { buildersText, currentUser, nixConfigJson, nixRouteFacts, runTool } from "../../host/host-probe.js";
 import { DEFAULT_NIX_CONF_DIR } from "../../host/install-plan.js";
 
-import type { DoctorOptions } from "./run-checks.js";
+import type { DoctorOptions } from "./doctor-options.js";
 /** Nix itself, and whether it trusts this user; what the rest needs to know of how it builds. */
 export async function nixChecks(
   nixConfDir: string,

@@ -1,6 +1,4 @@
 import { join } from "node:path";
-import type { Config } from "../../config/config.js";
-import type { Paths } from "../../config/paths.js";
 import { isLinuxBuilderError } from "../../errors.js";
 import { guestCas, hostCaDeps } from "../../host/ca-certificates.js";
 import {
@@ -17,7 +15,7 @@ import {
   checkStateKeys,
   diagnoseBuildFailure,
 } from "../../host/doctor.js";
-import { type Host, isRoot } from "../../host/host.js";
+import { isRoot } from "../../host/host.js";
 import {
   fileFacts,
   guestKernel,
@@ -37,21 +35,8 @@ import { isReady, readInstance, runningPid } from "../../vm/supervisor.js";
 import { accelFacts } from "./accel-facts.js";
 import { configCheck } from "./config-check.js";
 import { daemonSideChecks, SYSTEM_SSH_CONFIG } from "./daemon-side-checks.js";
+import type { DoctorOptions } from "./doctor-options.js";
 import { nixChecks } from "./nix-checks.js";
-
-export interface DoctorOptions {
-  readonly host: Host;
-  readonly paths: Paths;
-  /** The builder's settings (a failure is the config check's, not the doctor's). */
-  readonly loadConfig: () => Promise<Config>;
-  /** Where `install` put its files; unset: the defaults (and Nix's own NIX_CONF_DIR for its settings). */
-  readonly nixConfDir: string | undefined;
-  readonly sshConfigDir: string | undefined;
-  /** Whether to build a trivial derivation through the builder. */
-  readonly build: boolean;
-  /** Before a check that takes seconds (a KVM probe boot, a build). */
-  readonly progress: (message: string) => void;
-}
 
 /** Every check, in order; those that need the settings stop at a config that cannot be read. */
 export async function runChecks(options: DoctorOptions): Promise<Check[]> {

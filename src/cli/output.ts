@@ -1,10 +1,16 @@
 import cliProgress from "cli-progress";
+import type { EnsureImageIo } from "../app/ensure-image.js";
+import type { Host } from "../host/host.js";
 import type { ComposeReporter } from "../image/compose/reporter.js";
 
 /** Human-facing output: progress and logs on stderr (data goes to stdout), bars only on a terminal. */
-export function stderrIsTty(): boolean {
-  return process.stderr.isTTY === true && process.env.TERM !== "dumb";
+export function stderrIsTty(env: Host["env"]): boolean {
+  return process.stderr.isTTY === true && env.TERM !== "dumb";
 }
+
+export const say = (line: string) => process.stderr.write(`${line}\n`);
+
+export const warn = (message: string) => process.stderr.write(`linux-builder: warning: ${message}\n`);
 
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB"];
@@ -17,7 +23,7 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-export function consoleReporter(options: { quiet: boolean }): ComposeReporter {
+export function consoleReporter(options: { quiet: boolean; env: Host["env"] }): ComposeReporter {
   if (options.quiet) {
     return { step() {}, downloadStart() {}, downloadProgress() {}, downloadEnd() {} };
   }
@@ -31,7 +37,7 @@ export function consoleReporter(options: { quiet: boolean }): ComposeReporter {
       process.stderr.write(
         `Fetching ${files} packages (${formatBytes(totalBytes)}, verified against the signed index)\n`,
       );
-      if (!stderrIsTty()) return;
+      if (!stderrIsTty(options.env)) return;
       bar = new cliProgress.SingleBar(
         {
           stream: process.stderr,
@@ -51,4 +57,9 @@ export function consoleReporter(options: { quiet: boolean }): ComposeReporter {
       bar?.stop();
     },
   };
+}
+
+/** How an image being composed on the way (start, run) talks: progress, and why it is composed. */
+export function imageIo(env: Host["env"]): EnsureImageIo {
+  return { reporter: consoleReporter({ quiet: false, env }), say, warn };
 }

@@ -1,14 +1,13 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { LinuxBuilderError } from "../errors.js";
+import type { Host } from "../host/host.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../image/guest/profile.js";
 import { parseJson } from "../json.js";
 import { DEFAULT_BUILDER_PORT } from "../nix/builders.js";
 
-/** What the host looks like, for the defaults that depend on it. */
-export interface HostFacts {
-  readonly cpus: number;
-  readonly memoryMiB: number;
+/** What the host looks like, for the defaults that depend on it: the Host's CPUs and memory, the guest it runs natively. */
+export interface HostFacts extends Pick<Host, "cpus" | "memoryMiB"> {
   readonly arch: Arch;
   /** The platform's state directory (see paths.ts). */
   readonly stateDir: string;

@@ -1,4 +1,4 @@
-import { cpus, homedir, totalmem } from "node:os";
+import { cpus, homedir, totalmem, userInfo } from "node:os";
 import type { Arch } from "../image/guest/profile.js";
 
 /**
@@ -17,6 +17,8 @@ export interface Host {
   readonly cpuName: string;
   /** The real user id; -1 where there are none. */
   readonly uid: number;
+  /** The user's login name, as Nix's trusted-users names users. */
+  readonly user: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cpus: number;
   readonly memoryMiB: number;
@@ -46,6 +48,7 @@ export function currentHost(): Host {
     arch: archOf(process.arch),
     cpuName: process.arch,
     uid: process.getuid?.() ?? -1,
+    user: userInfo().username,
     env: process.env,
     cpus: cpus().length,
     memoryMiB: Math.floor(totalmem() / 1024 / 1024),

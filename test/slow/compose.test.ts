@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { ensureImage } from "../../src/cli/vm.js";
+import { ensureImage } from "../../src/app/ensure-image.js";
+import { imageIo } from "../../src/cli/output.js";
 import { defaultConfig } from "../../src/config/config.js";
 import { composeImage } from "../../src/image/compose/compose-image.js";
 import { imageInputs } from "../../src/image/compose/image-inputs.js";
@@ -101,11 +102,12 @@ describe("composing the amd64 image (slow, network)", () => {
 
     const config = defaultConfig({ cpus: 2, memoryMiB: 4096, arch: "amd64", stateDir: "/unused" });
     const paths = { cache: cacheDir, images: imagesDir, state: "/unused", config: "/unused" };
-    const image = await ensureImage(paths, config);
+    const io = imageIo(process.env);
+    const image = await ensureImage(paths, config, io);
     assert.equal(image.manifest.inputs, await imageInputs(lock));
     assert.equal(image.manifest.id, reference.manifest.id, "the same lock and guest files: the same image");
     // Up to date now: the next start takes it as it is.
-    assert.equal((await ensureImage(paths, config)).manifest.inputs, image.manifest.inputs);
+    assert.equal((await ensureImage(paths, config, io)).manifest.inputs, image.manifest.inputs);
   });
 
   test("`image build` prints where the image is and how big; `image info` shows its packages", {

@@ -1,7 +1,6 @@
 /** The host Nix as doctor asks it: its settings, how it reaches the store, and who the user is to it. */
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
-import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { Host } from "../host.js";
 import { runTool, type ToolResult } from "../tool.js";
@@ -16,12 +15,13 @@ export async function nixConfigJson(host: Pick<Host, "env">, nixConfDir: string)
   return runTool("nix", [...NIX, "show-config", "--json"], { env });
 }
 
-export async function currentUser(): Promise<{ name: string; uid: number; groups: string[] }> {
-  const info = userInfo();
+export async function currentUser(
+  host: Pick<Host, "user" | "uid">,
+): Promise<{ name: string; uid: number; groups: string[] }> {
   const groups = await runTool("id", ["-Gn"]);
   return {
-    name: info.username,
-    uid: info.uid,
+    name: host.user,
+    uid: host.uid,
     groups: groups.kind === "ran" ? groups.stdout.trim().split(/\s+/) : [],
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { machinesLine, sshConfigBlock } from "../../src/nix/builders.js";
+import { machinesLine, sshConfigBlock } from "../../../src/nix/builders.js";
 
 const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJBWcxb/Blaqt1auOtE+F8QUWrUotiC5qBJ+UuEWdVCb root@nixos";
 

@@ -10,9 +10,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { applyWithSudo, parsePlan, sudoCommand } from "../../src/cli/install.js";
-import { LinuxBuilderError } from "../../src/errors.js";
-import type { Plan } from "../../src/host/plan.js";
+import { applyWithSudo, sudoCommand } from "../../../../src/app/apply-host-plan.js";
+import { parsePlan } from "../../../../src/app/parse-plan.js";
+import { LinuxBuilderError } from "../../../../src/errors.js";
+import type { Plan } from "../../../../src/host/plan.js";
 
 const run = promisify(execFile);
 

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { blockIds, hasBlock, hasDamagedBlock, withBlock, withoutBlock } from "../../src/nix/managed-block.js";
+import {
+  blockIds,
+  hasBlock,
+  hasDamagedBlock,
+  withBlock,
+  withoutBlock,
+} from "../../../src/nix/managed-block.js";
 
 const comment = "managed";
 

@@ -5,8 +5,8 @@ import {
   decodePinnedKey,
   parseMachineEntry,
   parseMachines,
-} from "../../src/nix/machines-file.js";
-import { parseNixConf } from "../../src/nix/nix-conf.js";
+} from "../../../src/nix/machines-file.js";
+import { parseNixConf } from "../../../src/nix/nix-conf.js";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF/8g55zYl7I9cbjaqVXxE8XcD2wUsZQaVIu5s9ozlHr";
 const PIN = Buffer.from(HOST_KEY).toString("base64");

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { buildProgram, COMMANDS, main } from "../../../src/cli/main.js";
+import type { Host } from "../../../src/host/host.js";
 
 const run = promisify(execFile);
 
@@ -142,5 +144,51 @@ describe("the CLI's errors are clear and carry no stack trace", () => {
     const { code, stderr } = await cli("image", "list");
     assert.equal(code, 0);
     assert.match(stderr, /No images in .* Compose one with: linux-builder image build/);
+  });
+});
+
+describe("every command", () => {
+  const host: Host = {
+    kind: "linux",
+    os: "linux",
+    arch: "amd64",
+    cpuName: "x64",
+    uid: 1000,
+    user: "u",
+    env: {},
+    cpus: 2,
+    memoryMiB: 4096,
+    home: "/home/u",
+    cwd: "/",
+  };
+  const context = {
+    host,
+    paths: { cache: "/c", images: "/i", state: "/s", config: "/c.json" },
+    self: { node: "node", script: "linux-builder" },
+  };
+
+  test("registers, its flags where commander puts them, and is listed in --help unless hidden", () => {
+    const program = buildProgram(context, () => undefined);
+    const help = program.helpInformation();
+    for (const command of COMMANDS) {
+      const top = command.path[0];
+      assert.equal(new RegExp(`^  ${top}\\b`, "m").test(help), command.hidden !== true, top);
+    }
+  });
+
+  test("is in the README's command lists", async () => {
+    const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+    for (const command of COMMANDS.filter((c) => c.hidden !== true)) {
+      assert.match(
+        readme,
+        new RegExp(`^linux-builder ${command.path.join(" ")}\\b`, "m"),
+        command.path.join(" "),
+      );
+    }
+  });
+
+  test("returns its exit status through main: a usage error is 2, --help 0", async () => {
+    assert.equal(await main(["frobnicate"], host), 2);
+    assert.equal(await main(["image", "prune", "--help"], host), 0);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defaultConfig, mergeConfig, parseConfigFile, parseConfigLayer } from "../../src/config/config.js";
+import { defaultConfig, mergeConfig, parseConfigFile, parseConfigLayer } from "../../../src/config/config.js";
 
 const host = { cpus: 8, memoryMiB: 16384, arch: "arm64" as const, stateDir: "/state" };
 

@@ -1,0 +1,58 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Config } from "../../config/config.js";
+import type { Paths } from "../../config/paths.js";
+import type { Check } from "../../host/doctor/check.js";
+import type { AccelFacts } from "../../host/doctor/qemu.js";
+import type { Host } from "../../host/host.js";
+import { hostIo } from "../../host/platform/io.js";
+import { platformOf } from "../../host/platform/platform.js";
+import { ARCHITECTURES } from "../../image/guest/profile.js";
+import { ImageStore } from "../../image/store.js";
+import { chooseAccel } from "../../vm/qemu/accel.js";
+import type { StateLayout } from "../../vm/state.js";
+
+/** Which accelerator `start` would choose (probing it, as start does) and why. */
+export async function accelFacts(
+  host: Host,
+  paths: Paths,
+  config: Config,
+  layout: StateLayout,
+  qemu: Check,
+): Promise<AccelFacts> {
+  if (qemu.status === "fail") {
+    // A probe without QEMU would fail, and be remembered as "KVM does not work".
+    return { kind: "skipped", reason: "not checked: QEMU is missing" };
+  }
+  const store = new ImageStore(paths.images);
+  const id = await store.currentId(config.arch);
+  const image = id === undefined ? undefined : await store.get(id).catch(() => undefined);
+  if (image === undefined) {
+    return {
+      kind: "skipped",
+      reason: `no ${config.arch} image yet, whose kernel the probe boots`,
+      fix: "Run `linux-builder image build` (`linux-builder start` also makes one).",
+    };
+  }
+  try {
+    // chooseAccel remembers its probe in the state dir, as `start` does.
+    await mkdir(layout.dir, { recursive: true, mode: 0o700 });
+    const auto = await chooseAccel(host, {
+      requested: "auto",
+      arch: config.arch,
+      qemu: ARCHITECTURES[config.arch].qemu,
+      kernel: join(image.directory, "kernel"),
+      kernelId: image.manifest.id,
+      cacheFile: join(layout.dir, "accel.json"),
+    });
+    const hv = await platformOf(host.kind).hypervisorSupport(hostIo);
+    return {
+      kind: "chosen",
+      requested: config.accel,
+      auto: auto.warning === undefined ? { accel: auto.accel } : { accel: auto.accel, warning: auto.warning },
+      ...(hv === undefined ? {} : { hvSupport: hv }),
+    };
+  } catch (error) {
+    return { kind: "skipped", reason: `cannot probe: ${(error as Error).message}` };
+  }
+}

@@ -1,0 +1,62 @@
+import type { Config } from "../config/config.js";
+import type { Paths } from "../config/paths.js";
+import { composeImage } from "../image/compose/compose-image.js";
+import { imageInputs } from "../image/compose/image-inputs.js";
+import type { ComposeReporter } from "../image/compose/reporter.js";
+import { GUEST_ROOT_PACKAGES } from "../image/guest/profile.js";
+import type { Lock } from "../image/lock.js";
+import { ImageStore, type StoredImage } from "../image/store.js";
+
+export interface EnsureImageIo {
+  readonly reporter: ComposeReporter;
+  /** A line for the user: why an image is being composed. */
+  readonly say: (line: string) => void;
+  readonly warn: (message: string) => void;
+}
+
+/**
+ * The current image for the architecture, composed (with progress) when there is none. An image
+ * composed by another version of linux-builder (its guest files or format differ) is composed again
+ * from its own lock: the same packages, verified by hash, offline when they are in the cache.
+ */
+export async function ensureImage(paths: Paths, config: Config, io: EnsureImageIo): Promise<StoredImage> {
+  const store = new ImageStore(paths.images);
+  const id = await store.currentId(config.arch);
+  const compose = (lock?: Lock) =>
+    composeImage({
+      arch: config.arch,
+      suite: config.suite,
+      mirror: config.mirror,
+      extraPackages: [],
+      checkValidUntil: true,
+      force: false,
+      cacheDir: paths.cache,
+      imagesDir: paths.images,
+      reporter: io.reporter,
+      ...(lock === undefined ? {} : { lock }),
+    });
+  if (id !== undefined) {
+    const image = await store.get(id).catch(() => undefined);
+    if (image !== undefined && (await store.looksIntact(image))) {
+      const lock = await store.readLock(image).catch(() => undefined);
+      if (lock === undefined || image.manifest.inputs === (await imageInputs(lock))) return image;
+      // Its own lock, unless this version's guest needs packages that lock never had: then the
+      // closure is resolved again from the mirror's signed index.
+      const sameRoots = GUEST_ROOT_PACKAGES.every((name) => lock.roots.includes(name));
+      io.say(
+        `The ${config.arch} image ${image.manifest.id} was composed by another version of linux-builder: composing it again ${sameRoots ? "from its lock (the same packages)" : "(this version's guest has other packages)"}; \`linux-builder image prune\` removes the old one.`,
+      );
+      try {
+        return await compose(sameRoots ? lock : undefined);
+      } catch (error) {
+        // The old image still boots: better than no builder (offline with a pruned cache, say).
+        io.warn(
+          `cannot compose the image again (${error instanceof Error ? error.message : String(error)}): starting ${image.manifest.id} as it is`,
+        );
+        return image;
+      }
+    }
+  }
+  io.say(`No ${config.arch} image yet: composing one.`);
+  return compose();
+}

@@ -1,0 +1,25 @@
+import type { Config } from "../config/config.js";
+import { LinuxBuilderError } from "../errors.js";
+import type { Host } from "../host/host.js";
+import { readInstance } from "../vm/instance.js";
+import { runningPid } from "../vm/lifecycle/pidfile.js";
+import type { StateLayout } from "../vm/state.js";
+import { builderVm } from "./builder-vm.js";
+
+/**
+ * The running builder's state and the port ssh reaches it on; not running is an error whose `hint`
+ * the caller words (what to start depends on what it wanted).
+ */
+export async function runningBuilder(
+  host: Host,
+  config: Config,
+  hint: string,
+): Promise<{ layout: StateLayout; port: number }> {
+  const { layout, backend } = builderVm(host, config.stateDir);
+  if ((await runningPid(layout, backend)) === undefined) {
+    throw new LinuxBuilderError("vm.stopped", "The builder is not running", { hint });
+  }
+  // instance.json unreadable: the configured port, as status does.
+  const port = (await readInstance(layout))?.port ?? config.port;
+  return { layout, port };
+}

@@ -1,0 +1,77 @@
+import { startBuilder } from "../../app/start-builder.js";
+import type { Config } from "../../config/config.js";
+import { LinuxBuilderError } from "../../errors.js";
+import type { StartBooted } from "../../vm/lifecycle/start.js";
+import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
+import { type CommandContext, defineCommand } from "../command.js";
+import { defaultedFlag, negatedSwitch, wholeNumber } from "../flags.js";
+import { imageIo, say, warn } from "../output.js";
+
+export const startCommand = defineCommand({
+  path: ["start"],
+  description: "start the builder VM in the background and wait until it is ready",
+  flags: {
+    ...BUILDER_FLAGS,
+    wait: negatedSwitch("--no-wait", "return once QEMU runs, without waiting for the builder to be ready"),
+    timeout: defaultedFlag("--timeout <seconds>", "how long to wait for ready", "600"),
+  },
+  async run(context, flags) {
+    const config = await loadBuilderConfig(context, flags);
+    await startAndSay(context, config, {
+      wait: flags.wait,
+      timeoutSeconds: wholeNumber(flags.timeout, "--timeout") ?? 600,
+    });
+    return 0;
+  },
+});
+
+/**
+ * Starts the builder and says how it went; not ready in time is an error. Ctrl-C cancels the start
+ * (main turns vm.cancelled into exit status 130).
+ */
+export async function startAndSay(
+  context: CommandContext,
+  config: Config,
+  options: { readonly wait: boolean; readonly timeoutSeconds: number },
+): Promise<void> {
+  const cancel = new AbortController();
+  const onInterrupt = () => cancel.abort();
+  process.once("SIGINT", onInterrupt);
+  const result = await startBuilder(context.host, context.paths, config, {
+    waitReady: options.wait,
+    readyTimeoutMs: options.timeoutSeconds * 1000,
+    signal: cancel.signal,
+    imageIo: imageIo(context.host.env),
+    onWarning: warn,
+    onRetry: warn,
+    onBoot: () =>
+      say(
+        `Starting the ${config.arch} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB) on 127.0.0.1:${config.port}`,
+      ),
+    onWait: (owner) => say(`Another linux-builder (pid ${owner}) is starting the builder: waiting for it.`),
+  }).finally(() => process.removeListener("SIGINT", onInterrupt));
+  const pid = result.kind === "booted" ? result.instance.pid : result.pid;
+  if (result.kind === "running" && !options.wait) {
+    say(`The builder is already running (pid ${pid}); not waiting for it to be ready.`);
+  } else if (result.kind === "running" && result.ready) {
+    // Waiting for it is worth a word; a quick look is not.
+    const waited = result.waitedSeconds >= 1 ? `; waited ${result.waitedSeconds.toFixed(1)} s for it` : "";
+    say(`The builder is already running and ready (pid ${pid}${waited}).`);
+  } else if (result.kind === "booted" && !options.wait) {
+    say(`Started (pid ${pid}, ${result.instance.accel}); not waiting for it to be ready.`);
+  } else if (result.kind === "booted" && result.ready) {
+    say(
+      `Ready in ${result.readySeconds?.toFixed(1)} s (pid ${pid}, ${result.instance.accel}${phaseText(result.phases)}). \`linux-builder ssh\` logs in.`,
+    );
+  } else {
+    throw new LinuxBuilderError("vm.not-ready", `The builder (pid ${pid}) is running but not ready in time`, {
+      hint: "`linux-builder logs` shows the console; `linux-builder status` checks again.",
+    });
+  }
+}
+
+/** "; QEMU up at 0.1 s, sshd up at 2.9 s, Nix store answered at 3.4 s" */
+function phaseText(phases: StartBooted["phases"]): string {
+  if (phases === undefined) return "";
+  return `; QEMU up at ${phases.qemu.toFixed(1)} s, sshd up at ${phases.guest.toFixed(1)} s, Nix store answered at ${phases.store.toFixed(1)} s`;
+}

@@ -1,0 +1,9 @@
+import { uninstallPlan } from "../../app/host-plans.js";
+import { hostPlanCommand } from "../host-plan-command.js";
+
+export const uninstallCommand = hostPlanCommand({
+  name: "uninstall",
+  description: "undo `install` exactly, restoring every file",
+  plan: uninstallPlan,
+  done: "Uninstalled: the host's files are as they were before `linux-builder install`.",
+});

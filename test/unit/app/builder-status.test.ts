@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { builderStatus } from "../../../src/app/builder-status.js";
+import { consoleTarget } from "../../../src/app/console-target.js";
+import { runningBuilder } from "../../../src/app/running-builder.js";
+import { defaultConfig } from "../../../src/config/config.js";
+import { LinuxBuilderError } from "../../../src/errors.js";
+import { currentHost } from "../../../src/host/host.js";
+
+describe("a builder that is not running", () => {
+  const host = currentHost();
+  let stateDir: string;
+  const config = () => ({
+    ...defaultConfig({ cpus: 2, memoryMiB: 4096, arch: "arm64", stateDir }),
+    port: 31099,
+  });
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "lb-status-"));
+  });
+  after(async () => {
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  test("status: stopped, the configured port and architecture, no disk yet", async () => {
+    const { report, instance } = await builderStatus(host, config());
+    assert.equal(instance, undefined);
+    assert.deepEqual(report, {
+      running: false,
+      pid: null,
+      ready: false,
+      accel: null,
+      port: 31099,
+      arch: "arm64",
+      uptimeSeconds: null,
+      image: null,
+      caCertificates: null,
+      disk: null,
+      stateDir,
+      consoleLog: join(stateDir, "console.log"),
+    });
+  });
+
+  test("ssh and gc refuse it with the caller's hint; console with its own", async () => {
+    await assert.rejects(
+      runningBuilder(host, config(), "Start it: linux-builder start"),
+      (error: unknown) =>
+        error instanceof LinuxBuilderError &&
+        error.code === "vm.stopped" &&
+        error.message === "The builder is not running" &&
+        error.hint === "Start it: linux-builder start",
+    );
+    await assert.rejects(
+      consoleTarget(host, config()),
+      (error: unknown) =>
+        error instanceof LinuxBuilderError &&
+        error.code === "vm.stopped" &&
+        /linux-builder run/.test(error.hint ?? ""),
+    );
+  });
+});

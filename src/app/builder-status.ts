@@ -26,7 +26,8 @@ export interface StatusReport {
 export async function builderStatus(
   host: Host,
   config: Config,
-  now: number = Date.now(),
+  /** The time uptime is counted to (tests fix it); by default, once the builder was asked. */
+  now?: number,
 ): Promise<{ report: StatusReport; instance: InstanceInfo | undefined }> {
   const { layout, backend } = builderVm(host, config.stateDir);
   const pid = await runningPid(layout, backend);
@@ -45,7 +46,10 @@ export async function builderStatus(
     accel: instance?.accel ?? null,
     port: instance?.port ?? config.port,
     arch: instance?.arch ?? config.arch,
-    uptimeSeconds: instance === undefined ? null : Math.round((now - Date.parse(instance.startedAt)) / 1000),
+    uptimeSeconds:
+      instance === undefined
+        ? null
+        : Math.round(((now ?? Date.now()) - Date.parse(instance.startedAt)) / 1000),
     image: instance?.imageId ?? null,
     caCertificates: instance?.caCertificates ?? null,
     disk: disk === undefined ? null : { usedBytes: disk.allocated, sizeBytes: disk.size },

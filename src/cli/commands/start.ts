@@ -27,7 +27,9 @@ export const startCommand = defineCommand({
 
 /**
  * Starts the builder and says how it went; not ready in time is an error. Ctrl-C cancels the start
- * (main turns vm.cancelled into exit status 130).
+ * once it boots the VM: the VM is stopped and main turns vm.cancelled into exit status 130. Before
+ * that (waiting for another start, composing the image) nothing needs undoing, and Ctrl-C ends the
+ * process at once, as it always did.
  */
 export async function startAndSay(
   context: CommandContext,
@@ -35,8 +37,14 @@ export async function startAndSay(
   options: { readonly wait: boolean; readonly timeoutSeconds: number },
 ): Promise<void> {
   const cancel = new AbortController();
-  const onInterrupt = () => cancel.abort();
-  process.once("SIGINT", onInterrupt);
+  let booting = false;
+  // A second Ctrl-C ends the process whatever it is doing.
+  const onInterrupt = () => {
+    process.removeListener("SIGINT", onInterrupt);
+    if (booting) cancel.abort();
+    else process.kill(process.pid, "SIGINT");
+  };
+  process.on("SIGINT", onInterrupt);
   const result = await startBuilder(context.host, context.paths, config, {
     waitReady: options.wait,
     readyTimeoutMs: options.timeoutSeconds * 1000,
@@ -44,10 +52,12 @@ export async function startAndSay(
     imageIo: imageIo(context.host.env),
     onWarning: warn,
     onRetry: warn,
-    onBoot: () =>
+    onBoot: () => {
+      booting = true;
       say(
         `Starting the ${config.arch} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB) on 127.0.0.1:${config.port}`,
-      ),
+      );
+    },
     onWait: (owner) => say(`Another linux-builder (pid ${owner}) is starting the builder: waiting for it.`),
   }).finally(() => process.removeListener("SIGINT", onInterrupt));
   const pid = result.kind === "booted" ? result.instance.pid : result.pid;

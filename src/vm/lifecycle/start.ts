@@ -192,7 +192,12 @@ async function bootDetached(
     );
   }
   const instance = await recordInstance(options, boot, pid, false, logOffset);
-  if (!options.waitReady) return { kind: "booted", instance, ready: false };
+  if (!options.waitReady) {
+    // Cancelled while the VM launched: it is not left behind.
+    if (options.signal?.aborted) await stopVm(layout, backend, 0, deps);
+    throwIfCancelled(options.signal, "the builder was stopped as it started");
+    return { kind: "booted", instance, ready: false };
+  }
   try {
     return await waitForBoot(options, instance, logOffset, started);
   } catch (error) {

@@ -39,8 +39,12 @@ export async function stopVm(
   // A guest whose boot failed waits in a rescue shell that no power button reaches: the VM is
   // ended at once instead of after the deadline.
   const failed = (await bootFailure(layout)) !== undefined;
-  if (!failed && (await backend.requestStop()) && (await gone(deadlineMs))) outcome = "powered-off";
-  else if ((await backend.forceStop()) && (await gone(5_000))) outcome = failed ? "quit-failed-boot" : "quit";
+  // A request that did not reach the VM (its control socket does not answer) means the force stop
+  // would not reach it either: straight to the signals.
+  const requested = !failed && (await backend.requestStop());
+  if (requested && (await gone(deadlineMs))) outcome = "powered-off";
+  else if ((failed || requested) && (await backend.forceStop()) && (await gone(5_000)))
+    outcome = failed ? "quit-failed-boot" : "quit";
   if (outcome === undefined) {
     deps.kill(pid, "SIGTERM");
     if (await gone(5_000)) outcome = "terminated";

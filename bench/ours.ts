@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { reachedReady, uptimeAt } from "../src/guest/console-lines.js";
 import { readConsoleSince } from "../src/guest/console-log.js";
 import { ImageStore, type StoredImage } from "../src/image/store.js";
 import { builderNames } from "../src/nix/builders.js";
@@ -133,15 +134,15 @@ export class OurBuilder {
     // `start` can return before the guest prints READY (the host asks the store as soon as sshd
     // listens): give it a moment, outside the time measured.
     let printed = await readConsoleSince(consoleLog, offset);
-    for (let i = 0; i < 50 && result.code === 0 && !printed.includes("linux-builder: READY at"); i++) {
+    for (let i = 0; i < 50 && result.code === 0 && !reachedReady(printed); i++) {
       await sleep(100);
       printed = await readConsoleSince(consoleLog, offset);
     }
     const uptimes: Record<string, number> = {};
-    const stage2 = /linux-builder: stage 2 at ([0-9.]+)s/.exec(printed);
-    const ready = /linux-builder: READY at ([0-9.]+)s/.exec(printed);
-    if (stage2) uptimes.stage2 = Number(stage2[1]);
-    if (ready) uptimes.ready = Number(ready[1]);
+    const stage2 = uptimeAt(printed, "stage2");
+    const ready = uptimeAt(printed, "ready");
+    if (stage2 !== undefined) uptimes.stage2 = stage2;
+    if (ready !== undefined) uptimes.ready = ready;
     if (result.code !== 0) {
       return {
         ok: false,

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { LinuxBuilderError } from "../../errors.js";
-import { kernelCrash } from "../../guest/console-lines.js";
+import { kernelCrash, reachedReady } from "../../guest/console-lines.js";
 import { consoleOffset, readConsoleSince } from "../../guest/console-log.js";
 import type { StateLayout } from "../state.js";
 import { hostDeps } from "./deps.js";
@@ -54,7 +54,7 @@ function crashedWhileBooting(result: RunResult): boolean {
     result.code === 0 &&
     result.seconds < 60 &&
     kernelCrash(result.consoleTail) !== undefined &&
-    !/linux-builder: READY/.test(result.consoleTail)
+    !reachedReady(result.consoleTail)
   );
 }
 

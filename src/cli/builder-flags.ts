@@ -1,5 +1,5 @@
 import { loadConfig } from "../app/load-config.js";
-import { type Config, type ConfigFile, parseConfigLayer } from "../config/config.js";
+import { ACCEL_SETTINGS, type Config, type ConfigFile, parseConfigLayer } from "../config/config.js";
 import type { CommandContext } from "./command.js";
 import { choiceFlag, type FlagValues, valueFlag, wholeNumber } from "./flags.js";
 
@@ -11,7 +11,7 @@ export const BUILDER_FLAGS = {
   disk: valueFlag("--disk <GiB>", "size of the /nix disk in GiB (grown when raised, never shrunk)"),
   port: valueFlag("--port <port>", "host port for the builder's ssh, on 127.0.0.1 (default 31022)"),
   stateDir: valueFlag("--state-dir <dir>", "where this builder keeps its disk, keys and logs"),
-  accel: choiceFlag("--accel <accel>", "accelerator", ["auto", "kvm", "hvf", "tcg"]),
+  accel: choiceFlag("--accel <accel>", "accelerator", ACCEL_SETTINGS),
   maxJobs: valueFlag("--max-jobs <n>", "builds Nix may run on the builder at once"),
 };
 

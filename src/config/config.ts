@@ -5,6 +5,10 @@ import type { Host } from "../host/host.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../image/guest/profile.js";
 import { parseJson } from "../json.js";
 import { DEFAULT_BUILDER_PORT } from "../nix/builders.js";
+import { ACCELERATORS } from "../vm/qemu/argv.js";
+
+/** The accel setting: `auto`, or one of the backend's accelerators. */
+export const ACCEL_SETTINGS = ["auto", ...ACCELERATORS] as const;
 
 /** What the host looks like, for the defaults that depend on it: the Host's CPUs and memory, the guest it runs natively. */
 export interface HostFacts extends Pick<Host, "cpus" | "memoryMiB"> {
@@ -54,7 +58,7 @@ const configSchema = z
       .string()
       .refine((path) => isAbsolute(path), "an absolute path to a PEM file, e.g. /etc/ssl/my-ca.pem")
       .optional(),
-    accel: z.enum(["auto", "kvm", "hvf", "tcg"]),
+    accel: z.enum(ACCEL_SETTINGS),
     suite: z.string().regex(/^[a-z0-9-]+$/, "a Debian suite name"),
     mirror: z.string().url(),
   })

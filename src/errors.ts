@@ -80,6 +80,11 @@ export const ERROR_CODES = {
   "usage.mirror": "--mirror is not an http(s) URL",
   "usage.number": "a flag that takes a whole number was given something else",
   "usage.package": "--extra-packages names something that is not a Debian package name",
+  "service.failed": "the service could not do what was asked (its log says why)",
+  "service.protocol":
+    "the service answered something this linux-builder does not understand (another version)",
+  "service.running": "a `linux-builder serve` owns the builder's port (run cannot boot another)",
+  "service.unresponsive": "the service's control socket did not answer",
   "vm.arch": "the image is for another architecture than the config",
   "vm.attached": "the builder runs attached to `run`'s terminal, which has its console",
   "vm.attached-unsupported": "the VM backend cannot give its console to this terminal (`run`); use `start`",

@@ -59,6 +59,14 @@ const configSchema = z
       .refine((path) => isAbsolute(path), "an absolute path to a PEM file, e.g. /etc/ssl/my-ca.pem")
       .optional(),
     accel: z.enum(ACCEL_SETTINGS),
+    /**
+     * With the service (`serve`): minutes with no connection and no build in the guest before the VM
+     * is powered off (the next connection boots it again); fractions allowed; 0 never.
+     */
+    idleMinutes: z
+      .number()
+      .min(0)
+      .max(7 * 24 * 60),
     suite: z.string().regex(/^[a-z0-9-]+$/, "a Debian suite name"),
     mirror: z.string().url(),
   })
@@ -99,6 +107,8 @@ export function defaultConfig(host: HostFacts): Config {
     extraSubstituters: [],
     extraTrustedPublicKeys: [],
     accel: "auto",
+    // We boot in seconds, so an idle VM need not hold the host's memory and battery for long.
+    idleMinutes: 10,
     suite: DEFAULT_SUITE,
     mirror: DEFAULT_MIRROR,
   };

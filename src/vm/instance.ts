@@ -13,7 +13,10 @@ import type { StateLayout } from "./state.js";
  */
 export const instanceSchema = z.object({
   pid: z.number().int().positive(),
+  /** Where clients reach the guest's sshd: the backend's forward, or the service's front door in front of it. */
   port: z.number().int().min(1).max(65_535),
+  /** With the service (`serve`): the backend's own forward behind the front door, on another port. */
+  forwardPort: z.number().int().min(1).max(65_535).optional(),
   // The backend's accelerators (QEMU's: kvm, hvf, tcg), as records have always held them.
   accel: z.enum(ACCELERATORS),
   arch: z.enum(Object.keys(ARCHITECTURES) as [Arch, ...Arch[]]),

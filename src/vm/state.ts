@@ -23,6 +23,15 @@ export interface StateLayout {
   readonly knownHosts: string;
   /** The guest's Nix daemon socket, forwarded here by the reused ssh connection (see isReady). */
   readonly daemonSocket: string;
+  /** The service's control socket (`linux-builder serve`; see service/control-protocol.ts). */
+  readonly serviceSocket: string;
+  /** The service's own log, which `logs` shows beside the console's. */
+  readonly serviceLog: string;
+  /**
+   * The service's own ssh files: its reused connection goes straight to the backend's forward, so it
+   * must not be the one `linux-builder ssh` reuses (that goes through the front door, and counts).
+   */
+  readonly serviceSshDir: string;
 }
 
 export function stateLayout(dir: string): StateLayout {
@@ -42,6 +51,9 @@ export function stateLayout(dir: string): StateLayout {
     builderPublicKey: join(dir, "keys", "builder_ed25519.pub"),
     knownHosts: join(dir, "known_hosts"),
     daemonSocket: join(dir, "nix.sock"),
+    serviceSocket: join(dir, "serve.sock"),
+    serviceLog: join(dir, "serve.log"),
+    serviceSshDir: join(dir, "serve"),
   };
 }
 

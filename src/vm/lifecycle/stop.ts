@@ -5,13 +5,17 @@ import { bootFailure } from "./boot-failure.js";
 import { hostDeps, type LifecycleDeps } from "./deps.js";
 import { runningPid } from "./pidfile.js";
 
-export type StopOutcome =
-  | "not-running"
-  | "powered-off"
-  | "quit"
-  | "quit-failed-boot"
-  | "terminated"
-  | "killed";
+/** How a stop ended, mildest first. */
+export const STOP_OUTCOMES = [
+  "not-running",
+  "powered-off",
+  "quit",
+  "quit-failed-boot",
+  "terminated",
+  "killed",
+] as const;
+
+export type StopOutcome = (typeof STOP_OUTCOMES)[number];
 
 /**
  * Stops the VM: the backend's stop request (ACPI power-down: the guest stops its daemons and unmounts

@@ -173,7 +173,7 @@ function guestFailed(layout: StateLayout, reason: string): LinuxBuilderError {
 async function bootDetached(
   options: Omit<StartOptions, "image"> & { readonly image: StoredImage },
 ): Promise<StartBooted> {
-  const { config, layout, backend } = options;
+  const { layout, backend } = options;
   const deps = options.deps ?? hostDeps;
   const boot = await prepareBoot(options, "detached");
   const logOffset = await consoleOffset(layout.consoleLog);

@@ -151,12 +151,13 @@ export class Supervisor {
   /** The control socket's `stop`: powers the VM off; open connections are closed; the front door stays. */
   async stop(timeoutMs: number, why = "asked to stop"): Promise<StopResult> {
     if (this.state.kind === "stopping") return this.state.stop;
+    // The connections open now end now, those waiting for a boot too; later ones wait for the stop.
+    this.cancelIdle();
+    for (const connection of [...this.connections]) connection.close();
     if (this.state.kind === "booting") await this.state.boot.catch(() => {});
     // Another stop may have begun while the boot ended (read afresh: the await changed it).
     const now = this.current();
     if (now.kind === "stopping") return now.stop;
-    this.cancelIdle();
-    for (const connection of [...this.connections]) connection.close();
     const pid = this.state.kind === "up" ? ` (pid ${this.state.vm.pid})` : "";
     this.options.log(`stopping the builder${pid}: ${why}`);
     const stop = this.options.control.stop(timeoutMs).then(

@@ -57,5 +57,15 @@ function idleSetting(value: string | undefined) {
       },
     );
   }
-  return parseConfigLayer({ idleMinutes: Number(value) }, "--idle-minutes");
+  try {
+    return parseConfigLayer({ idleMinutes: Number(value) }, "--idle-minutes");
+  } catch {
+    throw new LinuxBuilderError(
+      "usage.number",
+      `--idle-minutes ${value} is more than a week (10080 minutes)`,
+      {
+        hint: "0 never powers the builder off.",
+      },
+    );
+  }
 }

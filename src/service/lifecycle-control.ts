@@ -17,10 +17,13 @@ import type { RunningVm, VmControl } from "./supervisor.js";
 
 const run = promisify(execFile);
 
-/** What a boot of the service's VM needs: start's options, less what the service decides itself. */
+/**
+ * What a boot of the service's VM needs: start's options, less what the service decides itself
+ * (`storeAnswers`: over serve's own ssh files unless a test gives its own).
+ */
 export type ServiceBootOptions = Omit<
   StartOptions,
-  "forwardPort" | "storeAnswers" | "waitReady" | "signal" | "onBoot" | "onWait"
+  "forwardPort" | "waitReady" | "signal" | "onBoot" | "onWait"
 >;
 
 /** The VM control serve uses, plus the VM it may find running when it starts. */
@@ -91,7 +94,9 @@ export function lifecycleControl(
             ...options,
             forwardPort,
             waitReady: true,
-            storeAnswers: (_layout, port, timeoutMs) => isReady(files, port, { reuse: true, timeoutMs }),
+            storeAnswers:
+              options.storeAnswers ??
+              ((_layout, port, timeoutMs) => isReady(files, port, { reuse: true, timeoutMs })),
           });
           if (result.kind === "running") {
             // Booted meanwhile by someone else (`start` typed by hand): taken as it is.

@@ -36,8 +36,14 @@ export const serveCommand = defineCommand({
       `Idle power-off: ${config.idleMinutes === 0 ? "never" : `after ${config.idleMinutes} min`}. Log: ${service.logPath}. Stop with Ctrl-C or SIGTERM.`,
     );
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-      process.once("SIGINT", () => resolve("SIGINT"));
+      const onSignal = (received: NodeJS.Signals) => {
+        // A second signal, while the builder powers off, ends serve at once (the default action).
+        process.off("SIGTERM", onSignal);
+        process.off("SIGINT", onSignal);
+        resolve(received);
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
     });
     say(`${signal}: powering the builder off and stopping.`);
     await service.close();

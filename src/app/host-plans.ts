@@ -8,6 +8,7 @@ import type { Plan } from "../host/plan.js";
 import { type ServiceRequest, serviceToSetUp } from "../host/plan-service.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { builderNames } from "../nix/builders.js";
+import type { InstalledService } from "../service/os/installed-service.js";
 import type { ServiceDefinition } from "../service/os/service-definition.js";
 import { ensureKeys, stateLayout } from "../vm/state.js";
 import type { SelfCommand } from "./apply-host-plan.js";
@@ -75,7 +76,7 @@ export async function planHostInstall(
   config: Config,
   dirs: HostDirs,
   serve?: ServeCommand | "none",
-): Promise<{ readonly plan: Plan; readonly service?: { readonly manager: string; readonly name: string } }> {
+): Promise<{ readonly plan: Plan; readonly service?: InstalledService }> {
   const layout = stateLayout(config.stateDir);
   const keys = await ensureKeys(layout);
   const state = await readHostState(host, dirs, config.port);

@@ -69,7 +69,8 @@ export async function readHostState(
   host: Pick<Host, "kind">,
   dirs: {
     nixConfDir: string;
-    sshConfigDir: string /** Tests': instead of the manager's own. */;
+    sshConfigDir: string;
+    /** Where the service definitions are, instead of the manager's own folder (tests). */
     serviceDir?: string;
   },
   port: number,

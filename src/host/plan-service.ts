@@ -2,11 +2,11 @@
  * The OS service's part of install and uninstall: the plist or unit written or removed, and the
  * launchctl / systemctl commands that load, restart or unload it, as plan steps.
  */
+import type { InstalledService } from "../service/os/installed-service.js";
 import { launchdPlist } from "../service/os/launchd-plist.js";
 import {
   SERVICE_MARKER,
   type ServiceDefinition,
-  type ServiceManagerKind,
   serviceFile,
   serviceName,
 } from "../service/os/service-definition.js";
@@ -34,10 +34,7 @@ export function serveCommandLine(definition: ServiceDefinition): string {
 }
 
 /** The service install sets up for the builder `alias`, unless no manager runs or its file is not ours. */
-export function serviceToSetUp(
-  state: HostState,
-  alias: string,
-): { manager: ServiceManagerKind; name: string; file: string } | undefined {
+export function serviceToSetUp(state: HostState, alias: string): InstalledService | undefined {
   const manager = state.serviceManager;
   if (manager.kind === "none") return undefined;
   const file = serviceFile(manager, alias);

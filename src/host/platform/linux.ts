@@ -59,7 +59,7 @@ export const linux: Platform = {
   // As sd_booted(3): systemd made /run/systemd/system; a container without it has no manager.
   async serviceManager(io) {
     if (await io.exists("/run/systemd/system")) return { kind: "systemd", dir: SERVICE_DIRS.systemd };
-    return { kind: "none", why: "systemd does not run here (no /run/systemd/system)" };
+    return { kind: "none", why: "systemd does not run here: no /run/systemd/system" };
   },
   async daemonRestart(io) {
     return chooseSystemdRestart(await systemdFacts(io));

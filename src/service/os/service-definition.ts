@@ -10,7 +10,11 @@ export type ServiceManagerKind = "launchd" | "systemd";
 
 /** The host's service manager, or why there is none (install then says how to run serve by hand). */
 export type ServiceManager =
-  | { readonly kind: ServiceManagerKind /** Where its service definitions live. */; readonly dir: string }
+  | {
+      readonly kind: ServiceManagerKind;
+      /** Where its service definitions live. */
+      readonly dir: string;
+    }
   | { readonly kind: "none"; readonly why: string };
 
 /** Where each manager keeps system services: launch daemons, and the administrator's units. */

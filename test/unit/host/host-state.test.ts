@@ -68,7 +68,7 @@ test("a NixOS host: no nixbld line, no systemd, /etc/NIXOS, nix.conf a link into
   assert.equal(state.manager, "nixos");
   assert.deepEqual(state.serviceManager, {
     kind: "none",
-    why: "systemd does not run here (no /run/systemd/system)",
+    why: "systemd does not run here: no /run/systemd/system",
   });
   assert.equal(state.nixVersion, undefined);
   assert.match(state.files[join(folders.nixConfDir, "nix.conf")]?.readOnly ?? "", /^a symlink to /);

@@ -214,7 +214,7 @@ test("no service manager (a container): no service files, and the notes say how 
   );
   assert.ok(
     plan.notes.includes(
-      "No service was set up (systemd does not run here (no /run/systemd/system)): run `linux-builder serve --port 31022` in the background (it boots the builder when a build needs it); without it, `linux-builder start` is needed before builds.",
+      "No service was set up (systemd does not run here: no /run/systemd/system): run `linux-builder serve --port 31022` in the background (it boots the builder when a build needs it); without it, `linux-builder start` is needed before builds.",
     ),
     plan.notes.join("\n"),
   );

@@ -87,7 +87,7 @@ test("systemd manages the service only where it runs (/run/systemd/system, as sd
   assert.deepEqual(await linux.serviceManager(booted), { kind: "systemd", dir: "/etc/systemd/system" });
   assert.deepEqual(await linux.serviceManager(fakeIo({})), {
     kind: "none",
-    why: "systemd does not run here (no /run/systemd/system)",
+    why: "systemd does not run here: no /run/systemd/system",
   });
   assert.deepEqual(booted.ran, []);
 });

@@ -3,9 +3,11 @@
  * control characters refused. plutil -lint is macOS's validator: it does not exist on Linux CI.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { promisify } from "node:util";
 import { LinuxBuilderError } from "../../../../src/errors.js";
 import { launchdPlist, xmlText } from "../../../../src/service/os/launchd-plist.js";
 import { SERVICE_MARKER } from "../../../../src/service/os/service-definition.js";
@@ -47,4 +49,43 @@ test("a control character in any value is refused, naming where it is", () => {
   );
   const argv = { ...MAC_SERVICE, argv: [...MAC_SERVICE.argv, "a\u0007b"] };
   assert.throws(() => launchdPlist(argv), /word 8 of serve's command line/);
+});
+
+/** Python's plistlib, which reads XML plists as macOS does, or why it cannot be used here. */
+const python = await promisify(execFile)("python3", ["-c", "import plistlib"]).then(
+  () => undefined,
+  () => "python3 is not installed (its plistlib reads the plist back)",
+);
+
+test("the plist reads back (Python's plistlib) as exactly the values given, awkward characters and all", {
+  skip: python,
+}, async () => {
+  const awkward = {
+    ...MAC_SERVICE,
+    argv: [...MAC_SERVICE.argv, `a&b <c> "d" 'e' $HOME 50% \\ é`],
+    environment: { ...MAC_SERVICE.environment, LINUX_BUILDER_HOME: "/Users/alice/x&y]]>z" },
+  };
+  const script = "import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))";
+  const child = execFile("python3", ["-c", script]);
+  child.stdin?.end(launchdPlist(awkward));
+  let stdout = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8");
+  });
+  await new Promise((resolve, reject) =>
+    child.on("exit", (code) => (code === 0 ? resolve(code) : reject(new Error(`python3 exited ${code}`)))),
+  );
+  assert.deepEqual(JSON.parse(stdout), {
+    Label: "local.linux-builder",
+    UserName: "alice",
+    ProgramArguments: awkward.argv,
+    EnvironmentVariables: awkward.environment,
+    WorkingDirectory: awkward.stateDir,
+    RunAtLoad: true,
+    KeepAlive: true,
+    ProcessType: "Interactive",
+    ExitTimeOut: 90,
+    StandardOutPath: awkward.logFile,
+    StandardErrorPath: awkward.logFile,
+  });
 });

@@ -40,7 +40,7 @@ export async function executePlan(
   }
   for (const failure of failedCommands) {
     say(`linux-builder: warning: ${failure}`);
-    say("  The files are in place; restart the Nix daemon yourself so it reads them.");
+    say("  The files are in place; run that command yourself (with sudo) once its cause is fixed.");
   }
   for (const note of plan.notes) say(`note: ${note}`);
 }

@@ -1,36 +1,42 @@
 import { executePlan } from "../app/apply-host-plan.js";
-import type { HostDirs } from "../app/host-plans.js";
 import type { Config } from "../config/config.js";
-import type { Host } from "../host/host.js";
 import type { Plan } from "../host/plan.js";
 import { describePlan } from "../host/plan-description.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "./builder-flags.js";
-import { defineCommand } from "./command.js";
+import { type CommandContext, defineCommand } from "./command.js";
+import type { FlagSpecs, FlagValues } from "./flags.js";
 import { DRY_RUN_FLAG, HOST_DIR_FLAGS } from "./install-flags.js";
 import { say } from "./output.js";
+
+const HOST_PLAN_FLAGS = { ...BUILDER_FLAGS, dryRun: DRY_RUN_FLAG, ...HOST_DIR_FLAGS };
 
 /**
  * install and uninstall: a plan of host changes, shown (with --dry-run, or when there is nothing to
  * do) or applied, through sudo when needed, then `done` said.
  */
-export function hostPlanCommand(spec: {
+export function hostPlanCommand<Extra extends FlagSpecs>(spec: {
   readonly name: string;
   readonly description: string;
-  readonly plan: (host: Host, config: Config, dirs: HostDirs) => Promise<Plan>;
-  readonly done: string;
+  /** The command's own flags, beside the builder's, --dry-run and the host folders. */
+  readonly flags: Extra;
+  readonly plan: (
+    context: CommandContext,
+    config: Config,
+    flags: FlagValues<typeof HOST_PLAN_FLAGS & Extra>,
+  ) => Promise<{ readonly plan: Plan; readonly done: string }>;
 }) {
   return defineCommand({
     path: [spec.name],
     description: spec.description,
-    flags: { ...BUILDER_FLAGS, dryRun: DRY_RUN_FLAG, ...HOST_DIR_FLAGS },
+    flags: { ...HOST_PLAN_FLAGS, ...spec.flags },
     async run(context, flags) {
-      const plan = await spec.plan(context.host, await loadBuilderConfig(context, flags), flags);
+      const { plan, done } = await spec.plan(context, await loadBuilderConfig(context, flags), flags);
       if (flags.dryRun || plan.steps.length === 0) {
         process.stdout.write(describePlan(plan));
         return 0;
       }
       await executePlan(context.host, plan, context.self, say);
-      say(spec.done);
+      say(done);
       return 0;
     },
   });

@@ -18,6 +18,7 @@ import {
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { LinuxBuilderError } from "../errors.js";
+import { STOP_TIMEOUT_SECONDS } from "../service/os/service-definition.js";
 import { type Host, isRoot } from "./host.js";
 import type { ApplyReport, Plan, Step } from "./plan.js";
 import { hostIo } from "./platform/io.js";
@@ -214,7 +215,8 @@ const PAST_TENSE = {
 
 /**
  * Applies the file steps in order; if one fails, the ones before it are undone, so the host is
- * as it was. Commands (the daemon restart) run last; their failure is reported, not undone.
+ * as it was. Commands run last (the daemon restart, loading the service), but those marked
+ * beforeFiles first (stopping a service whose file goes); their failure is reported, not undone.
  */
 export async function applyPlan(
   host: ApplyingHost,
@@ -222,6 +224,19 @@ export async function applyPlan(
   log: (line: string) => void = () => undefined,
   io: PlatformIo = hostIo,
 ): Promise<ApplyReport> {
+  const failedCommands: string[] = [];
+  const runCommand = async (step: Extract<Step, { kind: "command" }>) => {
+    const [command, ...args] = step.argv;
+    try {
+      // Stopping the service waits for serve to power the VM off (STOP_TIMEOUT_SECONDS at most).
+      await run(command ?? "", args, { timeout: (STOP_TIMEOUT_SECONDS + 30) * 1000 });
+      log(`ran ${step.argv.join(" ")}`);
+    } catch (error) {
+      const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
+      failedCommands.push(`${step.argv.join(" ")}: ${stderr || (error as Error).message}`);
+    }
+  };
+  for (const step of plan.steps) if (step.kind === "command" && step.beforeFiles) await runCommand(step);
   const undo: Undo[] = [];
   const done: string[] = [];
   for (const step of plan.steps) {
@@ -250,17 +265,6 @@ export async function applyPlan(
       );
     }
   }
-  const failedCommands: string[] = [];
-  for (const step of plan.steps) {
-    if (step.kind !== "command") continue;
-    const [command, ...args] = step.argv;
-    try {
-      await run(command ?? "", args, { timeout: 60_000 });
-      log(`ran ${step.argv.join(" ")}`);
-    } catch (error) {
-      const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
-      failedCommands.push(`${step.argv.join(" ")}: ${stderr || (error as Error).message}`);
-    }
-  }
+  for (const step of plan.steps) if (step.kind === "command" && !step.beforeFiles) await runCommand(step);
   return { failedCommands };
 }

@@ -1,6 +1,8 @@
 /** The host's side of install and uninstall, read without privileges: the plans start from it. */
 import { lstat, readdir, readFile, realpath } from "node:fs/promises";
 import { parseNixVersion } from "../dotted-version.js";
+import { launchdLoaded } from "../service/os/installed-service.js";
+import { type ServiceManager, serviceFile, serviceName } from "../service/os/service-definition.js";
 import type { Host } from "./host.js";
 import { foldersToRead, installedPaths, installedPorts, pathsToRead } from "./installed-paths.js";
 import { hostIo } from "./platform/io.js";
@@ -30,6 +32,10 @@ export interface HostState {
   /** The system ssh_config (/etc/ssh/ssh_config), to check it includes our directory. */
   readonly systemSshConfig: string | undefined;
   readonly manager: ConfigManager;
+  /** What keeps `linux-builder serve` running here (its files are in `files`), or why nothing can. */
+  readonly serviceManager: ServiceManager;
+  /** The launchd labels of these builders that launchd has loaded (bootstrap of a loaded one fails). */
+  readonly loadedServices: readonly string[];
   /** The host's Nix (`nix --version`), for what only some versions refuse; undefined when unknown. */
   readonly nixVersion?: readonly number[];
 }
@@ -61,7 +67,12 @@ async function readHostFile(path: string): Promise<HostFile> {
  */
 export async function readHostState(
   host: Pick<Host, "kind">,
-  dirs: { nixConfDir: string; sshConfigDir: string },
+  dirs: {
+    nixConfDir: string;
+    sshConfigDir: string;
+    /** Where the service definitions are, instead of the manager's own folder (tests). */
+    serviceDir?: string;
+  },
   port: number,
   io: PlatformIo = hostIo,
 ): Promise<HostState> {
@@ -70,6 +81,18 @@ export async function readHostState(
   const ports = [...new Set([port, ...installedPorts(machines.content)])];
   const files: Record<string, HostFile> = {};
   for (const path of pathsToRead(dirs, ports)) files[path] = await readHostFile(path);
+  const found = await platform.serviceManager(io);
+  const serviceManager =
+    found.kind === "none" || dirs.serviceDir === undefined ? found : { ...found, dir: dirs.serviceDir };
+  const loadedServices: string[] = [];
+  if (serviceManager.kind !== "none") {
+    for (const alias of ports.map((each) => installedPaths(dirs, each).alias)) {
+      const path = serviceFile(serviceManager, alias);
+      files[path] = await readHostFile(path);
+      const label = serviceName("launchd", alias);
+      if (serviceManager.kind === "launchd" && (await launchdLoaded(label, io))) loadedServices.push(label);
+    }
+  }
   const nix = await io.run("nix", ["--version"], { timeoutMs: 10_000 });
   const nixVersion = nix.kind === "ran" ? parseNixVersion(nix.stdout) : undefined;
   const folders: Record<string, readonly string[] | undefined> = {};
@@ -87,6 +110,8 @@ export async function readHostState(
     daemon: await platform.daemonRestart(io),
     systemSshConfig: await io.readText("/etc/ssh/ssh_config"),
     manager: await platform.configManager(io),
+    serviceManager,
+    loadedServices,
     ...(nixVersion === undefined ? {} : { nixVersion }),
   };
 }

@@ -14,6 +14,7 @@ import {
 } from "./installed-paths.js";
 import type { Plan, Step } from "./plan.js";
 import { PlanBuilder } from "./plan-builder.js";
+import { inRunOrder, planService, planServiceRemoval, type ServiceRequest } from "./plan-service.js";
 import type { DaemonRestart } from "./platform/platform.js";
 import { shellWord } from "./shell-word.js";
 
@@ -43,6 +44,18 @@ export interface InstallRequest {
   readonly keys: BuilderKeys;
   /** This install's private key in its state folder, for the commands a refusal prints. */
   readonly stateKeyFile?: string;
+  /** The OS service that runs `serve`: set up, or removed; absent, it is left as it is (`run` installs). */
+  readonly service?: ServiceRequest;
+}
+
+/** The plan's steps in the order they run, the Nix daemon restarted when Nix's files changed. */
+function finish(plan: PlanBuilder, state: HostState, nixChanged: boolean): Plan {
+  if (nixChanged) {
+    const restart = daemonStep(state.daemon);
+    if (typeof restart === "string") plan.notes.push(restart);
+    else plan.steps.push(restart);
+  }
+  return { steps: inRunOrder(plan.steps), notes: plan.notes };
 }
 
 /** The builders installed from the same state folder (the same key) on other ports: a port changed since. */
@@ -128,11 +141,10 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
   // This builder on another port (its port changed since): it moves, so one uninstall removes it all.
   let machines = fileContent(state, paths.machines) ?? "";
   const touchedMachines = ourBlocks(machines).length > 0;
-  for (const port of installedPorts(machines)) {
-    if (port !== request.port && samePublicKey(state, port, request.keys.publicKey)) {
-      machines = removeBuilder(plan, state, port, request.keys.publicKey, machines);
-    }
-  }
+  const movedFrom = installedPorts(machines).filter(
+    (port) => port !== request.port && samePublicKey(state, port, request.keys.publicKey),
+  );
+  for (const port of movedFrom) machines = removeBuilder(plan, state, port, request.keys.publicKey, machines);
   const line = machinesLine({ ...request.entry, alias: paths.alias, identityFile: paths.key });
   plan.write(paths.machines, withBlock(machines, paths.alias, [line], COMMENT), 0o644, {
     touched: touchedMachines,
@@ -197,12 +209,13 @@ export function planInstall(state: HostState, request: InstallRequest): Plan {
       `/etc/ssh/ssh_config does not include ${paths.sshConfig}: add \`Include ${state.sshConfigDir}/*.conf\` at its top, or ssh will not know the host ${paths.alias}.`,
     );
   }
-  if (plan.steps.length > 0) {
-    const restart = daemonStep(state.daemon);
-    if (typeof restart === "string") plan.notes.push(restart);
-    else plan.steps.push(restart);
-  }
-  return { steps: plan.steps, notes: plan.notes };
+  const nixChanged = plan.steps.length > 0;
+  // Its service, named after the old port's alias, would serve the old port.
+  for (const port of movedFrom) planServiceRemoval(plan, state, installedPaths(state, port).alias);
+  if (request.service?.kind === "install") planService(plan, state, request.service.definition);
+  // --no-service: a service an earlier install set up would keep serve on the port with old settings.
+  if (request.service?.kind === "remove") planServiceRemoval(plan, state, paths.alias);
+  return finish(plan, state, nixChanged);
 }
 
 /**
@@ -239,10 +252,7 @@ export function planUninstall(state: HostState, port: number, ourPublicKey: stri
     plan.removeFolderIfOurs(state.nixConfDir);
   }
   checkWritable(state, plan.steps, () => ({ lines: [], commands: [] }));
-  if (plan.steps.length > 0) {
-    const restart = daemonStep(state.daemon);
-    if (typeof restart === "string") plan.notes.push(restart);
-    else plan.steps.push(restart);
-  }
-  return { steps: plan.steps, notes: plan.notes };
+  const nixChanged = plan.steps.length > 0;
+  for (const each of ports) planServiceRemoval(plan, state, installedPaths(state, each).alias);
+  return finish(plan, state, nixChanged);
 }

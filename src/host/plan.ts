@@ -57,6 +57,8 @@ export const stepSchema = z.discriminatedUnion("kind", [
       kind: z.literal("command"),
       argv: z.array(z.string()).min(1),
       why: z.string(),
+      /** Run before any file changes: stopping a service whose definition is about to go. */
+      beforeFiles: z.boolean().optional(),
     })
     .strict(),
 ]);

@@ -3,7 +3,12 @@ import { hostPlanCommand } from "../host-plan-command.js";
 
 export const uninstallCommand = hostPlanCommand({
   name: "uninstall",
-  description: "undo `install` exactly, restoring every file",
-  plan: uninstallPlan,
-  done: "Uninstalled: the host's files are as they were before `linux-builder install`.",
+  description: "undo `install` exactly, restoring every file and removing the service",
+  flags: {},
+  async plan(context, config, flags) {
+    return {
+      plan: await uninstallPlan(context.host, config, flags),
+      done: "Uninstalled: the host's files are as they were before `linux-builder install`.",
+    };
+  },
 });

@@ -1,5 +1,6 @@
 /** macOS: ~/Library, launchd, Directory Services, sw_vers, the System keychain. */
 import { join } from "node:path";
+import { SERVICE_DIRS } from "../../service/os/service-definition.js";
 import type { DaemonRestart, Platform, PlatformIo } from "./platform.js";
 
 /** macOS launch daemons that run the Nix daemon: the official installer's and Determinate's. */
@@ -61,6 +62,9 @@ export const darwin: Platform = {
   },
   rootHome: "/var/root",
   nixDaemonRestart: kickstart("org.nixos.nix-daemon"),
+  async serviceManager() {
+    return { kind: "launchd", dir: SERVICE_DIRS.launchd };
+  },
   async daemonRestart(io) {
     return chooseLaunchdRestart(await installedLaunchDaemons(io));
   },

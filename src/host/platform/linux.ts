@@ -1,5 +1,6 @@
 /** Linux (and every other Unix we run on): XDG folders, systemd, /etc/group, os-release, NixOS. */
 import { join } from "node:path";
+import { SERVICE_DIRS } from "../../service/os/service-definition.js";
 import type { DaemonRestart, Platform, PlatformIo } from "./platform.js";
 
 const SYSTEMD_RESTART = ["systemctl", "restart", "nix-daemon"];
@@ -55,6 +56,11 @@ export const linux: Platform = {
   },
   rootHome: "/root",
   nixDaemonRestart: SYSTEMD_RESTART,
+  // As sd_booted(3): systemd made /run/systemd/system; a container without it has no manager.
+  async serviceManager(io) {
+    if (await io.exists("/run/systemd/system")) return { kind: "systemd", dir: SERVICE_DIRS.systemd };
+    return { kind: "none", why: "systemd does not run here: no /run/systemd/system" };
+  },
   async daemonRestart(io) {
     return chooseSystemdRestart(await systemdFacts(io));
   },

@@ -5,6 +5,7 @@
  */
 import type { Paths } from "../../config/paths.js";
 import type { NixManager } from "../../nix/declarative-snippet.js";
+import type { ServiceManager } from "../../service/os/service-definition.js";
 import type { HostSystem } from "../doctor/host.js";
 import type { Host, HostKind } from "../host.js";
 import type { RunTool } from "../tool.js";
@@ -46,6 +47,8 @@ export interface Platform {
   readonly rootHome: string;
   /** The usual Nix daemon's restart, as the messages tell the user to run it (with sudo). */
   readonly nixDaemonRestart: readonly string[];
+  /** The service manager that can keep `linux-builder serve` running here, or why there is none. */
+  serviceManager(io: PlatformIo): Promise<ServiceManager>;
   /** How to restart the Nix daemon installed on this host. */
   daemonRestart(io: PlatformIo): Promise<DaemonRestart>;
   /** Whether the group exists. */

@@ -29,7 +29,8 @@ test("a Mac as install sees it: nixbld from dscl, the launch daemon to kickstart
       "dscl . -read /Groups/nixbld": { kind: "ran", stdout: "PrimaryGroupID: 350\n" },
     },
   });
-  const state = await readHostState({ kind: "darwin" }, folders, 31022, io);
+  const serviceDir = join(root, "mac", "LaunchDaemons");
+  const state = await readHostState({ kind: "darwin" }, { ...folders, serviceDir }, 31022, io);
   assert.equal(state.nixbldGroup, true);
   assert.deepEqual(state.daemon, {
     kind: "command",
@@ -40,7 +41,12 @@ test("a Mac as install sees it: nixbld from dscl, the launch daemon to kickstart
   assert.deepEqual(state.nixVersion, [2, 24, 10]);
   assert.deepEqual(state.files[join(folders.nixConfDir, "machines")], { exists: true, content: "" });
   assert.deepEqual(state.folders[folders.sshConfigDir], undefined);
+  assert.deepEqual(state.serviceManager, { kind: "launchd", dir: serviceDir });
+  assert.deepEqual(state.files[join(serviceDir, "local.linux-builder.plist")], { exists: false });
+  // launchctl print fails: the daemon is not loaded.
+  assert.deepEqual(state.loadedServices, []);
   assert.deepEqual(io.ran, [
+    ["launchctl", "print", "system/local.linux-builder"],
     ["nix", "--version"],
     ["dscl", ".", "-read", "/Groups/nixbld"],
   ]);
@@ -60,6 +66,10 @@ test("a NixOS host: no nixbld line, no systemd, /etc/NIXOS, nix.conf a link into
   assert.equal(state.nixbldGroup, false);
   assert.equal(state.daemon.kind, "none");
   assert.equal(state.manager, "nixos");
+  assert.deepEqual(state.serviceManager, {
+    kind: "none",
+    why: "systemd does not run here: no /run/systemd/system",
+  });
   assert.equal(state.nixVersion, undefined);
   assert.match(state.files[join(folders.nixConfDir, "nix.conf")]?.readOnly ?? "", /^a symlink to /);
 });

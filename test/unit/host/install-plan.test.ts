@@ -54,7 +54,11 @@ after(async () => {
 async function host(fixture: string) {
   const root = await mkdtemp(join(tmpdir(), "lb-install-"));
   scratch.push(root);
-  const dirs = { nixConfDir: join(root, "nix"), sshConfigDir: join(root, "ssh_config.d") };
+  const dirs = {
+    nixConfDir: join(root, "nix"),
+    sshConfigDir: join(root, "ssh_config.d"),
+    serviceDir: join(root, "services"),
+  };
   await mkdir(dirs.nixConfDir);
   await mkdir(dirs.sshConfigDir);
   for (const name of await readdir(join(FIXTURES, fixture))) {
@@ -218,7 +222,11 @@ test("a Nix folder whose path the machines file cannot hold: a clear error, noth
   for (const folder of ["Nix Config", "nix;conf", "nix#1"]) {
     const root = await mkdtemp(join(tmpdir(), "lb-install-"));
     scratch.push(root);
-    const dirs = { nixConfDir: join(root, folder), sshConfigDir: join(root, "ssh_config.d") };
+    const dirs = {
+      nixConfDir: join(root, folder),
+      sshConfigDir: join(root, "ssh_config.d"),
+      serviceDir: join(root, "services"),
+    };
     await mkdir(dirs.nixConfDir);
     await mkdir(dirs.sshConfigDir);
     const before = await snapshot(root);
@@ -374,7 +382,11 @@ test("ssh's reuse socket path must fit: a long folder gets no ControlMaster, and
 test("a missing /etc/nix (and ssh_config.d) is made, 0755, and uninstall removes it again", async () => {
   const root = await mkdtemp(join(tmpdir(), "lb-"));
   scratch.push(root);
-  const dirs = { nixConfDir: join(root, "etc", "nix"), sshConfigDir: join(root, "etc", "ssh_config.d") };
+  const dirs = {
+    nixConfDir: join(root, "etc", "nix"),
+    sshConfigDir: join(root, "etc", "ssh_config.d"),
+    serviceDir: join(root, "services"),
+  };
   await mkdir(join(root, "etc"));
   const before = await snapshot(root);
   const plan = await install(dirs);
@@ -391,7 +403,11 @@ test("a missing /etc/nix (and ssh_config.d) is made, 0755, and uninstall removes
 test("a folder install made that the user has since put a file in stays, without our marker", async () => {
   const root = await mkdtemp(join(tmpdir(), "lb-install-"));
   scratch.push(root);
-  const dirs = { nixConfDir: join(root, "nix"), sshConfigDir: join(root, "ssh_config.d") };
+  const dirs = {
+    nixConfDir: join(root, "nix"),
+    sshConfigDir: join(root, "ssh_config.d"),
+    serviceDir: join(root, "services"),
+  };
   await install(dirs);
   await writeFile(join(dirs.nixConfDir, "registry.json"), "{}\n");
   await uninstall(dirs);
@@ -458,6 +474,8 @@ for (const manager of ["nix-darwin", "nixos"] as const) {
       daemon: chooseLaunchdRestart(["org.nixos.nix-daemon"]),
       systemSshConfig: "Include /etc/ssh/ssh_config.d/*\n",
       manager,
+      serviceManager: { kind: "none", why: "not this test's concern" },
+      loadedServices: [],
     };
     const stateKeyFile = "/Users/alice/Library/Application Support/linux-builder/state/keys/builder_ed25519";
     const error = (() => {

@@ -143,7 +143,11 @@ async function appendLine(path: string, line: string): Promise<void> {
 async function makeHost(start: StartingHost) {
   const root = await mkdtemp(join(tmpdir(), "lb-sequences-"));
   scratch.push(root);
-  const dirs = { nixConfDir: join(root, "nix"), sshConfigDir: join(root, "ssh_config.d") };
+  const dirs = {
+    nixConfDir: join(root, "nix"),
+    sshConfigDir: join(root, "ssh_config.d"),
+    serviceDir: join(root, "services"),
+  };
   if (start.nixConfDir) {
     await mkdir(dirs.nixConfDir);
     const nixConf = start.determinate

@@ -93,3 +93,9 @@ test("~/Library, root's home, nix-darwin, the System keychain", async () => {
     source: "the System keychain",
   });
 });
+
+test("launchd manages the service on macOS, its daemons in /Library/LaunchDaemons", async () => {
+  const io = fakeIo({});
+  assert.deepEqual(await darwin.serviceManager(io), { kind: "launchd", dir: "/Library/LaunchDaemons" });
+  assert.deepEqual(io.ran, []);
+});

@@ -81,3 +81,13 @@ test("XDG folders, root's home, NixOS by /etc/NIXOS, no hypervisor question, no 
   assert.equal(await linux.hypervisorSupport(fakeIo({})), undefined);
   assert.equal(linux.caExport, undefined);
 });
+
+test("systemd manages the service only where it runs (/run/systemd/system, as sd_booted); else none, with why", async () => {
+  const booted = fakeIo({ files: { "/run/systemd/system": "" } });
+  assert.deepEqual(await linux.serviceManager(booted), { kind: "systemd", dir: "/etc/systemd/system" });
+  assert.deepEqual(await linux.serviceManager(fakeIo({})), {
+    kind: "none",
+    why: "systemd does not run here: no /run/systemd/system",
+  });
+  assert.deepEqual(booted.ran, []);
+});

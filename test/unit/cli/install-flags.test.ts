@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { BuilderFlags } from "../../../src/cli/builder-flags.js";
+import { serveFlags } from "../../../src/cli/install-flags.js";
+
+const NONE: BuilderFlags = {
+  arch: undefined,
+  cpus: undefined,
+  memory: undefined,
+  disk: undefined,
+  port: undefined,
+  stateDir: undefined,
+  accel: undefined,
+  maxJobs: undefined,
+};
+
+test("serve is given exactly the builder flags install was given, the state folder made absolute", () => {
+  assert.deepEqual(serveFlags(NONE, "/home/a/.local/state/linux-builder"), []);
+  assert.deepEqual(
+    serveFlags(
+      { ...NONE, port: "31023", stateDir: "builders/two", maxJobs: "4", accel: "tcg" },
+      "/home/a/builders/two",
+    ),
+    ["--port", "31023", "--state-dir", "/home/a/builders/two", "--accel", "tcg", "--max-jobs", "4"],
+  );
+});

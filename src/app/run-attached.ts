@@ -1,7 +1,7 @@
 import type { Config } from "../config/config.js";
 import type { Paths } from "../config/paths.js";
-import { hostCaDeps } from "../host/ca-certificates.js";
 import { LinuxBuilderError } from "../errors.js";
+import { hostCaDeps } from "../host/ca-certificates.js";
 import type { Host } from "../host/host.js";
 import { serviceStatus } from "../service/control-client.js";
 import type { PreparedBoot } from "../vm/lifecycle/prepare.js";

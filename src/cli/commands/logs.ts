@@ -14,7 +14,8 @@ export const logsCommand = defineCommand({
     const layout = stateLayout((await loadBuilderConfig(context, flags)).stateDir);
     const files = logFiles(layout, existsSync(layout.serviceLog));
     // With two files, tail heads each part with "==> path <==": the legend says which is which.
-    if (files.length > 1) say(`${layout.serviceLog}: the service's log; ${layout.consoleLog}: the console's.`);
+    if (files.length > 1)
+      say(`${layout.serviceLog}: the service's log; ${layout.consoleLog}: the console's.`);
     const args = flags.follow ? ["-n", "+1", "-F", ...files] : ["-n", "+1", ...files];
     return runChild("tail", args, { stdio: "inherit" });
   },

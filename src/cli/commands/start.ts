@@ -119,7 +119,9 @@ async function startThroughService(
     throw new LinuxBuilderError(
       "vm.not-ready",
       `The builder is not ready after ${waitedSeconds.toFixed(0)} s (${status.vm.state}); ${by} goes on booting it`,
-      { hint: "`linux-builder logs` shows the service's log and the console; `linux-builder status` checks again." },
+      {
+        hint: "`linux-builder logs` shows the service's log and the console; `linux-builder status` checks again.",
+      },
     );
   }
   return true;

@@ -80,7 +80,8 @@ function idleText(service: ServiceStatus): string {
   if (service.idlePowerOffInSeconds !== null) {
     return `powers off in ${formatDuration(service.idlePowerOffInSeconds)} with no connection`;
   }
-  if (service.vm.state === "off") return `not counting: the builder is off (idleMinutes ${service.idleMinutes})`;
+  if (service.vm.state === "off")
+    return `not counting: the builder is off (idleMinutes ${service.idleMinutes})`;
   if (service.connections > 0) {
     return `not counting while ${service.connections === 1 ? "a connection is" : `${service.connections} connections are`} open (then ${service.idleMinutes} min)`;
   }

@@ -15,6 +15,7 @@ import { installCommand } from "./commands/install.js";
 import { logsCommand } from "./commands/logs.js";
 import { restartCommand } from "./commands/restart.js";
 import { runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
 import { sshCommand } from "./commands/ssh.js";
 import { startCommand } from "./commands/start.js";
 import { statusCommand } from "./commands/status.js";
@@ -35,6 +36,7 @@ export const COMMANDS: readonly CliCommand<FlagSpecs>[] = [
   sshCommand,
   logsCommand,
   runCommand,
+  serveCommand,
   consoleCommand,
   installCommand,
   uninstallCommand,

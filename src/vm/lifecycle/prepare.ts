@@ -27,6 +27,16 @@ export interface BootOptions {
   readonly caDeps: HostCaDeps;
   /** Processes and the clock (tests pass fakes). */
   readonly deps?: LifecycleDeps;
+  /**
+   * Where the backend forwards the guest's sshd (default config.port). The service (`serve`) listens
+   * on config.port itself and has the backend forward another port behind it.
+   */
+  readonly forwardPort?: number;
+}
+
+/** The port the backend forwards for this boot. */
+export function bootForwardPort(options: Pick<BootOptions, "config" | "forwardPort">): number {
+  return options.forwardPort ?? options.config.port;
 }
 
 /** A VM ready to boot: the backend's command, the accelerator chosen, and the keys the host trusts it by. */
@@ -79,7 +89,8 @@ export async function prepareBoot(
       `The image ${image.manifest.id} is ${image.manifest.arch}, the config says ${config.arch}`,
     );
   }
-  const endpoint = backend.endpoint({ sshPort: config.port });
+  const forwardPort = bootForwardPort(options);
+  const endpoint = backend.endpoint({ sshPort: forwardPort });
   if (endpoint.kind === "tcp") {
     await assertPortFree(endpoint.port, endpoint.listenAddress);
     if (endpoint.warning) options.onWarning?.(endpoint.warning);
@@ -93,7 +104,12 @@ export async function prepareBoot(
     options.onWarning?.(`the /nix disk grows from ${disk.grownFromGiB} GiB to ${config.diskGiB} GiB`);
   }
   const [type, blob] = keys.hostPublicKey.split(" ");
-  await writeFileAtomic(layout.knownHosts, `[127.0.0.1]:${config.port} ${type} ${blob}\n`, 0o644);
+  // Clients reach the guest at config.port (the front door, or the forward itself); the service's own
+  // ssh goes to the forward: both names pin the same key.
+  const pinned = [...new Set([config.port, forwardPort])].map(
+    (port) => `[127.0.0.1]:${port} ${type} ${blob}\n`,
+  );
+  await writeFileAtomic(layout.knownHosts, pinned.join(""), 0o644);
   await ensureBootInitrd(layout, image, {
     secrets: {
       hostPrivateKey: await readFile(layout.hostKey, "utf8"),
@@ -122,7 +138,7 @@ export async function prepareBoot(
     kernel: join(image.directory, "kernel"),
     initrd: layout.bootInitrd,
     disks: [layout.disk],
-    sshPort: config.port,
+    sshPort: forwardPort,
     console:
       mode === "attached"
         ? { kind: "stdio", logfile: layout.consoleLog }

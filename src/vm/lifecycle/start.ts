@@ -10,7 +10,7 @@ import { hostDeps } from "./deps.js";
 import { bootWithCrashRetry, KernelCrashedError } from "./kernel-crash.js";
 import { runningPid } from "./pidfile.js";
 import { portTakenError } from "./port-check.js";
-import { type BootOptions, prepareBoot } from "./prepare.js";
+import { type BootOptions, bootForwardPort, prepareBoot } from "./prepare.js";
 import { bootReadiness, isReady, type ReadinessCheck } from "./readiness.js";
 import { recordInstance } from "./record-instance.js";
 import { acquireStartLock, lockedStep, readyWaitStep, releaseStartLock } from "./start-lock.js";
@@ -101,7 +101,12 @@ async function startOnce(options: StartOptions): Promise<StartResult> {
       case "running":
         return { kind: "running", pid: pid as number, ready: false, waitedSeconds: waited() };
       case "wait-ready": {
-        const port = (await readInstance(layout))?.port ?? options.config.port;
+        const instance = await readInstance(layout);
+        // The store is asked where this start's ssh goes: the forward behind a front door, if any.
+        const port =
+          options.forwardPort === undefined
+            ? (instance?.port ?? options.config.port)
+            : (instance?.forwardPort ?? options.forwardPort);
         const ready = await waitUntilReady(options, port, pid as number, deadline);
         return { kind: "running", pid: pid as number, ready, waitedSeconds: waited() };
       }
@@ -168,7 +173,7 @@ function guestFailed(layout: StateLayout, reason: string): LinuxBuilderError {
 async function bootDetached(
   options: Omit<StartOptions, "image"> & { readonly image: StoredImage },
 ): Promise<StartBooted> {
-  const { config, layout, backend } = options;
+  const { layout, backend } = options;
   const deps = options.deps ?? hostDeps;
   const boot = await prepareBoot(options, "detached");
   const logOffset = await consoleOffset(layout.consoleLog);
@@ -177,7 +182,7 @@ async function bootDetached(
     await deps.runDetached(boot);
   } catch (error) {
     const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
-    if (backend.launchFailure(stderr) === "port-taken") throw portTakenError(config.port);
+    if (backend.launchFailure(stderr) === "port-taken") throw portTakenError(bootForwardPort(options));
     throw new LinuxBuilderError(
       "vm.qemu-failed",
       `Cannot start the builder: ${boot.command} failed: ${stderr || (error as Error).message}`,
@@ -218,13 +223,16 @@ async function waitForBoot(
   logOffset: number,
   started: number,
 ): Promise<StartBooted> {
-  const { config, layout, backend } = options;
+  const { layout, backend } = options;
   const deps = options.deps ?? hostDeps;
   const storeAnswers = options.storeAnswers ?? storeAnswersOverReuse;
   const deadline = deps.now() + options.readyTimeoutMs;
   const seconds = () => (deps.now() - started) / 1000;
   const console = () => readConsoleSince(layout.consoleLog, logOffset);
-  const checks = bootReadiness({ console, storeAnswers: (ms) => storeAnswers(layout, config.port, ms) });
+  const checks = bootReadiness({
+    console,
+    storeAnswers: (ms) => storeAnswers(layout, bootForwardPort(options), ms),
+  });
   const passedAt = new Map<ReadinessCheck["name"], number>();
   const qemu = seconds();
   for (const check of checks) {

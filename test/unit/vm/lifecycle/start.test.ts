@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { access, rm, writeFile } from "node:fs/promises";
+import { access, readFile, rm, writeFile } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { type StartOptions, startVm } from "../../../../src/vm/lifecycle/start.js";
 import {
@@ -59,6 +59,41 @@ describe("start, against a fake backend", () => {
       assert.deepEqual(vm.calls, ["launch fake-vm amd64 socket"]);
       assert.equal(await exists(vm.layout.startLock), false);
       assert.equal(await exists(vm.layout.instance), true);
+    });
+  });
+
+  test("with a forwardPort: the store is asked there, both ports pinned, instance.json says both", async () => {
+    const asked: number[] = [];
+    await withStart(
+      {},
+      async (vm, options) => {
+        const port = options.config.port;
+        const result = await startVm({ ...options, forwardPort: port + 1 });
+        assert.ok(result.kind === "booted" && result.ready);
+        assert.equal(result.instance.port, port);
+        assert.equal(result.instance.forwardPort, port + 1);
+        assert.ok(asked.length > 0 && asked.every((p) => p === port + 1));
+        const pinned = (await readFile(vm.layout.knownHosts, "utf8")).trim().split("\n");
+        assert.deepEqual(
+          pinned.map((line) => line.split(" ")[0]),
+          [`[127.0.0.1]:${port}`, `[127.0.0.1]:${port + 1}`],
+        );
+      },
+      {
+        storeAnswers: async (_layout, port) => {
+          asked.push(port);
+          return true;
+        },
+      },
+    );
+  });
+
+  test("without a forwardPort: instance.json has none, one port pinned", async () => {
+    await withStart({}, async (vm, options) => {
+      const result = await startVm(options);
+      assert.ok(result.kind === "booted");
+      assert.equal(result.instance.forwardPort, undefined);
+      assert.equal((await readFile(vm.layout.knownHosts, "utf8")).trim().split("\n").length, 1);
     });
   });
 

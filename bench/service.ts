@@ -11,7 +11,7 @@
  *   interleaved so that both see the same machine.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { copyFile, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { serviceStatus } from "../src/service/control-client.js";
@@ -20,7 +20,10 @@ import { sshArgs } from "../src/ssh/builder-ssh.js";
 import type { VmShape } from "./baseline-vm.js";
 import { nixBuild } from "./builds.js";
 import { benchEnv, CLI, endReuse, type Installed, OurBuilder, shortTempDir } from "./ours.js";
-import { freePort, log, median, onInterrupt, runCommand, sleep, tail } from "./support.js";
+import { BENCH_DIR, freePort, log, median, onInterrupt, runCommand, sleep, tail } from "./support.js";
+
+/** The last run's serve.log. */
+export const SERVE_LOG = join(BENCH_DIR, "service-serve.log");
 
 export interface ServiceFigures {
   /** Seconds of each build with the VM off (boot included), and of the same build with it up. */
@@ -112,6 +115,8 @@ export async function serviceBench(options: {
     if (installed) await endReuse(installed);
     if (serve) await endServe(serve, 120_000);
     await builder.stop().catch(() => undefined);
+    // serve's log says when each boot began and was ready: kept for a person to read.
+    await copyFile(builder.layout.serviceLog, SERVE_LOG).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
   const unregister = onInterrupt(cleanup);
@@ -125,7 +130,8 @@ export async function serviceBench(options: {
     await builder.stop();
 
     log("service: linux-builder serve");
-    serve = spawn(process.execPath, [CLI, "serve", ...builder.flags], {
+    // Never powered off for idleness during the bench: each stop is the bench's own.
+    serve = spawn(process.execPath, [CLI, "serve", ...builder.flags, "--idle-minutes", "0"], {
       env: benchEnv(),
       stdio: ["ignore", "ignore", "pipe"],
     });

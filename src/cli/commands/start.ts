@@ -11,10 +11,14 @@ import { imageIo, say, warn } from "../output.js";
 
 export const startCommand = defineCommand({
   path: ["start"],
-  description: "start the builder VM in the background and wait until it is ready",
+  description:
+    "start the builder VM in the background and wait until it is ready (through the service when one runs)",
   flags: {
     ...BUILDER_FLAGS,
-    wait: negatedSwitch("--no-wait", "return once QEMU runs, without waiting for the builder to be ready"),
+    wait: negatedSwitch(
+      "--no-wait",
+      "return once QEMU runs (or the service boots it), without waiting for the builder to be ready",
+    ),
     timeout: defaultedFlag("--timeout <seconds>", "how long to wait for ready", "600"),
   },
   async run(context, flags) {

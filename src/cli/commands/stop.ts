@@ -10,7 +10,8 @@ import { say } from "../output.js";
 
 export const stopCommand = defineCommand({
   path: ["stop"],
-  description: "power the builder off cleanly (QMP system_powerdown)",
+  description:
+    "power the builder off cleanly (QMP system_powerdown); a service keeps its port and boots it on the next connection",
   flags: {
     ...BUILDER_FLAGS,
     timeout: defaultedFlag(

@@ -26,7 +26,7 @@
  *             back with `--from`, beside raw ssh (`cat`) over the same connection (see copy.ts)
  *   idle      host CPU (QEMU's utime + stime) over the first 60 s after ready, beside the systemd
  *             guest: the boot series' last boot idles 60 s instead of 5 (see boot.ts)
- *   service   `linux-builder serve`: a build with the VM off (the connection boots it) beside the same
+ *   service   `linux-builder serve`: start → ready through it beside without it; a build with the VM off (the connection boots it) beside the same
  *             build with it up; per connection (--builds N of them), ssh and a raw TCP connect + sshd
  *             banner through the front door beside straight to QEMU's forward (see service.ts)
  *
@@ -383,6 +383,16 @@ function serviceRows(figures: ServiceFigures | undefined, error: string | undefi
     return m === null ? null : m * 1000;
   };
   return [
+    {
+      part: "service",
+      what: `start → ready, later boots (median of ${figures?.startService.length ?? 0})`,
+      ours: median(figures?.startService ?? []),
+      baseline: median(figures?.startDirect ?? []),
+      unit: "s",
+      note: figures
+        ? "ours: `linux-builder start` through the service (it boots the VM and answers once ready); baseline: `linux-builder start` with no service, the same state folder, before serve ran"
+        : missing,
+    },
     {
       part: "service",
       what: `trivial build with the VM off, connection → result (median of ${figures?.buildOff.length ?? 0})`,

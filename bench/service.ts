@@ -2,6 +2,7 @@
  * The service (`linux-builder serve`, the front door on 127.0.0.1:port): what booting on demand
  * costs a build, and what the front door costs a connection.
  *
+ * - `linux-builder start` (VM off → ready) through the service, beside the same without a service.
  * - A trivial build through the installed configuration with the VM off (the connection boots it:
  *   connection → result), beside the same build right after, with the VM up. Both as installed
  *   (ssh connection reuse); the reuse connection is ended before each stop, as the service's stop
@@ -26,6 +27,9 @@ import { BENCH_DIR, freePort, log, median, onInterrupt, runCommand, sleep, tail 
 export const SERVE_LOG = join(BENCH_DIR, "service-serve.log");
 
 export interface ServiceFigures {
+  /** Seconds of `linux-builder start` (VM off → ready) through the service, and without one. */
+  readonly startService: number[];
+  readonly startDirect: number[];
   /** Seconds of each build with the VM off (boot included), and of the same build with it up. */
   readonly buildOff: number[];
   readonly buildUp: number[];
@@ -100,6 +104,8 @@ export async function serviceBench(options: {
   const dir = await shortTempDir();
   const builder = new OurBuilder(join(dir, "state"), await freePort(), options.shape, options.diskGiB);
   const figures = {
+    startService: [] as number[],
+    startDirect: [] as number[],
     buildOff: [] as number[],
     buildUp: [] as number[],
     sshFront: [] as number[],
@@ -128,6 +134,13 @@ export async function serviceBench(options: {
     installed = await builder.install(dir);
     await endReuse(installed);
     await builder.stop();
+    log(`service: ${options.builds} later boots with \`start\`, no service`);
+    for (let i = 0; i < options.builds; i++) {
+      const started = await builder.start(120);
+      if (started.ok && started.seconds !== null) figures.startDirect.push(started.seconds);
+      else figures.failures.push(`start without the service: ${started.error}`);
+      await builder.stop();
+    }
 
     log("service: linux-builder serve");
     // Never powered off for idleness during the bench: each stop is the bench's own.
@@ -147,7 +160,9 @@ export async function serviceBench(options: {
       await endReuse(installed);
       const stopped = await builder.run("stop", ["--timeout", "60"], 180_000);
       if (stopped.code !== 0) throw new Error(`stop through the service failed: ${tail(stopped.stderr, 3)}`);
-      log(`service: build ${i + 1}/${options.builds} with the VM off, then with it up`);
+      log(
+        `service: build ${i + 1}/${options.builds} with the VM off, then with it up; then \`start\` through it`,
+      );
       for (const [samples, label] of [
         [figures.buildOff, "off"],
         [figures.buildUp, "up"],
@@ -156,6 +171,11 @@ export async function serviceBench(options: {
         if (built.seconds === null) figures.failures.push(`build (VM ${label}): ${built.error}`);
         else samples.push(built.seconds);
       }
+      await endReuse(installed);
+      await builder.run("stop", ["--timeout", "60"], 180_000);
+      const started = await builder.start(120);
+      if (started.ok && started.seconds !== null) figures.startService.push(started.seconds);
+      else figures.failures.push(`start through the service: ${started.error}`);
     }
 
     const status = await serviceStatus(socketPath);

@@ -33,10 +33,10 @@ export const startCommand = defineCommand({
 
 /**
  * Starts the builder and says how it went; not ready in time is an error. A service answering on
- * the state folder's control socket is asked to boot it; without one, it boots here. Ctrl-C cancels the start
- * once it boots the VM: the VM is stopped and main turns vm.cancelled into exit status 130. Before
- * that (waiting for another start, composing the image) nothing needs undoing, and Ctrl-C ends the
- * process at once, as it always did.
+ * the state folder's control socket is asked to boot it (Ctrl-C leaves that boot to the service);
+ * without one, it boots here, and Ctrl-C cancels the start once it boots the VM: the VM is stopped
+ * and main turns vm.cancelled into exit status 130. Before that (waiting for another start,
+ * composing the image) nothing needs undoing, and Ctrl-C ends the process at once, as it always did.
  */
 export async function startAndSay(
   context: CommandContext,

@@ -35,7 +35,7 @@ const NO_REUSE = "-oControlMaster=no -oControlPath=none";
 let counter = 0;
 
 /** One trivial build with a fresh nonce, so that it really runs on the builder. */
-async function nixBuild(
+export async function nixBuild(
   machines: string,
   sshOpts: string,
 ): Promise<{ seconds: number | null; error?: string }> {

@@ -16,7 +16,7 @@ import type { VmShape } from "./baseline-vm.js";
 import { BENCH_DIR, type Finished, log, ROOT, runCommand, sleep, tail } from "./support.js";
 
 export const BENCH_HOME = join(BENCH_DIR, "home");
-const CLI = join(ROOT, "bin", "linux-builder.js");
+export const CLI = join(ROOT, "bin", "linux-builder.js");
 
 export function benchEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LINUX_BUILDER_HOME: BENCH_HOME };
@@ -107,18 +107,18 @@ export class OurBuilder {
     return stateLayout(this.stateDir);
   }
 
+  /** The bench's settings for this install, as the CLI's flags. */
+  get flags(): string[] {
+    return [
+      ...["--state-dir", this.stateDir, "--port", String(this.port), "--accel", "tcg"],
+      ...["--cpus", String(this.shape.cpus), "--memory", String(this.shape.memoryMiB)],
+      ...["--disk", String(this.diskGiB)],
+    ];
+  }
+
   /** `linux-builder COMMAND` for this install, with the bench's settings as flags. */
   run(command: string, args: readonly string[] = [], timeoutMs = 300_000): Promise<Finished> {
-    return cli(
-      [
-        command,
-        ...["--state-dir", this.stateDir, "--port", String(this.port), "--accel", "tcg"],
-        ...["--cpus", String(this.shape.cpus), "--memory", String(this.shape.memoryMiB)],
-        ...["--disk", String(this.diskGiB)],
-        ...args,
-      ],
-      { timeoutMs },
-    );
+    return cli([command, ...this.flags, ...args], { timeoutMs });
   }
 
   /** `start`, timed: it returns once the builder's Nix store answers over ssh. */

@@ -7,6 +7,7 @@
  *   npm run bench -- --only boot,build,compose,footprint
  *   npm run bench -- --only memory
  *   npm run bench -- --only copy,idle
+ *   npm run bench -- --only service
  *   npm run bench -- --json                         # the JSON on stdout instead of the table
  *   npm run bench -- --builds 10 --first-boots 3 --later-boots 3
  *
@@ -25,6 +26,9 @@
  *             back with `--from`, beside raw ssh (`cat`) over the same connection (see copy.ts)
  *   idle      host CPU (QEMU's utime + stime) over the first 60 s after ready, beside the systemd
  *             guest: the boot series' last boot idles 60 s instead of 5 (see boot.ts)
+ *   service   `linux-builder serve`: start → ready through it beside without it; a build with the VM off (the connection boots it) beside the same
+ *             build with it up; per connection (--builds N of them), ssh and a raw TCP connect + sshd
+ *             banner through the front door beside straight to QEMU's forward (see service.ts)
  *
  * Both guests boot in the product's default shape for this host (all its CPUs, a quarter of its
  * memory), under TCG. On Debian as root it installs what the baseline needs (mmdebstrap) itself;
@@ -58,10 +62,21 @@ import { COPY_BYTES, type CopyFigures, copyBench, type Transfer } from "./copy.j
 import { ensureBaselineTools } from "./host-tools.js";
 import { AFTER_SECONDS, type MemoryFigures, memoryBench } from "./memory.js";
 import { BENCH_HOME, prepareOurImage } from "./ours.js";
+import { type ServiceFigures, serviceBench } from "./service.js";
 import { allocatedBytes, BENCH_DIR, log, median, monitorContention, runCommand } from "./support.js";
 import { formatTable, type Row } from "./table.js";
 
-const PARTS = ["boot", "build", "compose", "footprint", "accel", "memory", "copy", "idle"] as const;
+const PARTS = [
+  "boot",
+  "build",
+  "compose",
+  "footprint",
+  "accel",
+  "memory",
+  "copy",
+  "idle",
+  "service",
+] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -117,6 +132,8 @@ const DEFAULTS = defaultConfig({
 });
 const SHAPE: VmShape = { cpus: DEFAULTS.cpus, memoryMiB: DEFAULTS.memoryMiB };
 const DISK_GIB = 8;
+/** The service part's cold/warm build pairs: each cold one is a whole boot under TCG. */
+const SERVICE_BUILD_PAIRS = 3;
 /** Ours is ready in seconds; the baseline, under a loaded host, in a minute or so. */
 const READY_TIMEOUT_S = { ours: 120, baseline: 180 };
 
@@ -354,6 +371,61 @@ function copyRows(figures: CopyFigures | undefined, error: string | undefined): 
   }));
 }
 
+/** The service part: booting on demand against a VM that is up; the front door against QEMU's forward. */
+function serviceRows(figures: ServiceFigures | undefined, error: string | undefined): Row[] {
+  const failed = figures?.failures.length ? `; failed: ${figures.failures.join("; ")}` : "";
+  const carried = figures?.totals
+    ? `; the service carried ${figures.totals.connections} connections and made ${figures.totals.boots} boots`
+    : "";
+  const missing = error ?? "not measured";
+  const ms = (values: readonly number[] | undefined) => {
+    const m = median(values ?? []);
+    return m === null ? null : m * 1000;
+  };
+  return [
+    {
+      part: "service",
+      what: `start → ready, later boots (median of ${figures?.startService.length ?? 0})`,
+      ours: median(figures?.startService ?? []),
+      baseline: median(figures?.startDirect ?? []),
+      unit: "s",
+      note: figures
+        ? "ours: `linux-builder start` through the service (it boots the VM and answers once ready); baseline: `linux-builder start` with no service, the same state folder, before serve ran"
+        : missing,
+    },
+    {
+      part: "service",
+      what: `trivial build with the VM off, connection → result (median of ${figures?.buildOff.length ?? 0})`,
+      ours: median(figures?.buildOff ?? []),
+      baseline: median(figures?.buildUp ?? []),
+      unit: "s",
+      note: figures
+        ? `ours: nix-build through the installed configuration while the VM is off: the front door boots it and carries the connection; baseline: the same build right after, the VM up; both as installed (ssh reuse)${carried}${failed}`
+        : missing,
+    },
+    {
+      part: "service",
+      what: `ssh … true, a new connection each (median of ${figures?.sshFront.length ?? 0})`,
+      ours: median(figures?.sshFront ?? []),
+      baseline: median(figures?.sshDirect ?? []),
+      unit: "s",
+      note: figures
+        ? "ours: through the front door (serve, 127.0.0.1:port); baseline: straight to QEMU's forward (the service's vm.forwardPort); no ControlMaster, interleaved"
+        : missing,
+    },
+    {
+      part: "service",
+      what: `TCP connect → sshd banner (median of ${figures?.bannerFront.length ?? 0})`,
+      ours: ms(figures?.bannerFront),
+      baseline: ms(figures?.bannerDirect),
+      unit: "ms",
+      note: figures
+        ? "ours: through the front door; baseline: straight to QEMU's forward; interleaved"
+        : missing,
+    },
+  ];
+}
+
 function buildRows(figures: BuildFigures | undefined, why: string | undefined): Row[] {
   const med = (run: { seconds: number[] } | null | undefined) => median(run?.seconds ?? []);
   const fails = (name: string, run: { failures: string[] } | null | undefined) =>
@@ -409,7 +481,7 @@ async function main(): Promise<void> {
   let image: StoredImage | undefined;
   let baseline: BaselineImage | undefined;
   let baselineWhy = missingTools;
-  if (needsVm || has("memory") || has("copy")) image = await prepareOurImage(mirror);
+  if (needsVm || has("memory") || has("copy") || has("service")) image = await prepareOurImage(mirror);
   if (needsVm && image) {
     if (missingTools === undefined && process.getuid?.() !== 0) {
       baselineWhy =
@@ -503,6 +575,23 @@ async function main(): Promise<void> {
     }
   }
 
+  let service: ServiceFigures | undefined;
+  let serviceError: string | undefined;
+  if (has("service") && image) {
+    try {
+      service = await serviceBench({
+        shape: SHAPE,
+        diskGiB: DISK_GIB,
+        builds: SERVICE_BUILD_PAIRS,
+        connections: options.builds,
+      });
+    } catch (error) {
+      serviceError = (error as Error).message.split("\n")[0];
+      errors.push(`service: ${(error as Error).stack ?? error}`);
+      log(`service: ${(error as Error).message}`);
+    }
+  }
+
   const baselineSizes = baseline
     ? {
         boot: (await stat(baseline.kernel)).size + (await stat(baseline.initrd)).size,
@@ -517,6 +606,7 @@ async function main(): Promise<void> {
     ...(has("memory") ? memoryRows(memory, memoryError) : []),
     ...(has("copy") ? copyRows(copy, copyError) : []),
     ...(has("idle") ? idleRows(series.ours, series.baseline, baselineWhy) : []),
+    ...(has("service") ? serviceRows(service, serviceError) : []),
     ...(has("footprint")
       ? footprintRows(
           series.ours,
@@ -559,6 +649,7 @@ async function main(): Promise<void> {
       compose: compose?.details ?? null,
       memory: memory ?? null,
       copy: copy ?? null,
+      service: service ?? null,
     },
     errors,
   };
@@ -569,13 +660,16 @@ async function main(): Promise<void> {
   } else {
     const lines = [
       `linux-builder bench: amd64 guest, ${SHAPE.cpus} vCPUs, ${SHAPE.memoryMiB} MiB, QEMU ${machineType()} under TCG; ${cpus().length} host CPUs (load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} at the start)`,
-      ...([...options.parts].some((part) => part !== "memory" && part !== "copy")
+      ...([...options.parts].some((part) => part !== "memory" && part !== "copy" && part !== "service")
         ? [
             `baseline: the same Debian packages, conventional: mmdebstrap root with systemd as init on a disk image, same kernel, same QEMU`,
           ]
         : []),
       ...(has("memory") ? ["memory's baseline: our own builder, booted without the balloon device"] : []),
       ...(has("copy") ? ["copy's baseline: raw ssh to our own builder, over the same connection"] : []),
+      ...(has("service")
+        ? ["service's baselines: the same build with the VM up; a connection straight to QEMU's forward"]
+        : []),
       ...(others.othersRunningShare > 0
         ? [
             `caution: other VMs (not this bench's) ran during ${(others.othersRunningShare * 100).toFixed(0)}% of the run, up to ${others.maxOthersAtOnce} at once: they share the CPUs, the figures are slower and noisier`,

@@ -1,10 +1,19 @@
 /** The benchmark's rows and how they print: `what | ours | baseline | baseline/ours | note`. */
 import { formatBytes } from "../src/cli/output.js";
 
-export type Unit = "s" | "bytes";
+export type Unit = "s" | "ms" | "bytes";
 
 export interface Row {
-  readonly part: "boot" | "build" | "compose" | "footprint" | "accel" | "memory" | "copy" | "idle";
+  readonly part:
+    | "boot"
+    | "build"
+    | "compose"
+    | "footprint"
+    | "accel"
+    | "memory"
+    | "copy"
+    | "idle"
+    | "service";
   readonly what: string;
   readonly ours: number | null;
   readonly baseline: number | null;
@@ -15,7 +24,9 @@ export interface Row {
 
 export function show(value: number | null, unit: Unit): string {
   if (value === null) return "—";
-  return unit === "s" ? `${value.toFixed(2)} s` : formatBytes(value);
+  if (unit === "s") return `${value.toFixed(2)} s`;
+  if (unit === "ms") return `${value.toFixed(1)} ms`;
+  return formatBytes(value);
 }
 
 /** baseline ÷ ours: for every row here less is better, so above 1 means ours is ahead by that much. */

@@ -1,5 +1,7 @@
 import type { Config } from "../config/config.js";
 import type { Host } from "../host/host.js";
+import { serviceStatus } from "../service/control-client.js";
+import type { ServiceStatus } from "../service/control-protocol.js";
 import { type InstanceInfo, readInstance } from "../vm/instance.js";
 import { runningPid } from "../vm/lifecycle/pidfile.js";
 import { isReady } from "../vm/lifecycle/readiness.js";
@@ -8,6 +10,7 @@ import { builderVm } from "./builder-vm.js";
 
 /** What `status --json` prints: a stable shape for scripts. */
 export interface StatusReport {
+  /** The VM: whether QEMU runs, its pid, and whether its guest answers. */
   readonly running: boolean;
   readonly pid: number | null;
   readonly ready: boolean;
@@ -20,9 +23,11 @@ export interface StatusReport {
   readonly disk: { readonly usedBytes: number; readonly sizeBytes: number } | null;
   readonly stateDir: string;
   readonly consoleLog: string;
+  /** The `linux-builder serve` answering on the state folder's control socket, as it reports itself; null: none. */
+  readonly service: ServiceStatus | null;
 }
 
-/** Whether the builder runs and answers, and how it was started; `instance` for the human summary. */
+/** Whether the builder runs and answers, how it was started, and the service in front of it. */
 export async function builderStatus(
   host: Host,
   config: Config,
@@ -30,31 +35,36 @@ export async function builderStatus(
   now?: number,
 ): Promise<{ report: StatusReport; instance: InstanceInfo | undefined }> {
   const { layout, backend } = builderVm(host, config.stateDir);
-  const pid = await runningPid(layout, backend);
+  const service = (await serviceStatus(layout.serviceSocket)) ?? null;
+  // With a service, its own state says what the VM does: ssh to the front door would open a
+  // connection (keeping the VM awake) or even boot it.
+  const pid = service === null ? await runningPid(layout, backend) : (service.vm.pid ?? undefined);
   const instance = pid === undefined ? undefined : await readInstance(layout);
   // Without a readable instance.json (a start killed before it wrote one, a foreign file), the
   // configured port is the best guess: a running builder is still asked.
   const ready =
     pid === undefined
       ? false
-      : await isReady(layout, instance?.port ?? config.port, { reuse: true, timeoutMs: 15_000 });
+      : service !== null
+        ? service.vm.state === "up"
+        : await isReady(layout, instance?.port ?? config.port, { reuse: true, timeoutMs: 15_000 });
+  const startedAt = instance?.startedAt ?? (service?.vm.state === "up" ? service.vm.since : undefined);
   const disk = await diskUsage(layout);
   const report: StatusReport = {
     running: pid !== undefined,
     pid: pid ?? null,
     ready,
     accel: instance?.accel ?? null,
-    port: instance?.port ?? config.port,
+    port: service?.port ?? instance?.port ?? config.port,
     arch: instance?.arch ?? config.arch,
     uptimeSeconds:
-      instance === undefined
-        ? null
-        : Math.round(((now ?? Date.now()) - Date.parse(instance.startedAt)) / 1000),
+      startedAt === undefined ? null : Math.round(((now ?? Date.now()) - Date.parse(startedAt)) / 1000),
     image: instance?.imageId ?? null,
     caCertificates: instance?.caCertificates ?? null,
     disk: disk === undefined ? null : { usedBytes: disk.allocated, sizeBytes: disk.size },
     stateDir: layout.dir,
     consoleLog: layout.consoleLog,
+    service,
   };
   return { report, instance };
 }

@@ -1,6 +1,7 @@
 import type { Config } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
 import type { Host } from "../host/host.js";
+import { serviceStatus } from "../service/control-client.js";
 import { readInstance } from "../vm/instance.js";
 import { runningPid } from "../vm/lifecycle/pidfile.js";
 import type { StateLayout } from "../vm/state.js";
@@ -15,7 +16,17 @@ export async function consoleTarget(
   config: Config,
 ): Promise<{ layout: StateLayout; pid: number }> {
   const { layout, backend } = builderVm(host, config.stateDir);
-  const pid = await runningPid(layout, backend);
+  const service = await serviceStatus(layout.serviceSocket);
+  // The service's VM is off until a connection (or `start`) boots it; there is no console to attach.
+  // (A service still waiting for the port has a builder started without it in front: that one is looked up.)
+  if (service?.listening === true && service.vm.pid === null) {
+    throw new LinuxBuilderError(
+      "vm.stopped",
+      `The builder is off: the service (pid ${service.pid}) boots it on the next connection`,
+      { hint: "`linux-builder start` boots it now; then attach again." },
+    );
+  }
+  const pid = service?.vm.pid ?? (await runningPid(layout, backend));
   if (pid === undefined) {
     throw new LinuxBuilderError("vm.stopped", "The builder is not running", {
       hint: "Start it: linux-builder start (or `linux-builder run`, with the console in that terminal)",

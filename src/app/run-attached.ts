@@ -1,7 +1,9 @@
 import type { Config } from "../config/config.js";
 import type { Paths } from "../config/paths.js";
+import { LinuxBuilderError } from "../errors.js";
 import { hostCaDeps } from "../host/ca-certificates.js";
 import type { Host } from "../host/host.js";
+import { serviceStatus } from "../service/control-client.js";
 import type { PreparedBoot } from "../vm/lifecycle/prepare.js";
 import { type RunResult, runVm } from "../vm/lifecycle/run.js";
 import { builderVm } from "./builder-vm.js";
@@ -16,17 +18,34 @@ export interface RunAttachedOptions {
   readonly beforeBoot: (boot: PreparedBoot) => Promise<void>;
 }
 
-/** Boots the builder in this terminal, its console attached, until QEMU exits; composes its image first if needed. */
+/**
+ * Boots the builder in this terminal, its console attached, until QEMU exits; composes its image
+ * first if needed. Refused while a service owns the builder (its port, its boots).
+ */
 export async function runAttached(
   host: Host,
   paths: Paths,
   config: Config,
   options: RunAttachedOptions,
 ): Promise<RunResult> {
+  const vm = builderVm(host, config.stateDir);
+  const service = await serviceStatus(vm.layout.serviceSocket);
+  if (service !== undefined) {
+    throw new LinuxBuilderError(
+      "service.running",
+      `A linux-builder service (serve, pid ${service.pid}) owns this builder and 127.0.0.1:${service.port}: \`run\` cannot boot another`,
+      {
+        hint:
+          "Builds and `linux-builder ssh` reach the builder through the service, which boots it when needed. " +
+          "`linux-builder stop` powers the VM off, but the service keeps the port: to run the builder here, stop the " +
+          `service itself (systemctl or launchctl, whichever runs it; or \`kill ${service.pid}\` when you started it by hand).`,
+      },
+    );
+  }
   const image = await ensureImage(paths, config, options.imageIo);
   return runVm({
     config,
-    ...builderVm(host, config.stateDir),
+    ...vm,
     caDeps: hostCaDeps(host),
     image,
     onWarning: options.onWarning,

@@ -1,14 +1,16 @@
 import type { Config } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
 import type { Host } from "../host/host.js";
+import { serviceStatus } from "../service/control-client.js";
 import { readInstance } from "../vm/instance.js";
 import { runningPid } from "../vm/lifecycle/pidfile.js";
 import type { StateLayout } from "../vm/state.js";
 import { builderVm } from "./builder-vm.js";
 
 /**
- * The running builder's state and the port ssh reaches it on; not running is an error whose `hint`
- * the caller words (what to start depends on what it wanted).
+ * The builder's state and the port ssh reaches it on. With a service listening, its front door: a
+ * builder that is off is booted by the connection itself. Without one, a builder that is not
+ * running is an error whose `hint` the caller words (what to start depends on what it wanted).
  */
 export async function runningBuilder(
   host: Host,
@@ -16,6 +18,8 @@ export async function runningBuilder(
   hint: string,
 ): Promise<{ layout: StateLayout; port: number }> {
   const { layout, backend } = builderVm(host, config.stateDir);
+  const service = await serviceStatus(layout.serviceSocket);
+  if (service?.listening === true) return { layout, port: service.port };
   if ((await runningPid(layout, backend)) === undefined) {
     throw new LinuxBuilderError("vm.stopped", "The builder is not running", { hint });
   }

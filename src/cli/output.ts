@@ -23,6 +23,14 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
+/** "7 min 12 s", "45 s", "2 h 5 min": a countdown as people read it. */
+export function formatDuration(seconds: number): string {
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole} s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
+}
+
 export function consoleReporter(options: { quiet: boolean; env: Host["env"] }): ComposeReporter {
   if (options.quiet) {
     return { step() {}, downloadStart() {}, downloadProgress() {}, downloadEnd() {} };

@@ -19,6 +19,7 @@ import { portListeners, probePort } from "../../host/probe/port.js";
 import { guestKernel } from "../../host/probe/ssh.js";
 import { runTool } from "../../host/tool.js";
 import { ARCHITECTURES } from "../../image/guest/profile.js";
+import { serviceStatus } from "../../service/control-client.js";
 import { readInstance } from "../../vm/instance.js";
 import { runningPid } from "../../vm/lifecycle/pidfile.js";
 import { isReady } from "../../vm/lifecycle/readiness.js";
@@ -46,6 +47,13 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
   const pid = await runningPid(layout, qemuBackend(host, layout));
   const instance = pid === undefined ? undefined : await readInstance(layout);
   const builderPort = instance?.port ?? config.port;
+  // A service in front of the builder: its front door is config.port (instance.port), where the
+  // ssh and build checks below connect, as Nix does. Its own state says whether the VM is up: a
+  // connection while it is not would wait for (or start) a boot.
+  const service = await serviceStatus(layout.serviceSocket).catch((error: unknown) => {
+    if (!isLinuxBuilderError(error)) throw error;
+    return undefined;
+  });
 
   const nix = await nixChecks(
     nixConfDir,
@@ -82,6 +90,7 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
       probe,
       listeners: probe === "in-use" ? await portListeners(config.port) : [],
       builder: pid === undefined ? undefined : { pid, port: instance?.port },
+      service: service?.listening === true ? { pid: service.pid, port: service.port } : undefined,
     }),
   );
 
@@ -115,7 +124,10 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
   });
   checks.push(...daemonChecks);
 
-  const ready = pid !== undefined && (await isReady(layout, builderPort));
+  const ready =
+    pid !== undefined &&
+    (service === undefined || service.vm.state === "up") &&
+    (await isReady(layout, builderPort));
   checks.push(
     checkBuilder({
       pid,

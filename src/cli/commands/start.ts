@@ -1,7 +1,9 @@
 import { startBuilder } from "../../app/start-builder.js";
 import type { Config } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
+import { askService } from "../../service/control-client.js";
 import type { StartBooted } from "../../vm/lifecycle/start.js";
+import { stateLayout } from "../../vm/state.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
 import { type CommandContext, defineCommand } from "../command.js";
 import { defaultedFlag, negatedSwitch, wholeNumber } from "../flags.js";
@@ -9,10 +11,14 @@ import { imageIo, say, warn } from "../output.js";
 
 export const startCommand = defineCommand({
   path: ["start"],
-  description: "start the builder VM in the background and wait until it is ready",
+  description:
+    "start the builder VM in the background and wait until it is ready (through the service when one runs)",
   flags: {
     ...BUILDER_FLAGS,
-    wait: negatedSwitch("--no-wait", "return once QEMU runs, without waiting for the builder to be ready"),
+    wait: negatedSwitch(
+      "--no-wait",
+      "return once QEMU runs (or the service boots it), without waiting for the builder to be ready",
+    ),
     timeout: defaultedFlag("--timeout <seconds>", "how long to wait for ready", "600"),
   },
   async run(context, flags) {
@@ -26,16 +32,18 @@ export const startCommand = defineCommand({
 });
 
 /**
- * Starts the builder and says how it went; not ready in time is an error. Ctrl-C cancels the start
- * once it boots the VM: the VM is stopped and main turns vm.cancelled into exit status 130. Before
- * that (waiting for another start, composing the image) nothing needs undoing, and Ctrl-C ends the
- * process at once, as it always did.
+ * Starts the builder and says how it went; not ready in time is an error. A service answering on
+ * the state folder's control socket is asked to boot it (Ctrl-C leaves that boot to the service);
+ * without one, it boots here, and Ctrl-C cancels the start once it boots the VM: the VM is stopped
+ * and main turns vm.cancelled into exit status 130. Before that (waiting for another start,
+ * composing the image) nothing needs undoing, and Ctrl-C ends the process at once, as it always did.
  */
 export async function startAndSay(
   context: CommandContext,
   config: Config,
   options: { readonly wait: boolean; readonly timeoutSeconds: number },
 ): Promise<void> {
+  if (await startThroughService(config, options)) return;
   const cancel = new AbortController();
   let booting = false;
   // A second Ctrl-C ends the process whatever it is doing.
@@ -78,6 +86,49 @@ export async function startAndSay(
       hint: "`linux-builder logs` shows the console; `linux-builder status` checks again.",
     });
   }
+}
+
+/** How long the control socket may stay silent beyond the time the service was given to boot. */
+const SERVICE_GRACE_MS = 30_000;
+/** `--no-wait` through the service: it starts the boot, and answers at once. */
+const NO_WAIT_MS = 1;
+
+/** Asks the service, if one answers, to boot the builder and says how it went; false: no service. */
+async function startThroughService(
+  config: Config,
+  options: { readonly wait: boolean; readonly timeoutSeconds: number },
+): Promise<boolean> {
+  const timeoutMs = options.wait ? options.timeoutSeconds * 1000 : NO_WAIT_MS;
+  const answer = await askService(
+    stateLayout(config.stateDir).serviceSocket,
+    { op: "start", timeoutMs },
+    timeoutMs + SERVICE_GRACE_MS,
+  );
+  if (answer === undefined) return false;
+  const { status, booted, ready, waitedSeconds } = answer;
+  const pid = status.vm.pid === null ? "" : `pid ${status.vm.pid}, `;
+  const by = `the service (pid ${status.pid}) on 127.0.0.1:${status.port}`;
+  if (ready && booted) {
+    say(`Ready in ${waitedSeconds.toFixed(1)} s (${pid}booted by ${by}). \`linux-builder ssh\` logs in.`);
+  } else if (ready) {
+    const waited = waitedSeconds >= 1 ? `; waited ${waitedSeconds.toFixed(1)} s for it` : "";
+    say(`The builder is already running and ready (${pid}through ${by}${waited}).`);
+  } else if (!options.wait) {
+    say(
+      booted
+        ? `Started: ${by} boots the builder; not waiting for it to be ready.`
+        : `The builder is already ${status.vm.state === "up" ? "running" : status.vm.state} (${pid}through ${by}); not waiting for it to be ready.`,
+    );
+  } else {
+    throw new LinuxBuilderError(
+      "vm.not-ready",
+      `The builder is not ready after ${waitedSeconds.toFixed(0)} s (${status.vm.state}); ${by} goes on booting it`,
+      {
+        hint: "`linux-builder logs` shows the service's log and the console; `linux-builder status` checks again.",
+      },
+    );
+  }
+  return true;
 }
 
 /** "; QEMU up at 0.1 s, sshd up at 2.9 s, Nix store answered at 3.4 s" */

@@ -1,12 +1,13 @@
 import { builderStatus } from "../../app/builder-status.js";
+import type { ServiceStatus } from "../../service/control-protocol.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
 import { defineCommand } from "../command.js";
 import { switchFlag } from "../flags.js";
-import { formatBytes } from "../output.js";
+import { formatBytes, formatDuration } from "../output.js";
 
 export const statusCommand = defineCommand({
   path: ["status"],
-  description: "is the builder running and ready, and how",
+  description: "is the builder running and ready, and how; the service in front of it",
   flags: { ...BUILDER_FLAGS, json: switchFlag("--json", "print as JSON") },
   async run(context, flags) {
     const { report, instance } = await builderStatus(context.host, await loadBuilderConfig(context, flags));
@@ -14,12 +15,17 @@ export const statusCommand = defineCommand({
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return 0;
     }
+    const { service } = report;
     const lines = [
-      `Builder:  ${report.running ? `running (pid ${report.pid}), ${report.ready ? "ready" : "not ready"}` : "stopped"}`,
+      // The OS registration (launchd daemon / systemd unit installed?) goes right after this line.
+      ...(service === null ? ["Service:  not running"] : serviceLines(service)),
+      service === null
+        ? `Builder:  ${report.running ? `running (pid ${report.pid}), ${report.ready ? "ready" : "not ready"}` : "stopped"}`
+        : `Builder:  ${vmText(service)}`,
       ...(instance
         ? [
             `Accel:    ${instance.accel}, ${instance.cpus} CPUs, ${instance.memoryMiB} MiB`,
-            `Address:  127.0.0.1:${instance.port}`,
+            `Address:  127.0.0.1:${instance.port}${instance.forwardPort === undefined ? "" : ` (the service's front door; QEMU forwards 127.0.0.1:${instance.forwardPort})`}`,
             `Uptime:   ${report.uptimeSeconds} s`,
             `Image:    ${instance.imageId}`,
             ...(instance.caCertificates === undefined
@@ -38,3 +44,46 @@ export const statusCommand = defineCommand({
     return 0;
   },
 });
+
+/** The service's lines of `status`: itself, its connections, the guest's builds, the idle countdown, the last error. */
+export function serviceLines(service: ServiceStatus): string[] {
+  const door = `127.0.0.1:${service.port}`;
+  const connections =
+    service.connections === 0
+      ? "none open"
+      : `${service.connections} open${service.waiting > 0 ? `, ${service.waiting} waiting for the boot` : ""}`;
+  return [
+    service.listening
+      ? `Service:  linux-builder serve (pid ${service.pid}) on ${door}`
+      : `Service:  linux-builder serve (pid ${service.pid}), waiting for ${door}: a builder started without the service holds it (\`linux-builder stop\` stops that one)`,
+    `Clients:  ${connections}; ${service.totals.connections} since the service started, ${service.totals.boots} boot${service.totals.boots === 1 ? "" : "s"}`,
+    ...(service.guestBuilds === null
+      ? []
+      : [`Builds:   ${service.guestBuilds} running in the guest (at its last look)`]),
+    `Idle:     ${idleText(service)}`,
+    ...(service.lastError === null ? [] : [`Error:    the last boot failed: ${service.lastError}`]),
+  ];
+}
+
+/** The VM as the service sees it. */
+function vmText(service: ServiceStatus): string {
+  const { state, pid } = service.vm;
+  const process = pid === null ? "" : ` (pid ${pid})`;
+  if (state === "off") return "off; the next connection boots it";
+  if (state === "up") return `up${process}, ready`;
+  return `${state}${process}`;
+}
+
+/** When the service powers the VM off for idleness, or why it does not count. */
+function idleText(service: ServiceStatus): string {
+  if (service.idleMinutes === 0) return "never powered off for idleness (idleMinutes 0)";
+  if (service.idlePowerOffInSeconds !== null) {
+    return `powers off in ${formatDuration(service.idlePowerOffInSeconds)} with no connection`;
+  }
+  if (service.vm.state === "off")
+    return `not counting: the builder is off (idleMinutes ${service.idleMinutes})`;
+  if (service.connections > 0) {
+    return `not counting while ${service.connections === 1 ? "a connection is" : `${service.connections} connections are`} open (then ${service.idleMinutes} min)`;
+  }
+  return `not counting while the builder is ${service.vm.state}`;
+}

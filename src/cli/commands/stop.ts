@@ -1,6 +1,7 @@
 import { builderVm } from "../../app/builder-vm.js";
 import type { Config } from "../../config/config.js";
 import type { Host } from "../../host/host.js";
+import { askService } from "../../service/control-client.js";
 import { type StopOutcome, stopVm } from "../../vm/lifecycle/stop.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
 import { defineCommand } from "../command.js";
@@ -9,7 +10,8 @@ import { say } from "../output.js";
 
 export const stopCommand = defineCommand({
   path: ["stop"],
-  description: "power the builder off cleanly (QMP system_powerdown)",
+  description:
+    "power the builder off cleanly (QMP system_powerdown); a service keeps its port and boots it on the next connection",
   flags: {
     ...BUILDER_FLAGS,
     timeout: defaultedFlag(
@@ -25,10 +27,22 @@ export const stopCommand = defineCommand({
   },
 });
 
-/** Stops the builder (a stopped one is no error) and says how it ended. */
+/** How long the control socket may stay silent beyond the stop's own deadline (its escalation after it). */
+const SERVICE_GRACE_MS = 30_000;
+
+/**
+ * Stops the builder (a stopped one is no error) and says how it ended: through the service when one
+ * answers on the state folder's control socket (it keeps the port, and the next connection boots the
+ * builder again), else here.
+ */
 export async function stopAndSay(host: Host, config: Config, deadlineMs: number): Promise<void> {
   const { layout, backend } = builderVm(host, config.stateDir);
-  const { outcome, seconds } = await stopVm(layout, backend, deadlineMs);
+  const answer = await askService(
+    layout.serviceSocket,
+    { op: "stop", timeoutMs: deadlineMs },
+    deadlineMs + SERVICE_GRACE_MS,
+  );
+  const { outcome, seconds } = answer ?? (await stopVm(layout, backend, deadlineMs));
   const said: Record<StopOutcome, string> = {
     "not-running": "The builder is not running.",
     "powered-off": `Stopped: the guest powered off cleanly in ${seconds.toFixed(1)} s.`,
@@ -38,4 +52,9 @@ export async function stopAndSay(host: Host, config: Config, deadlineMs: number)
     killed: `Stopped with SIGKILL: QEMU ignored everything else (${seconds.toFixed(1)} s).`,
   };
   say(said[outcome]);
+  if (answer !== undefined) {
+    say(
+      `The service (pid ${answer.status.pid}) keeps 127.0.0.1:${answer.status.port}: the next connection boots the builder again.`,
+    );
+  }
 }

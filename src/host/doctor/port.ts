@@ -46,6 +46,8 @@ export interface PortFacts {
   readonly listeners: readonly Listener[] | undefined;
   /** Our running builder, if any: its pid and the port it was started on. */
   readonly builder: { readonly pid: number; readonly port: number | undefined } | undefined;
+  /** Our service (`linux-builder serve`), if one answers: its pid and the front door it listens on. */
+  readonly service: { readonly pid: number; readonly port: number } | undefined;
 }
 
 function describeListener(listener: Listener): string {
@@ -78,11 +80,23 @@ export function checkPort(facts: PortFacts): Check {
     return check(name, "warn", `cannot test ${address}:${port}: ${facts.probe.error}`);
   }
   const holders = facts.listeners ?? [];
+  const { service } = facts;
+  if (service !== undefined && holders.some((l) => l.pid === service.pid)) {
+    return check(name, "ok", `the front door of the service (linux-builder serve, pid ${service.pid})`);
+  }
   const ours = facts.builder === undefined ? undefined : holders.find((l) => l.pid === facts.builder?.pid);
   if (ours !== undefined) return check(name, "ok", `held by the running builder (pid ${ours.pid})`);
   const others = holders.filter((l) => l.pid !== facts.builder?.pid);
   if (others.length > 0) {
     return check(name, "fail", `taken by ${others.map(describeListener).join("; ")}`, otherPort);
+  }
+  // Nobody lsof can name holds it: when our service says it listens there, it is the one.
+  if (service !== undefined && service.port === port) {
+    return check(
+      name,
+      "ok",
+      `in use, by the service (linux-builder serve, pid ${service.pid}) that says it listens there (lsof could not confirm)`,
+    );
   }
   // Nobody lsof can name holds it: when our builder was started on this port, it is the one.
   if (facts.builder !== undefined && facts.builder.port === port) {

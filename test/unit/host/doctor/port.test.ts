@@ -9,6 +9,7 @@ describe("the port", () => {
     probe: "free",
     listeners: [],
     builder: undefined,
+    service: undefined,
   };
 
   test("lsof -F output from Linux: one process, two addresses", () => {
@@ -67,6 +68,39 @@ describe("the port", () => {
       status: "ok",
       detail: "held by the running builder (pid 777)",
     });
+  });
+
+  test("held by our own service (serve): its front door is right, whoever else is named", () => {
+    const held = checkPort({
+      ...facts,
+      probe: "in-use",
+      listeners: parseLsofListeners("p555\ncnode\nLalice\nn127.0.0.1:31022\n"),
+      builder: { pid: 777, port: 31022 },
+      service: { pid: 555, port: 31022 },
+    });
+    assert.deepEqual(held, {
+      name: "port 31022",
+      status: "ok",
+      detail: "the front door of the service (linux-builder serve, pid 555)",
+    });
+    // lsof names no one: the service saying it listens there is believed, and said so.
+    const unnamed = checkPort({
+      ...facts,
+      probe: "in-use",
+      listeners: [],
+      service: { pid: 555, port: 31022 },
+    });
+    assert.equal(unnamed.status, "ok");
+    assert.match(unnamed.detail, /serve, pid 555\) that says it listens there \(lsof could not confirm\)/);
+    // Another program on the port is still named, even with a service (listening elsewhere).
+    const other = checkPort({
+      ...facts,
+      probe: "in-use",
+      listeners: parseLsofListeners("p4321\ncnginx\nn127.0.0.1:31022\n"),
+      service: { pid: 555, port: 31000 },
+    });
+    assert.equal(other.status, "fail");
+    assert.match(other.detail, /nginx \(pid 4321\)/);
   });
 
   test("held by another process: fail, naming it and saying how to move", () => {

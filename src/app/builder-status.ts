@@ -2,6 +2,12 @@ import type { Config } from "../config/config.js";
 import type { Host } from "../host/host.js";
 import { serviceStatus } from "../service/control-client.js";
 import type { ServiceStatus } from "../service/control-protocol.js";
+import {
+  type InstalledService,
+  installedService,
+  type ServiceManagerState,
+  serviceManagerState,
+} from "../service/os/installed-service.js";
 import { type InstanceInfo, readInstance } from "../vm/instance.js";
 import { runningPid } from "../vm/lifecycle/pidfile.js";
 import { isReady } from "../vm/lifecycle/readiness.js";
@@ -25,6 +31,8 @@ export interface StatusReport {
   readonly consoleLog: string;
   /** The `linux-builder serve` answering on the state folder's control socket, as it reports itself; null: none. */
   readonly service: ServiceStatus | null;
+  /** The launchd daemon or systemd unit install set up to keep the service running, and its manager's word; null: none. */
+  readonly osService: (InstalledService & { readonly state: ServiceManagerState }) | null;
 }
 
 /** Whether the builder runs and answers, how it was started, and the service in front of it. */
@@ -50,6 +58,7 @@ export async function builderStatus(
         : await isReady(layout, instance?.port ?? config.port, { reuse: true, timeoutMs: 15_000 });
   const startedAt = instance?.startedAt ?? (service?.vm.state === "up" ? service.vm.since : undefined);
   const disk = await diskUsage(layout);
+  const registered = await installedService(host, config.port);
   const report: StatusReport = {
     running: pid !== undefined,
     pid: pid ?? null,
@@ -65,6 +74,8 @@ export async function builderStatus(
     stateDir: layout.dir,
     consoleLog: layout.consoleLog,
     service,
+    osService:
+      registered === undefined ? null : { ...registered, state: await serviceManagerState(registered) },
   };
   return { report, instance };
 }

@@ -1,4 +1,4 @@
-import { builderStatus } from "../../app/builder-status.js";
+import { builderStatus, type StatusReport } from "../../app/builder-status.js";
 import type { ServiceStatus } from "../../service/control-protocol.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
 import { defineCommand } from "../command.js";
@@ -17,8 +17,8 @@ export const statusCommand = defineCommand({
     }
     const { service } = report;
     const lines = [
-      // The OS registration (launchd daemon / systemd unit installed?) goes right after this line.
       ...(service === null ? ["Service:  not running"] : serviceLines(service)),
+      osServiceLine(report.osService, service !== null),
       service === null
         ? `Builder:  ${report.running ? `running (pid ${report.pid}), ${report.ready ? "ready" : "not ready"}` : "stopped"}`
         : `Builder:  ${vmText(service)}`,
@@ -63,6 +63,23 @@ export function serviceLines(service: ServiceStatus): string[] {
     `Idle:     ${idleText(service)}`,
     ...(service.lastError === null ? [] : [`Error:    the last boot failed: ${service.lastError}`]),
   ];
+}
+
+/** Who keeps the service running: the OS's service manager (install set it up), or no one. */
+function osServiceLine(registered: StatusReport["osService"], serving: boolean): string {
+  if (registered === null) {
+    return serving
+      ? "Managed:  by no service manager: this serve was started by hand"
+      : "Managed:  by no service manager (`linux-builder install` sets one up where launchd or systemd runs; else `linux-builder serve` runs it by hand)";
+  }
+  const kind = registered.manager === "launchd" ? "launchd daemon" : "systemd unit";
+  const state: Record<typeof registered.state, string> = {
+    running: "running",
+    stopped: "loaded, not running",
+    "not-loaded": "not loaded",
+    unknown: "its state unknown",
+  };
+  return `Managed:  ${kind} ${registered.name} (${state[registered.state]}), ${registered.file}`;
 }
 
 /** The VM as the service sees it. */

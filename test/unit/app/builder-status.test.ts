@@ -43,6 +43,7 @@ describe("a builder that is not running", () => {
       stateDir,
       consoleLog: join(stateDir, "console.log"),
       service: null,
+      osService: null,
     });
   });
 

@@ -51,11 +51,13 @@ describe("the CLI with a service answering on the control socket", () => {
     const { code, stdout } = await runCli(home, "status");
     assert.equal(code, 0);
     const lines = stdout.split("\n");
-    assert.deepEqual(lines.slice(0, 5), [
+    assert.deepEqual(lines.slice(0, 6), [
       "Service:  linux-builder serve (pid 4242) on 127.0.0.1:31099",
       "Clients:  none open; 14 since the service started, 3 boots",
       "Builds:   0 running in the guest (at its last look)",
       "Idle:     powers off in 7 min 12 s with no connection",
+      // No launchd or systemd here (and none in CI's containers): nothing manages it.
+      "Managed:  by no service manager: this serve was started by hand",
       "Builder:  up (pid 777), ready",
     ]);
     // Only the status was asked: nothing connected to the front door.
@@ -106,8 +108,13 @@ describe("the CLI with a service answering on the control socket", () => {
 
   test("status without a service says so, and --json has service null", async () => {
     const { stdout } = await runCli(home, "status");
-    assert.match(stdout, /^Service: {2}not running\nBuilder: {2}stopped$/m);
-    assert.equal(JSON.parse((await runCli(home, "status", "--json")).stdout).service, null);
+    assert.match(
+      stdout,
+      /^Service: {2}not running\nManaged: {2}by no service manager \(.*\)\nBuilder: {2}stopped$/m,
+    );
+    const report = JSON.parse((await runCli(home, "status", "--json")).stdout);
+    assert.equal(report.service, null);
+    assert.equal(report.osService, null);
   });
 
   test("start asks the service with its --timeout and says what it did", async () => {

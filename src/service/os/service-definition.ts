@@ -67,7 +67,7 @@ export function checkServiceValue(value: string, what: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
   if (/[\u0000-\u001f\u007f]/.test(value)) {
     throw new LinuxBuilderError(
-      "install.path",
+      "install.service",
       `Cannot write the builder's service: ${what} holds a control character (${JSON.stringify(value)}); nothing was changed`,
       {
         hint: "Run install from a setting without it, or with --no-service and run `linux-builder serve` yourself.",

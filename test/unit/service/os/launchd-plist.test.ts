@@ -44,7 +44,7 @@ test("a control character in any value is refused, naming where it is", () => {
     () => launchdPlist(newline),
     (error: unknown) =>
       error instanceof LinuxBuilderError &&
-      error.code === "install.path" &&
+      error.code === "install.service" &&
       /PATH holds a control/.test(error.message),
   );
   const argv = { ...MAC_SERVICE, argv: [...MAC_SERVICE.argv, "a\u0007b"] };

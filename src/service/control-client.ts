@@ -15,7 +15,7 @@ export type ControlAnswer<Op extends ControlRequest["op"]> = Extract<ControlResp
 export async function askService<R extends ControlRequest>(
   socketPath: string,
   request: R,
-  timeoutMs: number,
+  timeoutMs = answerWithin(request),
 ): Promise<ControlAnswer<R["op"]> | undefined> {
   const line = await exchange(socketPath, `${JSON.stringify(request)}\n`, timeoutMs);
   if (line === undefined) return undefined;
@@ -39,6 +39,14 @@ export async function askService<R extends ControlRequest>(
     throw new LinuxBuilderError("service.protocol", `The service answered ${response.op} to ${request.op}`);
   }
   return response as ControlAnswer<R["op"]>;
+}
+
+/**
+ * How long a request may go unanswered: a status at once; a start or a stop its own time, and then
+ * the stop's escalation (quit, signals) or the boot's last check.
+ */
+export function answerWithin(request: ControlRequest): number {
+  return request.op === "status" ? 5_000 : request.timeoutMs + 30_000;
 }
 
 /** Whether a service answers on `socketPath` (its status), quickly. */

@@ -88,8 +88,6 @@ export async function startAndSay(
   }
 }
 
-/** How long the control socket may stay silent beyond the time the service was given to boot. */
-const SERVICE_GRACE_MS = 30_000;
 /** `--no-wait` through the service: it starts the boot, and answers at once. */
 const NO_WAIT_MS = 1;
 
@@ -99,11 +97,7 @@ async function startThroughService(
   options: { readonly wait: boolean; readonly timeoutSeconds: number },
 ): Promise<boolean> {
   const timeoutMs = options.wait ? options.timeoutSeconds * 1000 : NO_WAIT_MS;
-  const answer = await askService(
-    stateLayout(config.stateDir).serviceSocket,
-    { op: "start", timeoutMs },
-    timeoutMs + SERVICE_GRACE_MS,
-  );
+  const answer = await askService(stateLayout(config.stateDir).serviceSocket, { op: "start", timeoutMs });
   if (answer === undefined) return false;
   const { status, booted, ready, waitedSeconds } = answer;
   const pid = status.vm.pid === null ? "" : `pid ${status.vm.pid}, `;

@@ -27,9 +27,6 @@ export const stopCommand = defineCommand({
   },
 });
 
-/** How long the control socket may stay silent beyond the stop's own deadline (its escalation after it). */
-const SERVICE_GRACE_MS = 30_000;
-
 /**
  * Stops the builder (a stopped one is no error) and says how it ended: through the service when one
  * answers on the state folder's control socket (it keeps the port, and the next connection boots the
@@ -37,11 +34,7 @@ const SERVICE_GRACE_MS = 30_000;
  */
 export async function stopAndSay(host: Host, config: Config, deadlineMs: number): Promise<void> {
   const { layout, backend } = builderVm(host, config.stateDir);
-  const answer = await askService(
-    layout.serviceSocket,
-    { op: "stop", timeoutMs: deadlineMs },
-    deadlineMs + SERVICE_GRACE_MS,
-  );
+  const answer = await askService(layout.serviceSocket, { op: "stop", timeoutMs: deadlineMs });
   const { outcome, seconds } = answer ?? (await stopVm(layout, backend, deadlineMs));
   const said: Record<StopOutcome, string> = {
     "not-running": "The builder is not running.",

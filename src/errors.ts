@@ -60,7 +60,7 @@ export const ERROR_CODES = {
   "install.path": "the key's path cannot be written in Nix's machines file",
   "install.plan": "apply-host-plan was given no plan, or one it does not understand",
   "install.read-only": "a host file install must change cannot be written",
-  "install.service": "the service's launchd plist or systemd unit cannot hold a value (a control character in it)",
+  "install.service": "a value of the service (launchd plist, systemd unit) holds a control character",
   "install.sudo": "the privileged step (through sudo) failed",
   "install.sudo-cancelled": "the privileged step was cancelled; nothing was changed",
   "install.sudo-refused": "sudo did not run the privileged step (a wrong password?); nothing was changed",

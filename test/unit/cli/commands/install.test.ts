@@ -122,7 +122,7 @@ test("the privileged half: the seed's `sudo --reset-timestamp`, the plan on stdi
     assert.equal(await readFile(join(dir, "argv"), "utf8"), `${argv.slice(1).join("\n")}\n`);
     assert.equal(await readFile(target, "utf8"), "line\n");
     assert.equal(failed.length, 1);
-    assert.match(failed[0] ?? "", /^false: /);
+    assert.deepEqual(failed[0]?.argv, ["false"]);
     // A refused password (sudo exits 1 without running us) says so, and that nothing changed.
     await writeFile(fakeSudo, "#!/bin/sh\necho 'Sorry, try again.' >&2\nexit 1\n");
     await assert.rejects(applyWithSudo(fakeSudo, argv.slice(1), plan), (error: unknown) => {

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { errorReportSchema, isErrorCode, LinuxBuilderError } from "../errors.js";
 import { applyPlan, canApplyDirectly } from "../host/apply-plan.js";
 import type { Host } from "../host/host.js";
-import { applyReportSchema, type Plan } from "../host/plan.js";
+import { applyReportSchema, type FailedCommand, type Plan } from "../host/plan.js";
 import { parseJsonText } from "../json.js";
 
 /** This program as sudo runs it again: node and the script. */
@@ -19,15 +19,18 @@ export function sudoCommand(node: string, script: string): string[] {
   return ["sudo", "--reset-timestamp", node, script, "apply-host-plan", "--json"];
 }
 
-/** Applies the plan here, or through one sudo that reads it on stdin; says what happened. */
+/**
+ * Applies the plan here, or through one sudo that reads it on stdin; says what happened. The
+ * commands that failed are returned (and said, with what to do): the files are in place all the same.
+ */
 export async function executePlan(
   host: Host,
   plan: Plan,
   self: SelfCommand,
   say: (line: string) => void,
-): Promise<void> {
-  if (plan.steps.length === 0) return;
-  let failedCommands: readonly string[];
+): Promise<readonly FailedCommand[]> {
+  if (plan.steps.length === 0) return [];
+  let failedCommands: readonly FailedCommand[];
   if (await canApplyDirectly(host, plan)) {
     ({ failedCommands } = await applyPlan(host, plan, (line) => say(`  ${line}`)));
   } else {
@@ -39,14 +42,24 @@ export async function executePlan(
     failedCommands = await applyWithSudo(command ?? "sudo", args, plan);
   }
   for (const failure of failedCommands) {
-    say(`linux-builder: warning: ${failure}`);
+    say(`linux-builder: warning: ${failure.argv.join(" ")}: ${failure.message}`);
+    const step = plan.steps.find(
+      (each) => each.kind === "command" && each.argv.join(" ") === failure.argv.join(" "),
+    );
+    // A wait that timed out is not a command to run again: what follows it is.
+    if (step?.kind === "command" && step.untilFailsWithinSeconds !== undefined) continue;
     say("  The files are in place; run that command yourself (with sudo) once its cause is fixed.");
   }
   for (const note of plan.notes) say(`note: ${note}`);
+  return failedCommands;
 }
 
 /** Runs the root half through `command args` (sudo), the plan on its stdin; returns its report. */
-export async function applyWithSudo(command: string, args: string[], plan: Plan): Promise<readonly string[]> {
+export async function applyWithSudo(
+  command: string,
+  args: string[],
+  plan: Plan,
+): Promise<readonly FailedCommand[]> {
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
   // sudo refused (a wrong password) exits without reading the plan: its exit status says so.
   child.stdin.on("error", () => undefined);

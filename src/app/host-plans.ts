@@ -5,7 +5,7 @@ import type { Host } from "../host/host.js";
 import { readHostState } from "../host/host-state.js";
 import { planInstall, planUninstall } from "../host/install-plan.js";
 import type { Plan } from "../host/plan.js";
-import { type ServiceRequest, serviceToSetUp } from "../host/plan-service.js";
+import { type ServiceRequest, serveCommandLine, serviceToSetUp } from "../host/plan-service.js";
 import { ARCHITECTURES } from "../image/guest/profile.js";
 import { builderNames } from "../nix/builders.js";
 import type { InstalledService } from "../service/os/installed-service.js";
@@ -76,7 +76,12 @@ export async function planHostInstall(
   config: Config,
   dirs: HostDirs,
   serve?: ServeCommand | "none",
-): Promise<{ readonly plan: Plan; readonly service?: InstalledService }> {
+): Promise<{
+  readonly plan: Plan;
+  readonly service?: InstalledService;
+  /** `linux-builder serve …` as the user would run it, when install sets the service up. */
+  readonly serveCommand?: string;
+}> {
   const layout = stateLayout(config.stateDir);
   const keys = await ensureKeys(layout);
   const state = await readHostState(host, dirs, config.port);
@@ -99,9 +104,13 @@ export async function planHostInstall(
     keys: { privateKey: await readFile(layout.builderKey, "utf8"), publicKey: keys.builderPublicKey },
     stateKeyFile: layout.builderKey,
   });
-  const runs =
-    service?.kind === "install" ? serviceToSetUp(state, builderNames(config.port).alias) : undefined;
-  return { plan, ...(runs === undefined ? {} : { service: runs }) };
+  if (service?.kind !== "install") return { plan };
+  const runs = serviceToSetUp(state, builderNames(config.port).alias);
+  return {
+    plan,
+    ...(runs === undefined ? {} : { service: runs }),
+    serveCommand: serveCommandLine(service.definition),
+  };
 }
 
 /** The plan that undoes `install` exactly (only what this builder's key installed). */

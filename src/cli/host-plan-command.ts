@@ -1,6 +1,6 @@
 import { executePlan } from "../app/apply-host-plan.js";
 import type { Config } from "../config/config.js";
-import type { Plan } from "../host/plan.js";
+import type { FailedCommand, Plan } from "../host/plan.js";
 import { describePlan } from "../host/plan-description.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "./builder-flags.js";
 import { type CommandContext, defineCommand } from "./command.js";
@@ -23,7 +23,11 @@ export function hostPlanCommand<Extra extends FlagSpecs>(spec: {
     context: CommandContext,
     config: Config,
     flags: FlagValues<typeof HOST_PLAN_FLAGS & Extra>,
-  ) => Promise<{ readonly plan: Plan; readonly done: string }>;
+  ) => Promise<{
+    readonly plan: Plan;
+    /** What is said once the plan is applied, knowing which of its commands failed (said above it). */
+    readonly done: (failed: readonly FailedCommand[]) => string;
+  }>;
 }) {
   return defineCommand({
     path: [spec.name],
@@ -35,8 +39,7 @@ export function hostPlanCommand<Extra extends FlagSpecs>(spec: {
         process.stdout.write(describePlan(plan));
         return 0;
       }
-      await executePlan(context.host, plan, context.self, say);
-      say(done);
+      say(done(await executePlan(context.host, plan, context.self, say)));
       return 0;
     },
   });

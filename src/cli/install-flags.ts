@@ -27,13 +27,15 @@ export const SERVICE_FLAG = negatedSwitch(
 
 /**
  * The builder flags given on install's command line, as `serve` takes them, so the service runs
- * the builder install set up; the state folder absolute (the service does not start where install ran).
+ * the builder install set up; the state folder always, absolute: the service does not start where
+ * install ran (a relative stateDir in the config file would name another folder there).
  */
 export function serveFlags(flags: BuilderFlags, stateDir: string): string[] {
-  return Object.entries(BUILDER_FLAGS).flatMap(([key, spec]) => {
+  const given = Object.entries(BUILDER_FLAGS).flatMap(([key, spec]) => {
     const value = flags[key as keyof BuilderFlags];
-    if (value === undefined) return [];
+    if (value === undefined || key === "stateDir") return [];
     const [name = ""] = spec.syntax.split(" ");
-    return [name, key === "stateDir" ? stateDir : value];
+    return [name, value];
   });
+  return [...given, "--state-dir", stateDir];
 }

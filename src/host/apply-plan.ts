@@ -1,5 +1,4 @@
 /** Applies an install or uninstall plan to the host's files: all of it, or none of it. */
-import { execFile } from "node:child_process";
 import { constants } from "node:fs";
 import {
   access,
@@ -16,15 +15,18 @@ import {
   stat,
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { promisify } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
 import { LinuxBuilderError } from "../errors.js";
 import { STOP_TIMEOUT_SECONDS } from "../service/os/service-definition.js";
 import { type Host, isRoot } from "./host.js";
-import type { ApplyReport, Plan, Step } from "./plan.js";
+import type { ApplyReport, CommandStep, FailedCommand, Plan, Step } from "./plan.js";
 import { hostIo } from "./platform/io.js";
 import { type PlatformIo, platformOf } from "./platform/platform.js";
 
-const run = promisify(execFile);
+/** How long a command may take: stopping the service waits for serve to power the VM off. */
+const COMMAND_TIMEOUT_MS = (STOP_TIMEOUT_SECONDS + 30) * 1000;
+/** How often a command run until it fails is run again. */
+const POLL_INTERVAL_MS = 1000;
 
 /** What applying needs of the host: whether we are root, and how its groups are looked up. */
 type ApplyingHost = Pick<Host, "kind" | "uid">;
@@ -213,32 +215,64 @@ const PAST_TENSE = {
   rmdir: "removed the folder",
 } as const;
 
+/** Runs a command step (polled until it fails, if it says so); what failed, if it did. */
+async function runCommand(
+  step: CommandStep,
+  io: PlatformIo,
+  pause: (ms: number) => Promise<unknown>,
+): Promise<FailedCommand | undefined> {
+  const [command = "", ...args] = step.argv;
+  const within = step.untilFailsWithinSeconds;
+  if (within === undefined) {
+    const result = await io.run(command, args, { timeoutMs: COMMAND_TIMEOUT_MS });
+    if (result.kind === "ran") return undefined;
+    const message = result.kind === "missing" ? `${command} is not installed` : result.message;
+    return { argv: step.argv, message };
+  }
+  // Counted in tries, not by the clock: each try is a second's pause plus launchctl's own time.
+  for (let tried = 0; tried < within; tried++) {
+    if ((await io.run(command, args, { timeoutMs: 10_000 })).kind !== "ran") return undefined;
+    await pause(POLL_INTERVAL_MS);
+  }
+  return { argv: step.argv, message: `still succeeds after ${within} s (${step.why})` };
+}
+
 /**
  * Applies the file steps in order; if one fails, the ones before it are undone, so the host is
  * as it was. Commands run last (the daemon restart, loading the service), but those marked
- * beforeFiles first (stopping a service whose file goes); their failure is reported, not undone.
+ * beforeFiles first (stopping a service whose file goes): if a file step then fails, their undo
+ * runs after the files are back (the service started again). A failed command is reported, not undone.
  */
 export async function applyPlan(
   host: ApplyingHost,
   plan: Plan,
   log: (line: string) => void = () => undefined,
   io: PlatformIo = hostIo,
+  /** How a command polled until it fails waits between tries (tests: at once). */
+  pause: (ms: number) => Promise<unknown> = sleep,
 ): Promise<ApplyReport> {
-  const failedCommands: string[] = [];
-  const runCommand = async (step: Extract<Step, { kind: "command" }>) => {
-    const [command, ...args] = step.argv;
-    try {
-      // Stopping the service waits for serve to power the VM off (STOP_TIMEOUT_SECONDS at most).
-      await run(command ?? "", args, { timeout: (STOP_TIMEOUT_SECONDS + 30) * 1000 });
-      log(`ran ${step.argv.join(" ")}`);
-    } catch (error) {
-      const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
-      failedCommands.push(`${step.argv.join(" ")}: ${stderr || (error as Error).message}`);
-    }
-  };
-  for (const step of plan.steps) if (step.kind === "command" && step.beforeFiles) await runCommand(step);
+  const failedCommands: FailedCommand[] = [];
   const undo: Undo[] = [];
   const done: string[] = [];
+  const commands = (first: boolean) =>
+    plan.steps.filter(
+      (step): step is CommandStep => step.kind === "command" && (step.beforeFiles === true) === first,
+    );
+  for (const step of commands(true)) {
+    const failed = await runCommand(step, io, pause);
+    if (failed !== undefined) {
+      failedCommands.push(failed);
+      continue;
+    }
+    log(`ran ${step.argv.join(" ")}`);
+    if (step.undo === undefined) continue;
+    const back: CommandStep = { kind: "command", argv: step.undo, why: `undo ${step.argv.join(" ")}` };
+    undo.push(async () => {
+      const failedUndo = await runCommand(back, io, pause);
+      if (failedUndo !== undefined) throw new Error(failedUndo.message);
+    });
+    done.push(`ran ${step.argv.join(" ")}`);
+  }
   for (const step of plan.steps) {
     if (step.kind === "command") continue;
     try {
@@ -265,6 +299,10 @@ export async function applyPlan(
       );
     }
   }
-  for (const step of plan.steps) if (step.kind === "command" && !step.beforeFiles) await runCommand(step);
+  for (const step of commands(false)) {
+    const failed = await runCommand(step, io, pause);
+    if (failed === undefined) log(`ran ${step.argv.join(" ")}`);
+    else failedCommands.push(failed);
+  }
   return { failedCommands };
 }

@@ -1,8 +1,13 @@
 /** The host's side of install and uninstall, read without privileges: the plans start from it. */
 import { lstat, readdir, readFile, realpath } from "node:fs/promises";
 import { parseNixVersion } from "../dotted-version.js";
-import { launchdLoaded } from "../service/os/installed-service.js";
-import { type ServiceManager, serviceFile, serviceName } from "../service/os/service-definition.js";
+import {
+  builderService,
+  definitionOwner,
+  type ServiceCondition,
+  serviceCondition,
+} from "../service/os/installed-service.js";
+import type { ServiceManager } from "../service/os/service-definition.js";
 import type { Host } from "./host.js";
 import { foldersToRead, installedPaths, installedPorts, pathsToRead } from "./installed-paths.js";
 import { hostIo } from "./platform/io.js";
@@ -34,8 +39,11 @@ export interface HostState {
   readonly manager: ConfigManager;
   /** What keeps `linux-builder serve` running here (its files are in `files`), or why nothing can. */
   readonly serviceManager: ServiceManager;
-  /** The launchd labels of these builders that launchd has loaded (bootstrap of a loaded one fails). */
-  readonly loadedServices: readonly string[];
+  /**
+   * What the manager says of these builders' services, by name: launchd's labels always (one can be
+   * loaded without its plist; bootstrap of a loaded one fails), systemd's units where install wrote one.
+   */
+  readonly services: Readonly<Record<string, ServiceCondition>>;
   /** The host's Nix (`nix --version`), for what only some versions refuse; undefined when unknown. */
   readonly nixVersion?: readonly number[];
 }
@@ -84,13 +92,14 @@ export async function readHostState(
   const found = await platform.serviceManager(io);
   const serviceManager =
     found.kind === "none" || dirs.serviceDir === undefined ? found : { ...found, dir: dirs.serviceDir };
-  const loadedServices: string[] = [];
+  const services: Record<string, ServiceCondition> = {};
   if (serviceManager.kind !== "none") {
     for (const alias of ports.map((each) => installedPaths(dirs, each).alias)) {
-      const path = serviceFile(serviceManager, alias);
-      files[path] = await readHostFile(path);
-      const label = serviceName("launchd", alias);
-      if (serviceManager.kind === "launchd" && (await launchdLoaded(label, io))) loadedServices.push(label);
+      const service = builderService(serviceManager, alias);
+      const file = await readHostFile(service.file);
+      files[service.file] = file;
+      if (service.manager === "launchd" || definitionOwner(file) === "install")
+        services[service.name] = await serviceCondition(service, io);
     }
   }
   const nix = await io.run("nix", ["--version"], { timeoutMs: 10_000 });
@@ -111,7 +120,7 @@ export async function readHostState(
     systemSshConfig: await io.readText("/etc/ssh/ssh_config"),
     manager: await platform.configManager(io),
     serviceManager,
-    loadedServices,
+    services,
     ...(nixVersion === undefined ? {} : { nixVersion }),
   };
 }

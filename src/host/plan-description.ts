@@ -4,7 +4,11 @@ import type { Plan } from "./plan.js";
 export function describePlan(plan: Plan): string {
   const out: string[] = [];
   for (const step of plan.steps) {
-    if (step.kind === "command") {
+    if (step.kind === "command" && step.untilFailsWithinSeconds !== undefined) {
+      out.push(
+        `wait until \`${step.argv.join(" ")}\` fails (${step.untilFailsWithinSeconds} s at most)    # ${step.why}`,
+      );
+    } else if (step.kind === "command") {
       out.push(`run: ${step.argv.join(" ")}    # ${step.why}`);
     } else if (step.kind === "remove") {
       out.push(`remove: ${step.path}`);

@@ -7,6 +7,7 @@ import { z } from "zod";
  */
 
 const absolutePath = z.string().startsWith("/", "an absolute path");
+const argv = z.array(z.string()).min(1);
 
 export const stepSchema = z.discriminatedUnion("kind", [
   z
@@ -55,10 +56,22 @@ export const stepSchema = z.discriminatedUnion("kind", [
   z
     .object({
       kind: z.literal("command"),
-      argv: z.array(z.string()).min(1),
+      argv,
       why: z.string(),
       /** Run before any file changes: stopping a service whose definition is about to go. */
       beforeFiles: z.boolean().optional(),
+      /**
+       * What puts back what a beforeFiles command did (the service started again) when a later file
+       * step fails and the files are put back: the host is then as it was.
+       */
+      undo: argv.optional(),
+      /**
+       * Not run once but polled (once a second) until it fails, for at most this many seconds: launchd
+       * lets go of a label booted out only once the daemon has exited (`launchctl print` then fails).
+       */
+      untilFailsWithinSeconds: z.number().int().min(1).optional(),
+      /** One of the OS service's steps: its failure leaves serve not running as installed. */
+      service: z.boolean().optional(),
     })
     .strict(),
 ]);
@@ -74,13 +87,15 @@ export const planSchema = z
 export type Step = z.infer<typeof stepSchema>;
 export type Plan = z.infer<typeof planSchema>;
 export type WriteStep = Extract<Step, { kind: "write" }>;
+export type CommandStep = Extract<Step, { kind: "command" }>;
 
 /** What the root half prints as its last stdout line once the files are in place. */
 export const applyReportSchema = z
   .object({
-    /** Commands that failed, with why: files are in place, the user must act. */
-    failedCommands: z.array(z.string()),
+    /** Commands that failed, with what they said: files are in place, the user must act. */
+    failedCommands: z.array(z.object({ argv, message: z.string() }).strict()),
   })
   .strict();
 
 export type ApplyReport = z.infer<typeof applyReportSchema>;
+export type FailedCommand = ApplyReport["failedCommands"][number];

@@ -8,7 +8,7 @@ export const uninstallCommand = hostPlanCommand({
   async plan(context, config, flags) {
     return {
       plan: await uninstallPlan(context.host, config, flags),
-      done: "Uninstalled: the host's files are as they were before `linux-builder install`.",
+      done: () => "Uninstalled: the host's files are as they were before `linux-builder install`.",
     };
   },
 });

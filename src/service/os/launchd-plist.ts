@@ -50,7 +50,8 @@ export function launchdPlist(service: ServiceDefinition): string {
     UserName: service.user,
     ProgramArguments: service.argv,
     EnvironmentVariables: service.environment,
-    WorkingDirectory: service.stateDir,
+    // No WorkingDirectory: serve is given only absolute paths, and launchd would fail to spawn it,
+    // again every 10 s, in a state folder deleted to start afresh.
     RunAtLoad: true,
     // Restarted whenever it exits: serve runs until it is told to stop.
     KeepAlive: true,

@@ -41,7 +41,7 @@ export interface ServiceDefinition {
   readonly argv: readonly string[];
   /** HOME, PATH and the variables that choose linux-builder's folders, as install saw them. */
   readonly environment: Readonly<Record<string, string>>;
-  /** The builder's state folder: serve's working folder, and where launchd puts its output. */
+  /** The builder's state folder: serve's working folder under systemd (when it exists). */
   readonly stateDir: string;
   /** serve.log in the state folder. */
   readonly logFile: string;

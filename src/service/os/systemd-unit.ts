@@ -40,7 +40,8 @@ export function systemdUnit(service: ServiceDefinition): string {
     "[Service]",
     "Type=simple",
     `User=${literalPercent(service.user)}`,
-    `WorkingDirectory=${literalPercent(service.stateDir)}`,
+    // "-": a missing state folder (deleted to start afresh) is no reason to fail (200/CHDIR) and restart in a loop.
+    `WorkingDirectory=-${literalPercent(service.stateDir)}`,
     ...(environment.length === 0 ? [] : [`Environment=${environment.join(" ")}`]),
     `ExecStart=${service.argv.map((word) => systemdWord(word, "ExecStart")).join(" ")}`,
     "Restart=on-failure",

@@ -14,13 +14,16 @@ const NONE: BuilderFlags = {
   maxJobs: undefined,
 };
 
-test("serve is given exactly the builder flags install was given, the state folder made absolute", () => {
-  assert.deepEqual(serveFlags(NONE, "/home/a/.local/state/linux-builder"), []);
+test("serve is given exactly the builder flags install was given, and the state folder, absolute, always", () => {
+  assert.deepEqual(serveFlags(NONE, "/home/a/.local/state/linux-builder"), [
+    "--state-dir",
+    "/home/a/.local/state/linux-builder",
+  ]);
   assert.deepEqual(
     serveFlags(
       { ...NONE, port: "31023", stateDir: "builders/two", maxJobs: "4", accel: "tcg" },
       "/home/a/builders/two",
     ),
-    ["--port", "31023", "--state-dir", "/home/a/builders/two", "--accel", "tcg", "--max-jobs", "4"],
+    ["--port", "31023", "--accel", "tcg", "--max-jobs", "4", "--state-dir", "/home/a/builders/two"],
   );
 });

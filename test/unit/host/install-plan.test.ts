@@ -475,7 +475,7 @@ for (const manager of ["nix-darwin", "nixos"] as const) {
       systemSshConfig: "Include /etc/ssh/ssh_config.d/*\n",
       manager,
       serviceManager: { kind: "none", why: "not this test's concern" },
-      loadedServices: [],
+      services: {},
     };
     const stateKeyFile = "/Users/alice/Library/Application Support/linux-builder/state/keys/builder_ed25519";
     const error = (() => {

@@ -16,6 +16,7 @@ import { type InstallRequest, planInstall, planUninstall } from "../../../src/ho
 import type { Plan } from "../../../src/host/plan.js";
 import { describePlan } from "../../../src/host/plan-description.js";
 import type { ServiceRequest } from "../../../src/host/plan-service.js";
+import type { ToolResult } from "../../../src/host/tool.js";
 import { launchdPlist } from "../../../src/service/os/launchd-plist.js";
 import type { ServiceDefinition } from "../../../src/service/os/service-definition.js";
 import { systemdUnit } from "../../../src/service/os/systemd-unit.js";
@@ -52,8 +53,17 @@ const request = (service?: ServiceRequest): InstallRequest => ({
 });
 const install = (definition = SERVICE): ServiceRequest => ({ kind: "install", definition });
 
+const SYSTEMD_UP: Record<string, ToolResult> = {
+  "systemctl is-active linux-builder.service": { kind: "ran", stdout: "active\n" },
+  "systemctl is-enabled linux-builder.service": { kind: "ran", stdout: "enabled\n" },
+};
+
 /** A host whose service manager is `manager`; its definitions in a temporary folder. */
-async function makeHost(manager: "systemd" | "launchd" | "none", loaded = false) {
+async function makeHost(
+  manager: "systemd" | "launchd" | "none",
+  loaded = false,
+  answers: Record<string, ToolResult> = {},
+) {
   const root = await mkdtemp(join(tmpdir(), "lb-service-plan-"));
   scratch.push(root);
   const dirs = {
@@ -65,9 +75,12 @@ async function makeHost(manager: "systemd" | "launchd" | "none", loaded = false)
   const kind: HostKind = manager === "launchd" ? "darwin" : "linux";
   const io = fakeIo({
     files: manager === "systemd" ? { "/run/systemd/system": "" } : {},
-    commands: loaded
-      ? { "launchctl print system/local.linux-builder": { kind: "ran", stdout: "state = running\n" } }
-      : {},
+    commands: {
+      ...(loaded
+        ? { "launchctl print system/local.linux-builder": { kind: "ran", stdout: "state = running\n" } }
+        : {}),
+      ...answers,
+    },
   });
   const state = () => readHostState({ kind }, dirs, 31022, io);
   const file = join(
@@ -130,7 +143,7 @@ test("systemd: changed flags rewrite the unit and restart serve, and leave Nix's
 
 test("systemd: --no-service and uninstall stop and disable serve first, then remove the unit exactly", async () => {
   for (const undo of ["no-service", "uninstall"] as const) {
-    const host = await makeHost("systemd");
+    const host = await makeHost("systemd", false, SYSTEMD_UP);
     const before = await readdir(host.dirs.serviceDir);
     await applyFiles(planInstall(await host.state(), request(install())));
     const state = await host.state();
@@ -144,6 +157,9 @@ test("systemd: --no-service and uninstall stop and disable serve first, then rem
       argv: ["systemctl", "disable", "--now", "linux-builder.service"],
       why: "stop serve (it powers the builder off) and disable it",
       beforeFiles: true,
+      // Should a file step fail, serve is started again as it was: enabled and running.
+      undo: ["systemctl", "enable", "--now", "linux-builder.service"],
+      service: true,
     });
     assert.deepEqual(commands(plan), [
       ["systemctl", "disable", "--now", "linux-builder.service"],
@@ -184,8 +200,18 @@ test("launchd: install bootstraps the daemon; a loaded one is booted out first (
   assert.deepEqual(paths(changed), [`write ${loaded.file}`]);
   assert.deepEqual(commands(changed), [
     ["launchctl", "bootout", "system/local.linux-builder"],
+    ["launchctl", "print", "system/local.linux-builder"],
     ["launchctl", "bootstrap", "system", loaded.file],
   ]);
+  // bootout returns while serve still powers the VM off: bootstrap waits until launchd let go.
+  assert.deepEqual(changed.steps[2], {
+    kind: "command",
+    argv: ["launchctl", "print", "system/local.linux-builder"],
+    why: "wait until launchd has let go of serve's label",
+    service: true,
+    untilFailsWithinSeconds: 120,
+  });
+  assert.match(describePlan(changed), /wait until `launchctl print system\/local.linux-builder` fails/);
 });
 
 test("launchd: uninstall boots the daemon out first when loaded, then removes its plist", async () => {
@@ -194,9 +220,10 @@ test("launchd: uninstall boots the daemon out first when loaded, then removes it
     await applyFiles(planInstall(await host.state(), request(install())));
     const plan = planUninstall(await host.state(), 31022, request().keys.publicKey);
     const bootout = ["launchctl", "bootout", "system/local.linux-builder"];
+    const wait = ["launchctl", "print", "system/local.linux-builder"];
     assert.deepEqual(
       commands(plan).filter(([command]) => command === "launchctl"),
-      loaded ? [bootout] : [],
+      loaded ? [bootout, wait] : [],
     );
     if (loaded) assert.deepEqual(plan.steps[0]?.kind === "command" && plan.steps[0].argv, bootout);
     assert.ok(paths(plan).includes(`remove ${host.file}`));
@@ -263,4 +290,169 @@ test("applyPlan runs beforeFiles commands before any file step, the others after
   const report = await applyPlan({ kind: "linux", uid: process.getuid?.() ?? -1 }, plan);
   assert.deepEqual(report, { failedCommands: [] });
   assert.equal(await readFile(log, "utf8"), "before\nafter\n");
+});
+
+test("an unchanged definition whose service is not running is started again: install run again repairs it", async () => {
+  const cases: { manager: "systemd" | "launchd"; answers: Record<string, ToolResult>; expect: string[][] }[] =
+    [
+      { manager: "systemd", answers: SYSTEMD_UP, expect: [] },
+      {
+        manager: "systemd",
+        answers: {
+          ...SYSTEMD_UP,
+          "systemctl is-enabled linux-builder.service": { kind: "failed", message: "disabled" },
+        },
+        expect: [["systemctl", "enable", "--now", "linux-builder.service"]],
+      },
+      {
+        manager: "systemd",
+        answers: {
+          ...SYSTEMD_UP,
+          "systemctl is-active linux-builder.service": { kind: "failed", message: "failed" },
+        },
+        expect: [["systemctl", "enable", "--now", "linux-builder.service"]],
+      },
+      {
+        manager: "launchd",
+        answers: {
+          "launchctl print system/local.linux-builder": { kind: "ran", stdout: "state = running\n" },
+        },
+        expect: [],
+      },
+      {
+        manager: "launchd",
+        answers: {
+          "launchctl print system/local.linux-builder": { kind: "failed", message: "Could not find service" },
+        },
+        expect: [["launchctl", "bootstrap", "system", "PLIST"]],
+      },
+      {
+        manager: "launchd",
+        answers: {
+          "launchctl print system/local.linux-builder": { kind: "ran", stdout: "state = not running\n" },
+        },
+        expect: [["launchctl", "kickstart", "system/local.linux-builder"]],
+      },
+    ];
+  for (const { manager, answers, expect } of cases) {
+    const host = await makeHost(manager, false, answers);
+    await applyFiles(planInstall(await host.state(), request(install())));
+    const plan = planInstall(await host.state(), request(install()));
+    assert.deepEqual(paths(plan), [], "the definition is not written again");
+    const expected = expect.map((argv) => argv.map((word) => (word === "PLIST" ? host.file : word)));
+    assert.deepEqual(commands(plan), expected, JSON.stringify(answers));
+  }
+});
+
+/** The fake host, with `launchctl print` answering from `prints` in turn (then failing: the label is gone). */
+function launchdGoingAway(prints: number) {
+  const io = fakeIo({});
+  let printed = 0;
+  const pauses: number[] = [];
+  return {
+    ran: io.ran,
+    pauses,
+    pause: async (ms: number) => {
+      pauses.push(ms);
+    },
+    io: {
+      ...io,
+      async run(command: string, args: readonly string[]): Promise<ToolResult> {
+        await io.run(command, args);
+        if (args[0] !== "print") return { kind: "ran", stdout: "" };
+        printed++;
+        return printed <= prints
+          ? { kind: "ran", stdout: "state = SIGTERMed\n" }
+          : { kind: "failed", message: "Could not find service" };
+      },
+    },
+  };
+}
+
+test("applyPlan runs bootstrap only once launchd has let go of the label booted out, within a bound", async () => {
+  const host = await makeHost("launchd", true);
+  await applyFiles(planInstall(await host.state(), request(install())));
+  const plan = planInstall(
+    await host.state(),
+    request(install({ ...SERVICE, argv: [...SERVICE.argv, "--cpus", "2"] })),
+  );
+  const APPLYING = { kind: "linux", uid: process.getuid?.() ?? -1 } as const;
+  const slow = launchdGoingAway(3);
+  assert.deepEqual(await applyPlan(APPLYING, plan, undefined, slow.io, slow.pause), { failedCommands: [] });
+  const print = ["launchctl", "print", "system/local.linux-builder"];
+  assert.deepEqual(slow.ran, [
+    ["launchctl", "bootout", "system/local.linux-builder"],
+    print,
+    print,
+    print,
+    print,
+    ["launchctl", "bootstrap", "system", host.file],
+  ]);
+  assert.deepEqual(slow.pauses, [1000, 1000, 1000]);
+
+  // Never let go: the wait gives up after its bound and says so; bootstrap is still tried (and reported).
+  const stuck = launchdGoingAway(Number.POSITIVE_INFINITY);
+  const onlyCommands = { steps: plan.steps.filter((step) => step.kind === "command"), notes: [] };
+  const report = await applyPlan(APPLYING, onlyCommands, undefined, stuck.io, stuck.pause);
+  assert.equal(stuck.pauses.length, 120);
+  assert.deepEqual(report.failedCommands, [
+    { argv: print, message: "still succeeds after 120 s (wait until launchd has let go of serve's label)" },
+  ]);
+  assert.deepEqual(stuck.ran.at(-1), ["launchctl", "bootstrap", "system", host.file]);
+});
+
+test("a file step failing after serve was stopped puts the files back, then starts serve again", async () => {
+  for (const manager of ["systemd", "launchd"] as const) {
+    const host = await makeHost(manager, manager === "launchd", manager === "systemd" ? SYSTEMD_UP : {});
+    await applyFiles(planInstall(await host.state(), request(install())));
+    const plan = planUninstall(await host.state(), 31022, request().keys.publicKey);
+    // Changed after the plan was made: its removal refuses, and everything is put back.
+    await writeFile(host.file, `${await readFile(host.file, "utf8")}# edited meanwhile\n`);
+    const ran: ToolResult = { kind: "ran", stdout: "" };
+    const io =
+      manager === "launchd"
+        ? launchdGoingAway(0).io
+        : fakeIo({
+            commands: {
+              "systemctl disable --now linux-builder.service": ran,
+              "systemctl enable --now linux-builder.service": ran,
+            },
+          });
+    await assert.rejects(
+      applyPlan({ kind: "linux", uid: process.getuid?.() ?? -1 }, plan, undefined, io, async () => undefined),
+      /changed since linux-builder looked at it; nothing was changed/,
+    );
+    assert.deepEqual(
+      io.ran,
+      manager === "systemd"
+        ? [
+            ["systemctl", "disable", "--now", "linux-builder.service"],
+            ["systemctl", "enable", "--now", "linux-builder.service"],
+          ]
+        : [
+            ["launchctl", "bootout", "system/local.linux-builder"],
+            ["launchctl", "print", "system/local.linux-builder"],
+            ["launchctl", "bootstrap", "system", host.file],
+          ],
+      manager,
+    );
+    assert.match(await readFile(host.file, "utf8"), /# edited meanwhile\n$/);
+  }
+});
+
+test("a stopped service is put back only as it was: enabled, running, both or neither", async () => {
+  const down: Record<string, ToolResult> = {
+    "systemctl is-active linux-builder.service": { kind: "failed", message: "inactive" },
+    "systemctl is-enabled linux-builder.service": { kind: "failed", message: "disabled" },
+  };
+  const host = await makeHost("systemd", false, down);
+  await applyFiles(planInstall(await host.state(), request(install())));
+  const [stop] = planUninstall(await host.state(), 31022, request().keys.publicKey).steps;
+  assert.deepEqual(stop?.kind === "command" && stop.argv, [
+    "systemctl",
+    "disable",
+    "--now",
+    "linux-builder.service",
+  ]);
+  assert.equal(stop?.kind === "command" && stop.undo, undefined);
 });

@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { applyWithSudo, sudoCommand } from "../../../../src/app/apply-host-plan.js";
 import { parsePlan } from "../../../../src/app/parse-plan.js";
+import { installedMessage } from "../../../../src/cli/commands/install.js";
 import { LinuxBuilderError } from "../../../../src/errors.js";
 import type { Plan } from "../../../../src/host/plan.js";
 
@@ -122,7 +123,7 @@ test("the privileged half: the seed's `sudo --reset-timestamp`, the plan on stdi
     assert.equal(await readFile(join(dir, "argv"), "utf8"), `${argv.slice(1).join("\n")}\n`);
     assert.equal(await readFile(target, "utf8"), "line\n");
     assert.equal(failed.length, 1);
-    assert.match(failed[0] ?? "", /^false: /);
+    assert.deepEqual(failed[0]?.argv, ["false"]);
     // A refused password (sudo exits 1 without running us) says so, and that nothing changed.
     await writeFile(fakeSudo, "#!/bin/sh\necho 'Sorry, try again.' >&2\nexit 1\n");
     await assert.rejects(applyWithSudo(fakeSudo, argv.slice(1), plan), (error: unknown) => {
@@ -201,4 +202,39 @@ describe("parsePlan: the plan as apply-host-plan reads it", () => {
     );
     assert.doesNotMatch(child.stderr.toString(), /internal error|at .*\.js:\d+/);
   });
+});
+
+test("install says the builder boots on demand only when the service's commands all ran", () => {
+  const service = {
+    manager: "launchd",
+    name: "local.linux-builder",
+    file: "/Library/LaunchDaemons/local.linux-builder.plist",
+  } as const;
+  const bootstrap = ["launchctl", "bootstrap", "system", service.file];
+  const restart = ["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"];
+  const plan: Plan = {
+    steps: [
+      { kind: "command", argv: bootstrap, why: "load serve's daemon", service: true },
+      { kind: "command", argv: restart, why: "restart the Nix daemon" },
+    ],
+    notes: [],
+  };
+  const serve = "linux-builder serve --port 31022";
+  const onDemand =
+    "Installed: Nix's Linux builds now boot the builder on demand (service local.linux-builder).";
+  assert.equal(installedMessage(plan, service, serve, []), onDemand);
+  // The Nix daemon's restart failing is said above it; the service runs all the same.
+  assert.equal(installedMessage(plan, service, serve, [{ argv: restart, message: "no" }]), onDemand);
+  const failed = installedMessage(plan, service, serve, [
+    { argv: bootstrap, message: "Bootstrap failed: 5: Input/output error" },
+  ]);
+  assert.doesNotMatch(failed, /boot the builder on demand/);
+  assert.equal(
+    failed,
+    [
+      `Installed, but the service local.linux-builder may not be running: \`${bootstrap.join(" ")}\` failed (said above).`,
+      `  Once that is fixed, run \`linux-builder install\` again (it starts the service); meanwhile run \`${serve}\` in the background, or \`linux-builder start\` before builds.`,
+    ].join("\n"),
+  );
+  assert.match(installedMessage(plan, undefined, serve, []), /^Installed: Nix hands Linux builds/);
 });

@@ -21,6 +21,10 @@ test("the plist for a macOS user's builder is exactly the golden file", async ()
   assert.equal(text, await readFile(GOLDEN, "utf8"));
 });
 
+test("no WorkingDirectory: launchd would fail to spawn serve, again and again, in a deleted state folder", () => {
+  assert.doesNotMatch(launchdPlist(MAC_SERVICE), /WorkingDirectory/);
+});
+
 test("the plist carries install's marker, and another builder's label is its own", () => {
   assert.ok(launchdPlist(MAC_SERVICE).includes(`<!-- ${SERVICE_MARKER} -->`));
   // An XML comment may not hold "--".
@@ -33,8 +37,8 @@ test("the plist carries install's marker, and another builder's label is its own
 
 test("XML's special characters are escaped in every value; quotes and $ need nothing", () => {
   assert.equal(xmlText(`a&b <c> "d" 'e' $HOME 50%`), `a&amp;b &lt;c&gt; "d" 'e' $HOME 50%`);
-  const text = launchdPlist({ ...MAC_SERVICE, stateDir: "/Users/a&b/<state>", user: "a&b" });
-  assert.match(text, /<string>\/Users\/a&amp;b\/&lt;state&gt;<\/string>/);
+  const text = launchdPlist({ ...MAC_SERVICE, logFile: "/Users/a&b/<state>/serve.log", user: "a&b" });
+  assert.match(text, /<string>\/Users\/a&amp;b\/&lt;state&gt;\/serve.log<\/string>/);
   assert.match(text, /<key>UserName<\/key>\n\t<string>a&amp;b<\/string>/);
 });
 
@@ -80,7 +84,6 @@ test("the plist reads back (Python's plistlib) as exactly the values given, awkw
     UserName: "alice",
     ProgramArguments: awkward.argv,
     EnvironmentVariables: awkward.environment,
-    WorkingDirectory: awkward.stateDir,
     RunAtLoad: true,
     KeepAlive: true,
     ProcessType: "Interactive",

@@ -133,6 +133,16 @@ export class Supervisor {
   /** The control socket's `start`: boots if off (or joins the boot), answers when ready or at `timeoutMs`. */
   async start(timeoutMs: number): Promise<{ booted: boolean; ready: boolean; waitedSeconds: number }> {
     const began = this.timers.now();
+    // A VM up is ready once its process is seen: that look is not raced against the timeout (a
+    // timeout of 0 would otherwise call a running VM not ready).
+    const state = this.state;
+    if (
+      state.kind === "up" &&
+      (await this.options.control.runningPid()) === state.vm.pid &&
+      this.state === state
+    ) {
+      return { booted: false, ready: true, waitedSeconds: (this.timers.now() - began) / 1000 };
+    }
     const request = { booted: false };
     const ready = this.ready(request);
     // The boot goes on after a timeout; its failure is then only logged (by boot()).

@@ -324,6 +324,19 @@ describe("the service's supervisor", () => {
     assert.deepEqual(await started, { booted: true, ready: true, waitedSeconds: 0 });
   });
 
+  test("a start with timeout 0 on a VM up answers ready, however long its process takes to be looked at", async () => {
+    const s = setup();
+    await upAndIdle(s);
+    const runningPid = s.control.runningPid;
+    s.control.runningPid = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return runningPid();
+    };
+    const started = s.supervisor.start(0);
+    await s.clock.advance(0);
+    assert.deepEqual(await started, { booted: false, ready: true, waitedSeconds: 0 });
+  });
+
   test("a stop with timeout 0 asks the VM's stop for 0 (escalate at once)", async () => {
     const s = setup();
     await upAndIdle(s);

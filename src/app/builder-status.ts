@@ -9,6 +9,7 @@ import {
   serviceManagerState,
 } from "../service/os/installed-service.js";
 import { type InstanceInfo, readInstance } from "../vm/instance.js";
+import { directSshPort } from "../vm/lifecycle/direct-port.js";
 import { runningPid } from "../vm/lifecycle/pidfile.js";
 import { isReady } from "../vm/lifecycle/readiness.js";
 import { diskUsage } from "../vm/state.js";
@@ -48,14 +49,13 @@ export async function builderStatus(
   // connection (keeping the VM awake) or even boot it.
   const pid = service === null ? await runningPid(layout, backend) : (service.vm.pid ?? undefined);
   const instance = pid === undefined ? undefined : await readInstance(layout);
-  // Without a readable instance.json (a start killed before it wrote one, a foreign file), the
-  // configured port is the best guess: a running builder is still asked.
+  // Without a service, the VM is asked where it listens itself (a dead serve's VM: its forward).
   const ready =
     pid === undefined
       ? false
       : service !== null
         ? service.vm.state === "up"
-        : await isReady(layout, instance?.port ?? config.port, { reuse: true, timeoutMs: 15_000 });
+        : await isReady(layout, directSshPort(instance, config.port), { reuse: true, timeoutMs: 15_000 });
   const startedAt = instance?.startedAt ?? (service?.vm.state === "up" ? service.vm.since : undefined);
   const disk = await diskUsage(layout);
   const registered = await installedService(host, config.port);

@@ -20,10 +20,21 @@ export async function consoleTarget(
   // The service's VM is off until a connection (or `start`) boots it; there is no console to attach.
   // (A service still waiting for the port has a builder started without it in front: that one is looked up.)
   if (service?.listening === true && service.vm.pid === null) {
+    const by = `the service (pid ${service.pid})`;
+    const { state } = service.vm;
     throw new LinuxBuilderError(
       "vm.stopped",
-      `The builder is off: the service (pid ${service.pid}) boots it on the next connection`,
-      { hint: "`linux-builder start` boots it now; then attach again." },
+      state === "booting"
+        ? `The builder is booting (by ${by}): its console is attachable once it is up`
+        : state === "stopping"
+          ? `The builder is powering off (by ${by})`
+          : `The builder is off: ${by} boots it on the next connection`,
+      {
+        hint:
+          state === "booting"
+            ? "`linux-builder start` waits for it to be ready; then attach again."
+            : "`linux-builder start` boots it now; then attach again.",
+      },
     );
   }
   const pid = service?.vm.pid ?? (await runningPid(layout, backend));

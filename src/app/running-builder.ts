@@ -3,6 +3,7 @@ import { LinuxBuilderError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { serviceStatus } from "../service/control-client.js";
 import { readInstance } from "../vm/instance.js";
+import { directSshPort } from "../vm/lifecycle/direct-port.js";
 import { runningPid } from "../vm/lifecycle/pidfile.js";
 import type { StateLayout } from "../vm/state.js";
 import { builderVm } from "./builder-vm.js";
@@ -23,7 +24,6 @@ export async function runningBuilder(
   if ((await runningPid(layout, backend)) === undefined) {
     throw new LinuxBuilderError("vm.stopped", "The builder is not running", { hint });
   }
-  // instance.json unreadable: the configured port, as status does.
-  const port = (await readInstance(layout))?.port ?? config.port;
+  const port = directSshPort(await readInstance(layout), config.port);
   return { layout, port };
 }

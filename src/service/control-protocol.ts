@@ -10,10 +10,10 @@ import { STOP_OUTCOMES } from "../vm/lifecycle/stop.js";
 
 export const controlRequestSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("status") }).strict(),
-  /** Boot the VM if it is off (or join a boot under way) and answer once it is ready, or the time ran out. */
-  z.object({ op: z.literal("start"), timeoutMs: z.number().int().positive() }).strict(),
-  /** Power the VM off cleanly (escalating after `timeoutMs`); the front door stays, and boots it again on the next connection. */
-  z.object({ op: z.literal("stop"), timeoutMs: z.number().int().positive() }).strict(),
+  /** Boot the VM if it is off (or join a boot under way) and answer once it is ready, or the time ran out (0: at once). */
+  z.object({ op: z.literal("start"), timeoutMs: z.number().int().nonnegative() }).strict(),
+  /** Power the VM off cleanly (escalating after `timeoutMs`; 0: at once); the front door stays, and boots it again on the next connection. */
+  z.object({ op: z.literal("stop"), timeoutMs: z.number().int().nonnegative() }).strict(),
 ]);
 
 export type ControlRequest = z.infer<typeof controlRequestSchema>;

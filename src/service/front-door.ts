@@ -13,8 +13,8 @@ export interface ConnectionAccounting {
  * sending side and still reads), and Nagle is off on both legs, as ssh itself asks of its sockets.
  * A unix endpoint (a vsock proxy) is reached the same way as a TCP one.
  */
-export function frontDoor(supervisor: ConnectionAccounting): Server {
-  return createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (client) => {
+export function frontDoor(supervisor: ConnectionAccounting, log: (line: string) => void): Server {
+  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (client) => {
     let upstream: Socket | undefined;
     const lease = supervisor.open({
       close: () => {
@@ -35,6 +35,12 @@ export function frontDoor(supervisor: ConnectionAccounting): Server {
       () => client.destroy(),
     );
   });
+  // An accept that fails while listening (EMFILE: out of file descriptors) must not end serve: it
+  // is logged, and the server goes on. (Errors of the listen itself are its caller's.)
+  server.on("error", (error) => {
+    if (server.listening) log(`the front door: ${error.message} (still serving)`);
+  });
+  return server;
 }
 
 function carry(client: Socket, target: Endpoint): Socket {

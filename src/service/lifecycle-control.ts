@@ -85,7 +85,7 @@ export function lifecycleControl(
     target: backend.endpoint({ sshPort: forwardPort ?? config.port }),
   });
   return {
-    async boot() {
+    async boot(signal) {
       await mkdir(layout.serviceSshDir, { recursive: true, mode: 0o700 });
       for (let pick = 1; ; pick += 1) {
         const forwardPort = await pickPort();
@@ -94,6 +94,8 @@ export function lifecycleControl(
             ...options,
             forwardPort,
             waitReady: true,
+            // A stop during the boot: startVm stops the VM it booted and throws vm.cancelled.
+            signal,
             storeAnswers:
               options.storeAnswers ??
               ((_layout, port, timeoutMs) => isReady(files, port, { reuse: true, timeoutMs })),

@@ -2,10 +2,11 @@ import { mkdir, rm } from "node:fs/promises";
 import type { Server } from "node:net";
 import { LinuxBuilderError } from "../errors.js";
 import type { StateLayout } from "../vm/state.js";
-import { serviceStatus } from "./control-client.js";
+import { claimService } from "./claim.js";
 import type { ControlRequest, ControlResponse, ServiceStatus } from "./control-protocol.js";
 import { controlServer, listenOnSocket } from "./control-server.js";
 import { frontDoor } from "./front-door.js";
+import { idleText } from "./idle-text.js";
 import type { LifecycleControl } from "./lifecycle-control.js";
 import { Supervisor, type Timers } from "./supervisor.js";
 
@@ -40,8 +41,11 @@ const SHUTDOWN_STOP_MS = 60_000;
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const { layout, port, log } = options;
   await mkdir(layout.dir, { recursive: true, mode: 0o700 });
-  await claimControlSocket(layout.serviceSocket);
-  const adopted = await options.control.adopt();
+  const release = await claimService(layout);
+  const adopted = await options.control.adopt().catch(async (error: unknown) => {
+    await release();
+    throw error;
+  });
   const supervisor = new Supervisor({
     control: options.control,
     idleMinutes: options.idleMinutes,
@@ -74,7 +78,9 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   };
   const control = controlServer(handle);
   await listenOnSocket(control, layout.serviceSocket);
-  const door = frontDoor(supervisor);
+  // As the front door's: a failed accept is logged, and serve goes on.
+  control.on("error", (error) => log(`the control socket: ${error.message} (still serving)`));
+  const door = frontDoor(supervisor, log);
   let retry: NodeJS.Timeout | undefined;
   let closing = false;
   let toldTaken = false;
@@ -103,6 +109,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   } catch (error) {
     await closeServer(control);
     await rm(layout.serviceSocket, { force: true });
+    await release();
     throw error;
   }
   return {
@@ -118,22 +125,10 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       await doorClosed;
       await closeServer(control);
       await rm(layout.serviceSocket, { force: true });
+      await release();
       log(`the service stopped${stopped ? ` (the builder: ${stopped.outcome})` : ""}`);
     },
   };
-}
-
-/** One serve per state folder: a live one answering on the socket refuses this one; a stale file is removed. */
-async function claimControlSocket(path: string): Promise<void> {
-  const running = await serviceStatus(path).catch(() => undefined);
-  if (running !== undefined) {
-    throw new LinuxBuilderError(
-      "service.running",
-      `The service already runs for this state folder (pid ${running.pid}, port ${running.port})`,
-      { hint: "`linux-builder status` shows it; stop it (or its OS service) before starting another." },
-    );
-  }
-  await rm(path, { force: true });
 }
 
 function listenTcp(server: Server, port: number): Promise<void> {
@@ -162,8 +157,4 @@ function frontDoorError(port: number, error: unknown): LinuxBuilderError {
       hint: "Ports below 1024 need privileges: pick a port above 1023 (--port, or port in the config file).",
     },
   );
-}
-
-function idleText(minutes: number): string {
-  return minutes === 0 ? "never" : `after ${minutes} min`;
 }

@@ -19,8 +19,8 @@ export interface RunningVm {
 
 /** What the supervisor asks of the VM. */
 export interface VmControl {
-  /** Boots the VM and waits until it is ready; throws when it cannot. */
-  boot(): Promise<RunningVm>;
+  /** Boots the VM and waits until it is ready; throws when it cannot. An abort stops what it booted. */
+  boot(signal: AbortSignal): Promise<RunningVm>;
   /** Powers it off cleanly (escalating after `timeoutMs`), as `linux-builder stop` does. */
   stop(timeoutMs: number): Promise<{ readonly outcome: StopOutcome; readonly seconds: number }>;
   /** The VM's process while it runs. */
@@ -73,7 +73,7 @@ export type SupervisorStatus = Omit<ServiceStatus, "pid" | "port" | "listening" 
 
 type State =
   | { readonly kind: "off" }
-  | { readonly kind: "booting"; readonly boot: Promise<RunningVm> }
+  | { readonly kind: "booting"; readonly boot: Promise<RunningVm>; readonly abort: AbortController }
   | { readonly kind: "up"; readonly vm: RunningVm }
   | { readonly kind: "stopping"; readonly stop: Promise<StopResult> };
 
@@ -109,6 +109,7 @@ export class Supervisor {
   /** A front-door connection arrived: it is counted now, and carried once the VM is ready. */
   open(connection: ConnectionHandle): Lease {
     this.connections.add(connection);
+    // Also what tells idleFired that someone came (and maybe went) while it asked the guest.
     this.totals.connections += 1;
     this.cancelIdle();
     this.waiting += 1;
@@ -132,8 +133,18 @@ export class Supervisor {
   /** The control socket's `start`: boots if off (or joins the boot), answers when ready or at `timeoutMs`. */
   async start(timeoutMs: number): Promise<{ booted: boolean; ready: boolean; waitedSeconds: number }> {
     const began = this.timers.now();
-    const booted = this.state.kind === "off" || this.state.kind === "stopping";
-    const ready = this.ready();
+    // A VM up is ready once its process is seen: that look is not raced against the timeout (a
+    // timeout of 0 would otherwise call a running VM not ready).
+    const state = this.state;
+    if (
+      state.kind === "up" &&
+      (await this.options.control.runningPid()) === state.vm.pid &&
+      this.state === state
+    ) {
+      return { booted: false, ready: true, waitedSeconds: (this.timers.now() - began) / 1000 };
+    }
+    const request = { booted: false };
+    const ready = this.ready(request);
     // The boot goes on after a timeout; its failure is then only logged (by boot()).
     ready.catch(() => {});
     let timer: unknown;
@@ -142,42 +153,46 @@ export class Supervisor {
     });
     try {
       const isReady = await Promise.race([ready.then(() => true as const), timedOut]);
-      return { booted, ready: isReady, waitedSeconds: (this.timers.now() - began) / 1000 };
+      return { booted: request.booted, ready: isReady, waitedSeconds: (this.timers.now() - began) / 1000 };
     } finally {
       this.timers.clearTimeout(timer);
     }
   }
 
-  /** The control socket's `stop`: powers the VM off; open connections are closed; the front door stays. */
-  async stop(timeoutMs: number, why = "asked to stop"): Promise<StopResult> {
+  /**
+   * The control socket's `stop`: powers the VM off; open connections are closed; the front door stays.
+   * The state is "stopping" from the call on (nothing awaited before), so a connection arriving
+   * meanwhile waits for the stop and boots again rather than joining a VM about to go; a boot under
+   * way is aborted (the lifecycle stops what it booted), not waited for.
+   */
+  stop(timeoutMs: number, why = "asked to stop"): Promise<StopResult> {
     if (this.state.kind === "stopping") return this.state.stop;
-    // The connections open now end now, those waiting for a boot too; later ones wait for the stop.
-    this.cancelIdle();
-    for (const connection of [...this.connections]) connection.close();
-    if (this.state.kind === "booting") await this.state.boot.catch(() => {});
-    // Another stop may have begun while the boot ended (read afresh: the await changed it).
-    const now = this.current();
-    if (now.kind === "stopping") return now.stop;
-    const pid = this.state.kind === "up" ? ` (pid ${this.state.vm.pid})` : "";
+    const booting = this.state.kind === "booting" ? this.state : undefined;
+    const pid = this.state.kind === "up" ? ` (pid ${this.state.vm.pid})` : booting ? " (booting)" : "";
     this.options.log(`stopping the builder${pid}: ${why}`);
-    const stop = this.options.control.stop(timeoutMs).then(
-      (result) => {
-        this.options.log(`the builder stopped: ${result.outcome} in ${result.seconds.toFixed(1)} s`);
-        this.enter({ kind: "off" });
-        return result;
-      },
-      (error: unknown) => {
-        this.options.log(`stopping the builder failed: ${messageOf(error)}`);
-        this.enter({ kind: "off" });
-        throw error;
-      },
-    );
+    booting?.abort.abort();
+    const stop = (booting ? booting.boot.then(noop, noop) : Promise.resolve())
+      .then(() => this.options.control.stop(timeoutMs))
+      .then(
+        (result) => {
+          this.options.log(`the builder stopped: ${result.outcome} in ${result.seconds.toFixed(1)} s`);
+          this.enter({ kind: "off" });
+          return result;
+        },
+        (error: unknown) => {
+          this.options.log(`stopping the builder failed: ${messageOf(error)}`);
+          this.enter({ kind: "off" });
+          throw error;
+        },
+      );
     this.enter({ kind: "stopping", stop });
+    // The connections open now end now, those waiting for the boot too; later ones wait for the stop.
+    for (const connection of [...this.connections]) connection.close();
     return stop;
   }
 
   /** serve is ending: no more timers; the VM powered off. */
-  async shutdown(timeoutMs: number): Promise<StopResult> {
+  shutdown(timeoutMs: number): Promise<StopResult> {
     this.closed = true;
     this.timers.clearTimeout(this.watch);
     return this.stop(timeoutMs, "the service is stopping");
@@ -204,12 +219,13 @@ export class Supervisor {
   }
 
   /** The VM, ready: booted if off, joined if booting, after a stop under way, booted again if found dead. */
-  private async ready(): Promise<RunningVm> {
+  private async ready(request?: { booted: boolean }): Promise<RunningVm> {
     for (;;) {
       if (this.closed) throw new LinuxBuilderError("service.failed", "The service is stopping");
       const state = this.state;
       switch (state.kind) {
         case "off":
+          if (request) request.booted = true;
           return this.boot();
         case "booting":
           return state.boot;
@@ -229,8 +245,11 @@ export class Supervisor {
     this.totals.boots += 1;
     this.options.log("booting the builder");
     const began = this.timers.now();
-    const boot = this.options.control.boot().then(
+    const abort = new AbortController();
+    const boot = this.options.control.boot(abort.signal).then(
       (vm) => {
+        // A stop came during the boot: the VM is the stop's now, not the waiting requests'.
+        if (this.state !== booting) throw stoppedWhileBooting();
         const seconds = ((this.timers.now() - began) / 1000).toFixed(1);
         this.options.log(
           `the builder is ready (pid ${vm.pid}, forward port ${vm.forwardPort}) in ${seconds} s`,
@@ -242,28 +261,27 @@ export class Supervisor {
         return vm;
       },
       (error: unknown) => {
+        if (this.state !== booting) throw stoppedWhileBooting();
         this.lastError = messageOf(error);
         this.options.log(`booting the builder failed: ${this.lastError}`);
         this.enter({ kind: "off" });
         throw error;
       },
     );
-    this.enter({ kind: "booting", boot });
+    const booting: State = { kind: "booting", boot, abort };
+    this.enter(booting);
     return boot;
   }
 
   private died(vm: RunningVm, how: string): void {
     if (this.state.kind !== "up" || this.state.vm !== vm) return;
     this.options.log(`the builder (pid ${vm.pid}) is gone: ${how}; the next connection boots it again`);
-    this.cancelIdle();
     this.enter({ kind: "off" });
   }
 
-  private current(): State {
-    return this.state;
-  }
-
   private enter(state: State): void {
+    // The idle power-off counts only while the VM is up: whatever ends that ends it.
+    if (state.kind !== "up") this.cancelIdle();
     this.state = state;
     this.since = this.timers.now();
   }
@@ -291,10 +309,15 @@ export class Supervisor {
   private async idleFired(): Promise<void> {
     const state = this.state;
     if (state.kind !== "up" || this.connections.size > 0) return;
+    const opened = this.totals.connections;
     const builds = await this.options.control.guestBuilds(state.vm);
     this.guestBuilds = builds ?? null;
-    // A connection arrived, or the VM changed, while the guest was asked.
-    if (this.state !== state || this.connections.size > 0) return;
+    // A connection arrived (even one already gone), or the VM changed, while the guest was asked:
+    // the idle time counts afresh from that connection's end.
+    if (this.state !== state || this.totals.connections !== opened || this.connections.size > 0) {
+      this.armIdle();
+      return;
+    }
     if (builds !== undefined && builds > 0) {
       this.options.log(`idle, but ${builds} build processes run in the guest: looking again later`);
       this.armIdle(Math.min(BUILDS_RECHECK_MS, this.options.idleMinutes * 60_000));
@@ -318,6 +341,14 @@ export class Supervisor {
       this.scheduleWatch();
     }, this.options.watchMs ?? 3_000);
   }
+}
+
+function noop(): void {}
+
+function stoppedWhileBooting(): LinuxBuilderError {
+  return new LinuxBuilderError("service.failed", "The builder was stopped while it booted", {
+    hint: "`linux-builder start` (or the next connection) boots it again.",
+  });
 }
 
 function messageOf(error: unknown): string {

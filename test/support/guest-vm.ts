@@ -6,7 +6,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -18,6 +17,7 @@ import { writeCpio } from "../../src/image/archive/cpio.js";
 import { composeImage } from "../../src/image/compose/compose-image.js";
 import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
 import type { StoredImage } from "../../src/image/store.js";
+import { pickFreePort } from "../../src/service/lifecycle-control.js";
 import { generateEd25519KeyPair, type SshKeyPair } from "../../src/ssh/openssh-key.js";
 import { qemuCommand } from "../../src/vm/qemu/argv.js";
 import { qemuGuestParameters } from "../../src/vm/qemu/backend.js";
@@ -44,16 +44,8 @@ export async function testImage(arch: Arch): Promise<StoredImage> {
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+/** A free loopback port: the product's own pick (serve's forward's), under the name the tests use. */
+export const freePort = pickFreePort;
 
 export interface BootedGuest {
   readonly dir: string;

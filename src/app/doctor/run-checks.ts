@@ -21,6 +21,7 @@ import { runTool } from "../../host/tool.js";
 import { ARCHITECTURES } from "../../image/guest/profile.js";
 import { serviceStatus } from "../../service/control-client.js";
 import { readInstance } from "../../vm/instance.js";
+import { directSshPort } from "../../vm/lifecycle/direct-port.js";
 import { runningPid } from "../../vm/lifecycle/pidfile.js";
 import { isReady } from "../../vm/lifecycle/readiness.js";
 import { hostForwardAddress } from "../../vm/qemu/argv.js";
@@ -46,14 +47,15 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
   const sshConfigDir = options.sshConfigDir ?? DEFAULT_SSH_CONFIG_DIR;
   const pid = await runningPid(layout, qemuBackend(host, layout));
   const instance = pid === undefined ? undefined : await readInstance(layout);
-  const builderPort = instance?.port ?? config.port;
   // A service in front of the builder: its front door is config.port (instance.port), where the
   // ssh and build checks below connect, as Nix does. Its own state says whether the VM is up: a
-  // connection while it is not would wait for (or start) a boot.
+  // connection while it is not would wait for (or start) a boot. Without one, the VM is reached
+  // where it listens itself (a dead serve's VM: on its forward).
   const service = await serviceStatus(layout.serviceSocket).catch((error: unknown) => {
     if (!isLinuxBuilderError(error)) throw error;
     return undefined;
   });
+  const builderPort = service?.listening === true ? config.port : directSshPort(instance, config.port);
 
   const nix = await nixChecks(
     nixConfDir,

@@ -2,10 +2,14 @@ import { loadConfig } from "../../app/load-config.js";
 import { serveBuilder } from "../../app/serve-builder.js";
 import { parseConfigLayer } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
+import { idleText } from "../../service/idle-text.js";
 import { BUILDER_FLAGS, builderSettings } from "../builder-flags.js";
 import { defineCommand } from "../command.js";
 import { valueFlag } from "../flags.js";
 import { imageIo, say, warn } from "../output.js";
+
+/** What ends serve cleanly: SIGHUP too (its terminal closed), as `run` does, so the VM is not left behind. */
+const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 
 export const serveCommand = defineCommand({
   path: ["serve"],
@@ -33,17 +37,15 @@ export const serveCommand = defineCommand({
         : `127.0.0.1:${config.port} is held by a builder started without the service: waiting for it to stop.`,
     );
     say(
-      `Idle power-off: ${config.idleMinutes === 0 ? "never" : `after ${config.idleMinutes} min`}. Log: ${service.logPath}. Stop with Ctrl-C or SIGTERM.`,
+      `Idle power-off: ${idleText(config.idleMinutes)}. Log: ${service.logPath}. Stop with Ctrl-C, SIGTERM or SIGHUP.`,
     );
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const onSignal = (received: NodeJS.Signals) => {
         // A second signal, while the builder powers off, ends serve at once (the default action).
-        process.off("SIGTERM", onSignal);
-        process.off("SIGINT", onSignal);
+        for (const name of STOP_SIGNALS) process.off(name, onSignal);
         resolve(received);
       };
-      process.on("SIGTERM", onSignal);
-      process.on("SIGINT", onSignal);
+      for (const name of STOP_SIGNALS) process.on(name, onSignal);
     });
     say(`${signal}: powering the builder off and stopping.`);
     await service.close();

@@ -88,8 +88,8 @@ export async function startAndSay(
   }
 }
 
-/** `--no-wait` through the service: it starts the boot, and answers at once. */
-const NO_WAIT_MS = 1;
+/** `--no-wait` through the service: it starts the boot, and answers at once (timeout 0). */
+const NO_WAIT_MS = 0;
 
 /** Asks the service, if one answers, to boot the builder and says how it went; false: no service. */
 async function startThroughService(

@@ -55,7 +55,7 @@ export function serviceLines(service: ServiceStatus): string[] {
   return [
     service.listening
       ? `Service:  linux-builder serve (pid ${service.pid}) on ${door}`
-      : `Service:  linux-builder serve (pid ${service.pid}), waiting for ${door}: a builder started without the service holds it (\`linux-builder stop\` stops that one)`,
+      : `Service:  linux-builder serve (pid ${service.pid}), waiting for the port: ${door} is taken (by a builder started without the service, or another program: \`linux-builder doctor\` names it)`,
     `Clients:  ${connections}; ${service.totals.connections} since the service started, ${service.totals.boots} boot${service.totals.boots === 1 ? "" : "s"}`,
     ...(service.guestBuilds === null
       ? []

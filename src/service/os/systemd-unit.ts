@@ -23,8 +23,10 @@ export function systemdWord(value: string, setting: "ExecStart" | "Environment")
 
 /**
  * /etc/systemd/system/<alias>.service: serve as the installing user, started at boot and again
- * after a crash. Stopping it sends SIGTERM to serve alone (KillMode=mixed): QEMU, which serve
- * started in the same cgroup, is powered off by serve, not killed beside it.
+ * after a crash. KillMode=process: the stop signal goes to serve alone, which powers QEMU (started
+ * in the same cgroup) off cleanly; and when serve crashes, QEMU is left running for the restarted
+ * serve to adopt. KillMode=mixed would SIGKILL QEMU on any final stop, a crash's too
+ * (systemd.kill(5)), so no crash would ever be recovered from without losing the VM.
  */
 export function systemdUnit(service: ServiceDefinition): string {
   checkServiceDefinition(service);
@@ -46,7 +48,7 @@ export function systemdUnit(service: ServiceDefinition): string {
     `ExecStart=${service.argv.map((word) => systemdWord(word, "ExecStart")).join(" ")}`,
     "Restart=on-failure",
     "RestartSec=2",
-    "KillMode=mixed",
+    "KillMode=process",
     `TimeoutStopSec=${STOP_TIMEOUT_SECONDS}`,
     "",
     "[Install]",

@@ -7,6 +7,7 @@ import type { StateLayout } from "../state.js";
 import { bootFailure } from "./boot-failure.js";
 import { throwIfCancelled } from "./cancel.js";
 import { hostDeps } from "./deps.js";
+import { directSshPort } from "./direct-port.js";
 import { bootWithCrashRetry, KernelCrashedError } from "./kernel-crash.js";
 import { runningPid } from "./pidfile.js";
 import { portTakenError } from "./port-check.js";
@@ -102,10 +103,11 @@ async function startOnce(options: StartOptions): Promise<StartResult> {
         return { kind: "running", pid: pid as number, ready: false, waitedSeconds: waited() };
       case "wait-ready": {
         const instance = await readInstance(layout);
-        // The store is asked where this start's ssh goes: the forward behind a front door, if any.
+        // The store is asked where this start's ssh goes: the forward behind a front door, if any
+        // (a dead serve's VM too: it listens there, not on the configured port).
         const port =
           options.forwardPort === undefined
-            ? (instance?.port ?? options.config.port)
+            ? directSshPort(instance, options.config.port)
             : (instance?.forwardPort ?? options.forwardPort);
         const ready = await waitUntilReady(options, port, pid as number, deadline);
         return { kind: "running", pid: pid as number, ready, waitedSeconds: waited() };

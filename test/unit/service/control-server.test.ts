@@ -75,6 +75,26 @@ describe("the control server", () => {
     );
   });
 
+  test("start and stop with timeout 0 (`--timeout 0`) are requests like any", async () => {
+    const asked: unknown[] = [];
+    await withServer(
+      async (request) => {
+        asked.push(request);
+        return request.op === "stop"
+          ? { op: "stop", status: STATUS, outcome: "killed", seconds: 0 }
+          : { op: "start", status: STATUS, booted: true, ready: false, waitedSeconds: 0 };
+      },
+      async (path) => {
+        assert.equal((await askService(path, { op: "start", timeoutMs: 0 }, 5_000))?.ready, false);
+        assert.equal((await askService(path, { op: "stop", timeoutMs: 0 }, 5_000))?.outcome, "killed");
+        assert.deepEqual(asked, [
+          { op: "start", timeoutMs: 0 },
+          { op: "stop", timeoutMs: 0 },
+        ]);
+      },
+    );
+  });
+
   test("a handler's LinuxBuilderError reaches the client as that error, code and hint", async () => {
     await withServer(
       async () => {

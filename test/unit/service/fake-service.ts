@@ -77,6 +77,10 @@ export interface FakeControl extends VmControl {
   pid: number | undefined;
   /** What guestBuilds answers. */
   builds: number | undefined;
+  /** The latest boot's abort signal. */
+  signal: AbortSignal | undefined;
+  /** Runs while guestBuilds is asking (a connection arriving then, say). */
+  duringGuestBuilds: (() => void) | undefined;
   /** Ends the latest boot: the VM up with a new pid. */
   ready(): RunningVm;
   fail(message: string): void;
@@ -91,10 +95,17 @@ export function fakeControl(): FakeControl {
     calls: [],
     pid: undefined,
     builds: 0,
-    boot() {
+    signal: undefined,
+    duringGuestBuilds: undefined,
+    boot(signal) {
       control.calls.push("boot");
+      control.signal = signal;
       const boot = deferred<RunningVm>();
       control.boots.push(boot);
+      // As startVm does: an abort stops what it booted and fails the boot.
+      signal.addEventListener("abort", () =>
+        boot.reject(new Error("Cancelled: the builder was stopped while it booted")),
+      );
       return boot.promise;
     },
     async stop() {
@@ -108,6 +119,7 @@ export function fakeControl(): FakeControl {
     },
     async guestBuilds() {
       control.calls.push("guestBuilds");
+      control.duringGuestBuilds?.();
       return control.builds;
     },
     ready() {

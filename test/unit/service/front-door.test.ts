@@ -63,7 +63,7 @@ async function through(
   run: (door: number, supervisor: ReturnType<typeof gate>) => Promise<void>,
 ) {
   const supervisor = gate(target);
-  const door = frontDoor(supervisor);
+  const door = frontDoor(supervisor, () => {});
   await listen(door, 0);
   try {
     await run(portOf(door), supervisor);
@@ -134,5 +134,32 @@ describe("the front door", () => {
       client.on("error", () => {});
       await new Promise((resolve) => client.on("close", resolve));
     });
+  });
+
+  test("an accept error while listening (EMFILE) is logged, and the door goes on serving", async () => {
+    const echo = guest();
+    await listen(echo, 0);
+    const log: string[] = [];
+    const supervisor = gate({
+      kind: "tcp",
+      host: "127.0.0.1",
+      port: portOf(echo),
+      listenAddress: "127.0.0.1",
+    });
+    supervisor.release();
+    const door = frontDoor(supervisor, (line) => log.push(line));
+    await listen(door, 0);
+    try {
+      door.emit("error", Object.assign(new Error("accept EMFILE"), { code: "EMFILE" }));
+      assert.deepEqual(log, ["the front door: accept EMFILE (still serving)"]);
+      const answer = await exchange(
+        connect({ port: portOf(door), host: "127.0.0.1", allowHalfOpen: true }),
+        "still",
+      );
+      assert.equal(answer, "STILLbye");
+    } finally {
+      await new Promise((resolve) => door.close(resolve));
+      await new Promise((resolve) => echo.close(resolve));
+    }
   });
 });

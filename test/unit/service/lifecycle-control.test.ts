@@ -53,7 +53,7 @@ describe("the service's VM control over the lifecycle", () => {
           storeAnswers: async () => vm.running,
           pickPort: async () => picks.shift() as number,
         });
-        const booted = await control.boot();
+        const booted = await control.boot(new AbortController().signal);
         assert.equal(booted.pid, FAKE_PID);
         assert.equal(booted.forwardPort, free);
         assert.deepEqual(booted.target, {
@@ -105,8 +105,32 @@ describe("the service's VM control over the lifecycle", () => {
         storeAnswers: async () => vm.running,
         pickPort: async () => picks.shift() as number,
       });
-      assert.equal((await control.boot()).forwardPort, second);
+      assert.equal((await control.boot(new AbortController().signal)).forwardPort, second);
       assert.equal(launches, 2);
+    });
+  });
+
+  test("a boot aborted (a stop while it boots) stops the VM it booted and fails as cancelled", async () => {
+    await withControl(async (vm) => {
+      const image = await fakeImage(vm);
+      const abort = new AbortController();
+      const control = lifecycleControl({
+        config: fakeConfig(vm),
+        layout: vm.layout,
+        backend: tcpBackend(vm),
+        deps: vm.deps,
+        caDeps: noCas,
+        image: async () => image,
+        readyTimeoutMs: 2_000,
+        // The stop comes while the boot waits for the guest's store.
+        storeAnswers: async () => {
+          abort.abort();
+          return false;
+        },
+      });
+      await assert.rejects(control.boot(abort.signal), { code: "vm.cancelled" });
+      assert.equal(vm.launches, 1);
+      assert.equal(await control.runningPid(), undefined);
     });
   });
 });

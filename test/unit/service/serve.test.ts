@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -100,6 +100,66 @@ describe("serve", () => {
       assert.equal((await serviceStatus(socket))?.listening, true);
     } finally {
       await service.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("something of another version answering on serve.sock is left alone, and refuses this serve", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lb-serve-"));
+    const socket = join(dir, "serve.sock");
+    const other = createServer((connection) => connection.end("not this protocol\n"));
+    await new Promise<void>((resolve) => other.listen(socket, resolve));
+    try {
+      await assert.rejects(
+        startService({
+          layout: stateLayout(dir),
+          port: await pickFreePort(),
+          idleMinutes: 10,
+          control: { ...fakeControl(), adopt: async () => undefined },
+          log: () => {},
+        }),
+        (error) =>
+          error instanceof LinuxBuilderError &&
+          error.code === "service.running" &&
+          error.message.includes("not as this version's service"),
+      );
+      assert.equal(await exists(socket), true);
+      assert.equal(await exists(join(dir, "serve.lock")), false);
+    } finally {
+      other.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("serve.lock: a live holder refuses this serve, naming its pid; a dead one's is taken over and removed on close", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lb-serve-"));
+    const lock = join(dir, "serve.lock");
+    const start = async () =>
+      startService({
+        layout: stateLayout(dir),
+        port: await pickFreePort(),
+        idleMinutes: 10,
+        control: { ...fakeControl(), adopt: async () => undefined },
+        log: () => {},
+      });
+    try {
+      // The test runner: alive, and not this process.
+      await writeFile(lock, `${process.ppid}\n`);
+      await assert.rejects(
+        start(),
+        (error) =>
+          error instanceof LinuxBuilderError &&
+          error.code === "service.running" &&
+          error.message.includes(`pid ${process.ppid}`),
+      );
+      assert.equal(await readFile(lock, "utf8"), `${process.ppid}\n`);
+      // Above Linux's pid_max and macOS's: no such process.
+      await writeFile(lock, "99999999\n");
+      const service = await start();
+      assert.equal(await readFile(lock, "utf8"), `${process.pid}\n`);
+      await service.close();
+      assert.equal(await exists(lock), false);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -191,14 +191,17 @@ describe("the service's supervisor", () => {
     assert.deepEqual(await next.outcome, { target: FAKE_TARGET });
   });
 
-  test("a stop request closes the connections open, waiting ones too; a later connection boots again", async () => {
+  test("a stop during a boot aborts it at once and closes the connections waiting for it; a later connection boots again", async () => {
     const s = setup();
     const waiting = [connect(s.supervisor), connect(s.supervisor)];
     await settle();
     const stopped = s.supervisor.stop(30_000);
     for (const one of waiting) assert.equal(one.connection.closed, true);
-    s.control.ready();
-    assert.deepEqual(await stopped, { outcome: "powered-off", seconds: 1 });
+    assert.equal(s.control.signal?.aborted, true);
+    // Nobody ends the boot: the abort does (as startVm stops what it booted).
+    assert.deepEqual(await stopped, { outcome: "not-running", seconds: 1 });
+    for (const one of waiting)
+      assert.deepEqual(await one.outcome, { error: "The builder was stopped while it booted" });
     assert.equal(s.supervisor.status().vm.state, "off");
     for (const one of waiting) one.lease.done();
     const later = connect(s.supervisor);
@@ -231,9 +234,9 @@ describe("the service's supervisor", () => {
     assert.deepEqual(await first, { booted: true, ready: true, waitedSeconds: 2 });
     assert.deepEqual(await second, { booted: false, ready: true, waitedSeconds: 2 });
     await s.supervisor.stop(1_000);
-    const hurried = s.supervisor.start(1);
-    await s.clock.advance(1);
-    assert.deepEqual(await hurried, { booted: true, ready: false, waitedSeconds: 0.001 });
+    const hurried = s.supervisor.start(0);
+    await s.clock.advance(0);
+    assert.deepEqual(await hurried, { booted: true, ready: false, waitedSeconds: 0 });
     // The boot went on.
     assert.equal(s.supervisor.status().vm.state, "booting");
     s.control.ready();
@@ -259,5 +262,91 @@ describe("the service's supervisor", () => {
     assert.equal((await s.supervisor.shutdown(1_000)).outcome, "powered-off");
     assert.equal(s.clock.pending(), 0);
     assert.deepEqual(await connect(s.supervisor).outcome, { error: "The service is stopping" });
+  });
+
+  test("a boot that ends well after a stop cancelled it arms no idle timer and carries nobody", async () => {
+    const s = setup({ idleMinutes: 1 });
+    const waiting = connect(s.supervisor);
+    await settle();
+    const bootOfStop = s.control.boots[0];
+    const stopped = s.supervisor.stop(30_000);
+    // The boot finishes anyway (it was past its last check): the VM is the stop's.
+    bootOfStop?.resolve({ pid: 5, forwardPort: 40_000, target: FAKE_TARGET });
+    await stopped;
+    assert.deepEqual(await waiting.outcome, { error: "The builder was stopped while it booted" });
+    waiting.lease.done();
+    assert.equal(s.supervisor.status().vm.state, "off");
+    assert.equal(s.supervisor.status().idlePowerOffInSeconds, null);
+    await s.clock.advance(120_000);
+    assert.deepEqual(s.control.calls, ["boot", "stop"]);
+  });
+
+  test("a connection arriving while a stop waits for the boot's end waits for the stop, then boots again", async () => {
+    const s = setup();
+    const first = connect(s.supervisor);
+    await settle();
+    const stopped = s.supervisor.stop(30_000);
+    assert.equal(s.supervisor.status().vm.state, "stopping");
+    const during = connect(s.supervisor);
+    assert.equal(during.connection.closed, false);
+    await stopped;
+    await first.outcome;
+    await settle();
+    assert.deepEqual(s.control.calls, ["boot", "stop", "boot"]);
+    s.control.ready();
+    assert.deepEqual(await during.outcome, { target: FAKE_TARGET });
+    assert.equal(during.connection.closed, false);
+  });
+
+  test("a connection that came and went while the idle power-off asked the guest puts it off", async () => {
+    const s = setup({ idleMinutes: 1 });
+    await upAndIdle(s);
+    s.control.duringGuestBuilds = () => {
+      s.control.duringGuestBuilds = undefined;
+      const quick = connect(s.supervisor);
+      quick.lease.done();
+    };
+    await s.clock.advance(60_000);
+    assert.ok(!s.control.calls.includes("stop"));
+    assert.equal(s.supervisor.status().vm.state, "up");
+    assert.equal(s.supervisor.status().idlePowerOffInSeconds, 60);
+    await s.clock.advance(60_000);
+    assert.equal(s.supervisor.status().vm.state, "off");
+  });
+
+  test("a start finding the VM dead reports that it booted it", async () => {
+    const s = setup({ idleMinutes: 0 });
+    await upAndIdle(s);
+    s.control.pid = undefined;
+    const started = s.supervisor.start(60_000);
+    await settle();
+    s.control.ready();
+    assert.deepEqual(await started, { booted: true, ready: true, waitedSeconds: 0 });
+  });
+
+  test("a start with timeout 0 on a VM up answers ready, however long its process takes to be looked at", async () => {
+    const s = setup();
+    await upAndIdle(s);
+    const runningPid = s.control.runningPid;
+    s.control.runningPid = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return runningPid();
+    };
+    const started = s.supervisor.start(0);
+    await s.clock.advance(0);
+    assert.deepEqual(await started, { booted: false, ready: true, waitedSeconds: 0 });
+  });
+
+  test("a stop with timeout 0 asks the VM's stop for 0 (escalate at once)", async () => {
+    const s = setup();
+    await upAndIdle(s);
+    let asked: number | undefined;
+    const stop = s.control.stop;
+    s.control.stop = (timeoutMs) => {
+      asked = timeoutMs;
+      return stop(timeoutMs);
+    };
+    assert.equal((await s.supervisor.stop(0)).outcome, "powered-off");
+    assert.equal(asked, 0);
   });
 });

@@ -90,7 +90,7 @@ describe("the CLI with a service answering on the control socket", () => {
     assert.match(never.stdout, /^Idle: {5}never powered off for idleness \(idleMinutes 0\)$/m);
     assert.match(
       never.stdout,
-      /^Service: {2}linux-builder serve \(pid 4242\), waiting for 127\.0\.0\.1:31099: a builder started without/m,
+      /^Service: {2}linux-builder serve \(pid 4242\), waiting for the port: 127\.0\.0\.1:31099 is taken \(by a builder started without the service, or another program: `linux-builder doctor` names it\)$/m,
     );
     assert.match(never.stdout, /^Builder: {2}off; the next connection boots it$/m);
   });
@@ -131,14 +131,14 @@ describe("the CLI with a service answering on the control socket", () => {
     );
   });
 
-  test("start --no-wait sends a tiny timeout: the service goes on booting", async () => {
+  test("start --no-wait sends timeout 0: the service answers at once and goes on booting", async () => {
     const booting = serviceStatusOf({
       vm: { state: "booting", pid: 9, forwardPort: 40000, since: up.startedAt },
     });
     await serve(() => ({ op: "start", status: booting, booted: true, ready: false, waitedSeconds: 0 }));
     const { code, stderr } = await runCli(home, "start", "--no-wait");
     assert.equal(code, 0);
-    assert.deepEqual(service?.requests, [{ op: "start", timeoutMs: 1 }]);
+    assert.deepEqual(service?.requests, [{ op: "start", timeoutMs: 0 }]);
     assert.match(
       stderr,
       /^Started: the service \(pid 4242\) on 127\.0\.0\.1:31099 boots the builder; not waiting/,
@@ -209,6 +209,20 @@ describe("the CLI with a service answering on the control socket", () => {
     assert.equal(code, 1);
     assert.match(stderr, /The builder is off: the service \(pid 4242\) boots it on the next connection/);
     assert.match(stderr, /`linux-builder start` boots it now/);
+  });
+
+  test("console while the service's VM boots: it is booting, and start waits for it", async () => {
+    await serve(
+      statusOnly(
+        serviceStatusOf({
+          vm: { state: "booting", pid: null, forwardPort: null, since: "2026-11-29T10:00:00.000Z" },
+        }),
+      ),
+    );
+    const { code, stderr } = await runCli(home, "console");
+    assert.equal(code, 1);
+    assert.match(stderr, /The builder is booting \(by the service \(pid 4242\)\)/);
+    assert.match(stderr, /`linux-builder start` waits for it to be ready/);
   });
 
   test("logs: the service's log and the console's, each headed, a legend saying which is which", async () => {

@@ -97,6 +97,27 @@ describe("start, against a fake backend", () => {
     });
   });
 
+  test("a dead serve's VM (instance.json with a forwardPort): start waits for it on that forward", async () => {
+    const asked: number[] = [];
+    await withStart(
+      {},
+      async (vm, options) => {
+        await fakeRunningVm(vm);
+        const instance = JSON.parse(await readFile(vm.layout.instance, "utf8"));
+        await writeFile(vm.layout.instance, JSON.stringify({ ...instance, forwardPort: 41_234 }));
+        const result = await startVm(options);
+        assert.ok(result.kind === "running" && result.ready);
+        assert.deepEqual([...new Set(asked)], [41_234]);
+      },
+      {
+        storeAnswers: async (_layout, port) => {
+          asked.push(port);
+          return true;
+        },
+      },
+    );
+  });
+
   test("a running VM is found, not booted again", async () => {
     await withStart({}, async (vm, options) => {
       await fakeRunningVm(vm);

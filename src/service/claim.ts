@@ -1,13 +1,7 @@
 import { open, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
 import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
 import type { StateLayout } from "../vm/state.js";
 import { serviceStatus } from "./control-client.js";
-
-/** Serve's lock in the state folder: created exclusively, holding serve's pid, removed when it stops. */
-export function serviceLockPath(layout: StateLayout): string {
-  return join(layout.dir, "serve.lock");
-}
 
 /**
  * One serve per state folder. The lock closes the race of two serves starting at once (each would
@@ -17,7 +11,7 @@ export function serviceLockPath(layout: StateLayout): string {
  * Resolves to the release (call when serve stops).
  */
 export async function claimService(layout: StateLayout): Promise<() => Promise<void>> {
-  const lock = serviceLockPath(layout);
+  const lock = layout.serviceLock;
   await takeLock(lock, layout);
   const release = async () => {
     if ((await lockHolder(lock)) === process.pid) await rm(lock, { force: true });

@@ -25,6 +25,8 @@ export interface StateLayout {
   readonly daemonSocket: string;
   /** The service's control socket (`linux-builder serve`; see service/control-protocol.ts). */
   readonly serviceSocket: string;
+  /** Held by the one serve of this state folder (its pid; see service/claim.ts). */
+  readonly serviceLock: string;
   /** The service's own log, which `logs` shows beside the console's. */
   readonly serviceLog: string;
   /**
@@ -52,6 +54,7 @@ export function stateLayout(dir: string): StateLayout {
     knownHosts: join(dir, "known_hosts"),
     daemonSocket: join(dir, "nix.sock"),
     serviceSocket: join(dir, "serve.sock"),
+    serviceLock: join(dir, "serve.lock"),
     serviceLog: join(dir, "serve.log"),
     serviceSshDir: join(dir, "serve"),
   };

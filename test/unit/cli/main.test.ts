@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { buildProgram, COMMANDS, main } from "../../../src/cli/main.js";
 import type { Host } from "../../../src/host/host.js";
+import { runCli } from "../../support/cli-process.js";
 
 const run = promisify(execFile);
 
@@ -47,16 +48,7 @@ describe("the CLI's errors are clear and carry no stack trace", () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const env = { ...process.env, LINUX_BUILDER_HOME: home };
-    try {
-      const { stdout, stderr } = await run("node", ["bin/linux-builder.js", ...args], { env });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const cli = (...args: string[]) => runCli(home, ...args);
 
   test("an unknown --arch names the flag and the choices", async () => {
     const { code, stderr } = await cli("image", "build", "--arch", "sparc");

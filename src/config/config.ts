@@ -2,13 +2,17 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { LinuxBuilderError } from "../errors.js";
 import type { Host } from "../host/host.js";
-import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../image/guest/profile.js";
+import { ARCHITECTURES, type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../image/guest/profile.js";
 import { parseJson } from "../json.js";
 import { DEFAULT_BUILDER_PORT } from "../nix/builders.js";
 import { ACCELERATORS } from "../vm/qemu/argv.js";
 
 /** The accel setting: `auto`, or one of the backend's accelerators. */
 export const ACCEL_SETTINGS = ["auto", ...ACCELERATORS] as const;
+
+/** The Linux systems a guest runs natively, one per architecture. */
+export const NIX_SYSTEMS = ["x86_64-linux", "aarch64-linux"] as const;
+export type NixSystem = (typeof NIX_SYSTEMS)[number];
 
 /** What the host looks like, for the defaults that depend on it: the Host's CPUs and memory, the guest it runs natively. */
 export interface HostFacts extends Pick<Host, "cpus" | "memoryMiB"> {
@@ -67,6 +71,15 @@ const configSchema = z
       .number()
       .min(0)
       .max(7 * 24 * 60),
+    /**
+     * The other Linux systems the guest builds for through qemu-user (binfmt_misc): unset, the one
+     * it does not run natively (an Apple Silicon user gets x86_64-linux); [] none. Emulated builds
+     * are several times slower than native ones.
+     */
+    emulatedSystems: z
+      .array(z.enum(NIX_SYSTEMS))
+      .refine((systems) => new Set(systems).size === systems.length, "each system once")
+      .optional(),
     suite: z.string().regex(/^[a-z0-9-]+$/, "a Debian suite name"),
     mirror: z.string().url(),
   })
@@ -77,6 +90,12 @@ export const configFileSchema = configSchema.partial().strict();
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/** The systems the guest emulates: the setting, less its own native one; by default every other one. */
+export function emulatedSystemsOf(config: Pick<Config, "arch" | "emulatedSystems">): NixSystem[] {
+  const native = ARCHITECTURES[config.arch].nixSystem;
+  return (config.emulatedSystems ?? NIX_SYSTEMS).filter((system) => system !== native);
+}
 
 /**
  * What the guest really does, advertised in the machines line and set as its system-features: its

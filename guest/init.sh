@@ -82,6 +82,8 @@ read_boot_parameters() {
     data_disk) disk=$value ;;
     console) console=$value ;;
     power_button) power_button=$value ;;
+    # One registration line per emulated system; they hold no spaces (boot-parameters.ts checks).
+    binfmt) binfmt_lines="$binfmt_lines $value" ;;
     esac
   done <$BOOT_ARCHIVE/parameters
   [ -n "$network" ] && [ -n "$disk" ] && [ -n "$console" ] && [ -n "$power_button" ] ||
@@ -126,6 +128,25 @@ load_modules() {
     [ -n "$module" ] || continue
     insmod "/usr/lib/modules/$module" || log "cannot load the kernel module $module"
   done <"$1"
+}
+
+# The other Linux systems' interpreters (qemu-user, in the image), as the boot parameters ask
+# (src/guest/binfmt.ts makes the lines): before the Nix daemon starts, whose extra-platforms
+# promise them. The F flag has the kernel open the interpreter now, so builds in Nix's sandbox,
+# which has no /usr/bin, run it too.
+register_emulators() {
+  [ -n "$binfmt_lines" ] || return 0
+  binfmt=/proc/sys/fs/binfmt_misc
+  [ -e $binfmt/register ] || mount -t binfmt_misc binfmt_misc $binfmt ||
+    fail "cannot mount binfmt_misc at $binfmt: the kernel module binfmt_misc did not load"
+  for line in $binfmt_lines; do
+    name=${line#:}
+    name=${name%%:*}
+    # printf, not echo: the kernel decodes the line's \x escapes, the shell must not.
+    printf '%s\n' "$line" >$binfmt/register 2>/dev/null && [ "$(head -n 1 $binfmt/$name)" = enabled ] ||
+      fail "cannot register $name with binfmt_misc (is its interpreter in the image?): $line"
+    log "emulating with $name (binfmt_misc)"
+  done
 }
 
 # The first interface besides lo, as the boot parameters say: fixed addresses, or a DHCP lease.
@@ -409,6 +430,7 @@ install_secrets
 rm -rf $BOOT_ARCHIVE
 start_sshd
 load_modules /etc/linux-builder/modules
+register_emulators
 configure_network
 announce_sshd &
 mount_nix

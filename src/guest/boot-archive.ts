@@ -4,6 +4,7 @@
  * reads, installs and deletes. It is appended to the shared image at a 4-byte boundary (the kernel
  * reads concatenated archives; a misaligned one fails with "invalid magic").
  */
+import type { NixSystem } from "../config/config.js";
 import { type CpioEntry, writeCpio } from "../image/archive/cpio.js";
 import { bootParametersFile, type GuestBootParameters } from "./boot-parameters.js";
 
@@ -27,12 +28,14 @@ export interface PerBoot {
   readonly secrets: BootSecrets;
   /** The virtual machine's shape as the guest must see it (the backend's). */
   readonly parameters: GuestBootParameters;
+  /** The other Linux systems the guest runs through qemu-user (config's emulatedSystemsOf). */
+  readonly emulatedSystems: readonly NixSystem[];
 }
 
 /** The archive's folder, at the root of the guest's initramfs (init.sh's BOOT_ARCHIVE). */
 const FOLDER = ".linux-builder";
 
-function perBootArchive({ secrets, parameters }: PerBoot): Buffer {
+function perBootArchive({ secrets, parameters, emulatedSystems }: PerBoot): Buffer {
   const file = (name: string, mode: number, text: string): CpioEntry => ({
     path: `${FOLDER}/${name}`,
     type: "file",
@@ -41,7 +44,7 @@ function perBootArchive({ secrets, parameters }: PerBoot): Buffer {
   });
   return writeCpio([
     { path: FOLDER, type: "directory", mode: 0o700 },
-    file("parameters", 0o644, bootParametersFile(parameters)),
+    file("parameters", 0o644, bootParametersFile(parameters, emulatedSystems)),
     file("ssh_host_ed25519_key", 0o600, secrets.hostPrivateKey),
     file("ssh_host_ed25519_key.pub", 0o644, secrets.hostPublicKey),
     file("authorized_keys", 0o600, secrets.authorizedKeys),

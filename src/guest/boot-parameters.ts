@@ -1,5 +1,7 @@
 import { isIPv4 } from "node:net";
+import type { NixSystem } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
+import { binfmtRegistration } from "./binfmt.js";
 
 /**
  * What the host tells the guest at each boot besides its secrets, so that /init hard-codes none of
@@ -57,11 +59,18 @@ const PARAMETER_LINES = {
     accepts: (value) => value === "acpi" || value === "pl061-gpio",
     what: "acpi or pl061-gpio",
   },
+  // One line per emulated system (binfmt.ts), which /init writes to binfmt_misc's register as it is:
+  // hex escapes for the kernel, an absolute path, flag letters; nothing a shell would expand.
+  binfmt: {
+    accepts: (value) =>
+      /^:[a-z0-9_-]+:M::(\\x[0-9a-f]{2}|[A-Za-z0-9])+:(\\x[0-9a-f]{2})+:\/[a-z0-9_/-]+:[FPCO]*$/.test(value),
+    what: "a binfmt_misc registration of ELF magic (:name:M::magic:mask:/interpreter:flags)",
+  },
 } as const satisfies Record<string, { accepts: (value: string) => boolean; what: string }>;
 
 type ParameterLine = readonly [keyof typeof PARAMETER_LINES, string];
 
-function lines(parameters: GuestBootParameters): ParameterLine[] {
+function lines(parameters: GuestBootParameters, emulatedSystems: readonly NixSystem[]): ParameterLine[] {
   const { network } = parameters;
   const addresses: ParameterLine[] =
     network.kind === "static"
@@ -77,12 +86,19 @@ function lines(parameters: GuestBootParameters): ParameterLine[] {
     ["data_disk", parameters.dataDisk],
     ["console", parameters.console],
     ["power_button", parameters.powerButton],
+    ...emulatedSystems.map((system): ParameterLine => ["binfmt", binfmtRegistration(system)]),
   ];
 }
 
-/** The parameters file's text; a value its key does not accept is refused, never written. */
-export function bootParametersFile(parameters: GuestBootParameters): string {
-  const entries = lines(parameters);
+/**
+ * The parameters file's text: the virtual machine's shape, and the systems /init registers with
+ * binfmt_misc (none: it registers nothing). A value its key does not accept is refused, never written.
+ */
+export function bootParametersFile(
+  parameters: GuestBootParameters,
+  emulatedSystems: readonly NixSystem[],
+): string {
+  const entries = lines(parameters, emulatedSystems);
   for (const [key, value] of entries) {
     if (!PARAMETER_LINES[key].accepts(value)) {
       throw new LinuxBuilderError(

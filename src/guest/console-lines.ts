@@ -17,6 +17,8 @@ export const GUEST_LINES = {
   stage2: "stage 2 at",
   /** sshd listens and the network is up: the host may start its ssh handshake. */
   sshd: "SSHD at",
+  /** An interpreter for another Linux system was registered with binfmt_misc; its name follows (qemu-aarch64). */
+  emulating: "emulating with",
   /** The Nix daemon answers too: the builder is ready. */
   ready: "READY at",
   /** The boot cannot go on; the reason follows, then a shell for a human on the console. */
@@ -76,6 +78,14 @@ export function failureBeforeReady(text: string): string | undefined {
   const readyAt = indexOfLine(text, "ready");
   const signal = scanConsole(readyAt === -1 ? text : text.slice(0, readyAt));
   return signal?.kind === "failed" ? signal.reason : undefined;
+}
+
+/** The binfmt_misc entries the guest said it registered (binfmt.ts's names), in its order. */
+export function registeredEmulators(text: string): string[] {
+  // The prefix and the words are plain letters: nothing to escape in the pattern.
+  return [...text.matchAll(new RegExp(`${said("emulating")} ([a-z0-9_-]+) \\(binfmt_misc\\)`, "g"))].map(
+    (match) => match[1] as string,
+  );
 }
 
 /** The kernel uptime (seconds) a line such as `READY at 2.74s` carries, if the guest printed it whole. */

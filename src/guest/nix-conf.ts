@@ -13,6 +13,8 @@ export interface GuestNixSettings {
   readonly diskGiB: number;
   readonly extraSubstituters: readonly string[];
   readonly extraTrustedPublicKeys: readonly string[];
+  /** The systems the guest builds for through qemu-user (binfmt.ts), besides its own. */
+  readonly extraPlatforms: readonly string[];
 }
 
 /**
@@ -40,6 +42,8 @@ export function guestNixConf(settings: GuestNixSettings): string {
     ...(settings.extraSubstituters.length > 0
       ? [`extra-substituters = ${settings.extraSubstituters.join(" ")}`]
       : []),
+    // Nix builds a derivation only for its own system and these; /init registered their interpreters.
+    ...(settings.extraPlatforms.length > 0 ? [`extra-platforms = ${settings.extraPlatforms.join(" ")}`] : []),
     ...(settings.extraTrustedPublicKeys.length > 0
       ? [`extra-trusted-public-keys = ${settings.extraTrustedPublicKeys.join(" ")}`]
       : []),

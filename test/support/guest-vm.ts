@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { DEFAULT_SUPPORTED_FEATURES } from "../../src/config/config.js";
+import { DEFAULT_SUPPORTED_FEATURES, type NixSystem } from "../../src/config/config.js";
 import { bootInitrd } from "../../src/guest/boot-archive.js";
 import { scanConsole } from "../../src/guest/console-lines.js";
 import { guestNixConf } from "../../src/guest/nix-conf.js";
@@ -96,6 +96,8 @@ export async function bootGuest(
     rootAccess?: boolean;
     /** The guest asks QEMU's DHCP server for its address instead of setting the fixed one. */
     network?: "static" | "dhcp";
+    /** The systems the guest registers qemu-user for and lists in extra-platforms; none unless asked. */
+    emulatedSystems?: readonly NixSystem[];
   } = {},
 ) {
   const arch = image.manifest.arch;
@@ -119,11 +121,13 @@ export async function bootGuest(
         diskGiB: 4,
         extraSubstituters: [],
         extraTrustedPublicKeys: [],
+        extraPlatforms: options.emulatedSystems ?? [],
       }),
       caCertificates: "",
     },
     parameters:
       options.network === "dhcp" ? { ...qemuParameters, network: { kind: "dhcp" } } : qemuParameters,
+    emulatedSystems: options.emulatedSystems ?? [],
   });
   // bootInitrd's result ends 4-byte aligned, as a next archive must start.
   const archives = rootKey ? [withSecrets, await rootAccessArchive(rootKey.publicKey)] : [withSecrets];

@@ -33,9 +33,11 @@ export const GUEST_PACKAGES: readonly string[] = [
  * the composer reads but never unpacks, and whose dependencies it does not follow: those are for
  * maintainer scripts the composer does in their place. ca-certificates: the composer makes the CA
  * bundle its postinst would (ca-bundle.ts); its Depends (openssl, debconf and so Perl) only run
- * that script.
+ * that script. qemu-user: the composer takes the one static interpreter the guest emulates the
+ * other Linux system with (guest-emulators.ts), not the package's 465 MiB of every target; its
+ * Depends serve only the dynamic helpers it also ships.
  */
-export const GUEST_DATA_PACKAGES: readonly string[] = ["ca-certificates"];
+export const GUEST_DATA_PACKAGES: readonly string[] = ["ca-certificates", "qemu-user"];
 
 /** Every root of the guest's lock: the packages and the data packages. */
 export const GUEST_ROOT_PACKAGES: readonly string[] = [...GUEST_PACKAGES, ...GUEST_DATA_PACKAGES];
@@ -61,12 +63,18 @@ const POWER_AND_MEMORY_MODULES = [
 ];
 
 /**
+ * Running the other Linux system's programs through qemu-user: /init registers the interpreter with
+ * binfmt_misc before the Nix daemon starts, so not a late module.
+ */
+const EMULATION_MODULES = ["binfmt_misc"];
+
+/**
  * Kernel modules the guest needs, by module name. Those the kernel has built in are skipped;
  * the composer adds each module's dependencies and computes the load order.
  */
 export const GUEST_MODULES: Readonly<Record<Arch, readonly string[]>> = {
-  amd64: [...DEVICE_MODULES, "crc32c_intel", ...POWER_AND_MEMORY_MODULES],
-  arm64: [...DEVICE_MODULES, ...POWER_AND_MEMORY_MODULES],
+  amd64: [...DEVICE_MODULES, "crc32c_intel", ...POWER_AND_MEMORY_MODULES, ...EMULATION_MODULES],
+  arm64: [...DEVICE_MODULES, ...POWER_AND_MEMORY_MODULES, ...EMULATION_MODULES],
 };
 
 /**

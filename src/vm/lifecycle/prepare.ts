@@ -1,6 +1,6 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Config } from "../../config/config.js";
+import { type Config, emulatedSystemsOf } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import { guestNixConf } from "../../guest/nix-conf.js";
@@ -110,15 +110,17 @@ export async function prepareBoot(
     (port) => `[127.0.0.1]:${port} ${type} ${blob}\n`,
   );
   await writeFileAtomic(layout.knownHosts, pinned.join(""), 0o644);
+  const emulatedSystems = emulatedSystemsOf(config);
   await ensureBootInitrd(layout, image, {
     secrets: {
       hostPrivateKey: await readFile(layout.hostKey, "utf8"),
       hostPublicKey: keys.hostPublicKey,
       authorizedKeys: `${keys.builderPublicKey}\n`,
-      nixConf: guestNixConf(config),
+      nixConf: guestNixConf({ ...config, extraPlatforms: emulatedSystems }),
       caCertificates: cas.pem,
     },
     parameters: backend.guestParameters(config.arch),
+    emulatedSystems,
   });
   const accel = await backend.chooseAccel({
     requested: config.accel,

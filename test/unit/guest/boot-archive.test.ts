@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { binfmtRegistration } from "../../../src/guest/binfmt.js";
 import { bootInitrd, type PerBoot, perBootTail } from "../../../src/guest/boot-archive.js";
 import { readCpio, writeCpio } from "../../../src/image/archive/cpio.js";
 
@@ -17,6 +18,7 @@ const perBoot: PerBoot = {
     console: "ttyAMA0",
     powerButton: "pl061-gpio",
   },
+  emulatedSystems: ["x86_64-linux"],
 };
 
 test("the boot initrd: the shared image, then the per-boot archive at a 4-byte boundary", () => {
@@ -43,7 +45,7 @@ test("the boot initrd: the shared image, then the per-boot archive at a 4-byte b
       [
         ".linux-builder/parameters",
         0o644,
-        "network=dhcp\ndata_disk=/dev/vda\nconsole=ttyAMA0\npower_button=pl061-gpio\n",
+        `network=dhcp\ndata_disk=/dev/vda\nconsole=ttyAMA0\npower_button=pl061-gpio\nbinfmt=${binfmtRegistration("x86_64-linux")}\n`,
       ],
       [".linux-builder/ssh_host_ed25519_key", 0o600, "PRIVATE\n"],
       [".linux-builder/ssh_host_ed25519_key.pub", 0o644, "ssh-ed25519 AAAA host\n"],

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isLinuxBuilderError } from "../../../src/errors.js";
+import { binfmtRegistration } from "../../../src/guest/binfmt.js";
 import { bootParametersFile, type GuestBootParameters } from "../../../src/guest/boot-parameters.js";
 
 const qemu: GuestBootParameters = {
@@ -12,7 +13,7 @@ const qemu: GuestBootParameters = {
 
 test("the parameters file: one key=value line each, the static network's addresses only with it", () => {
   assert.equal(
-    bootParametersFile(qemu),
+    bootParametersFile(qemu, []),
     [
       "network=static",
       "address=10.0.2.15/24",
@@ -25,19 +26,22 @@ test("the parameters file: one key=value line each, the static network's address
     ].join("\n"),
   );
   assert.equal(
-    bootParametersFile({
-      network: { kind: "dhcp" },
-      dataDisk: "/dev/vdb",
-      console: "hvc0",
-      powerButton: "pl061-gpio",
-    }),
+    bootParametersFile(
+      {
+        network: { kind: "dhcp" },
+        dataDisk: "/dev/vdb",
+        console: "hvc0",
+        powerButton: "pl061-gpio",
+      },
+      [],
+    ),
     "network=dhcp\ndata_disk=/dev/vdb\nconsole=hvc0\npower_button=pl061-gpio\n",
   );
 });
 
 function refused(parameters: GuestBootParameters, message: RegExp): void {
   assert.throws(
-    () => bootParametersFile(parameters),
+    () => bootParametersFile(parameters, []),
     (error: unknown) =>
       isLinuxBuilderError(error) && error.code === "guest.parameters" && message.test(error.message),
   );
@@ -65,4 +69,13 @@ test("a value outside its key's charset is refused, saying which and what it sho
     { ...qemu, powerButton: "gpio" as GuestBootParameters["powerButton"] },
     /power_button is "gpio", not acpi or pl061-gpio/,
   );
+});
+
+test("each emulated system adds its binfmt_misc registration line, which the key accepts", () => {
+  const file = bootParametersFile(qemu, ["aarch64-linux", "x86_64-linux"]);
+  assert.deepEqual(
+    file.split("\n").filter((line) => line.startsWith("binfmt=")),
+    [`binfmt=${binfmtRegistration("aarch64-linux")}`, `binfmt=${binfmtRegistration("x86_64-linux")}`],
+  );
+  assert.doesNotMatch(bootParametersFile(qemu, []), /binfmt/);
 });

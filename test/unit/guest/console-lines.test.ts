@@ -8,6 +8,7 @@ import {
   kernelCrash,
   poweredOff,
   reachedReady,
+  registeredEmulators,
   scanConsole,
   uptimeAt,
 } from "../../../src/guest/console-lines.js";
@@ -98,4 +99,16 @@ test("guest/init.sh prints each line the host reads, through its log function", 
     if (line === "failed") continue;
     assert.ok(init.includes(`log "${words}`), `init.sh no longer prints "${words}"`);
   }
+});
+
+test("the emulators the guest registered, by their binfmt_misc names; none said, none", () => {
+  assert.deepEqual(
+    registeredEmulators(
+      "linux-builder: stage 2 at 1.9s\r\nlinux-builder: emulating with qemu-aarch64 (binfmt_misc)\r\nlinux-builder: READY at 2.7s\r\n",
+    ),
+    ["qemu-aarch64"],
+  );
+  assert.deepEqual(registeredEmulators("linux-builder: READY at 2.7s\r\n"), []);
+  // Cut in the middle by a read: not said yet.
+  assert.deepEqual(registeredEmulators("linux-builder: emulating with qemu-aarch64 (binf"), []);
 });

@@ -17,6 +17,7 @@ test("guestNixConf: the machines line's features, garbage collection from the di
       diskGiB: 40,
       extraSubstituters: ["https://a.example", "https://b.example"],
       extraTrustedPublicKeys: ["a.example-1:AAAA"],
+      extraPlatforms: ["aarch64-linux"],
     }),
     [
       "# Written by the host at each boot (linux-builder's settings); see /etc/nix/nix.conf.",
@@ -24,13 +25,21 @@ test("guestNixConf: the machines line's features, garbage collection from the di
       `min-free = ${4 * GIB}`,
       `max-free = ${8 * GIB}`,
       "extra-substituters = https://a.example https://b.example",
+      "extra-platforms = aarch64-linux",
       "extra-trusted-public-keys = a.example-1:AAAA",
       "",
     ].join("\n"),
   );
-  // No caches of the user's: no lines for them (an empty extra- setting is still a setting).
+  // No caches of the user's and no emulated system: no lines for them (an empty extra- setting is
+  // still a setting).
   assert.doesNotMatch(
-    guestNixConf({ supportedFeatures: [], diskGiB: 8, extraSubstituters: [], extraTrustedPublicKeys: [] }),
+    guestNixConf({
+      supportedFeatures: [],
+      diskGiB: 8,
+      extraSubstituters: [],
+      extraTrustedPublicKeys: [],
+      extraPlatforms: [],
+    }),
     /extra-/,
   );
 });

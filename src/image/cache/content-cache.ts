@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { describeNetworkError } from "../../net/network-error.js";
@@ -97,6 +97,33 @@ export class ContentCache {
         }
       }
     }
+  }
+
+  /**
+   * A file made from the cached file `sourceSha256` (one program out of a .deb), kept so that a
+   * second compose does not read the source again: under derived/SOURCE/, named NAME@SHA256 of its
+   * own bytes, which are checked at each read. Undefined when missing or damaged.
+   */
+  async readDerived(sourceSha256: string, name: string): Promise<Buffer | undefined> {
+    const folder = join(this.root, "derived", sourceSha256);
+    const entry = (await readdir(folder).catch(() => [] as string[])).find((file) =>
+      file.startsWith(`${name}@`),
+    );
+    if (entry === undefined) return undefined;
+    const data = await readFile(join(folder, entry));
+    if (createHash("sha256").update(data).digest("hex") === entry.slice(name.length + 1)) return data;
+    await rm(join(folder, entry), { force: true });
+    return undefined;
+  }
+
+  /** Keeps `data`, made from the cached file `sourceSha256`, for readDerived; atomically. */
+  async storeDerived(sourceSha256: string, name: string, data: Buffer): Promise<void> {
+    const folder = join(this.root, "derived", sourceSha256);
+    await mkdir(folder, { recursive: true });
+    await mkdir(join(this.root, "tmp"), { recursive: true });
+    const temp = join(this.root, "tmp", `${sourceSha256}.${randomBytes(6).toString("hex")}`);
+    await writeFile(temp, data, { mode: 0o644 });
+    await rename(temp, join(folder, `${name}@${createHash("sha256").update(data).digest("hex")}`));
   }
 
   private async holdsValid(path: string, file: ExpectedFile): Promise<boolean> {

@@ -4,7 +4,8 @@ import type { ImageStore } from "../store.js";
 
 /**
  * Removes cached files no image needs to be composed again: every file whose hash is not in the lock
- * of an image in `store` (package indexes are always removable; they are fetched again by hash).
+ * of an image in `store` (package indexes are always removable; they are fetched again by hash), and
+ * the files derived from them.
  */
 export async function pruneCache(
   cacheDir: string,
@@ -30,6 +31,15 @@ export async function pruneCache(
       await rm(path, { force: true });
       files++;
     }
+  }
+  for (const source of await readdir(join(root, "derived")).catch(() => [] as string[])) {
+    if (keep.has(source)) continue;
+    const folder = join(root, "derived", source);
+    for (const name of await readdir(folder)) {
+      bytes += (await stat(join(folder, name))).size;
+      files++;
+    }
+    await rm(folder, { recursive: true, force: true });
   }
   return { files, bytes };
 }

@@ -6,6 +6,7 @@ import { serializeLock } from "../lock.js";
 import type { ImageManifest } from "../manifest.js";
 import { ImageStore } from "../store.js";
 import { fetchPackages } from "./fetch-packages.js";
+import { addEmulators } from "./guest-emulators.js";
 import { addKernel, bootableKernel } from "./guest-kernel.js";
 import { addBusyboxApplets, addCaBundle, addGuestFiles } from "./guest-overlay.js";
 import { guestFilesDir, imageInputs } from "./image-inputs.js";
@@ -72,6 +73,11 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   const tree = await unpackPackages(lock, unpacked, reporter);
   await addCaBundle(tree, lock, debs);
   phases.lap("unpack");
+
+  // The interpreters of the other Linux systems, out of qemu-user (or the cache).
+  reporter.step("Taking the emulator of the other Linux system from qemu-user");
+  await addEmulators(tree, lock, debs, cache);
+  phases.lap("emulators");
 
   // The kernel's modules, our /init and overlay, busybox's applets; then every library linked is there.
   reporter.step("Adding the kernel modules and the guest's /init");

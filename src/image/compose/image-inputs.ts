@@ -18,7 +18,7 @@ import {
 import { type Lock, serializeLock } from "../lock.js";
 
 /** Bumped whenever the composer's output for the same inputs changes (it is part of the reuse key). */
-export const COMPOSER_FORMAT = 5;
+export const COMPOSER_FORMAT = 6;
 
 /**
  * A hash of everything besides the packages that shapes the image: the composer's format, the guest

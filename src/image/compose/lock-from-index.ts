@@ -68,7 +68,7 @@ function resolveDataPackage(index: PackageIndex, name: string): PackageRecord {
   const record = index.versions(name)[0];
   if (record === undefined) {
     throw new LinuxBuilderError("debian.unresolvable", `Cannot find ${name} in ${index.label}`, {
-      hint: "Check --suite and --mirror: the guest's CA certificates come from Debian's ca-certificates package.",
+      hint: "Check --suite and --mirror: the guest takes files from this package (see its profile's data packages).",
     });
   }
   return record;

@@ -39,6 +39,9 @@ export const GUEST_PACKAGES: readonly string[] = [
  */
 export const GUEST_DATA_PACKAGES: readonly string[] = ["ca-certificates", "qemu-user"];
 
+/** Debian's qemu-user: the static interpreters of every system QEMU emulates in user mode. */
+export const QEMU_USER_PACKAGE = "qemu-user";
+
 /** Every root of the guest's lock: the packages and the data packages. */
 export const GUEST_ROOT_PACKAGES: readonly string[] = [...GUEST_PACKAGES, ...GUEST_DATA_PACKAGES];
 

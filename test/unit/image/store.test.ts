@@ -76,6 +76,9 @@ describe("ImageStore", () => {
     for (const hash of ["a", "b", "c", "d"]) {
       await mkdir(join(cacheDir, "files", "sha256", hash.repeat(2)), { recursive: true });
       await writeFile(join(cacheDir, "files", "sha256", hash.repeat(2), hash.repeat(64)), "x");
+      // A file taken out of it (qemu-user's interpreter) goes with it.
+      await mkdir(join(cacheDir, "files", "derived", hash.repeat(64)), { recursive: true });
+      await writeFile(join(cacheDir, "files", "derived", hash.repeat(64), "qemu-aarch64@0"), "y");
     }
     const pruned = await store.prune({ all: false });
     assert.deepEqual(pruned.removed, [first.manifest.id]);
@@ -84,7 +87,11 @@ describe("ImageStore", () => {
       [second.manifest.id],
     );
     const cache = await pruneCache(cacheDir, store, { all: false });
-    assert.equal(cache.files, 2, "b and d are no longer referenced");
+    assert.equal(cache.files, 4, "b and d are no longer referenced, nor what was taken out of them");
+    assert.deepEqual((await readdir(join(cacheDir, "files", "derived"))).sort(), [
+      "a".repeat(64),
+      "c".repeat(64),
+    ]);
     assert.deepEqual((await readdir(join(cacheDir, "files", "sha256"))).sort(), ["aa", "bb", "cc", "dd"]);
     assert.deepEqual(await readdir(join(cacheDir, "files", "sha256", "bb")), []);
     assert.deepEqual(await readdir(join(cacheDir, "files", "sha256", "cc")), ["c".repeat(64)]);

@@ -172,3 +172,23 @@ describe("ContentCache", () => {
     });
   });
 });
+
+test("a derived file is kept under its source's hash, checked at each read, and dropped when damaged", async () => {
+  const root = await mkdtemp(join(tmpdir(), "lb-derived-"));
+  try {
+    const cache = new ContentCache(root);
+    const source = sha256(good);
+    assert.equal(await cache.readDerived(source, "qemu-aarch64"), undefined);
+    const program = Buffer.from("an interpreter's bytes");
+    await cache.storeDerived(source, "qemu-aarch64", program);
+    assert.deepEqual(await cache.readDerived(source, "qemu-aarch64"), program);
+    assert.equal(await cache.readDerived(source, "qemu-x86_64"), undefined, "another name is another file");
+    assert.equal(await cache.readDerived(sha256(program), "qemu-aarch64"), undefined, "another source too");
+    const [entry] = await readdir(join(root, "derived", source));
+    await writeFile(join(root, "derived", source, entry as string), "damaged");
+    assert.equal(await cache.readDerived(source, "qemu-aarch64"), undefined);
+    assert.deepEqual(await readdir(join(root, "derived", source)), []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { lockFromIndex } from "../../../../src/image/compose/lock-from-index.js";
+import { GUEST_ROOT_PACKAGES, isDataPackage } from "../../../../src/image/guest/profile.js";
 import { index } from "../debian/compact-index.js";
 
 const ARCHIVE = [
@@ -9,6 +10,8 @@ const ARCHIVE = [
   "ca-certificates 20250419 all ; Depends: openssl, debconf",
   "openssl 3 amd64",
   "debconf 1 all",
+  "qemu-user 1:10.0.6 amd64 ; Depends: libglib2.0-0t64",
+  "libglib2.0-0t64 2.84 amd64",
   "linux-image-cloud-amd64 6.12 amd64 ; Depends: linux-image-6.12.48+deb13-cloud-amd64, initramfs-tools",
   "linux-image-6.12.48+deb13-cloud-amd64 6.12.48-1 amd64",
 ];
@@ -52,4 +55,13 @@ test("a missing kernel or data package is refused, naming it and the index", () 
     code: "debian.unresolvable",
     message: /Cannot find ca-certificates in test\/main amd64/,
   });
+});
+
+test("the guest's roots pin qemu-user alone, as a data package: its Depends serve only its dynamic helpers", () => {
+  assert.ok(GUEST_ROOT_PACKAGES.includes("qemu-user") && isDataPackage("qemu-user"));
+  const lock = lockFromIndex(index(ARCHIVE), ["app", "ca-certificates", "qemu-user"], "trixie", "amd64");
+  assert.deepEqual(
+    lock.packages.map((p) => `${p.name} ${p.version}`),
+    ["app 1", "libc6 2.41", "ca-certificates 20250419", "qemu-user 1:10.0.6"],
+  );
 });

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { ContentCache } from "../../../../src/image/cache/content-cache.js";
+import { addEmulators, emulatorPaths } from "../../../../src/image/compose/guest-emulators.js";
+import { RootfsTree } from "../../../../src/image/rootfs-tree.js";
+import { lockOf } from "../fake-lock.js";
+import { elfProgram } from "../guest/fake-elf.js";
+
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "lb-emulators-"));
+  dirs.push(dir);
+  return dir;
+}
+
+/** An ar member: its 60-byte header, its data, padding to an even offset. */
+function arMember(name: string, data: Buffer): Buffer {
+  const header = `${`${name}/`.padEnd(16)}${"0".padEnd(12)}${"0".padEnd(6)}${"0".padEnd(6)}${"644".padEnd(8)}${String(data.length).padEnd(10)}\`\n`;
+  return Buffer.concat([Buffer.from(header, "latin1"), data, Buffer.alloc(data.length % 2)]);
+}
+
+/** A qemu-user-like .deb whose data holds `files` (usr/bin/NAME → bytes), tarred by the system's tar. */
+async function fakeQemuUser(files: Record<string, Buffer>): Promise<string> {
+  const dir = await tempDir();
+  const root = join(dir, "root");
+  for (const [path, data] of Object.entries(files)) {
+    await mkdir(join(root, path, ".."), { recursive: true });
+    await writeFile(join(root, path), data, { mode: 0o755 });
+  }
+  await mkdir(join(dir, "control"));
+  await writeFile(join(dir, "control", "control"), "Package: qemu-user\n");
+  execFileSync("tar", ["-cf", join(dir, "data.tar"), "-C", root, "."]);
+  execFileSync("tar", ["-cf", join(dir, "control.tar"), "-C", join(dir, "control"), "."]);
+  const deb = join(dir, "qemu-user.deb");
+  await writeFile(
+    deb,
+    Buffer.concat([
+      Buffer.from("!<arch>\n"),
+      arMember("debian-binary", Buffer.from("2.0\n")),
+      arMember("control.tar", await readFile(join(dir, "control.tar"))),
+      arMember("data.tar", await readFile(join(dir, "data.tar"))),
+    ]),
+  );
+  return deb;
+}
+
+const AMD64 = 0x3e;
+const ARM64 = 0xb7;
+
+test("an amd64 image carries the aarch64 interpreter and an arm64 one the x86_64 interpreter", () => {
+  assert.deepEqual(emulatorPaths("amd64"), ["usr/bin/qemu-aarch64"]);
+  assert.deepEqual(emulatorPaths("arm64"), ["usr/bin/qemu-x86_64"]);
+});
+
+test("exactly the one interpreter is taken from qemu-user, then from the cache without the .deb", async () => {
+  const interpreter = elfProgram({ machine: AMD64 });
+  const deb = await fakeQemuUser({
+    "usr/bin/qemu-aarch64": interpreter,
+    "usr/bin/qemu-arm": elfProgram({ machine: AMD64 }),
+    "usr/bin/qemu-x86_64": elfProgram({ machine: AMD64 }),
+  });
+  const lock = lockOf(["app", "qemu-user"]);
+  const cache = new ContentCache(join(await tempDir(), "files"));
+  const tree = new RootfsTree([]);
+  await addEmulators(tree, lock, { kernel: "/nowhere", packages: ["/nowhere", deb] }, cache);
+  const files = tree.toEntries().filter((entry) => entry.type === "file");
+  assert.deepEqual(
+    files.map((entry) => [entry.path, entry.mode, entry.data]),
+    [["usr/bin/qemu-aarch64", 0o755, interpreter]],
+  );
+  // A second compose of the same qemu-user never opens the .deb.
+  const again = new RootfsTree([]);
+  await addEmulators(again, lock, { kernel: "/nowhere", packages: ["/nowhere", "/nowhere"] }, cache);
+  assert.deepEqual(again.fileData("usr/bin/qemu-aarch64"), interpreter);
+});
+
+test("a dynamically linked or other-architecture interpreter, or none, is refused, naming it", async () => {
+  const lock = lockOf(["qemu-user"]);
+  const compose = async (files: Record<string, Buffer>) =>
+    addEmulators(
+      new RootfsTree([]),
+      lock,
+      { kernel: "/nowhere", packages: [await fakeQemuUser(files)] },
+      new ContentCache(join(await tempDir(), "files")),
+    );
+  await assert.rejects(
+    compose({ "usr/bin/qemu-aarch64": elfProgram({ machine: AMD64, interpreter: true }) }),
+    {
+      code: "image.emulator",
+      message:
+        /usr\/bin\/qemu-aarch64 of qemu-user 1 is dynamically linked .*; the guest needs a static amd64 program/,
+    },
+  );
+  await assert.rejects(compose({ "usr/bin/qemu-aarch64": elfProgram({ machine: ARM64 }) }), {
+    code: "image.emulator",
+    message: /is a program for ELF machine 0xb7, not amd64's 0x3e/,
+  });
+  await assert.rejects(compose({ "usr/bin/qemu-arm": elfProgram({ machine: AMD64 }) }), {
+    code: "image.emulator",
+    message: /qemu-user 1 has no usr\/bin\/qemu-aarch64/,
+  });
+});
+
+test("a lock without qemu-user is refused before any .deb is read", async () => {
+  await assert.rejects(
+    addEmulators(
+      new RootfsTree([]),
+      lockOf(["app"]),
+      { kernel: "/nowhere", packages: ["/nowhere"] },
+      new ContentCache(join(await tempDir(), "files")),
+    ),
+    { code: "lock.incomplete", message: /no qemu-user package/ },
+  );
+});

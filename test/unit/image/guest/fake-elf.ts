@@ -15,6 +15,6 @@ export function elfProgram(options: { machine: number; type?: number; interprete
   file.writeUInt16LE(64, 0x34);
   file.writeUInt16LE(56, 0x36);
   file.writeUInt16LE(headers.length, 0x38);
-  headers.forEach((type, i) => file.writeUInt32LE(type, 64 + 56 * i));
+  for (const [i, type] of headers.entries()) file.writeUInt32LE(type, 64 + 56 * i);
   return file;
 }

@@ -8,6 +8,7 @@
  *   npm run bench -- --only memory
  *   npm run bench -- --only copy,idle
  *   npm run bench -- --only service
+ *   npm run bench -- --only emulation
  *   npm run bench -- --json                         # the JSON on stdout instead of the table
  *   npm run bench -- --builds 10 --first-boots 3 --later-boots 3
  *
@@ -29,6 +30,8 @@
  *   service   `linux-builder serve`: start → ready through it beside without it; a build with the VM off (the connection boots it) beside the same
  *             build with it up; per connection (--builds N of them), ssh and a raw TCP connect + sshd
  *             banner through the front door beside straight to QEMU's forward (see service.ts)
+ *   emulation a CPU-bound build (busybox hashing zeros) for aarch64-linux through qemu-user beside the
+ *             same build for x86_64-linux natively, in one amd64 guest; their ratio (see emulation.ts)
  *
  * Both guests boot in the product's default shape for this host (all its CPUs, a quarter of its
  * memory), under TCG. On Debian as root it installs what the baseline needs (mmdebstrap) itself;
@@ -59,6 +62,7 @@ import {
 import { type BuildFigures, buildBench } from "./builds.js";
 import { type ComposeFigures, composeBench } from "./compose.js";
 import { COPY_BYTES, type CopyFigures, copyBench, type Transfer } from "./copy.js";
+import { type EmulationFigures, emulationBench, emulationRows } from "./emulation.js";
 import { ensureBaselineTools } from "./host-tools.js";
 import { AFTER_SECONDS, type MemoryFigures, memoryBench } from "./memory.js";
 import { BENCH_HOME, prepareOurImage } from "./ours.js";
@@ -76,6 +80,7 @@ const PARTS = [
   "copy",
   "idle",
   "service",
+  "emulation",
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -132,6 +137,8 @@ const DEFAULTS = defaultConfig({
 });
 const SHAPE: VmShape = { cpus: DEFAULTS.cpus, memoryMiB: DEFAULTS.memoryMiB };
 const DISK_GIB = 8;
+/** Native and emulated builds each, for the emulation part's medians. */
+const EMULATION_RUNS = 3;
 /** The service part's cold/warm build pairs: each cold one is a whole boot under TCG. */
 const SERVICE_BUILD_PAIRS = 3;
 /** Ours is ready in seconds; the baseline, under a loaded host, in a minute or so. */
@@ -481,7 +488,8 @@ async function main(): Promise<void> {
   let image: StoredImage | undefined;
   let baseline: BaselineImage | undefined;
   let baselineWhy = missingTools;
-  if (needsVm || has("memory") || has("copy") || has("service")) image = await prepareOurImage(mirror);
+  if (needsVm || has("memory") || has("copy") || has("service") || has("emulation"))
+    image = await prepareOurImage(mirror);
   if (needsVm && image) {
     if (missingTools === undefined && process.getuid?.() !== 0) {
       baselineWhy =
@@ -592,6 +600,18 @@ async function main(): Promise<void> {
     }
   }
 
+  let emulation: EmulationFigures | undefined;
+  let emulationError: string | undefined;
+  if (has("emulation") && image) {
+    try {
+      emulation = await emulationBench(image, EMULATION_RUNS, SHAPE.memoryMiB);
+    } catch (error) {
+      emulationError = (error as Error).message.split("\n")[0];
+      errors.push(`emulation: ${(error as Error).stack ?? error}`);
+      log(`emulation: ${(error as Error).message}`);
+    }
+  }
+
   const baselineSizes = baseline
     ? {
         boot: (await stat(baseline.kernel)).size + (await stat(baseline.initrd)).size,
@@ -607,6 +627,7 @@ async function main(): Promise<void> {
     ...(has("copy") ? copyRows(copy, copyError) : []),
     ...(has("idle") ? idleRows(series.ours, series.baseline, baselineWhy) : []),
     ...(has("service") ? serviceRows(service, serviceError) : []),
+    ...(has("emulation") ? emulationRows(emulation, emulationError) : []),
     ...(has("footprint")
       ? footprintRows(
           series.ours,
@@ -650,6 +671,7 @@ async function main(): Promise<void> {
       memory: memory ?? null,
       copy: copy ?? null,
       service: service ?? null,
+      emulation: emulation ?? null,
     },
     errors,
   };
@@ -660,7 +682,9 @@ async function main(): Promise<void> {
   } else {
     const lines = [
       `linux-builder bench: amd64 guest, ${SHAPE.cpus} vCPUs, ${SHAPE.memoryMiB} MiB, QEMU ${machineType()} under TCG; ${cpus().length} host CPUs (load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} at the start)`,
-      ...([...options.parts].some((part) => part !== "memory" && part !== "copy" && part !== "service")
+      ...([...options.parts].some(
+        (part) => part !== "memory" && part !== "copy" && part !== "service" && part !== "emulation",
+      )
         ? [
             `baseline: the same Debian packages, conventional: mmdebstrap root with systemd as init on a disk image, same kernel, same QEMU`,
           ]
@@ -669,6 +693,14 @@ async function main(): Promise<void> {
       ...(has("copy") ? ["copy's baseline: raw ssh to our own builder, over the same connection"] : []),
       ...(has("service")
         ? ["service's baselines: the same build with the VM up; a connection straight to QEMU's forward"]
+        : []),
+      ...(has("emulation")
+        ? [
+            "emulation's baseline: the same build for the guest's own system in the same guest",
+            ...(emulation?.ratio
+              ? [`emulated builds ran ${emulation.ratio.toFixed(1)}× as long as native ones`]
+              : []),
+          ]
         : []),
       ...(others.othersRunningShare > 0
         ? [

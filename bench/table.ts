@@ -13,7 +13,8 @@ export interface Row {
     | "memory"
     | "copy"
     | "idle"
-    | "service";
+    | "service"
+    | "emulation";
   readonly what: string;
   readonly ours: number | null;
   readonly baseline: number | null;

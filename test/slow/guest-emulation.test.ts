@@ -15,8 +15,8 @@ import type { NixSystem } from "../../src/config/config.js";
 import { binfmtName } from "../../src/guest/binfmt.js";
 import { registeredEmulators } from "../../src/guest/console-lines.js";
 import { ARCHITECTURES, type Arch } from "../../src/image/guest/profile.js";
-import { foreignBusybox } from "../support/foreign-busybox.js";
 import { bootGuest, run, sshRun, testImage, waitForConsole } from "../support/guest-vm.js";
+import { staticBusybox } from "../support/static-busybox.js";
 
 /** A derivation for `system` built by the busybox in `busyboxDir`: its machine and the kernel it ran on. */
 function emulatedBuild(system: NixSystem, busyboxDir: string): string {
@@ -44,7 +44,7 @@ describe("the guest emulates the other Linux system (slow)", () => {
   async function buildOnGuest(arch: Arch, emulated: readonly NixSystem[], readyTimeoutMs: number) {
     const foreign = other(arch);
     const system = ARCHITECTURES[foreign].nixSystem;
-    const busybox = await foreignBusybox(foreign, join(work, `busybox-${foreign}-${emulated.length}`));
+    const busybox = await staticBusybox(foreign, join(work, `busybox-${foreign}-${emulated.length}`));
     const guest = await bootGuest(await testImage(arch), { emulatedSystems: emulated });
     try {
       await waitForConsole(guest, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);

@@ -1,5 +1,5 @@
 /**
- * A static busybox of another architecture for the emulation tests, out of Debian's busybox-static
+ * A static busybox of either architecture for the emulation tests and bench, out of Debian's busybox-static
  * as the image of that architecture locks it: fetched into the tests' cache and checked against the
  * lock's hash (which came from the mirror's signed index), as the composer fetches every package.
  * Laid out as a build's fixed input: busybox, and `sh` → busybox (Nix runs a builder with its file
@@ -15,7 +15,7 @@ import { ImageStore } from "../../src/image/store.js";
 import { testHome, testImage } from "./guest-vm.js";
 
 /** Writes `arch`'s static busybox and its `sh` link into a new folder `dir`, and returns `dir`. */
-export async function foreignBusybox(arch: Arch, dir: string): Promise<string> {
+export async function staticBusybox(arch: Arch, dir: string): Promise<string> {
   const image = await testImage(arch);
   const lock = await new ImageStore(join(testHome(), "images")).readLock(image);
   const pkg = lock.packages.find((candidate) => candidate.name === "busybox-static");

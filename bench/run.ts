@@ -697,8 +697,10 @@ async function main(): Promise<void> {
       ...(has("emulation")
         ? [
             "emulation's baseline: the same build for the guest's own system in the same guest",
-            ...(emulation?.ratio
-              ? [`emulated builds ran ${emulation.ratio.toFixed(1)}× as long as native ones`]
+            ...(emulation?.ratio.work
+              ? [
+                  `emulated work ran ${emulation.ratio.work.toFixed(1)}× as long as native work (whole builds: ${emulation.ratio.build?.toFixed(1)}×)`,
+                ]
               : []),
           ]
         : []),

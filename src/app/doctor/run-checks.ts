@@ -27,6 +27,7 @@ import { isReady } from "../../vm/lifecycle/readiness.js";
 import { hostForwardAddress } from "../../vm/qemu/argv.js";
 import { qemuBackend } from "../../vm/qemu/backend.js";
 import { stateLayout } from "../../vm/state.js";
+import { builderSystems } from "../builder-systems.js";
 import { accelFacts } from "./accel-facts.js";
 import { configCheck } from "./config-check.js";
 import { daemonSideChecks, SYSTEM_SSH_CONFIG } from "./daemon-side-checks.js";
@@ -114,6 +115,7 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
       statePublicKey,
     }),
   );
+  // The check build runs natively: it proves the route to the builder, not the guest's emulation.
   const system = ARCHITECTURES[config.arch].nixSystem;
   const daemonChecks = await daemonSideChecks({
     host,
@@ -121,7 +123,7 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
     layout,
     installed,
     nix,
-    system,
+    systems: builderSystems(config),
     nixVersion: nix.version,
   });
   checks.push(...daemonChecks);

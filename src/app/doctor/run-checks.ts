@@ -33,6 +33,7 @@ import { configCheck } from "./config-check.js";
 import { daemonSideChecks, SYSTEM_SSH_CONFIG } from "./daemon-side-checks.js";
 import type { DoctorOptions } from "./doctor-options.js";
 import { nixChecks } from "./nix-checks.js";
+import { poolCheck } from "./pool-check.js";
 
 /** Every check, in order; those that need the settings stop at a config that cannot be read. */
 export async function runChecks(options: DoctorOptions): Promise<Check[]> {
@@ -127,6 +128,8 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
     nixVersion: nix.version,
   });
   checks.push(...daemonChecks);
+  const pool = await poolCheck(host, paths, config);
+  if (pool !== undefined) checks.push(pool);
 
   const ready =
     pid !== undefined &&

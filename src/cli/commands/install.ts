@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
-import { builderSystems } from "../../app/builder-systems.js";
 import { planHostInstall } from "../../app/host-plans.js";
-import { installRegistryPath, updateInstallRegistry, withBuilder } from "../../host/install-registry.js";
+import { recordInstalled } from "../../app/installed-builders.js";
 import type { FailedCommand, Plan } from "../../host/plan.js";
 import type { InstalledService } from "../../service/os/installed-service.js";
 import { hostPlanCommand } from "../host-plan-command.js";
@@ -20,17 +19,7 @@ export const installCommand = hostPlanCommand({
     const { plan, service, serveCommand } = await planHostInstall(host, config, flags, serve);
     const done = (failed: readonly FailedCommand[]) =>
       installedMessage(plan, service, serveCommand ?? "linux-builder serve", failed);
-    const record = () =>
-      updateInstallRegistry(installRegistryPath(context.paths), (registry) =>
-        withBuilder(registry, {
-          nixConfDir: resolve(host.cwd, flags.nixConfDir),
-          sshConfigDir: resolve(host.cwd, flags.sshConfigDir),
-          port: config.port,
-          stateDir: resolve(host.cwd, config.stateDir),
-          arch: config.arch,
-          systems: builderSystems(config),
-        }),
-      );
+    const record = () => recordInstalled(host, context.paths, config, flags);
     return { plan, done, record };
   },
 });

@@ -1,6 +1,5 @@
-import { resolve } from "node:path";
 import { uninstallPlan } from "../../app/host-plans.js";
-import { installRegistryPath, updateInstallRegistry, withoutBuilder } from "../../host/install-registry.js";
+import { forgetInstalled } from "../../app/installed-builders.js";
 import { hostPlanCommand } from "../host-plan-command.js";
 
 export const uninstallCommand = hostPlanCommand({
@@ -10,13 +9,7 @@ export const uninstallCommand = hostPlanCommand({
   async plan(context, config, flags) {
     return {
       plan: await uninstallPlan(context.host, config, flags),
-      record: () =>
-        updateInstallRegistry(installRegistryPath(context.paths), (registry) =>
-          withoutBuilder(registry, {
-            nixConfDir: resolve(context.host.cwd, flags.nixConfDir),
-            port: config.port,
-          }),
-        ),
+      record: () => forgetInstalled(context.host, context.paths, config, flags),
       done: () => "Uninstalled: the host's files are as they were before `linux-builder install`.",
     };
   },

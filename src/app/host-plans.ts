@@ -6,7 +6,6 @@ import { readHostState } from "../host/host-state.js";
 import { planInstall, planUninstall } from "../host/install-plan.js";
 import type { Plan } from "../host/plan.js";
 import { type ServiceRequest, serveCommandLine, serviceToSetUp } from "../host/plan-service.js";
-import { ARCHITECTURES } from "../image/guest/profile.js";
 import { builderNames } from "../nix/builders.js";
 import type { InstalledService } from "../service/os/installed-service.js";
 import type { ServiceDefinition } from "../service/os/service-definition.js";

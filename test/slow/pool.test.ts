@@ -28,7 +28,7 @@ describe("two builders as one pool (slow)", () => {
 
   test("six independent builds through one nix-build land on both builders; status shows both", {
     timeout: 60 * 60_000,
-  }, async () => {
+  }, async (t) => {
     const [small, large] = pool.members as [BuilderPool["members"][0], BuilderPool["members"][0]];
     for (const member of [small, large]) {
       await member.cli("start");
@@ -68,6 +68,9 @@ describe("two builders as one pool (slow)", () => {
     assert.ok(onSmall.length > 0, `the small builder built none of ${outputs.join(", ")}`);
     assert.ok(onLarge.length > 0, `the large builder built none of ${outputs.join(", ")}`);
     assert.deepEqual([...new Set([...onSmall, ...onLarge])].sort(), [...outputs].sort());
+    t.diagnostic(
+      `built on the small builder (max jobs 1): ${onSmall.length}, on the large one (2): ${onLarge.length}`,
+    );
 
     const { stdout: status } = await small.cli("status");
     assert.match(status, /^Builders: 2 installed \(\* the one below\)$/m);
@@ -80,6 +83,28 @@ describe("two builders as one pool (slow)", () => {
         ),
       );
     }
+    // doctor checks the small one in full and the large one's machines line, and names both.
+    const doctor = await small
+      .cli(
+        "doctor",
+        "--json",
+        "--no-build",
+        "--nix-conf-dir",
+        pool.nixConfDir,
+        "--ssh-config-dir",
+        pool.sshConfigDir,
+      )
+      .catch((error: { stdout: string }) => error); // exits 1 when a host check fails (this test's folders are not the daemon's)
+    const checks: { name: string; status: string; detail: string }[] = JSON.parse(doctor.stdout).checks;
+    const others = checks.find((c) => c.name === "installed builders");
+    assert.equal(others?.status, "ok", JSON.stringify(others));
+    assert.match(
+      others?.detail ?? "",
+      new RegExp(
+        `^2 installed; the checks above are for 127\\.0\\.0\\.1:${small.port} .*127\\.0\\.0\\.1:${large.port} \\(${large.stateDir}\\): ok, `,
+      ),
+    );
+
     const report = JSON.parse((await large.cli("status", "--json")).stdout);
     assert.deepEqual(
       report.builders.map((b: { port: number; selected: boolean }) => [b.port, b.selected]),

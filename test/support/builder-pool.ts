@@ -37,6 +37,7 @@ export interface PoolMember {
 export interface BuilderPool {
   readonly home: string;
   readonly nixConfDir: string;
+  readonly sshConfigDir: string;
   readonly members: readonly PoolMember[];
   nixBuild(expression: string, timeoutMs?: number): Promise<{ stdout: string; stderr: string }>;
   cleanup(): Promise<void>;
@@ -84,6 +85,7 @@ export async function builderPool(name: string, options: readonly PoolMemberOpti
   return {
     home,
     nixConfDir,
+    sshConfigDir,
     members,
     nixBuild: (expression, timeoutMs = 1_800_000) =>
       run(

@@ -135,7 +135,7 @@ async function baselineBuilds(
       machines,
       `${machinesLine({
         alias,
-        system: "x86_64-linux",
+        systems: ["x86_64-linux"],
         identityFile: image.builderKey,
         maxJobs: shape.cpus,
         speedFactor: 1,

@@ -62,6 +62,8 @@ export const ERROR_CODES = {
   "install.path": "the key's path cannot be written in Nix's machines file",
   "install.plan": "apply-host-plan was given no plan, or one it does not understand",
   "install.read-only": "a host file install must change cannot be written",
+  "install.registry":
+    "the record of installed builders (installed-builders.json) is not JSON or not its format",
   "install.service": "a value of the service (launchd plist, systemd unit) holds a control character",
   "install.sudo": "the privileged step (through sudo) failed",
   "install.sudo-cancelled": "the privileged step was cancelled; nothing was changed",

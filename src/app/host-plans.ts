@@ -6,12 +6,12 @@ import { readHostState } from "../host/host-state.js";
 import { planInstall, planUninstall } from "../host/install-plan.js";
 import type { Plan } from "../host/plan.js";
 import { type ServiceRequest, serveCommandLine, serviceToSetUp } from "../host/plan-service.js";
-import { ARCHITECTURES } from "../image/guest/profile.js";
 import { builderNames } from "../nix/builders.js";
 import type { InstalledService } from "../service/os/installed-service.js";
 import type { ServiceDefinition } from "../service/os/service-definition.js";
 import { ensureKeys, stateLayout } from "../vm/state.js";
 import type { SelfCommand } from "./apply-host-plan.js";
+import { builderSystems } from "./builder-systems.js";
 
 /** Where install writes: its --nix-conf-dir and --ssh-config-dir. */
 export interface HostDirs {
@@ -95,7 +95,7 @@ export async function planHostInstall(
     ...(service === undefined ? {} : { service }),
     port: config.port,
     entry: {
-      system: ARCHITECTURES[config.arch].nixSystem,
+      systems: builderSystems(config),
       maxJobs: config.maxJobs,
       speedFactor: config.speedFactor,
       supportedFeatures: config.supportedFeatures,

@@ -27,6 +27,8 @@ export function hostPlanCommand<Extra extends FlagSpecs>(spec: {
     readonly plan: Plan;
     /** What is said once the plan is applied, knowing which of its commands failed (said above it). */
     readonly done: (failed: readonly FailedCommand[]) => string;
+    /** Notes the outcome in the user's record of installed builders, once applied (or already so). */
+    readonly record: () => Promise<void>;
   }>;
 }) {
   return defineCommand({
@@ -34,12 +36,20 @@ export function hostPlanCommand<Extra extends FlagSpecs>(spec: {
     description: spec.description,
     flags: { ...HOST_PLAN_FLAGS, ...spec.flags },
     async run(context, flags) {
-      const { plan, done } = await spec.plan(context, await loadBuilderConfig(context, flags), flags);
-      if (flags.dryRun || plan.steps.length === 0) {
+      const { plan, done, record } = await spec.plan(context, await loadBuilderConfig(context, flags), flags);
+      if (flags.dryRun) {
         process.stdout.write(describePlan(plan));
         return 0;
       }
-      say(done(await executePlan(context.host, plan, context.self, say)));
+      if (plan.steps.length === 0) {
+        // Nothing to change on the host, yet the record may predate it (an install before the record existed).
+        await record();
+        process.stdout.write(describePlan(plan));
+        return 0;
+      }
+      const failed = await executePlan(context.host, plan, context.self, say);
+      await record();
+      say(done(failed));
       return 0;
     },
   });

@@ -1,10 +1,10 @@
+import { builderSystems } from "../app/builder-systems.js";
 import type { HostDirs } from "../app/host-plans.js";
 import type { Config } from "../config/config.js";
 import type { HostKind } from "../host/host.js";
 import { installedPaths } from "../host/installed-paths.js";
 import { nixDaemonRestartHint } from "../host/platform/platform.js";
 import { shellWord } from "../host/shell-word.js";
-import { ARCHITECTURES } from "../image/guest/profile.js";
 import { indentLines } from "../indent.js";
 import { machinesLine, sshConfigBlock } from "../nix/builders.js";
 import type { Accelerator } from "../vm/qemu/argv.js";
@@ -12,7 +12,14 @@ import type { Accelerator } from "../vm/qemu/argv.js";
 export interface RunBannerFacts {
   readonly config: Pick<
     Config,
-    "arch" | "cpus" | "memoryMiB" | "port" | "maxJobs" | "speedFactor" | "supportedFeatures"
+    | "arch"
+    | "cpus"
+    | "memoryMiB"
+    | "port"
+    | "maxJobs"
+    | "speedFactor"
+    | "supportedFeatures"
+    | "emulatedSystems"
   >;
   readonly accel: Accelerator;
   /** The guest's host key (OpenSSH public line), pinned in the machines line. */
@@ -36,13 +43,15 @@ export interface RunBannerFacts {
  */
 export function runBanner(facts: RunBannerFacts): string {
   const { config } = facts;
-  const system = ARCHITECTURES[config.arch].nixSystem;
+  const systems = builderSystems(config);
+  const [native, ...emulated] = systems;
+  const also = emulated.length > 0 ? `, also ${emulated.join(", ")} through qemu-user` : "";
   // Exactly the files and names `install` writes.
   const host = installedPaths(facts.dirs, config.port);
   const cli = (command: string) => ["linux-builder", command, ...facts.selector.map(shellWord)].join(" ");
   const restart = nixDaemonRestartHint(facts.hostKind);
   return [
-    `Booting the ${system} builder (${config.cpus} CPUs, ${config.memoryMiB} MiB, ${facts.accel}) on 127.0.0.1:${config.port}; its console follows.`,
+    `Booting the ${native} builder${also} (${config.cpus} CPUs, ${config.memoryMiB} MiB, ${facts.accel}) on 127.0.0.1:${config.port}; its console follows.`,
     "",
     "To stop it: type Ctrl-a c, then `system_powerdown` and Enter at the (qemu) prompt;",
     `or, from another terminal, \`${cli("stop")}\` or \`${cli("ssh")} shutdown now\`.`,
@@ -54,7 +63,7 @@ export function runBanner(facts: RunBannerFacts): string {
     `  ${host.machines}:`,
     `    ${machinesLine({
       alias: host.alias,
-      system,
+      systems,
       identityFile: host.key,
       maxJobs: config.maxJobs,
       speedFactor: config.speedFactor,

@@ -24,7 +24,8 @@ export function builderNames(port: number): { alias: string; keyFile: string; ss
 
 export interface BuilderEntry {
   readonly alias: string;
-  readonly system: string;
+  /** The native system first, then any the guest emulates (Nix's machines format: comma-separated). */
+  readonly systems: readonly string[];
   /** The builder's private key as the Nix daemon reads it, e.g. /etc/nix/builder_ed25519. */
   readonly identityFile: string;
   readonly maxJobs: number;
@@ -42,7 +43,7 @@ export function machinesLine(entry: BuilderEntry): string {
   const features = entry.supportedFeatures.length > 0 ? entry.supportedFeatures.join(",") : "-";
   return [
     `ssh-ng://builder@${entry.alias}`,
-    entry.system,
+    entry.systems.join(","),
     entry.identityFile,
     String(entry.maxJobs),
     String(entry.speedFactor),

@@ -38,7 +38,7 @@ export function declarativeSnippet(request: SnippetRequest): string {
     `    hostName = ${nixString(entry.alias)};`,
     `    protocol = "ssh-ng";`,
     `    sshUser = "builder";`,
-    `    system = ${nixString(entry.system)};`,
+    `    systems = [ ${entry.systems.map(nixString).join(" ")} ];`,
     `    sshKey = ${nixString(entry.identityFile)};`,
     `    maxJobs = ${entry.maxJobs};`,
     `    speedFactor = ${entry.speedFactor};`,

@@ -136,7 +136,7 @@ describe(`trixie's Nix 2.26 on the host builds on the builder through what insta
     assert.match(
       machines,
       new RegExp(
-        `^ssh-ng://builder@${alias} x86_64-linux ${join(nixConfDir, keyFile)} \\d+ \\d+ \\S*big-parallel\\S* - \\S+$`,
+        `^ssh-ng://builder@${alias} x86_64-linux,aarch64-linux ${join(nixConfDir, keyFile)} \\d+ \\d+ \\S*big-parallel\\S* - \\S+$`,
         "m",
       ),
     );

@@ -103,7 +103,7 @@ describe(`install on the real /etc as ${TEST_USER}, through real sudo (slow)`, {
     assert.match(
       text(entry(now, "/etc/nix/machines")),
       new RegExp(
-        `^ssh-ng://builder@${alias} x86_64-linux /etc/nix/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - \\S+$`,
+        `^ssh-ng://builder@${alias} x86_64-linux,aarch64-linux /etc/nix/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - \\S+$`,
         "m",
       ),
     );

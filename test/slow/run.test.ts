@@ -235,7 +235,7 @@ describe(`run as ${TEST_USER} in their terminal, installing into the real /etc t
     await current.waitFor(sudoLinePattern(cli.script), 60_000);
     const machines = await current.waitFor(
       new RegExp(
-        `ssh-ng://builder@${alias} x86_64-linux /etc/nix/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - (\\S+)`,
+        `ssh-ng://builder@${alias} x86_64-linux,aarch64-linux /etc/nix/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - (\\S+)`,
       ),
       120_000,
     );

@@ -41,10 +41,11 @@ export async function daemonSideChecks(options: {
   layout: StateLayout;
   installed: ReturnType<typeof installedPaths>;
   nix: { route: NixRoute; trusted: boolean };
-  system: string;
+  /** What the builder serves (native, then emulated), which its machines line must list. */
+  systems: readonly string[];
   nixVersion: number[] | undefined;
 }): Promise<Check[]> {
-  const { host, layout, installed, nix, system } = options;
+  const { host, layout, installed, nix, systems } = options;
   const checks: Check[] = [];
   const machinesFiles = await readMachinesFiles(host, installed.machines);
   checks.push(checkMachinesFile({ ...machinesFiles, nixVersion: options.nixVersion }));
@@ -65,7 +66,7 @@ export async function daemonSideChecks(options: {
       path: installed.machines,
       content: machines,
       alias: installed.alias,
-      system,
+      systems,
       keyPath: installed.key,
       hostPublicKey,
       hostPublicKeyPath: layout.hostPublicKey,

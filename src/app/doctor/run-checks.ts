@@ -27,11 +27,13 @@ import { isReady } from "../../vm/lifecycle/readiness.js";
 import { hostForwardAddress } from "../../vm/qemu/argv.js";
 import { qemuBackend } from "../../vm/qemu/backend.js";
 import { stateLayout } from "../../vm/state.js";
+import { builderSystems } from "../builder-systems.js";
 import { accelFacts } from "./accel-facts.js";
 import { configCheck } from "./config-check.js";
 import { daemonSideChecks, SYSTEM_SSH_CONFIG } from "./daemon-side-checks.js";
 import type { DoctorOptions } from "./doctor-options.js";
 import { nixChecks } from "./nix-checks.js";
+import { poolCheck } from "./pool-check.js";
 
 /** Every check, in order; those that need the settings stop at a config that cannot be read. */
 export async function runChecks(options: DoctorOptions): Promise<Check[]> {
@@ -114,6 +116,7 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
       statePublicKey,
     }),
   );
+  // The check build runs natively: it proves the route to the builder, not the guest's emulation.
   const system = ARCHITECTURES[config.arch].nixSystem;
   const daemonChecks = await daemonSideChecks({
     host,
@@ -121,10 +124,12 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
     layout,
     installed,
     nix,
-    system,
+    systems: builderSystems(config),
     nixVersion: nix.version,
   });
   checks.push(...daemonChecks);
+  const pool = await poolCheck(host, paths, config);
+  if (pool !== undefined) checks.push(pool);
 
   const ready =
     pid !== undefined &&

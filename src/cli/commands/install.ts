@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { planHostInstall } from "../../app/host-plans.js";
+import { recordInstalled } from "../../app/installed-builders.js";
 import type { FailedCommand, Plan } from "../../host/plan.js";
 import type { InstalledService } from "../../service/os/installed-service.js";
 import { hostPlanCommand } from "../host-plan-command.js";
@@ -18,7 +19,8 @@ export const installCommand = hostPlanCommand({
     const { plan, service, serveCommand } = await planHostInstall(host, config, flags, serve);
     const done = (failed: readonly FailedCommand[]) =>
       installedMessage(plan, service, serveCommand ?? "linux-builder serve", failed);
-    return { plan, done };
+    const record = () => recordInstalled(host, context.paths, config, flags);
+    return { plan, done, record };
   },
 });
 

@@ -1,4 +1,8 @@
+import { resolve } from "node:path";
 import { builderStatus, type StatusReport } from "../../app/builder-status.js";
+import { describeSystems, servedSystems } from "../../app/builder-systems.js";
+import { poolLine, poolStatus } from "../../app/pool-status.js";
+import { installRegistryPath, readInstallRegistry } from "../../host/install-registry.js";
 import type { ServiceStatus } from "../../service/control-protocol.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
 import { defineCommand } from "../command.js";
@@ -7,21 +11,37 @@ import { formatBytes, formatDuration } from "../output.js";
 
 export const statusCommand = defineCommand({
   path: ["status"],
-  description: "is the builder running and ready, and how; the service in front of it",
+  description:
+    "is the builder running and ready, and how; the service in front of it; the systems it builds; one line for each installed builder",
   flags: { ...BUILDER_FLAGS, json: switchFlag("--json", "print as JSON") },
   async run(context, flags) {
-    const { report, instance } = await builderStatus(context.host, await loadBuilderConfig(context, flags));
+    const { host } = context;
+    const config = await loadBuilderConfig(context, flags);
+    const { report, instance } = await builderStatus(host, config);
+    const systems = servedSystems(config);
+    const recorded = await readInstallRegistry(installRegistryPath(context.paths));
+    const builders = await poolStatus(host, config, report, recorded.builders, (dir) =>
+      resolve(host.cwd, dir),
+    );
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...report, systems, builders }, null, 2)}\n`);
       return 0;
     }
     const { service } = report;
     const lines = [
+      ...(builders.length === 0
+        ? []
+        : [
+            `Builders: ${builders.length} installed${builders.some((b) => b.selected) ? " (* the one below)" : ""}`,
+            ...builders.map(poolLine),
+            "",
+          ]),
       ...(service === null ? ["Service:  not running"] : serviceLines(service)),
       osServiceLine(report.osService, service !== null),
       service === null
         ? `Builder:  ${report.running ? `running (pid ${report.pid}), ${report.ready ? "ready" : "not ready"}` : "stopped"}`
         : `Builder:  ${vmText(service)}`,
+      `Systems:  ${describeSystems(systems)}`,
       ...(instance
         ? [
             `Accel:    ${instance.accel}, ${instance.cpus} CPUs, ${instance.memoryMiB} MiB`,

@@ -67,7 +67,7 @@ function isOurUri(uri: string, alias: string): boolean {
 }
 
 /**
- * The installed machines line for this builder: there once, serving the system, logging in with the
+ * The installed machines line for this builder: there once, serving every system it should, logging in with the
  * installed key, and pinning this install's guest host key (the state folder's
  * keys/ssh_host_ed25519_key.pub). A pin that differs makes the daemon's ssh refuse the builder.
  */
@@ -75,7 +75,8 @@ export function checkMachinesPin(facts: {
   readonly path: string;
   readonly content: FileText;
   readonly alias: string;
-  readonly system: string;
+  /** What this builder serves: its native system, then the emulated ones. */
+  readonly systems: readonly string[];
   readonly keyPath: string;
   /** The state folder's guest host public key (an OpenSSH line), undefined when there is none yet. */
   readonly hostPublicKey: string | undefined;
@@ -116,11 +117,12 @@ export function checkMachinesPin(facts: {
     );
   }
   const entry = ours[0] as MachineEntry;
-  if (entry.systems.length > 0 && !entry.systems.includes(facts.system)) {
+  const unserved = facts.systems.filter((system) => !entry.systems.includes(system));
+  if (entry.systems.length > 0 && unserved.length > 0) {
     return check(
       name,
       "fail",
-      `${at(entry)} serves ${entry.systems.join(",")}, not ${facts.system}`,
+      `${at(entry)} serves ${entry.systems.join(",")}, not ${unserved.join(",")}`,
       install,
     );
   }
@@ -159,6 +161,6 @@ export function checkMachinesPin(facts: {
   return check(
     name,
     "ok",
-    `${at(entry)}: ${facts.system}, key ${facts.keyPath}, pins this builder's host key`,
+    `${at(entry)}: ${entry.systems.join(",")}, key ${facts.keyPath}, pins this builder's host key`,
   );
 }

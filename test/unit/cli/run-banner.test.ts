@@ -43,11 +43,18 @@ describe("what run prints before the console", () => {
     const pinned = Buffer.from(hostPublicKey.split(" ").slice(0, 2).join(" ")).toString("base64");
     assert.ok(
       text.includes(
-        `    ssh-ng://builder@linux-builder x86_64-linux /etc/nix/builder_ed25519 4 1 benchmark,big-parallel - ${pinned}\n`,
+        `    ssh-ng://builder@linux-builder x86_64-linux,aarch64-linux /etc/nix/builder_ed25519 4 1 benchmark,big-parallel - ${pinned}\n`,
       ),
       text,
     );
     assert.match(text, /\/etc\/nix\/nix\.conf:\n {4}builders-use-substitutes = true\n/);
+    assert.match(text, /^Booting the x86_64-linux builder, also aarch64-linux through qemu-user \(4 CPUs/);
+  });
+
+  test("with emulatedSystems [], one system in the line and the first words", () => {
+    const text = runBanner({ ...facts, config: { ...facts.config, emulatedSystems: [] } });
+    assert.match(text, /^Booting the x86_64-linux builder \(4 CPUs/);
+    assert.match(text, /builder@linux-builder x86_64-linux \/etc\/nix\/builder_ed25519 /);
   });
 
   test("the ssh_config alias that carries the port, and the key where the Nix daemon reads it", () => {
@@ -79,7 +86,7 @@ describe("what run prints before the console", () => {
     const text = runBanner({ ...facts, config: { ...facts.config, port: 31023, arch: "arm64" } });
     assert.match(
       text,
-      /ssh-ng:\/\/builder@linux-builder-31023 aarch64-linux \/etc\/nix\/linux-builder-31023_ed25519 /,
+      /ssh-ng:\/\/builder@linux-builder-31023 aarch64-linux,x86_64-linux \/etc\/nix\/linux-builder-31023_ed25519 /,
     );
     assert.match(text, /Host linux-builder-31023\n {6}HostName 127\.0\.0\.1\n {6}Port 31023\n/);
   });

@@ -31,7 +31,7 @@ const UPDATE = process.env.UPDATE_GOLDEN === "1";
 const request = (port = 31022): InstallRequest => ({
   port,
   entry: {
-    system: "x86_64-linux",
+    systems: ["x86_64-linux"],
     maxJobs: 2,
     speedFactor: 1,
     supportedFeatures: ["benchmark", "big-parallel"],

@@ -43,7 +43,7 @@ function request(builder: 0 | 1, port: number, maxJobs: number, features: string
   return {
     port,
     entry: {
-      system: "x86_64-linux",
+      systems: ["x86_64-linux"],
       maxJobs,
       speedFactor: 1,
       supportedFeatures: features,

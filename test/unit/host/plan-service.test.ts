@@ -39,7 +39,7 @@ const SERVICE: ServiceDefinition = {
 const request = (service?: ServiceRequest): InstallRequest => ({
   port: 31022,
   entry: {
-    system: "x86_64-linux",
+    systems: ["x86_64-linux"],
     maxJobs: 2,
     speedFactor: 1,
     supportedFeatures: ["big-parallel"],

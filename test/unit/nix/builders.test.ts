@@ -4,10 +4,10 @@ import { machinesLine, sshConfigBlock } from "../../../src/nix/builders.js";
 
 const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJBWcxb/Blaqt1auOtE+F8QUWrUotiC5qBJ+UuEWdVCb root@nixos";
 
-test("the machines line has the seed's shape, with the host key pinned", () => {
+test("the machines line has the seed's shape, its systems comma-separated, with the host key pinned", () => {
   const line = machinesLine({
     alias: "linux-builder",
-    system: "aarch64-linux",
+    systems: ["aarch64-linux", "x86_64-linux"],
     identityFile: "/etc/nix/builder_ed25519",
     maxJobs: 4,
     speedFactor: 1,
@@ -16,14 +16,14 @@ test("the machines line has the seed's shape, with the host key pinned", () => {
   });
   assert.equal(
     line,
-    "ssh-ng://builder@linux-builder aarch64-linux /etc/nix/builder_ed25519 4 1 benchmark,big-parallel - " +
+    "ssh-ng://builder@linux-builder aarch64-linux,x86_64-linux /etc/nix/builder_ed25519 4 1 benchmark,big-parallel - " +
       Buffer.from(
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJBWcxb/Blaqt1auOtE+F8QUWrUotiC5qBJ+UuEWdVCb",
       ).toString("base64"),
   );
   const noFeatures = machinesLine({
     alias: "b",
-    system: "x86_64-linux",
+    systems: ["x86_64-linux"],
     identityFile: "/k",
     maxJobs: 1,
     speedFactor: 2,

@@ -25,6 +25,12 @@ describe("install and uninstall through the CLI", () => {
     run("node", ["bin/linux-builder.js", ...extra, ...args], {
       env: { ...process.env, LINUX_BUILDER_HOME: join(root, "home") },
     });
+  // status takes the builder's flags, not install's host folders.
+  const status = (...extra: string[]) =>
+    run("node", ["bin/linux-builder.js", "status", ...extra, ...args.slice(4)], {
+      env: { ...process.env, LINUX_BUILDER_HOME: join(root, "home") },
+    });
+  const registry = () => join(root, "home", "installed-builders.json");
   const listing = async () =>
     (await readdir(root, { recursive: true }))
       .filter((p) => !p.startsWith("home") && !p.startsWith("state"))
@@ -57,11 +63,12 @@ describe("install and uninstall through the CLI", () => {
     assert.match(stdout, /^write: .*\/nix\/linux-builder-31044_ed25519 \(mode 600/m);
     assert.match(
       stdout,
-      /^ {2}\+ ssh-ng:\/\/builder@linux-builder-31044 x86_64-linux .*\/nix\/linux-builder-31044_ed25519 3 1 benchmark,big-parallel,nixos-test - [A-Za-z0-9+/=]+$/m,
+      /^ {2}\+ ssh-ng:\/\/builder@linux-builder-31044 x86_64-linux,aarch64-linux .*\/nix\/linux-builder-31044_ed25519 3 1 benchmark,big-parallel,nixos-test - [A-Za-z0-9+/=]+$/m,
     );
     assert.match(stdout, /^change: .*\/nix\/nix\.conf$/m);
     assert.match(stdout, /^create: .*\/ssh\/linux-builder-31044\.conf$/m);
     assert.deepEqual(await listing(), ["nix", "nix/nix.conf", "ssh"]);
+    await assert.rejects(readFile(registry(), "utf8"), { code: "ENOENT" });
     // The service (its unit where systemd runs, else the note saying how to run serve) runs serve
     // with the builder flags given here, the state folder absolute.
     assert.match(stdout, new RegExp(`serve --arch amd64 --cpus 3 --port 31044 --state-dir ${root}/state\\b`));
@@ -87,8 +94,45 @@ describe("install and uninstall through the CLI", () => {
     const machines = await readFile(join(root, "nix", "machines"), "utf8");
     assert.ok(machines.includes(Buffer.from(`${hostKey[0]} ${hostKey[1]}`).toString("base64")));
 
+    // Recorded for status and doctor: where, which port, which state folder, which systems.
+    assert.deepEqual(JSON.parse(await readFile(registry(), "utf8")), {
+      builders: [
+        {
+          nixConfDir: join(root, "nix"),
+          sshConfigDir: join(root, "ssh"),
+          port: 31044,
+          stateDir: join(root, "state"),
+          arch: "amd64",
+          systems: ["x86_64-linux", "aarch64-linux"],
+        },
+      ],
+    });
+    const report = JSON.parse((await status("--json")).stdout);
+    assert.deepEqual(
+      report.builders.map((b: { port: number; selected: boolean; running: boolean }) => [
+        b.port,
+        b.selected,
+        b.running,
+      ]),
+      [[31044, true, false]],
+    );
+    assert.deepEqual(report.systems, [
+      { system: "x86_64-linux", emulated: false },
+      { system: "aarch64-linux", emulated: true },
+    ]);
+    const text = (await status()).stdout;
+    assert.match(
+      text,
+      /^Builders: 1 installed \(\* the one below\)\n\* 127\.0\.0\.1:31044 {2}amd64 {2}x86_64-linux,aarch64-linux {2}stopped {2}\//,
+    );
+    assert.match(
+      text,
+      /^Systems: {2}x86_64-linux \(native\), aarch64-linux \(emulated through qemu-user: several times slower\)$/m,
+    );
+
     assert.match((await cli("install", "--no-service")).stdout, /Nothing to change/);
     assert.match((await cli("uninstall")).stderr, /Uninstalled/);
+    assert.deepEqual(JSON.parse(await readFile(registry(), "utf8")), { builders: [] });
     assert.deepEqual(await listing(), ["nix", "nix/nix.conf", "ssh"]);
     assert.equal(await readFile(join(root, "nix", "nix.conf"), "utf8"), "trusted-users = root\n");
   });

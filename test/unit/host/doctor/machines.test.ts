@@ -93,7 +93,7 @@ describe("what the Nix daemon will use", () => {
       path: "/etc/nix/machines",
       content: typeof text === "string" ? machines(text) : text,
       alias: ALIAS,
-      system: "x86_64-linux",
+      systems: ["x86_64-linux"] as readonly string[],
       keyPath: KEY,
       hostPublicKey,
       hostPublicKeyPath: "/state/keys/ssh_host_ed25519_key.pub",
@@ -130,6 +130,20 @@ describe("what the Nix daemon will use", () => {
       );
       assert.equal(otherSystem.status, "fail");
       assert.match(otherSystem.detail, /serves aarch64-linux, not x86_64-linux/);
+    });
+
+    test("a builder that also emulates a system: its line must list both (an older line with one fails)", () => {
+      const both = { systems: ["x86_64-linux", "aarch64-linux"] as readonly string[] };
+      const listed = checkMachinesPin({
+        ...pinFacts(`ssh-ng://builder@${ALIAS} x86_64-linux,aarch64-linux ${KEY} 1 1 - - ${pin(HOST_KEY)}`),
+        ...both,
+      });
+      assert.equal(listed.status, "ok");
+      assert.match(listed.detail, /: x86_64-linux,aarch64-linux, key /);
+      const older = checkMachinesPin({ ...pinFacts(line(HOST_KEY)), ...both });
+      assert.equal(older.status, "fail");
+      assert.match(older.detail, /serves x86_64-linux, not aarch64-linux/);
+      assert.match(older.fix ?? "", /linux-builder install/);
     });
 
     test("no line, two lines, no file, or no host key yet: warnings", () => {

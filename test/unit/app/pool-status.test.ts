@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { poolLine, poolMember } from "../../../src/app/pool-status.js";
+import type { InstalledBuilder } from "../../../src/host/install-registry.js";
+import { serviceStatusOf } from "../../support/fake-service.js";
+
+const builder: InstalledBuilder = {
+  nixConfDir: "/etc/nix",
+  sshConfigDir: "/etc/ssh/ssh_config.d",
+  port: 31023,
+  stateDir: "/home/me/.local/state/linux-builder-arm",
+  arch: "arm64",
+  systems: ["aarch64-linux", "x86_64-linux"],
+};
+const stopped = { running: false, ready: false, service: null, osService: null };
+
+test("one line per builder: port, arch, systems, its state, its state folder; * marks the selected one", () => {
+  assert.equal(
+    poolLine(poolMember(builder, stopped, false)),
+    "  127.0.0.1:31023  arm64  aarch64-linux,x86_64-linux  stopped  /home/me/.local/state/linux-builder-arm",
+  );
+  assert.match(
+    poolLine(poolMember(builder, { ...stopped, running: true, ready: true }, true)),
+    /^\* 127\.0\.0\.1:31023 {2}arm64 .* running, ready {2}\//,
+  );
+  assert.match(poolLine(poolMember(builder, { ...stopped, running: true }, false)), / running, not ready /);
+});
+
+test("behind a service, the service's view of the VM; a stopped one's service manager state", () => {
+  const service = serviceStatusOf();
+  const member = poolMember(builder, { ...stopped, service }, false);
+  assert.equal(member.serviceVm, "off");
+  assert.match(poolLine(member), / service up, VM off /);
+  const managed = poolMember(
+    builder,
+    {
+      ...stopped,
+      osService: {
+        manager: "systemd",
+        name: "linux-builder-31023.service",
+        file: "/etc/systemd/system/linux-builder-31023.service",
+        state: "stopped",
+      },
+    },
+    false,
+  );
+  assert.match(poolLine(managed), / stopped, its service stopped /);
+});

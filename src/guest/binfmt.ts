@@ -7,21 +7,32 @@ import type { NixSystem } from "../config/config.js";
  * interpreter at the path its line names (guest-emulators.ts). Pure.
  */
 
+/** The ELF machine (e_machine) of each system's programs: the one table binfmt and the composer share. */
+export const ELF_MACHINES = { "x86_64-linux": 0x3e, "aarch64-linux": 0xb7 } as const satisfies Record<
+  NixSystem,
+  number
+>;
+
 /**
  * The ELF header binfmt_misc matches (its first 20 bytes) and which bits count, as qemu's
  * scripts/qemu-binfmt-conf.sh gives them (NixOS's binfmt magics are the same): class 64-bit,
  * little-endian, version 1, the ABI bytes ignored, e_type EXEC or DYN (the mask's \xfe), and the
- * machine (e_machine: 0x3e x86-64, 0xb7 AArch64).
+ * machine (e_machine, little-endian).
  */
+function elfMagic(system: NixSystem): string {
+  const machine = ELF_MACHINES[system].toString(16).padStart(2, "0");
+  return `\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x${machine}\\x00`;
+}
+
 export const EMULATION_TARGETS = {
   "x86_64-linux": {
     qemu: "qemu-x86_64",
-    magic: "\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x3e\\x00",
+    magic: elfMagic("x86_64-linux"),
     mask: "\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff",
   },
   "aarch64-linux": {
     qemu: "qemu-aarch64",
-    magic: "\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00",
+    magic: elfMagic("aarch64-linux"),
     mask: "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff",
   },
 } as const satisfies Record<NixSystem, { qemu: string; magic: string; mask: string }>;

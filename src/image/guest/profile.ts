@@ -28,6 +28,9 @@ export const GUEST_PACKAGES: readonly string[] = [
   "systemd-standalone-sysusers",
 ];
 
+/** Debian's qemu-user: the interpreters of every system QEMU emulates in user mode (static from trixie on). */
+export const QEMU_USER_PACKAGE = "qemu-user";
+
 /**
  * Packages the lock pins (by version and hash, fetched and verified as every package) whose files
  * the composer reads but never unpacks, and whose dependencies it does not follow: those are for
@@ -37,10 +40,7 @@ export const GUEST_PACKAGES: readonly string[] = [
  * other Linux system with (guest-emulators.ts), not the package's 465 MiB of every target; its
  * Depends serve only the dynamic helpers it also ships.
  */
-export const GUEST_DATA_PACKAGES: readonly string[] = ["ca-certificates", "qemu-user"];
-
-/** Debian's qemu-user: the static interpreters of every system QEMU emulates in user mode. */
-export const QEMU_USER_PACKAGE = "qemu-user";
+export const GUEST_DATA_PACKAGES: readonly string[] = ["ca-certificates", QEMU_USER_PACKAGE];
 
 /** Every root of the guest's lock: the packages and the data packages. */
 export const GUEST_ROOT_PACKAGES: readonly string[] = [...GUEST_PACKAGES, ...GUEST_DATA_PACKAGES];

@@ -1,13 +1,11 @@
-import type { Arch } from "./profile.js";
+import { ELF_MACHINES } from "../../guest/binfmt.js";
+import { ARCHITECTURES, type Arch } from "./profile.js";
 
 /**
  * Whether a file is a statically linked program for an architecture: what a binfmt_misc interpreter
  * registered with F must be, since it runs where no dynamic loader or library of its own is (inside
  * Nix's sandbox). Pure.
  */
-
-/** e_machine of each architecture's ELF programs. */
-const ELF_MACHINES: Readonly<Record<Arch, number>> = { amd64: 0x3e, arm64: 0xb7 };
 
 const ELF_MAGIC = 0x7f454c46;
 const ET_EXEC = 2;
@@ -22,8 +20,9 @@ export function notStaticProgramFor(file: Buffer, arch: Arch): string | undefine
   const type = file.readUInt16LE(0x10);
   if (type !== ET_EXEC && type !== ET_DYN) return `not a program (ELF type ${type})`;
   const machine = file.readUInt16LE(0x12);
-  if (machine !== ELF_MACHINES[arch]) {
-    return `a program for ELF machine 0x${machine.toString(16)}, not ${arch}'s 0x${ELF_MACHINES[arch].toString(16)}`;
+  const expected = ELF_MACHINES[ARCHITECTURES[arch].nixSystem];
+  if (machine !== expected) {
+    return `a program for ELF machine 0x${machine.toString(16)}, not ${arch}'s 0x${expected.toString(16)}`;
   }
   const headers = Number(file.readBigUInt64LE(0x20));
   const entrySize = file.readUInt16LE(0x36);

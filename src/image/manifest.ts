@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NIX_SYSTEMS, type NixSystem } from "../config/config.js";
 
 const fileRef = z.object({ file: z.string(), size: z.number(), sha256: z.string() }).strict();
 
@@ -18,6 +19,16 @@ export const manifestSchema = z
     inputs: z.string(),
     modules: z.array(z.string()),
     packageCount: z.number(),
+    /**
+     * The systems whose interpreter the image carries (binfmt.ts's paths). Absent in manifests of
+     * images composed before emulation: those carry none.
+     */
+    emulators: z.array(z.enum(NIX_SYSTEMS)).optional(),
   })
   .strict();
 export type ImageManifest = z.infer<typeof manifestSchema>;
+
+/** The systems an image can emulate: the interpreters it carries. */
+export function emulatorsOf(manifest: Pick<ImageManifest, "emulators">): readonly NixSystem[] {
+  return manifest.emulators ?? [];
+}

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { NixSystem } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
 import { directorySize } from "../fs/directory-size.js";
 import { readFileOr } from "../fs/read-file-or.js";
@@ -21,6 +22,7 @@ export interface NewImage {
   inputs: string;
   modules: string[];
   packageCount: number;
+  emulators: NixSystem[];
 }
 
 export interface StoredImage {
@@ -65,6 +67,7 @@ export class ImageStore {
       inputs: image.inputs,
       modules: image.modules,
       packageCount: image.packageCount,
+      emulators: image.emulators,
     };
     const directory = join(this.root, id);
     await mkdir(this.root, { recursive: true });

@@ -76,7 +76,8 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
 
   // The interpreters of the other Linux systems, out of qemu-user (or the cache).
   reporter.step("Taking the emulator of the other Linux system from qemu-user");
-  await addEmulators(tree, lock, debs, cache);
+  const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
+  const emulators = await addEmulators(tree, lock, debs, cache, warn);
   phases.lap("emulators");
 
   // The kernel's modules, our /init and overlay, busybox's applets; then every library linked is there.
@@ -108,6 +109,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     inputs,
     modules: kernel.modules,
     packageCount: unpacked.length,
+    emulators,
   });
   await store.setCurrent(lock.arch, result.manifest.id);
   phases.lap("write");

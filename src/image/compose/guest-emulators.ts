@@ -1,6 +1,6 @@
-import { NIX_SYSTEMS } from "../../config/config.js";
+import { NIX_SYSTEMS, type NixSystem } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
-import { interpreterPath } from "../../guest/binfmt.js";
+import { EMULATION_TARGETS, interpreterPath } from "../../guest/binfmt.js";
 import { readDebData } from "../archive/deb.js";
 import type { ContentCache } from "../cache/content-cache.js";
 import { ARCHITECTURES, type Arch, QEMU_USER_PACKAGE } from "../guest/profile.js";
@@ -10,27 +10,34 @@ import type { RootfsTree } from "../rootfs-tree.js";
 import type { FetchedPackages } from "./fetch-packages.js";
 
 /**
- * The interpreters an image of `arch` carries: one per Linux system it does not run natively, at
- * the path its binfmt_misc line names, without the leading slash (usr/bin/qemu-aarch64). Every
- * image has them; the per-boot parameters decide which are registered.
+ * The systems an image of `arch` emulates when its suite's qemu-user allows: every Linux system it
+ * does not run natively. Their interpreters go at the paths their binfmt_misc lines name; the
+ * per-boot parameters decide which are registered.
  */
-export function emulatorPaths(arch: Arch): string[] {
-  return NIX_SYSTEMS.filter((system) => system !== ARCHITECTURES[arch].nixSystem).map((system) =>
-    interpreterPath(system).slice(1),
-  );
+export function emulatedSystemsFor(arch: Arch): NixSystem[] {
+  return NIX_SYSTEMS.filter((system) => system !== ARCHITECTURES[arch].nixSystem);
+}
+
+/** Where an interpreter goes in the image's tree (no leading slash: usr/bin/qemu-aarch64). */
+function treePath(system: NixSystem): string {
+  return interpreterPath(system).slice(1);
 }
 
 /**
- * Adds the guest's interpreters from the locked qemu-user .deb. Its data is 465 MiB of every
- * target's interpreter, xz-compressed: each one taken is kept in the cache under the .deb's hash,
- * so only the first compose of a qemu-user version reads it.
+ * Adds the guest's interpreters from the locked qemu-user .deb and returns the systems it carries.
+ * Its data is 465 MiB of every target's interpreter, xz-compressed: each one taken is kept in the
+ * cache under the .deb's hash, so only the first compose of a qemu-user version reads it. A suite
+ * whose qemu-user has no static interpreter for a system (bookworm's are dynamic: the static ones
+ * are in qemu-user-static) gives an image without it, said through `warn`: such an image builds
+ * only its native system.
  */
 export async function addEmulators(
   tree: RootfsTree,
   lock: Lock,
   debs: FetchedPackages,
   cache: ContentCache,
-): Promise<void> {
+  warn: (message: string) => void,
+): Promise<NixSystem[]> {
   const index = lock.packages.findIndex((pkg) => pkg.name === QEMU_USER_PACKAGE);
   const pkg = lock.packages[index];
   if (pkg === undefined) {
@@ -40,41 +47,35 @@ export async function addEmulators(
       { hint: "The lock was made by an older linux-builder: compose without --lock to resolve a new one." },
     );
   }
-  const paths = emulatorPaths(lock.arch);
-  const name = (path: string) => path.slice(path.lastIndexOf("/") + 1);
-  const cached = new Map<string, Buffer>();
-  for (const path of paths) {
-    const data = await cache.readDerived(pkg.sha256, name(path));
-    if (data !== undefined) cached.set(path, data);
+  const systems = emulatedSystemsFor(lock.arch);
+  const name = (system: NixSystem) => EMULATION_TARGETS[system].qemu;
+  const cached = new Map<NixSystem, Buffer>();
+  for (const system of systems) {
+    const data = await cache.readDerived(pkg.sha256, name(system));
+    if (data !== undefined) cached.set(system, data);
   }
-  const missing = paths.filter((path) => !cached.has(path));
+  const missing = systems.filter((system) => !cached.has(system)).map(treePath);
   const read =
     missing.length === 0
       ? new Map<string, Buffer>()
       : await filesOfDeb(debs.packages[index] as string, missing);
-  for (const path of paths) {
-    const data = cached.get(path) ?? read.get(path);
-    const what = `${path} of ${pkg.name} ${pkg.version}`;
-    if (data === undefined) {
-      throw new LinuxBuilderError(
-        "image.emulator",
-        `Cannot compose the image: ${pkg.name} ${pkg.version} has no ${path}`,
-        {
-          hint: "Debian's qemu-user no longer ships this interpreter there; report it.",
-        },
+  const carried: NixSystem[] = [];
+  for (const system of systems) {
+    const path = treePath(system);
+    const data = cached.get(system) ?? read.get(path);
+    const notStatic = data === undefined ? undefined : notStaticProgramFor(data, lock.arch);
+    if (data === undefined || notStatic !== undefined) {
+      const what = data === undefined ? ` has no ${path}` : `'s ${path} is ${notStatic}`;
+      warn(
+        `the ${lock.suite} image cannot emulate ${system}: ${pkg.name} ${pkg.version}${what}, and the guest needs a static ${lock.arch} program (it runs inside Nix's sandbox). Composing it without: emulatedSystems does nothing with this suite (trixie's qemu-user is static).`,
       );
+      continue;
     }
-    const wrong = notStaticProgramFor(data, lock.arch);
-    if (wrong !== undefined) {
-      throw new LinuxBuilderError(
-        "image.emulator",
-        `Cannot compose the image: ${what} is ${wrong}; the guest needs a static ${lock.arch} program (it runs inside Nix's sandbox, which has no libraries)`,
-        { hint: "Debian's qemu-user no longer ships static interpreters; report it." },
-      );
-    }
-    if (!cached.has(path)) await cache.storeDerived(pkg.sha256, name(path), data);
+    if (!cached.has(system)) await cache.storeDerived(pkg.sha256, name(system), data);
     tree.addFile(path, data, 0o755);
+    carried.push(system);
   }
+  return carried;
 }
 
 /** The regular files at `paths` in a .deb's data, read in one pass. */

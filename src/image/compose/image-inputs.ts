@@ -18,7 +18,8 @@ import {
 import { type Lock, serializeLock } from "../lock.js";
 
 /** Bumped whenever the composer's output for the same inputs changes (it is part of the reuse key). */
-export const COMPOSER_FORMAT = 6;
+// 7: the manifest records the emulators the image carries (an image of 6 has them, and no record).
+export const COMPOSER_FORMAT = 7;
 
 /**
  * A hash of everything besides the packages that shapes the image: the composer's format, the guest

@@ -4,6 +4,8 @@ export interface ComposeReporter {
   downloadStart(totalBytes: number, files: number): void;
   downloadProgress(bytes: number): void;
   downloadEnd(): void;
+  /** Something the user should know about the image composed (without it, the composer says it as a step). */
+  warn?(message: string): void;
 }
 
 export const quietReporter: ComposeReporter = {

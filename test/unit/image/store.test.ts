@@ -29,6 +29,7 @@ function image(arch: "amd64" | "arm64", initrd: string, lock: Lock): NewImage {
     inputs: `inputs-${initrd}`,
     modules: [],
     packageCount: lock.packages.length,
+    emulators: arch === "amd64" ? ["aarch64-linux"] : [],
   };
 }
 

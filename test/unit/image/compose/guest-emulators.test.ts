@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { ContentCache } from "../../../../src/image/cache/content-cache.js";
-import { addEmulators, emulatorPaths } from "../../../../src/image/compose/guest-emulators.js";
+import { addEmulators, emulatedSystemsFor } from "../../../../src/image/compose/guest-emulators.js";
 import { RootfsTree } from "../../../../src/image/rootfs-tree.js";
 import { lockOf } from "../fake-lock.js";
 import { elfProgram } from "../guest/fake-elf.js";
@@ -55,10 +55,16 @@ async function fakeQemuUser(files: Record<string, Buffer>): Promise<string> {
 const AMD64 = 0x3e;
 const ARM64 = 0xb7;
 
-test("an amd64 image carries the aarch64 interpreter and an arm64 one the x86_64 interpreter", () => {
-  assert.deepEqual(emulatorPaths("amd64"), ["usr/bin/qemu-aarch64"]);
-  assert.deepEqual(emulatorPaths("arm64"), ["usr/bin/qemu-x86_64"]);
+test("an amd64 image emulates aarch64-linux and an arm64 one x86_64-linux", () => {
+  assert.deepEqual(emulatedSystemsFor("amd64"), ["aarch64-linux"]);
+  assert.deepEqual(emulatedSystemsFor("arm64"), ["x86_64-linux"]);
 });
+
+/** Warnings said, collected. */
+function warnings(): { said: string[]; warn: (message: string) => void } {
+  const said: string[] = [];
+  return { said, warn: (message) => said.push(message) };
+}
 
 test("exactly the one interpreter is taken from qemu-user, then from the cache without the .deb", async () => {
   const interpreter = elfProgram({ machine: AMD64 });
@@ -70,7 +76,16 @@ test("exactly the one interpreter is taken from qemu-user, then from the cache w
   const lock = lockOf(["app", "qemu-user"]);
   const cache = new ContentCache(join(await tempDir(), "files"));
   const tree = new RootfsTree([]);
-  await addEmulators(tree, lock, { kernel: "/nowhere", packages: ["/nowhere", deb] }, cache);
+  const { said, warn } = warnings();
+  const carried = await addEmulators(
+    tree,
+    lock,
+    { kernel: "/nowhere", packages: ["/nowhere", deb] },
+    cache,
+    warn,
+  );
+  assert.deepEqual(carried, ["aarch64-linux"]);
+  assert.deepEqual(said, []);
   const files = tree.toEntries().filter((entry) => entry.type === "file");
   assert.deepEqual(
     files.map((entry) => [entry.path, entry.mode, entry.data]),
@@ -78,35 +93,45 @@ test("exactly the one interpreter is taken from qemu-user, then from the cache w
   );
   // A second compose of the same qemu-user never opens the .deb.
   const again = new RootfsTree([]);
-  await addEmulators(again, lock, { kernel: "/nowhere", packages: ["/nowhere", "/nowhere"] }, cache);
+  assert.deepEqual(
+    await addEmulators(again, lock, { kernel: "/nowhere", packages: ["/nowhere", "/nowhere"] }, cache, warn),
+    ["aarch64-linux"],
+  );
   assert.deepEqual(again.fileData("usr/bin/qemu-aarch64"), interpreter);
 });
 
-test("a dynamically linked or other-architecture interpreter, or none, is refused, naming it", async () => {
-  const lock = lockOf(["qemu-user"]);
-  const compose = async (files: Record<string, Buffer>) =>
-    addEmulators(
-      new RootfsTree([]),
+test("a dynamically linked or other-architecture interpreter, or none: the image is composed without it, and says so", async () => {
+  const lock = { ...lockOf(["qemu-user"]), suite: "bookworm" };
+  const compose = async (files: Record<string, Buffer>) => {
+    const tree = new RootfsTree([]);
+    const { said, warn } = warnings();
+    const carried = await addEmulators(
+      tree,
       lock,
       { kernel: "/nowhere", packages: [await fakeQemuUser(files)] },
       new ContentCache(join(await tempDir(), "files")),
+      warn,
     );
-  await assert.rejects(
-    compose({ "usr/bin/qemu-aarch64": elfProgram({ machine: AMD64, interpreter: true }) }),
-    {
-      code: "image.emulator",
-      message:
-        /usr\/bin\/qemu-aarch64 of qemu-user 1 is dynamically linked .*; the guest needs a static amd64 program/,
-    },
+    assert.deepEqual(carried, []);
+    assert.deepEqual(
+      tree.toEntries().filter((entry) => entry.type === "file"),
+      [],
+    );
+    assert.equal(said.length, 1);
+    return said[0] as string;
+  };
+  assert.match(
+    await compose({ "usr/bin/qemu-aarch64": elfProgram({ machine: AMD64, interpreter: true }) }),
+    /^the bookworm image cannot emulate aarch64-linux: qemu-user 1's usr\/bin\/qemu-aarch64 is dynamically linked .*static amd64 program.*emulatedSystems does nothing with this suite/,
   );
-  await assert.rejects(compose({ "usr/bin/qemu-aarch64": elfProgram({ machine: ARM64 }) }), {
-    code: "image.emulator",
-    message: /is a program for ELF machine 0xb7, not amd64's 0x3e/,
-  });
-  await assert.rejects(compose({ "usr/bin/qemu-arm": elfProgram({ machine: AMD64 }) }), {
-    code: "image.emulator",
-    message: /qemu-user 1 has no usr\/bin\/qemu-aarch64/,
-  });
+  assert.match(
+    await compose({ "usr/bin/qemu-aarch64": elfProgram({ machine: ARM64 }) }),
+    /is a program for ELF machine 0xb7, not amd64's 0x3e/,
+  );
+  assert.match(
+    await compose({ "usr/bin/qemu-arm": elfProgram({ machine: AMD64 }) }),
+    /qemu-user 1 has no usr\/bin\/qemu-aarch64,/,
+  );
 });
 
 test("a lock without qemu-user is refused before any .deb is read", async () => {
@@ -116,6 +141,7 @@ test("a lock without qemu-user is refused before any .deb is read", async () => 
       lockOf(["app"]),
       { kernel: "/nowhere", packages: ["/nowhere"] },
       new ContentCache(join(await tempDir(), "files")),
+      () => assert.fail("no warning"),
     ),
     { code: "lock.incomplete", message: /no qemu-user package/ },
   );

@@ -1,10 +1,11 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type Config, emulatedSystemsOf } from "../../config/config.js";
+import { type Config, emulatedSystemsOf, type NixSystem } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import { guestNixConf } from "../../guest/nix-conf.js";
 import { guestCas, type HostCaDeps } from "../../host/ca-certificates.js";
+import { emulatorsOf, type ImageManifest } from "../../image/manifest.js";
 import type { StoredImage } from "../../image/store.js";
 import type { Backend, LaunchPlan } from "../backend.js";
 import type { InstanceInfo } from "../instance.js";
@@ -37,6 +38,26 @@ export interface BootOptions {
 /** The port the backend forwards for this boot. */
 export function bootForwardPort(options: Pick<BootOptions, "config" | "forwardPort">): number {
   return options.forwardPort ?? options.config.port;
+}
+
+/**
+ * The systems this boot emulates: those the config asks for whose interpreter the image carries. An
+ * image composed before emulation (or from a suite without a static qemu-user) carries none, and
+ * /init would stop the boot registering a missing one; such an image still boots, building less.
+ */
+export function bootEmulation(
+  config: Pick<Config, "arch" | "emulatedSystems">,
+  manifest: Pick<ImageManifest, "id" | "emulators">,
+): { emulatedSystems: NixSystem[]; warning?: string } {
+  const carried = emulatorsOf(manifest);
+  const requested = emulatedSystemsOf(config);
+  const emulatedSystems = requested.filter((system) => carried.includes(system));
+  const missing = requested.filter((system) => !carried.includes(system));
+  if (missing.length === 0) return { emulatedSystems };
+  return {
+    emulatedSystems,
+    warning: `the image ${manifest.id} carries no emulator for ${missing.join(" or ")}: this boot does not build ${missing.length === 1 ? "it" : "them"}. \`linux-builder image build\` composes an image that does (from a suite whose qemu-user is static, such as trixie), or start with the network so the image is composed again; emulatedSystems: [] stops asking for ${missing.length === 1 ? "it" : "them"}.`,
+  };
 }
 
 /** A VM ready to boot: the backend's command, the accelerator chosen, and the keys the host trusts it by. */
@@ -110,7 +131,8 @@ export async function prepareBoot(
     (port) => `[127.0.0.1]:${port} ${type} ${blob}\n`,
   );
   await writeFileAtomic(layout.knownHosts, pinned.join(""), 0o644);
-  const emulatedSystems = emulatedSystemsOf(config);
+  const { emulatedSystems, warning: emulationWarning } = bootEmulation(config, image.manifest);
+  if (emulationWarning) options.onWarning?.(emulationWarning);
   await ensureBootInitrd(layout, image, {
     secrets: {
       hostPrivateKey: await readFile(layout.hostKey, "utf8"),

@@ -162,6 +162,7 @@ export async function fakeImage(vm: FakeVm): Promise<StoredImage> {
       inputs: "fake",
       modules: [],
       packageCount: 0,
+      emulators: ["aarch64-linux"],
     },
   };
 }

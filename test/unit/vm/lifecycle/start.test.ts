@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { access, readFile, rm, writeFile } from "node:fs/promises";
 import { describe, test } from "node:test";
+import type { StoredImage } from "../../../../src/image/store.js";
 import { type StartOptions, startVm } from "../../../../src/vm/lifecycle/start.js";
 import {
   type FakeBehaviour,
@@ -158,6 +159,40 @@ describe("start, against a fake backend", () => {
         });
       },
     );
+  });
+
+  test("an image without emulators (composed before them) boots: the guest registers none, told once", async () => {
+    const emulation = async (image: Partial<StoredImage["manifest"]>) => {
+      let said: string[] = [];
+      let initrd = "";
+      await withStart({}, async (vm, options, warnings) => {
+        const stored = await (options.image as () => Promise<StoredImage>)();
+        const result = await startVm({
+          ...options,
+          image: async () => ({ ...stored, manifest: { ...stored.manifest, ...image } }),
+        });
+        assert.equal(result.kind === "booted" && result.ready, true);
+        said = warnings;
+        initrd = (await readFile(vm.layout.bootInitrd)).toString("latin1");
+      });
+      return {
+        said,
+        registers: initrd.includes(":qemu-aarch64:M::"),
+        extraPlatforms: /extra-platforms = .*/.exec(initrd)?.[0],
+      };
+    };
+    assert.deepEqual(await emulation({}), {
+      said: [],
+      registers: true,
+      extraPlatforms: "extra-platforms = aarch64-linux",
+    });
+    assert.deepEqual(await emulation({ emulators: undefined }), {
+      said: [
+        "the image trixie-amd64-fake carries no emulator for aarch64-linux: this boot does not build it. `linux-builder image build` composes an image that does (from a suite whose qemu-user is static, such as trixie), or start with the network so the image is composed again; emulatedSystems: [] stops asking for it.",
+      ],
+      registers: false,
+      extraPlatforms: undefined,
+    });
   });
 
   test("the kernel crashes while booting: told, and booted once more", async () => {

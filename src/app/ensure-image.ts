@@ -32,7 +32,8 @@ export async function ensureImage(paths: Paths, config: Config, io: EnsureImageI
       force: false,
       cacheDir: paths.cache,
       imagesDir: paths.images,
-      reporter: io.reporter,
+      // What the composer warns of (a suite without a static emulator) is said as every warning of a start.
+      reporter: { ...io.reporter, warn: io.warn },
       ...(lock === undefined ? {} : { lock }),
     });
   if (id !== undefined) {

@@ -25,9 +25,12 @@ export function recordInstalled(host: Host, paths: Paths, config: Config, dirs: 
   );
 }
 
-/** Takes the builder at these folders and port out of the user's record (uninstall). */
+/** Takes the builder of this state folder out of the user's record for these folders (uninstall). */
 export function forgetInstalled(host: Host, paths: Paths, config: Config, dirs: HostDirs): Promise<void> {
   return updateInstallRegistry(installRegistryPath(paths), (registry) =>
-    withoutBuilder(registry, { nixConfDir: resolve(host.cwd, dirs.nixConfDir), port: config.port }),
+    withoutBuilder(registry, {
+      nixConfDir: resolve(host.cwd, dirs.nixConfDir),
+      stateDir: resolve(host.cwd, config.stateDir),
+    }),
   );
 }

@@ -3,7 +3,10 @@ import type { Config } from "../config/config.js";
 import type { Paths } from "../config/paths.js";
 import type { Host } from "../host/host.js";
 import {
+  type InstalledBuilder,
+  type InstallRegistry,
   installRegistryPath,
+  readInstallRegistry,
   updateInstallRegistry,
   withBuilder,
   withoutBuilder,
@@ -33,4 +36,22 @@ export function forgetInstalled(host: Host, paths: Paths, config: Config, dirs: 
       stateDir: resolve(host.cwd, config.stateDir),
     }),
   );
+}
+
+/** Whether a recorded builder is the one these settings name: its state folder is the builder (status, doctor). */
+export function isSelectedBuilder(
+  builder: InstalledBuilder,
+  host: Host,
+  config: Pick<Config, "stateDir">,
+): boolean {
+  return builder.stateDir === resolve(host.cwd, config.stateDir);
+}
+
+/**
+ * The user's record, read before install or uninstall change anything: a corrupt one stops them then
+ * (its error names the file and what to do), not after the host was changed and the record could not
+ * be updated. Replacing it instead would silently drop the other builders status and doctor show.
+ */
+export function readInstalledRecord(paths: Paths): Promise<InstallRegistry> {
+  return readInstallRegistry(installRegistryPath(paths));
 }

@@ -6,6 +6,8 @@ import { LinuxBuilderError } from "../errors.js";
 import { writeFileAtomic } from "../fs/write-file-atomic.js";
 import { parseJsonFormat } from "../json.js";
 import { withRegistryLock } from "./install-registry-lock.js";
+import { DEFAULT_NIX_CONF_DIR, DEFAULT_SSH_CONFIG_DIR } from "./installed-paths.js";
+import { shellWord } from "./shell-word.js";
 
 /**
  * The user's record of the builders `install` set up, so `status` and `doctor` can show every one of
@@ -50,6 +52,28 @@ export function withBuilder(registry: InstallRegistry, builder: InstalledBuilder
 /** The registry without the builder of this state folder in this Nix folder. */
 export function withoutBuilder(registry: InstallRegistry, install: InstallIdentity): InstallRegistry {
   return { builders: registry.builders.filter((known) => !sameInstall(known, install)) };
+}
+
+/** The command that uninstalls a recorded builder (its host folders named only where they are not the defaults). */
+export function uninstallCommandFor(
+  builder: Pick<InstalledBuilder, "port" | "stateDir" | "nixConfDir" | "sshConfigDir">,
+): string {
+  const words = [
+    "linux-builder",
+    "uninstall",
+    "--port",
+    String(builder.port),
+    "--state-dir",
+    builder.stateDir,
+  ];
+  if (builder.nixConfDir !== DEFAULT_NIX_CONF_DIR) words.push("--nix-conf-dir", builder.nixConfDir);
+  if (builder.sshConfigDir !== DEFAULT_SSH_CONFIG_DIR) words.push("--ssh-config-dir", builder.sshConfigDir);
+  return words.map(shellWord).join(" ");
+}
+
+/** What status and doctor say of a recorded builder whose state folder is gone. */
+export function stateFolderMissing(builder: Parameters<typeof uninstallCommandFor>[0]): string {
+  return `state folder missing: \`${uninstallCommandFor(builder)}\` removes it`;
 }
 
 export async function readInstallRegistry(path: string): Promise<InstallRegistry> {

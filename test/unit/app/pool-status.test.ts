@@ -46,3 +46,10 @@ test("behind a service, the service's view of the VM; a stopped one's service ma
   );
   assert.match(poolLine(managed), / stopped, its service stopped /);
 });
+
+test("a builder whose state folder is gone: its line says so, and the uninstall that removes it", () => {
+  assert.equal(
+    poolLine(poolMember({ ...builder, nixConfDir: "/tmp/my nix" }, stopped, false, true)),
+    "  127.0.0.1:31023  arm64  aarch64-linux,x86_64-linux  state folder missing: `linux-builder uninstall --port 31023 --state-dir /home/me/.local/state/linux-builder-arm --nix-conf-dir '/tmp/my nix'` removes it  /home/me/.local/state/linux-builder-arm",
+  );
+});

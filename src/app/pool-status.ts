@@ -65,16 +65,19 @@ export function poolStatus(
         () => false,
         () => true,
       );
+      // Nothing to probe for a folder that is gone (and the probe is not to make it again).
       const report = selected
         ? selectedReport
-        : (
-            await builderStatus(host, {
-              ...config,
-              stateDir: builder.stateDir,
-              port: builder.port,
-              arch: builder.arch,
-            })
-          ).report;
+        : missing
+          ? { running: false, ready: false, service: null, osService: null }
+          : (
+              await builderStatus(host, {
+                ...config,
+                stateDir: builder.stateDir,
+                port: builder.port,
+                arch: builder.arch,
+              })
+            ).report;
       return poolMember(builder, report, selected, missing);
     }),
   );

@@ -3,7 +3,10 @@ import type { Config } from "../config/config.js";
 import type { Paths } from "../config/paths.js";
 import type { Host } from "../host/host.js";
 import {
+  type InstalledBuilder,
+  type InstallRegistry,
   installRegistryPath,
+  readInstallRegistry,
   updateInstallRegistry,
   withBuilder,
   withoutBuilder,
@@ -25,9 +28,30 @@ export function recordInstalled(host: Host, paths: Paths, config: Config, dirs: 
   );
 }
 
-/** Takes the builder at these folders and port out of the user's record (uninstall). */
+/** Takes the builder of this state folder out of the user's record for these folders (uninstall). */
 export function forgetInstalled(host: Host, paths: Paths, config: Config, dirs: HostDirs): Promise<void> {
   return updateInstallRegistry(installRegistryPath(paths), (registry) =>
-    withoutBuilder(registry, { nixConfDir: resolve(host.cwd, dirs.nixConfDir), port: config.port }),
+    withoutBuilder(registry, {
+      nixConfDir: resolve(host.cwd, dirs.nixConfDir),
+      stateDir: resolve(host.cwd, config.stateDir),
+    }),
   );
+}
+
+/** Whether a recorded builder is the one these settings name: its state folder is the builder (status, doctor). */
+export function isSelectedBuilder(
+  builder: InstalledBuilder,
+  host: Host,
+  config: Pick<Config, "stateDir">,
+): boolean {
+  return builder.stateDir === resolve(host.cwd, config.stateDir);
+}
+
+/**
+ * The user's record, read before install or uninstall change anything: a corrupt one stops them then
+ * (its error names the file and what to do), not after the host was changed and the record could not
+ * be updated. Replacing it instead would silently drop the other builders status and doctor show.
+ */
+export function readInstalledRecord(paths: Paths): Promise<InstallRegistry> {
+  return readInstallRegistry(installRegistryPath(paths));
 }

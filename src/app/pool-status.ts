@@ -1,7 +1,9 @@
+import { stat } from "node:fs/promises";
 import type { Config } from "../config/config.js";
 import type { Host } from "../host/host.js";
-import type { InstalledBuilder } from "../host/install-registry.js";
+import { type InstalledBuilder, stateFolderMissing } from "../host/install-registry.js";
 import { builderStatus, type StatusReport } from "./builder-status.js";
+import { isSelectedBuilder } from "./installed-builders.js";
 
 /** One builder of the pool as `status` lists it (and `status --json` prints in `builders`). */
 export interface PoolMember {
@@ -10,6 +12,7 @@ export interface PoolMember {
   readonly systems: readonly string[];
   readonly stateDir: string;
   readonly nixConfDir: string;
+  readonly sshConfigDir: string;
   /** Whether it is the builder the command's flags and config name (the one whose details follow). */
   readonly selected: boolean;
   readonly running: boolean;
@@ -18,20 +21,16 @@ export interface PoolMember {
   readonly serviceVm: string | null;
   /** The OS service manager's word on its service; null: none installed. */
   readonly osService: string | null;
+  /** Its state folder is gone (deleted by hand): only uninstall is left to do for it. */
+  readonly stateDirMissing: boolean;
 }
-
-/** Whether a recorded builder is the one these settings name: its state folder is the builder. */
-const isSelected = (
-  builder: InstalledBuilder,
-  config: Pick<Config, "stateDir">,
-  resolveDir: (dir: string) => string,
-) => builder.stateDir === resolveDir(config.stateDir);
 
 /** The pool's line for a builder, from its own status report. */
 export function poolMember(
   builder: InstalledBuilder,
   report: Pick<StatusReport, "running" | "ready" | "service" | "osService">,
   selected: boolean,
+  stateDirMissing = false,
 ): PoolMember {
   return {
     port: builder.port,
@@ -39,47 +38,56 @@ export function poolMember(
     systems: builder.systems,
     stateDir: builder.stateDir,
     nixConfDir: builder.nixConfDir,
+    sshConfigDir: builder.sshConfigDir,
     selected,
     running: report.running,
     ready: report.ready,
     serviceVm: report.service?.vm.state ?? null,
     osService: report.osService?.state ?? null,
+    stateDirMissing,
   };
 }
 
 /**
- * Every recorded builder's state, each asked as `status` asks one: the selected one's report is
- * reused, the others get their own (their port, architecture and state folder from the record).
+ * Every recorded builder's state, each asked as `status` asks one, all at once: the selected one's
+ * report is reused, the others get their own (their port, architecture and state folder from the record).
  */
-export async function poolStatus(
+export function poolStatus(
   host: Host,
   config: Config,
   selectedReport: StatusReport,
   recorded: readonly InstalledBuilder[],
-  resolveDir: (dir: string) => string,
 ): Promise<PoolMember[]> {
-  const members: PoolMember[] = [];
-  for (const builder of recorded) {
-    const selected = isSelected(builder, config, resolveDir);
-    const report = selected
-      ? selectedReport
-      : (
-          await builderStatus(host, {
-            ...config,
-            stateDir: builder.stateDir,
-            port: builder.port,
-            arch: builder.arch,
-          })
-        ).report;
-    members.push(poolMember(builder, report, selected));
-  }
-  return members;
+  return Promise.all(
+    recorded.map(async (builder) => {
+      const selected = isSelectedBuilder(builder, host, config);
+      const missing = await stat(builder.stateDir).then(
+        () => false,
+        () => true,
+      );
+      // Nothing to probe for a folder that is gone (and the probe is not to make it again).
+      const report = selected
+        ? selectedReport
+        : missing
+          ? { running: false, ready: false, service: null, osService: null }
+          : (
+              await builderStatus(host, {
+                ...config,
+                stateDir: builder.stateDir,
+                port: builder.port,
+                arch: builder.arch,
+              })
+            ).report;
+      return poolMember(builder, report, selected, missing);
+    }),
+  );
 }
 
 /** One short line per builder: where it listens, what it is and serves, and whether it answers. */
 export function poolLine(member: PoolMember): string {
-  const state =
-    member.serviceVm !== null
+  const state = member.stateDirMissing
+    ? stateFolderMissing(member)
+    : member.serviceVm !== null
       ? `service up, VM ${member.serviceVm}`
       : member.running
         ? `running, ${member.ready ? "ready" : "not ready"}`

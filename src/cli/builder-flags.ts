@@ -2,6 +2,7 @@ import { loadConfig } from "../app/load-config.js";
 import { ACCEL_SETTINGS, type Config, type ConfigFile, parseConfigLayer } from "../config/config.js";
 import type { CommandContext } from "./command.js";
 import { choiceFlag, type FlagValues, valueFlag, wholeNumber } from "./flags.js";
+import { warn } from "./output.js";
 
 /** The settings every builder command takes as flags; they override the config file. */
 export const BUILDER_FLAGS = {
@@ -37,5 +38,5 @@ export function builderSettings(flags: BuilderFlags): ConfigFile {
 
 /** The builder's settings for a command: the defaults, the config file, then its flags. */
 export async function loadBuilderConfig(context: CommandContext, flags: BuilderFlags): Promise<Config> {
-  return loadConfig(context.host, context.paths, builderSettings(flags));
+  return loadConfig(context.host, context.paths, builderSettings(flags), warn);
 }

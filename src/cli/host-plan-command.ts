@@ -1,4 +1,5 @@
 import { executePlan } from "../app/apply-host-plan.js";
+import { readInstalledRecord } from "../app/installed-builders.js";
 import type { Config } from "../config/config.js";
 import type { FailedCommand, Plan } from "../host/plan.js";
 import { describePlan } from "../host/plan-description.js";
@@ -41,6 +42,8 @@ export function hostPlanCommand<Extra extends FlagSpecs>(spec: {
         process.stdout.write(describePlan(plan));
         return 0;
       }
+      // A corrupt record stops the command here, before the host changes (its error says what to do).
+      await readInstalledRecord(context.paths);
       if (plan.steps.length === 0) {
         // Nothing to change on the host, yet the record may predate it (an install before the record existed).
         await record();

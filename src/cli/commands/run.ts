@@ -1,6 +1,6 @@
 import { executePlan } from "../../app/apply-host-plan.js";
 import { installPlan } from "../../app/host-plans.js";
-import { recordInstalled } from "../../app/installed-builders.js";
+import { readInstalledRecord, recordInstalled } from "../../app/installed-builders.js";
 import { runAttached } from "../../app/run-attached.js";
 import { stateLayout } from "../../vm/state.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
@@ -34,6 +34,7 @@ export const runCommand = defineCommand({
         // Unless --no-install, `install`'s plan is applied before the console takes the terminal (sudo
         // asks for a password only when something is not yet in place), as the seed's install-credentials.
         if (flags.install) {
+          await readInstalledRecord(context.paths); // A corrupt one stops run before the host changes.
           await executePlan(context.host, await installPlan(context.host, config, flags), context.self, say);
           await recordInstalled(context.host, context.paths, config, flags);
         }

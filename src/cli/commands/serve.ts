@@ -23,10 +23,15 @@ export const serveCommand = defineCommand({
     ),
   },
   async run(context, flags) {
-    const config = await loadConfig(context.host, context.paths, {
-      ...builderSettings(flags),
-      ...idleSetting(flags.idleMinutes),
-    });
+    const config = await loadConfig(
+      context.host,
+      context.paths,
+      {
+        ...builderSettings(flags),
+        ...idleSetting(flags.idleMinutes),
+      },
+      warn,
+    );
     const service = await serveBuilder(context.host, context.paths, config, {
       imageIo: { ...imageIo(context.host.env), warn },
     });

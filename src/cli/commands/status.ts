@@ -1,13 +1,15 @@
-import { resolve } from "node:path";
 import { builderStatus, type StatusReport } from "../../app/builder-status.js";
 import { describeSystems, servedSystems } from "../../app/builder-systems.js";
+import { readInstalledRecord } from "../../app/installed-builders.js";
 import { poolLine, poolStatus } from "../../app/pool-status.js";
-import { installRegistryPath, readInstallRegistry } from "../../host/install-registry.js";
+import type { Paths } from "../../config/paths.js";
+import { LinuxBuilderError } from "../../errors.js";
+import type { InstalledBuilder } from "../../host/install-registry.js";
 import type { ServiceStatus } from "../../service/control-protocol.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
 import { defineCommand } from "../command.js";
 import { switchFlag } from "../flags.js";
-import { formatBytes, formatDuration } from "../output.js";
+import { formatBytes, formatDuration, warn } from "../output.js";
 
 export const statusCommand = defineCommand({
   path: ["status"],
@@ -19,10 +21,7 @@ export const statusCommand = defineCommand({
     const config = await loadBuilderConfig(context, flags);
     const { report, instance } = await builderStatus(host, config);
     const systems = servedSystems(config);
-    const recorded = await readInstallRegistry(installRegistryPath(context.paths));
-    const builders = await poolStatus(host, config, report, recorded.builders, (dir) =>
-      resolve(host.cwd, dir),
-    );
+    const builders = await poolStatus(host, config, report, await recordedOrWarn(context.paths));
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ ...report, systems, builders }, null, 2)}\n`);
       return 0;
@@ -64,6 +63,17 @@ export const statusCommand = defineCommand({
     return 0;
   },
 });
+
+/** The recorded builders; a record that cannot be read is warned of (status still reports this builder). */
+async function recordedOrWarn(paths: Paths): Promise<readonly InstalledBuilder[]> {
+  try {
+    return (await readInstalledRecord(paths)).builders;
+  } catch (error) {
+    if (!(error instanceof LinuxBuilderError) || error.code !== "install.registry") throw error;
+    warn(`${error.message}; the other installed builders are not listed. ${error.hint ?? ""}`.trim());
+    return [];
+  }
+}
 
 /** The service's lines of `status`: itself, its connections, the guest's builds, the idle countdown, the last error. */
 export function serviceLines(service: ServiceStatus): string[] {

@@ -126,6 +126,16 @@ export function checkMachinesPin(facts: {
       install,
     );
   }
+  // Nix sends builds of every system the line lists; the guest refuses those it does not serve.
+  const unsupported = entry.systems.filter((system) => !facts.systems.includes(system));
+  if (unsupported.length > 0) {
+    return check(
+      name,
+      "fail",
+      `${at(entry)} lists ${unsupported.join(",")}, which this builder does not serve (it serves ${facts.systems.join(",")}): Nix sends it builds the guest refuses`,
+      install,
+    );
+  }
   if (entry.sshKey !== facts.keyPath) {
     return check(
       name,

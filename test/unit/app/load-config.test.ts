@@ -47,6 +47,23 @@ describe("the builder's settings: defaults from the host, then the file, then th
     assert.equal(flagged.port, 31023);
   });
 
+  test("emulatedSystems naming only the native system: one warning that it changes nothing; otherwise none", async () => {
+    const warnings: string[] = [];
+    const load = (emulatedSystems: ("x86_64-linux" | "aarch64-linux")[] | undefined) =>
+      loadConfig(host, paths(), emulatedSystems === undefined ? {} : { emulatedSystems }, (w) =>
+        warnings.push(w),
+      );
+    await load(["aarch64-linux"]);
+    assert.deepEqual(warnings, [
+      "emulatedSystems names only aarch64-linux, which the arm64 guest runs natively: it emulates nothing (as with []). To emulate the other Linux system, name it (or leave the setting out).",
+    ]);
+    await load(undefined);
+    await load([]);
+    await load(["x86_64-linux"]);
+    await load(["aarch64-linux", "x86_64-linux"]);
+    assert.equal(warnings.length, 1);
+  });
+
   test("a broken file is an error naming it", async () => {
     await writeFile(join(dir, "config.json"), "{ cpus: 2");
     await assert.rejects(

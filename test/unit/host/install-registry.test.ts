@@ -30,7 +30,7 @@ describe("the record of installed builders", () => {
     );
   });
 
-  test("install adds by port (sorted); again at the same folder and port replaces; another Nix folder is another builder", () => {
+  test("install adds by port (sorted); the same state folder again replaces its record, whatever its port was; another Nix folder is another builder", () => {
     const two = withBuilder(withBuilder({ builders: [] }, builder(31023, "/b")), builder(31022, "/a"));
     assert.deepEqual(
       two.builders.map((b) => [b.port, b.stateDir]),
@@ -39,21 +39,30 @@ describe("the record of installed builders", () => {
         [31023, "/b"],
       ],
     );
-    const replaced = withBuilder(two, builder(31023, "/c"));
+    const moved = withBuilder(two, builder(31030, "/b"));
     assert.deepEqual(
-      replaced.builders.map((b) => b.stateDir),
-      ["/a", "/c"],
+      moved.builders.map((b) => [b.port, b.stateDir]),
+      [
+        [31022, "/a"],
+        [31030, "/b"],
+      ],
     );
-    assert.equal(withBuilder(two, builder(31023, "/t", "/tmp/nix")).builders.length, 3);
+    assert.equal(withBuilder(two, builder(31023, "/b", "/tmp/nix")).builders.length, 3);
   });
 
-  test("uninstall removes only the builder at that folder and port", () => {
-    const pool = { builders: [builder(31022, "/a"), builder(31023, "/b"), builder(31023, "/t", "/tmp/nix")] };
+  test("uninstall removes only the builder of that state folder in that Nix folder", () => {
+    const pool = { builders: [builder(31022, "/a"), builder(31023, "/b"), builder(31023, "/b", "/tmp/nix")] };
     assert.deepEqual(
-      withoutBuilder(pool, { nixConfDir: "/etc/nix", port: 31023 }).builders.map((b) => b.stateDir),
-      ["/a", "/t"],
+      withoutBuilder(pool, { nixConfDir: "/etc/nix", stateDir: "/b" }).builders.map((b) => [
+        b.nixConfDir,
+        b.stateDir,
+      ]),
+      [
+        ["/etc/nix", "/a"],
+        ["/tmp/nix", "/b"],
+      ],
     );
-    assert.deepEqual(withoutBuilder(pool, { nixConfDir: "/etc/nix", port: 1 }), pool);
+    assert.deepEqual(withoutBuilder(pool, { nixConfDir: "/etc/nix", stateDir: "/none" }), pool);
   });
 
   describe("on disk", () => {
@@ -74,8 +83,20 @@ describe("the record of installed builders", () => {
         (await readInstallRegistry(path)).builders.map((b) => b.port),
         [31022, 31023],
       );
-      await updateInstallRegistry(path, (r) => withoutBuilder(r, { nixConfDir: "/etc/nix", port: 31022 }));
+      await updateInstallRegistry(path, (r) => withoutBuilder(r, { nixConfDir: "/etc/nix", stateDir: "/a" }));
       assert.deepEqual(JSON.parse(await readFile(path, "utf8")), { builders: [builder(31023, "/b")] });
+    });
+
+    test("concurrent updates all land (each reads the record the one before wrote)", async () => {
+      const path = join(dir, "concurrent", "installed-builders.json");
+      const ports = Array.from({ length: 12 }, (_, i) => 31100 + i);
+      await Promise.all(
+        ports.map((port) => updateInstallRegistry(path, (r) => withBuilder(r, builder(port, `/s${port}`)))),
+      );
+      assert.deepEqual(
+        (await readInstallRegistry(path)).builders.map((b) => b.port),
+        ports,
+      );
     });
 
     test("not JSON, or not its format: an error naming the file, the field, and what to do", async () => {

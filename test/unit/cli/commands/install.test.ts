@@ -136,6 +136,30 @@ describe("install and uninstall through the CLI", () => {
     assert.deepEqual(await listing(), ["nix", "nix/nix.conf", "ssh"]);
     assert.equal(await readFile(join(root, "nix", "nix.conf"), "utf8"), "trusted-users = root\n");
   });
+
+  test("a corrupt record stops install before the host changes; status warns and lists no pool", async () => {
+    await writeFile(registry(), "{oops");
+    try {
+      await assert.rejects(cli("install", "--no-service"), (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(
+          error.stderr,
+          /installed-builders\.json, the record of installed builders, cannot be read: not JSON/,
+        );
+        return true;
+      });
+      assert.deepEqual(await listing(), ["nix", "nix/nix.conf", "ssh"]);
+      const { stdout, stderr } = await status();
+      assert.match(
+        stderr,
+        /warning: .*installed-builders\.json, the record of installed builders, cannot be read: not JSON .*; the other installed builders are not listed/,
+      );
+      assert.doesNotMatch(stdout, /^Builders:/m);
+      assert.match(stdout, /^State: /m);
+    } finally {
+      await rm(registry(), { force: true });
+    }
+  });
 });
 
 test("the privileged half: the seed's `sudo --reset-timestamp`, the plan on stdin", async () => {

@@ -146,6 +146,18 @@ describe("what the Nix daemon will use", () => {
       assert.match(older.fix ?? "", /linux-builder install/);
     });
 
+    test("a line listing a system the builder no longer serves (emulatedSystems now []) fails: Nix would send it builds the guest refuses", () => {
+      const stale = checkMachinesPin(
+        pinFacts(`ssh-ng://builder@${ALIAS} x86_64-linux,aarch64-linux ${KEY} 1 1 - - ${pin(HOST_KEY)}`),
+      );
+      assert.equal(stale.status, "fail");
+      assert.equal(
+        stale.detail,
+        "line 1 of /etc/nix/machines lists aarch64-linux, which this builder does not serve (it serves x86_64-linux): Nix sends it builds the guest refuses",
+      );
+      assert.match(stale.fix ?? "", /^Run `linux-builder install` again/);
+    });
+
     test("no line, two lines, no file, or no host key yet: warnings", () => {
       assert.equal(checkMachinesPin(pinFacts("ssh://mac x86_64-darwin\n")).status, "warn");
       const twice = checkMachinesPin(pinFacts(`${line(HOST_KEY)}\n${line(HOST_KEY)}\n`));

@@ -48,8 +48,6 @@ export const ERROR_CODES = {
   "guest.parameters": "a boot parameter for the guest has a value /init cannot take (a bug in the backend)",
   "image.conflict": "two packages' files clash in the image",
   "image.damaged": "an image's files do not match its manifest",
-  "image.emulator":
-    "qemu-user has no static interpreter of the guest's architecture for the other Linux system",
   "image.none": "there is no image for the architecture yet",
   "image.not-found": "no image has the given id",
   "image.unpack": "a cached package could not be unpacked into the image",

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { emulatedSystemsOf } from "../../src/config/config.js";
 import { ARCHITECTURES, type Arch } from "../../src/image/guest/profile.js";
 import { builderNames } from "../../src/nix/builders.js";
 import { builtOnTheGuestTwice, twoStageBuild } from "../support/derivations.js";
@@ -112,9 +113,11 @@ for (const arch of ["amd64", "arm64"] as const) {
       const machines = join(nixConfDir, "machines");
       const sshConfig = join(sshConfigDir, builderNames(port).sshConfigFile);
       const system = ARCHITECTURES[arch].nixSystem;
+      // The native system first, then the one it emulates (emulatedSystems' default).
+      const other = emulatedSystemsOf({ arch }).join(",");
       assert.match(
         await readFile(machines, "utf8"),
-        new RegExp(`^ssh-ng://builder@linux-builder(-\\d+)? ${system} `, "m"),
+        new RegExp(`^ssh-ng://builder@linux-builder(-\\d+)? ${system},${other} `, "m"),
       );
 
       // Two derivations for the guest's system (the second needs big-parallel, which the machines

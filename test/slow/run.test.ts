@@ -90,7 +90,7 @@ describe("run and console (slow)", () => {
     const { alias, keyFile } = builderNames(port);
     const machines = await session.waitFor(
       new RegExp(
-        `ssh-ng://builder@${alias} x86_64-linux ${nixConfDir}/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - (\\S+)`,
+        `ssh-ng://builder@${alias} x86_64-linux,aarch64-linux ${nixConfDir}/${keyFile} 2 1 ${DEFAULT_SUPPORTED_FEATURES.join(",")} - (\\S+)`,
       ),
       600_000,
     );

@@ -1,5 +1,6 @@
 import { open, readFile, rm } from "node:fs/promises";
 import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
+import { processAlive } from "../vm/lifecycle/deps.js";
 import type { StateLayout } from "../vm/state.js";
 import { serviceStatus } from "./control-client.js";
 
@@ -45,7 +46,7 @@ async function takeLock(lock: string, layout: StateLayout): Promise<void> {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 2) throw error;
     }
     const holder = await lockHolder(lock);
-    if (holder !== undefined && isAlive(holder)) {
+    if (holder !== undefined && processAlive(holder)) {
       const port = await serviceStatus(layout.serviceSocket)
         .then((status) => status?.port)
         .catch(() => undefined);
@@ -60,16 +61,6 @@ async function lockHolder(lock: string): Promise<number | undefined> {
   const text = await readFile(lock, "utf8").catch(() => undefined);
   const pid = Number(text?.trim());
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, another user's.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function alreadyRunning(pid: number, port: number | undefined): LinuxBuilderError {

@@ -22,6 +22,11 @@ export interface ComposeOptions extends LockResolutionOptions {
   readonly imagesDir: string;
   readonly reporter?: ComposeReporter;
   readonly downloadConcurrency?: number;
+  /**
+   * Called once with the kernel as the VM boots it, as soon as the composer has it: a caller can use
+   * it (the accelerator probe) while the rest of the image is composed. Not called when an image is reused.
+   */
+  readonly onBootableKernel?: (kernel: Buffer) => void;
 }
 
 export interface ComposeResult {
@@ -94,6 +99,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   // the host reads it from its page cache.
   const initrd = writeCpio(tree.toEntries());
   const kernelImage = await bootableKernel(lock.arch, kernel.image);
+  options.onBootableKernel?.(kernelImage);
   phases.lap("initramfs");
 
   // Both into the content-addressed store, as the current image of this architecture.

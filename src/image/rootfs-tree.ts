@@ -9,6 +9,11 @@ function parentsOf(path: string): string[] {
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("/"));
 }
 
+/** Whether a path (merged-/usr) lies under one of `prefixes` (each ending in "/"), or is one of those directories. */
+export function isExcludedPath(path: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((prefix) => path.startsWith(prefix) || `${path}/` === prefix);
+}
+
 /** A hard link as recorded: the entry it pointed at then, and that entry's content. */
 interface HardLink {
   readonly target: CpioEntry;
@@ -36,7 +41,7 @@ export class RootfsTree {
   }
 
   isExcluded(path: string): boolean {
-    return this.excluded.some((prefix) => path.startsWith(prefix) || `${path}/` === prefix);
+    return isExcludedPath(path, this.excluded);
   }
 
   has(path: string): boolean {
@@ -94,7 +99,7 @@ export class RootfsTree {
   }
 
   /** Adds all entries of one package's data.tar. `label` names the package in errors. */
-  async addPackage(entries: AsyncIterable<TarEntry>): Promise<void> {
+  async addPackage(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>): Promise<void> {
     // Bodies of this package's files by path, so a hard link to an excluded file still gets its content.
     const bodies = new Map<string, Buffer>();
     for await (const entry of entries) {

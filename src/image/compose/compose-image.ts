@@ -5,9 +5,10 @@ import { ARCHITECTURES } from "../guest/profile.js";
 import { serializeLock } from "../lock.js";
 import type { ImageManifest } from "../manifest.js";
 import { ImageStore } from "../store.js";
+import { DebResults } from "./deb-results.js";
 import { fetchPackages } from "./fetch-packages.js";
 import { addEmulators } from "./guest-emulators.js";
-import { addKernel, bootableKernel } from "./guest-kernel.js";
+import { addKernelFiles } from "./guest-kernel.js";
 import { addBusyboxApplets, addCaBundle, addGuestFiles } from "./guest-overlay.js";
 import { guestFilesDir, imageInputs } from "./image-inputs.js";
 import { checkLinkedLibraries } from "./linked-libraries.js";
@@ -73,51 +74,63 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   const debs = await fetchPackages(lock, options.mirror, cache, reporter, options.downloadConcurrency ?? 6);
   phases.lap("download");
 
-  // The packages the image contains, unpacked into a merged-/usr tree, and the CA bundle.
-  const unpacked = packagesToUnpack(lock, debs);
-  const tree = await unpackPackages(lock, unpacked, reporter);
-  await addCaBundle(tree, lock, debs);
-  phases.lap("unpack");
+  const results = new DebResults(cache);
+  try {
+    // The kernel first: a caller can use it (the accelerator probe) while the rest is composed.
+    const kernelImage = results.bootableKernel(lock.kernel, debs.kernel, lock.arch);
+    const bootableKernelGiven = kernelImage.then((image) => options.onBootableKernel?.(image));
+    const kernelFiles = results.kernelFiles(lock.kernel, debs.kernel, lock.arch);
+    for (const pending of [bootableKernelGiven, kernelFiles]) pending.catch(() => undefined);
 
-  // The interpreters of the other Linux systems, out of qemu-user (or the cache).
-  reporter.step("Taking the emulator of the other Linux system from qemu-user");
-  const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
-  const emulators = await addEmulators(tree, lock, debs, cache, warn);
-  phases.lap("emulators");
+    // The packages the image contains, unpacked into a merged-/usr tree, and the CA bundle.
+    const unpacked = packagesToUnpack(lock, debs);
+    const tree = await unpackPackages(lock, unpacked, results, reporter);
+    await addCaBundle(tree, lock, debs);
+    phases.lap("unpack");
 
-  // The kernel's modules, our /init and overlay, busybox's applets; then every library linked is there.
-  reporter.step("Adding the kernel modules and the guest's /init");
-  const kernel = await addKernel(tree, debs.kernel, lock.arch, lock.kernel.name);
-  await addGuestFiles(tree, guestFilesDir());
-  addBusyboxApplets(tree);
-  checkLinkedLibraries(tree, lock.arch);
-  phases.lap("kernel");
+    // The interpreters of the other Linux systems, out of qemu-user (or the cache).
+    reporter.step("Taking the emulator of the other Linux system from qemu-user");
+    const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
+    const emulators = await addEmulators(tree, lock, debs, cache, warn);
+    phases.lap("emulators");
 
-  // The initramfs and the kernel as the VM boots them.
-  reporter.step("Writing the initramfs");
-  // Uncompressed: the guest unpacks it at memory speed, where gunzip under TCG cost 0.8 s a boot;
-  // the host reads it from its page cache.
-  const initrd = writeCpio(tree.toEntries());
-  const kernelImage = await bootableKernel(lock.arch, kernel.image);
-  options.onBootableKernel?.(kernelImage);
-  phases.lap("initramfs");
+    // The kernel's modules, our /init and overlay, busybox's applets; then every library linked is there.
+    reporter.step("Adding the kernel modules and the guest's /init");
+    const kernel = await kernelFiles;
+    addKernelFiles(tree, kernel.files);
+    await addGuestFiles(tree, guestFilesDir());
+    addBusyboxApplets(tree);
+    checkLinkedLibraries(tree, lock.arch);
+    phases.lap("kernel");
 
-  // Both into the content-addressed store, as the current image of this architecture.
-  const result = await store.add({
-    arch: lock.arch,
-    suite: lock.suite,
-    nixSystem: ARCHITECTURES[lock.arch].nixSystem,
-    kernelVersion: kernel.version,
-    kernel: kernelImage,
-    initrd,
-    initrdUncompressedSize: initrd.length,
-    lockText: serializeLock(lock),
-    inputs,
-    modules: kernel.modules,
-    packageCount: unpacked.length,
-    emulators,
-  });
-  await store.setCurrent(lock.arch, result.manifest.id);
-  phases.lap("write");
-  return { ...result, reused: false, ...outcome(signer) };
+    // The initramfs and the kernel as the VM boots them.
+    reporter.step("Writing the initramfs");
+    // Uncompressed: the guest unpacks it at memory speed, where gunzip under TCG cost 0.8 s a boot;
+    // the host reads it from its page cache.
+    const initrd = writeCpio(tree.toEntries());
+    await bootableKernelGiven;
+    const bootable = await kernelImage;
+    phases.lap("initramfs");
+
+    // Both into the content-addressed store, as the current image of this architecture.
+    const result = await store.add({
+      arch: lock.arch,
+      suite: lock.suite,
+      nixSystem: ARCHITECTURES[lock.arch].nixSystem,
+      kernelVersion: kernel.version,
+      kernel: bootable,
+      initrd,
+      initrdUncompressedSize: initrd.length,
+      lockText: serializeLock(lock),
+      inputs,
+      modules: kernel.modules,
+      packageCount: unpacked.length,
+      emulators,
+    });
+    await store.setCurrent(lock.arch, result.manifest.id);
+    phases.lap("write");
+    return { ...result, reused: false, ...outcome(signer) };
+  } finally {
+    await results.close();
+  }
 }

@@ -1,6 +1,7 @@
 import { LinuxBuilderError } from "../../errors.js";
 import { readDebData } from "../archive/deb.js";
 import { decompressBuffer } from "../archive/decompress.js";
+import { writeEntryPack } from "../archive/entry-pack.js";
 import type { TarEntry } from "../archive/tar.js";
 import {
   type AvailableModule,
@@ -34,33 +35,57 @@ export interface GuestModules {
   readonly names: string[];
 }
 
-/** The kernel of the image: its version, its image as the package ships it, and the modules added. */
+/** What the image takes from the kernel package besides the kernel: its version and the modules added. */
 export interface KernelParts {
   readonly version: string;
-  readonly image: Buffer;
+  /** Module names in load order, for the manifest. */
   readonly modules: string[];
+  /** The files added to the tree (the modules, decompressed, and the two lists /init reads), as an entry pack. */
+  readonly files: Buffer;
 }
 
-/** Takes the kernel image out of its .deb, and adds the modules the guest needs, decompressed, in load order. */
-export async function addKernel(
-  tree: RootfsTree,
-  deb: string,
-  arch: Arch,
-  packageName: string,
-): Promise<KernelParts> {
+/** The modules the guest needs out of the kernel .deb, decompressed, in load order: pure work on one .deb. */
+export async function kernelPartsOf(deb: string, arch: Arch, packageName: string): Promise<KernelParts> {
   const kernel = await readKernelPackage(deb, packageName);
   const modules = await guestModules(kernel, GUEST_MODULES[arch], GUEST_LATE_MODULES, packageName);
-  for (const file of modules.files)
-    tree.addFile(`usr/lib/modules/${kernel.version}/${file.path}`, file.data, 0o644);
-  tree.addFile("etc/linux-builder/modules", modules.earlyList, 0o644);
-  tree.addFile("etc/linux-builder/modules.late", modules.lateList, 0o644);
-  return { version: kernel.version, image: kernel.image, modules: modules.names };
+  const file = (path: string, body: Buffer): TarEntry => ({
+    path,
+    type: "file",
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: body.length,
+    body,
+  });
+  const files = writeEntryPack([
+    ...modules.files.map(({ path, data }) => file(`usr/lib/modules/${kernel.version}/${path}`, data)),
+    file("etc/linux-builder/modules", modules.earlyList),
+    file("etc/linux-builder/modules.late", modules.lateList),
+  ]);
+  return { version: kernel.version, modules: modules.names, files };
 }
 
-/** The kernel image the VM boots: on x86 the ELF kernel inside the bzImage, started at its PVH entry (see pvh-kernel.ts). */
-export async function bootableKernel(arch: Arch, image: Buffer): Promise<Buffer> {
-  return arch === "amd64" ? ((await pvhKernel(image)) ?? image) : image;
+/** Adds the kernel's files (kernelPartsOf) to the tree. */
+export function addKernelFiles(tree: RootfsTree, files: readonly TarEntry[]): void {
+  for (const { path, body, mode } of files) tree.addFile(path, body ?? Buffer.alloc(0), mode);
 }
+
+/**
+ * The kernel image the VM boots, out of the kernel .deb: on x86 the ELF kernel inside the bzImage,
+ * started at its PVH entry (see pvh-kernel.ts). Reads the .deb only up to the image, which comes
+ * first (boot/), so it is ready long before the modules.
+ */
+export async function bootableKernelOf(deb: string, arch: Arch, packageName: string): Promise<Buffer> {
+  for await (const entry of readDebData(deb)) {
+    if (entry.type === "file" && VMLINUZ.test(entry.path)) {
+      const image = entry.body ?? Buffer.alloc(0);
+      return arch === "amd64" ? ((await pvhKernel(image)) ?? image) : image;
+    }
+  }
+  throw noKernelImage(packageName);
+}
+
+const VMLINUZ = /^boot\/vmlinuz-(.+)$/;
 
 async function readKernelPackage(deb: string, packageName: string): Promise<KernelPackage> {
   let image: Buffer | undefined;
@@ -68,7 +93,7 @@ async function readKernelPackage(deb: string, packageName: string): Promise<Kern
   let builtinList = "";
   const moduleFiles = new Map<string, TarEntry>();
   for await (const entry of readDebData(deb)) {
-    const vmlinuz = /^boot\/vmlinuz-(.+)$/.exec(entry.path);
+    const vmlinuz = VMLINUZ.exec(entry.path);
     if (vmlinuz && entry.type === "file") {
       image = entry.body;
       version = vmlinuz[1];
@@ -79,15 +104,7 @@ async function readKernelPackage(deb: string, packageName: string): Promise<Kern
     const ko = /^(?:usr\/)?lib\/modules\/[^/]+\/(kernel\/.+\.ko(?:\.(?:xz|zst|gz))?)$/.exec(entry.path);
     if (ko?.[1] && entry.type === "file") moduleFiles.set(moduleName(ko[1]), { ...entry, path: ko[1] });
   }
-  if (image === undefined || version === undefined) {
-    throw new LinuxBuilderError(
-      "kernel.missing",
-      `Cannot find a kernel image (boot/vmlinuz-*) in ${packageName}`,
-      {
-        hint: "The kernel package's layout is not what linux-builder expects; report this with the package name.",
-      },
-    );
-  }
+  if (image === undefined || version === undefined) throw noKernelImage(packageName);
   const builtin = new Set(
     builtinList
       .split("\n")
@@ -95,6 +112,16 @@ async function readKernelPackage(deb: string, packageName: string): Promise<Kern
       .map(moduleName),
   );
   return { version, image, builtin, moduleFiles };
+}
+
+function noKernelImage(packageName: string): LinuxBuilderError {
+  return new LinuxBuilderError(
+    "kernel.missing",
+    `Cannot find a kernel image (boot/vmlinuz-*) in ${packageName}`,
+    {
+      hint: "The kernel package's layout is not what linux-builder expects; report this with the package name.",
+    },
+  );
 }
 
 /** The `wanted` modules and what they depend on, in load order; those in `late` (and only they) load late. */

@@ -1,0 +1,36 @@
+/** A worker thread of the composer (compose-workers.ts): runs composeTasks as the main thread asks. */
+import { parentPort } from "node:worker_threads";
+import { LinuxBuilderError } from "../../errors.js";
+import { type ComposeTask, composeTasks } from "./compose-tasks.js";
+import type { WorkerReply, WorkerRequest } from "./compose-workers.js";
+
+const port = parentPort;
+if (port === null) throw new Error("compose-worker.ts runs in a worker thread");
+
+port.on("message", async ({ id, task, args }: WorkerRequest) => {
+  try {
+    const run = composeTasks[task as ComposeTask] as (...args: unknown[]) => Promise<unknown>;
+    const result = await run(...args);
+    port.postMessage({ id, result } satisfies WorkerReply, transferablesOf(result));
+  } catch (error) {
+    const failure =
+      error instanceof LinuxBuilderError
+        ? {
+            code: error.code,
+            message: error.message,
+            ...(error.hint === undefined ? {} : { hint: error.hint }),
+          }
+        : { message: error instanceof Error ? error.message : String(error) };
+    port.postMessage({ id, error: failure } satisfies WorkerReply);
+  }
+});
+
+/** The buffers of a result that own their whole memory: moved to the main thread, not copied. */
+function transferablesOf(result: unknown): ArrayBuffer[] {
+  const values = result instanceof Uint8Array ? [result] : Object.values(result ?? {});
+  return values.flatMap((value) =>
+    value instanceof Uint8Array && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength
+      ? [value.buffer as ArrayBuffer]
+      : [],
+  );
+}

@@ -1,0 +1,113 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { type ErrorCode, LinuxBuilderError } from "../../errors.js";
+import type { ComposeTask, ComposeTasks } from "./compose-tasks.js";
+
+export interface WorkerRequest {
+  readonly id: number;
+  readonly task: ComposeTask;
+  readonly args: readonly unknown[];
+}
+
+export type WorkerReply =
+  | { readonly id: number; readonly result: unknown }
+  | { readonly id: number; readonly error: { code?: ErrorCode; message: string; hint?: string } };
+
+type Result<T extends ComposeTask> = Awaited<ReturnType<ComposeTasks[T]>>;
+
+interface Pending {
+  readonly request: WorkerRequest;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Threads that run the composer's pure work on .debs (composeTasks: xz, tar, zstd, all CPU-bound
+ * and in JS or WASM) beside the main thread, one per core up to `size`, started only when a task
+ * comes: a compose whose results are all cached starts none. Tasks run in the order given.
+ */
+export class ComposeWorkers {
+  readonly #size: number;
+  readonly #idle: Worker[] = [];
+  readonly #all: Worker[] = [];
+  readonly #queue: Pending[] = [];
+  readonly #running = new Map<Worker, Pending>();
+  #nextId = 0;
+
+  constructor(size = Math.min(4, availableParallelism())) {
+    this.#size = Math.max(1, size);
+  }
+
+  run<T extends ComposeTask>(task: T, ...args: Parameters<ComposeTasks[T]>): Promise<Result<T>> {
+    return new Promise<unknown>((resolve, reject) => {
+      this.#queue.push({ request: { id: this.#nextId++, task, args }, resolve, reject });
+      this.#dispatch();
+    }) as Promise<Result<T>>;
+  }
+
+  /** Stops the threads; tasks still queued or running fail. */
+  async close(): Promise<void> {
+    for (const pending of this.#queue.splice(0))
+      pending.reject(new Error("the composer's workers were closed"));
+    await Promise.all(this.#all.map((worker) => worker.terminate()));
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      const worker = this.#idle.pop() ?? (this.#all.length < this.#size ? this.#spawn() : undefined);
+      if (worker === undefined) return;
+      const pending = this.#queue.shift() as Pending;
+      this.#running.set(worker, pending);
+      worker.postMessage(pending.request);
+    }
+  }
+
+  #spawn(): Worker {
+    const worker = startWorker();
+    worker.on("message", (reply: WorkerReply) => {
+      const pending = this.#running.get(worker);
+      this.#running.delete(worker);
+      this.#idle.push(worker);
+      if ("error" in reply) {
+        const { code, message, hint } = reply.error;
+        pending?.reject(
+          code === undefined
+            ? new Error(message)
+            : new LinuxBuilderError(code, message, hint === undefined ? {} : { hint }),
+        );
+      } else pending?.resolve(asBuffers(reply.result));
+      this.#dispatch();
+    });
+    worker.on("error", (error) => {
+      this.#running.get(worker)?.reject(error);
+      this.#running.delete(worker);
+      this.#all.splice(this.#all.indexOf(worker), 1);
+      this.#dispatch();
+    });
+    this.#all.push(worker);
+    return worker;
+  }
+}
+
+/**
+ * compose-worker.js beside this module once built; from the sources (tsx), compose-worker.ts, with
+ * tsx's loader registered in the thread first, as Node 20 does not carry `--import tsx` into workers.
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./compose-worker.js", import.meta.url));
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const entry = new URL("./compose-worker.ts", import.meta.url).href;
+  const code = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(code, { eval: true });
+}
+
+/** Buffers come back from a thread as plain Uint8Arrays: made Buffers again (views, not copies). */
+function asBuffers(value: unknown): unknown {
+  const buffer = (item: unknown) =>
+    item instanceof Uint8Array && !Buffer.isBuffer(item)
+      ? Buffer.from(item.buffer, item.byteOffset, item.byteLength)
+      : item;
+  if (value instanceof Uint8Array) return buffer(value);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, buffer(item)]));
+}

@@ -1,0 +1,87 @@
+import { z } from "zod";
+import { readEntryPack } from "../archive/entry-pack.js";
+import type { TarEntry } from "../archive/tar.js";
+import type { ContentCache } from "../cache/content-cache.js";
+import { type Arch, GUEST_LATE_MODULES, GUEST_MODULES, IMAGE_EXCLUDED_PREFIXES } from "../guest/profile.js";
+import type { LockedPackage } from "../lock.js";
+import { ComposeWorkers } from "./compose-workers.js";
+import { derivedName, derivedResult } from "./derived-results.js";
+
+const kernelListSchema = z.object({ version: z.string(), modules: z.array(z.string()) }).strict();
+
+/** The kernel's part of the image besides the kernel itself. */
+export interface KernelFiles {
+  readonly version: string;
+  /** Module names in load order, for the manifest. */
+  readonly modules: string[];
+  /** The modules, decompressed, and the lists /init reads, as tree files. */
+  readonly files: TarEntry[];
+}
+
+/**
+ * The composer's work on the cached .debs (composeTasks), each result taken from the content cache
+ * under its .deb's hash, or made in worker threads (started on the first miss) and kept there.
+ * close() stops the threads.
+ */
+export class DebResults {
+  #workers: ComposeWorkers | undefined;
+
+  constructor(private readonly cache: ContentCache) {}
+
+  get workers(): ComposeWorkers {
+    this.#workers ??= new ComposeWorkers();
+    return this.#workers;
+  }
+
+  /** A package's entries for the image, in its data.tar's order. */
+  imageEntries(pkg: LockedPackage, deb: string): Promise<TarEntry[]> {
+    return derivedResult(
+      this.cache,
+      pkg.sha256,
+      derivedName("image-entries", IMAGE_EXCLUDED_PREFIXES),
+      readEntryPack,
+      () => this.workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
+    );
+  }
+
+  /** The kernel the VM boots. */
+  bootableKernel(kernel: LockedPackage, deb: string, arch: Arch): Promise<Buffer> {
+    return derivedResult(
+      this.cache,
+      kernel.sha256,
+      derivedName(`bootable-kernel-${arch}`),
+      (data) => data,
+      () => this.workers.run("bootableKernel", deb, arch, kernel.name),
+    );
+  }
+
+  /** The modules the guest loads, and the kernel's version. */
+  async kernelFiles(kernel: LockedPackage, deb: string, arch: Arch): Promise<KernelFiles> {
+    const shapedBy = { modules: GUEST_MODULES[arch], late: [...GUEST_LATE_MODULES] };
+    const filesName = derivedName("kernel-modules", shapedBy);
+    const listName = derivedName("kernel-module-list", shapedBy);
+    const readList = (data: Buffer) => kernelListSchema.safeParse(safeJson(data)).data;
+    const [files, list] = await Promise.all([
+      this.cache.readDerived(kernel.sha256, filesName).then((data) => data && readEntryPack(data)),
+      this.cache.readDerived(kernel.sha256, listName).then((data) => data && readList(data)),
+    ]);
+    if (files !== undefined && list !== undefined) return { ...list, files };
+    const made = await this.workers.run("kernelParts", deb, arch, kernel.name);
+    const madeList = { version: made.version, modules: made.modules };
+    await this.cache.storeDerived(kernel.sha256, filesName, made.files);
+    await this.cache.storeDerived(kernel.sha256, listName, Buffer.from(JSON.stringify(madeList)));
+    return { ...madeList, files: readEntryPack(made.files) ?? [] };
+  }
+
+  async close(): Promise<void> {
+    await this.#workers?.close();
+  }
+}
+
+function safeJson(data: Buffer): unknown {
+  try {
+    return JSON.parse(data.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}

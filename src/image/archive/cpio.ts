@@ -76,7 +76,8 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
     .sort((a, b) => Buffer.compare(a.key, b.key))
     .map(({ entry }) => entry);
 
-  const parts: Buffer[] = [];
+  // Each record's header fields and data, in output order; then one buffer of their exact size.
+  const records: CpioRecord[] = [];
   const inodeOfFile = new Map<CpioEntry, number>();
   let nextInode = 1;
   for (const entry of sorted) {
@@ -86,30 +87,26 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
       const ino = seen ?? nextInode++;
       inodeOfFile.set(linkedFile, ino);
       const nlink = (linkGroups.get(linkedFile.path) as string[]).length;
-      const data = seen === undefined ? (linkedFile.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
-      parts.push(...record(entry.path, { ino, mode: S_IFREG | linkedFile.mode, nlink }, data));
+      const data = seen === undefined ? linkedFile.data : undefined;
+      records.push(record(entry.path, { ino, mode: S_IFREG | linkedFile.mode, nlink }, data));
       continue;
     }
     const ino = nextInode++;
     switch (entry.type) {
       case "file":
-        parts.push(...record(entry.path, { ino, mode: S_IFREG | entry.mode, nlink: 1 }, entry.data));
+        records.push(record(entry.path, { ino, mode: S_IFREG | entry.mode, nlink: 1 }, entry.data));
         break;
       case "directory":
-        parts.push(...record(entry.path, { ino, mode: S_IFDIR | entry.mode, nlink: 2 }));
+        records.push(record(entry.path, { ino, mode: S_IFDIR | entry.mode, nlink: 2 }));
         break;
       case "symlink":
-        parts.push(
-          ...record(
-            entry.path,
-            { ino, mode: S_IFLNK | entry.mode, nlink: 1 },
-            Buffer.from(entry.target ?? ""),
-          ),
+        records.push(
+          record(entry.path, { ino, mode: S_IFLNK | entry.mode, nlink: 1 }, Buffer.from(entry.target ?? "")),
         );
         break;
       case "chardev":
-        parts.push(
-          ...record(entry.path, {
+        records.push(
+          record(entry.path, {
             ino,
             mode: S_IFCHR | entry.mode,
             nlink: 1,
@@ -122,8 +119,35 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
         throw new Error("unreachable: hard links are resolved above");
     }
   }
-  parts.push(...record(TRAILER, { ino: 0, mode: 0, nlink: 1 }));
-  return Buffer.concat(parts);
+  records.push(record(TRAILER, { ino: 0, mode: 0, nlink: 1 }));
+
+  // Zero-filled, so the padding needs no writing.
+  const archive = Buffer.alloc(records.reduce((sum, r) => sum + r.length, 0));
+  let at = 0;
+  for (const { name, fields, data, length } of records) {
+    const values = [
+      fields.ino,
+      fields.mode,
+      0, // uid
+      0, // gid
+      fields.nlink,
+      0, // mtime
+      data?.length ?? 0,
+      0, // devmajor
+      0, // devminor
+      fields.rdevMajor ?? 0,
+      fields.rdevMinor ?? 0,
+      name.length,
+      0, // check, only used by the 070702 format
+    ];
+    archive.write(MAGIC, at, "latin1");
+    for (const [i, value] of values.entries())
+      archive.write(value.toString(16).toUpperCase().padStart(8, "0"), at + 6 + i * 8, "latin1");
+    name.copy(archive, at + HEADER_SIZE);
+    data?.copy(archive, at + align4(HEADER_SIZE + name.length));
+    at += length;
+  }
+  return archive;
 }
 
 interface HeaderFields {
@@ -134,34 +158,20 @@ interface HeaderFields {
   rdevMinor?: number;
 }
 
-/** Header, NUL-terminated name padded so header+name is 4-aligned, then data padded to 4. */
-function record(name: string, fields: HeaderFields, data: Buffer = Buffer.alloc(0)): Buffer[] {
-  const nameBytes = Buffer.from(`${name}\0`, "utf8");
-  if (data.length > MAX_FIELD) throw cannotWrite(`${name} is larger than the 4 GiB cpio can hold`);
-  const values = [
-    fields.ino,
-    fields.mode,
-    0, // uid
-    0, // gid
-    fields.nlink,
-    0, // mtime
-    data.length,
-    0, // devmajor
-    0, // devminor
-    fields.rdevMajor ?? 0,
-    fields.rdevMinor ?? 0,
-    nameBytes.length,
-    0, // check, only used by the 070702 format
-  ];
-  const header = Buffer.from(
-    MAGIC + values.map((v) => v.toString(16).toUpperCase().padStart(8, "0")).join(""),
-    "latin1",
-  );
-  return [header, nameBytes, zeros(HEADER_SIZE + nameBytes.length), data, zeros(data.length)];
+/** One entry to write: its NUL-terminated name, header fields and data, and its length in the archive. */
+interface CpioRecord {
+  name: Buffer;
+  fields: HeaderFields;
+  data: Buffer | undefined;
+  length: number;
 }
 
-function zeros(length: number): Buffer {
-  return Buffer.alloc((4 - (length % 4)) % 4);
+/** Header, NUL-terminated name padded so header+name is 4-aligned, then data padded to 4. */
+function record(path: string, fields: HeaderFields, data?: Buffer): CpioRecord {
+  const name = Buffer.from(`${path}\0`, "utf8");
+  if (data !== undefined && data.length > MAX_FIELD)
+    throw cannotWrite(`${path} is larger than the 4 GiB cpio can hold`);
+  return { name, fields, data, length: align4(HEADER_SIZE + name.length) + align4(data?.length ?? 0) };
 }
 
 function validate(entry: CpioEntry): void {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { NixSystem } from "../config/config.js";
 import { LinuxBuilderError } from "../errors.js";
@@ -32,6 +32,22 @@ export interface StoredImage {
 
 const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
+/** Writes `data` to a new file in one request, hashing it on this thread meanwhile. */
+async function writeHashed(path: string, data: Buffer): Promise<{ size: number; sha256: string }> {
+  const handle = await open(path, "wx", 0o644);
+  try {
+    const written = (async () => {
+      for (let at = 0; at < data.length; )
+        at += (await handle.write(data, at, data.length - at)).bytesWritten;
+    })();
+    const hash = sha256(data);
+    await written;
+    return { size: data.length, sha256: hash };
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Composed images, each in a directory named by a hash of its contents:
  * `<images>/<suite>-<arch>-<hash>/{kernel,initrd,lock.json,manifest.json}`, and one pointer file per
@@ -41,50 +57,46 @@ export class ImageStore {
   constructor(readonly root: string) {}
 
   async add(image: NewImage): Promise<StoredImage> {
-    const kernel = { file: "kernel", size: image.kernel.length, sha256: sha256(image.kernel) };
-    const initrd = {
-      file: "initrd",
-      size: image.initrd.length,
-      sha256: sha256(image.initrd),
-      uncompressedSize: image.initrdUncompressedSize,
-    };
-    const lock = {
-      file: "lock.json",
-      size: Buffer.byteLength(image.lockText),
-      sha256: sha256(image.lockText),
-    };
-    const id = `${image.suite}-${image.arch}-${sha256(`${kernel.sha256}\n${initrd.sha256}\n${lock.sha256}\n`).slice(0, 16)}`;
-    const manifest: ImageManifest = {
-      format: 1,
-      id,
-      arch: image.arch,
-      suite: image.suite,
-      nixSystem: image.nixSystem,
-      kernelVersion: image.kernelVersion,
-      kernel,
-      initrd,
-      lock,
-      inputs: image.inputs,
-      modules: image.modules,
-      packageCount: image.packageCount,
-      emulators: image.emulators,
-    };
-    const directory = join(this.root, id);
     await mkdir(this.root, { recursive: true });
     // Written in a temporary directory and renamed: an image directory is complete or absent.
-    const temp = join(this.root, `.tmp-${id}-${randomBytes(4).toString("hex")}`);
+    const temp = join(this.root, `.tmp-${randomBytes(6).toString("hex")}`);
     await mkdir(temp);
     try {
-      await writeFile(join(temp, "kernel"), image.kernel, { mode: 0o644 });
-      await writeFile(join(temp, "initrd"), image.initrd, { mode: 0o644 });
+      // The two large files are hashed while the kernel writes them.
+      const [kernel, initrd] = await Promise.all([
+        writeHashed(join(temp, "kernel"), image.kernel),
+        writeHashed(join(temp, "initrd"), image.initrd),
+      ]);
       await writeFile(join(temp, "lock.json"), image.lockText, { mode: 0o644 });
+      const lock = {
+        file: "lock.json",
+        size: Buffer.byteLength(image.lockText),
+        sha256: sha256(image.lockText),
+      };
+      const id = `${image.suite}-${image.arch}-${sha256(`${kernel.sha256}\n${initrd.sha256}\n${lock.sha256}\n`).slice(0, 16)}`;
+      const manifest: ImageManifest = {
+        format: 1,
+        id,
+        arch: image.arch,
+        suite: image.suite,
+        nixSystem: image.nixSystem,
+        kernelVersion: image.kernelVersion,
+        kernel: { file: "kernel", ...kernel },
+        initrd: { file: "initrd", ...initrd, uncompressedSize: image.initrdUncompressedSize },
+        lock,
+        inputs: image.inputs,
+        modules: image.modules,
+        packageCount: image.packageCount,
+        emulators: image.emulators,
+      };
       await writeFile(join(temp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
+      const directory = join(this.root, id);
       await rm(directory, { recursive: true, force: true });
       await rename(temp, directory);
+      return { manifest, directory };
     } finally {
       await rm(temp, { recursive: true, force: true });
     }
-    return { manifest, directory };
   }
 
   async get(id: string): Promise<StoredImage> {

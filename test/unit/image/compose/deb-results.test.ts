@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { ContentCache } from "../../../../src/image/cache/content-cache.js";
+import { composeTasks } from "../../../../src/image/compose/compose-tasks.js";
+import { ComposeWorkers } from "../../../../src/image/compose/compose-workers.js";
+import { DebResults } from "../../../../src/image/compose/deb-results.js";
+import { GUEST_MODULES, IMAGE_EXCLUDED_PREFIXES } from "../../../../src/image/guest/profile.js";
+import { fakeDeb } from "../fake-deb.js";
+import { lockedPackage } from "../fake-lock.js";
+
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "lb-deb-results-"));
+  dirs.push(dir);
+  return dir;
+}
+
+const PACKAGE = {
+  "usr/bin/tool": "#!/bin/sh\n",
+  "usr/bin/tool2": { hardlink: "usr/bin/tool" },
+  "usr/bin/t": { symlink: "tool" },
+  "usr/share/doc/tool/copyright": "docs, left out",
+};
+
+// Every module the guest wants is built into this kernel: no module files to decompress.
+const KERNEL = {
+  "boot/vmlinuz-6.1.0-test": "not a bzImage: booted as it is",
+  "lib/modules/6.1.0-test/modules.builtin": GUEST_MODULES.amd64
+    .map((name) => `kernel/x/${name}.ko\n`)
+    .join(""),
+};
+
+describe("the composer's work on .debs, in worker threads", () => {
+  test("a thread gives what the task gives in this thread", async () => {
+    const deb = await fakeDeb(await tempDir(), PACKAGE);
+    const workers = new ComposeWorkers(2);
+    try {
+      const [inThread, here] = await Promise.all([
+        workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
+        composeTasks.imageEntries(deb, IMAGE_EXCLUDED_PREFIXES),
+      ]);
+      assert.ok(Buffer.isBuffer(inThread));
+      assert.deepEqual(inThread, here);
+      const parts = await workers.run(
+        "kernelParts",
+        await fakeDeb(await tempDir(), KERNEL),
+        "amd64",
+        "linux-test",
+      );
+      assert.equal(parts.version, "6.1.0-test");
+      assert.ok(Buffer.isBuffer(parts.files));
+    } finally {
+      await workers.close();
+    }
+  });
+
+  test("a task's error comes back with its code and hint", async () => {
+    const deb = await fakeDeb(await tempDir(), PACKAGE);
+    const workers = new ComposeWorkers(1);
+    try {
+      await assert.rejects(workers.run("bootableKernel", deb, "amd64", "linux-test"), {
+        code: "kernel.missing",
+        message: /Cannot find a kernel image .* in linux-test/,
+        hint: /report this/,
+      });
+      // The thread goes on serving.
+      assert.ok(await workers.run("imageEntries", deb, []));
+    } finally {
+      await workers.close();
+    }
+  });
+});
+
+describe("DebResults", () => {
+  test("made on a miss, taken from the cache on a hit without reading the .deb, made again when damaged", async () => {
+    const dir = await tempDir();
+    const deb = await fakeDeb(dir, PACKAGE);
+    const pkg = { ...lockedPackage("tool"), sha256: "12".repeat(32) };
+    const cache = new ContentCache(join(dir, "cache"));
+    const entries = async () => {
+      const results = new DebResults(cache);
+      try {
+        return (await results.imageEntries(pkg, deb)).map((entry) => `${entry.type} ${entry.path}`);
+      } finally {
+        await results.close();
+      }
+    };
+    const expected = [
+      "directory usr",
+      "directory usr/bin",
+      "symlink usr/bin/t",
+      "file usr/bin/tool",
+      "hardlink usr/bin/tool2",
+      "directory usr/share",
+    ];
+    assert.deepEqual(await entries(), expected);
+
+    await rename(deb, `${deb}.away`);
+    assert.deepEqual(await entries(), expected, "a hit does not read the .deb");
+
+    const folder = join(cache.root, "derived", pkg.sha256);
+    for (const name of await readdir(folder)) await writeFile(join(folder, name), "damaged");
+    await assert.rejects(entries(), /fake\.deb/, "a damaged result is not used");
+    await rename(`${deb}.away`, deb);
+    assert.deepEqual(await entries(), expected);
+  });
+
+  test("the kernel's files and the kernel, from a thread and then from the cache", async () => {
+    const dir = await tempDir();
+    const deb = await fakeDeb(dir, KERNEL);
+    const kernel = { ...lockedPackage("linux-test"), sha256: "34".repeat(32) };
+    const cache = new ContentCache(join(dir, "cache"));
+    for (let round = 0; round < 2; round++) {
+      const results = new DebResults(cache);
+      try {
+        const bootable = await results.bootableKernel(kernel, deb, "amd64");
+        assert.equal(bootable.toString(), "not a bzImage: booted as it is");
+        const files = await results.kernelFiles(kernel, deb, "amd64");
+        assert.equal(files.version, "6.1.0-test");
+        assert.deepEqual(files.modules, []);
+        assert.deepEqual(
+          files.files.map((entry) => entry.path),
+          ["etc/linux-builder/modules", "etc/linux-builder/modules.late"],
+        );
+      } finally {
+        await results.close();
+      }
+      if (round === 0) await rename(deb, `${deb}.away`);
+    }
+  });
+});

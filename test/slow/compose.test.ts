@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -73,6 +73,40 @@ describe("composing the amd64 image (slow, network)", () => {
     const reused = await composeImage({ ...common, force: false });
     assert.equal(reused.reused, true);
     assert.equal(reused.directory, again.directory);
+  });
+
+  test("a compose with only the .debs cached and one with everything made from them give the same image", {
+    timeout: 15 * 60_000,
+  }, async () => {
+    const reference = await testImage("amd64");
+    const lockPath = join(reference.directory, "lock.json");
+    const lock = parseLock(await readFile(lockPath, "utf8"), lockPath);
+    // The test cache's .debs, and nothing made from them (no derived results): the cold path.
+    const cacheDir = await mkdtemp(join(tmpdir(), "lb-cold-cache-"));
+    scratch.push(cacheDir);
+    await mkdir(join(cacheDir, "files"));
+    await symlink(join(testHome(), "cache", "files", "sha256"), join(cacheDir, "files", "sha256"));
+    const compose = async (name: string) =>
+      composeImage({
+        arch: "amd64",
+        suite: DEFAULT_SUITE,
+        mirror: DEFAULT_MIRROR,
+        extraPackages: [],
+        checkValidUntil: true,
+        cacheDir,
+        imagesDir: join(cacheDir, name),
+        lock,
+        force: true,
+      });
+    const files = async (dir: string) =>
+      Promise.all(["kernel", "initrd"].map((name) => readFile(join(dir, name))));
+    const expected = await files(reference.directory);
+    const cold = await compose("cold");
+    assert.ok((await readdir(join(cacheDir, "files", "derived"))).includes(lock.kernel.sha256));
+    const warm = await compose("warm");
+    assert.deepEqual(await files(cold.directory), expected);
+    assert.deepEqual(await files(warm.directory), expected);
+    assert.equal(warm.manifest.id, reference.manifest.id);
   });
 
   test("`start` composes an image made by another version of linux-builder again, from its lock", {

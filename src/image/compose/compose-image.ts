@@ -7,7 +7,7 @@ import type { ImageManifest } from "../manifest.js";
 import { ImageStore } from "../store.js";
 import { DebResults } from "./deb-results.js";
 import { fetchPackages } from "./fetch-packages.js";
-import { addEmulators } from "./guest-emulators.js";
+import { putEmulators, readEmulators } from "./guest-emulators.js";
 import { addKernelFiles } from "./guest-kernel.js";
 import { addBusyboxApplets, addCaBundle, addGuestFiles } from "./guest-overlay.js";
 import { guestFilesDir, imageInputs } from "./image-inputs.js";
@@ -80,7 +80,10 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     const kernelImage = results.bootableKernel(lock.kernel, debs.kernel, lock.arch);
     const bootableKernelGiven = kernelImage.then((image) => options.onBootableKernel?.(image));
     const kernelFiles = results.kernelFiles(lock.kernel, debs.kernel, lock.arch);
-    for (const pending of [bootableKernelGiven, kernelFiles]) pending.catch(() => undefined);
+    // The interpreters of the other Linux systems, out of qemu-user (or the cache), meanwhile.
+    const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
+    const emulatorFiles = readEmulators(lock, debs, cache, warn);
+    for (const pending of [bootableKernelGiven, kernelFiles, emulatorFiles]) pending.catch(() => undefined);
 
     // The packages the image contains, unpacked into a merged-/usr tree, and the CA bundle.
     const unpacked = packagesToUnpack(lock, debs);
@@ -88,10 +91,8 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     await addCaBundle(tree, lock, debs);
     phases.lap("unpack");
 
-    // The interpreters of the other Linux systems, out of qemu-user (or the cache).
     reporter.step("Taking the emulator of the other Linux system from qemu-user");
-    const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
-    const emulators = await addEmulators(tree, lock, debs, cache, warn);
+    const emulators = putEmulators(tree, await emulatorFiles);
     phases.lap("emulators");
 
     // The kernel's modules, our /init and overlay, busybox's applets; then every library linked is there.

@@ -38,6 +38,28 @@ export async function addEmulators(
   cache: ContentCache,
   warn: (message: string) => void,
 ): Promise<NixSystem[]> {
+  return putEmulators(tree, await readEmulators(lock, debs, cache, warn));
+}
+
+/** An interpreter the image carries, and the system it emulates. */
+export interface Emulator {
+  readonly system: NixSystem;
+  readonly data: Buffer;
+}
+
+/** Puts the interpreters into the tree, at the paths their binfmt_misc lines name; returns their systems. */
+export function putEmulators(tree: RootfsTree, emulators: readonly Emulator[]): NixSystem[] {
+  for (const { system, data } of emulators) tree.addFile(treePath(system), data, 0o755);
+  return emulators.map(({ system }) => system);
+}
+
+/** The interpreters addEmulators adds, without a tree: read while the packages are unpacked. */
+export async function readEmulators(
+  lock: Lock,
+  debs: FetchedPackages,
+  cache: ContentCache,
+  warn: (message: string) => void,
+): Promise<Emulator[]> {
   const index = lock.packages.findIndex((pkg) => pkg.name === QEMU_USER_PACKAGE);
   const pkg = lock.packages[index];
   if (pkg === undefined) {
@@ -59,7 +81,7 @@ export async function addEmulators(
     missing.length === 0
       ? new Map<string, Buffer>()
       : await filesOfDeb(debs.packages[index] as string, missing);
-  const carried: NixSystem[] = [];
+  const carried: Emulator[] = [];
   for (const system of systems) {
     const path = treePath(system);
     const data = cached.get(system) ?? read.get(path);
@@ -72,8 +94,7 @@ export async function addEmulators(
       continue;
     }
     if (!cached.has(system)) await cache.storeDerived(pkg.sha256, name(system), data);
-    tree.addFile(path, data, 0o755);
-    carried.push(system);
+    carried.push({ system, data });
   }
   return carried;
 }

@@ -86,8 +86,10 @@ describe("composing the amd64 image (slow, network)", () => {
     scratch.push(cacheDir);
     await mkdir(join(cacheDir, "files"));
     await symlink(join(testHome(), "cache", "files", "sha256"), join(cacheDir, "files", "sha256"));
+    const given: Buffer[] = [];
     const compose = async (name: string) =>
       composeImage({
+        onBootableKernel: (kernel) => given.push(kernel),
         arch: "amd64",
         suite: DEFAULT_SUITE,
         mirror: DEFAULT_MIRROR,
@@ -107,6 +109,8 @@ describe("composing the amd64 image (slow, network)", () => {
     assert.deepEqual(await files(cold.directory), expected);
     assert.deepEqual(await files(warm.directory), expected);
     assert.equal(warm.manifest.id, reference.manifest.id);
+    // Each compose hands out the kernel it stores.
+    assert.deepEqual(given, [expected[0], expected[0]]);
   });
 
   test("`start` composes an image made by another version of linux-builder again, from its lock", {

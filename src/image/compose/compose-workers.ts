@@ -47,8 +47,9 @@ export class ComposeWorkers {
 
   /** Stops the threads; tasks still queued or running fail. */
   async close(): Promise<void> {
-    for (const pending of this.#queue.splice(0))
-      pending.reject(new Error("the composer's workers were closed"));
+    const closed = new Error("the composer's workers were closed");
+    for (const pending of [...this.#queue.splice(0), ...this.#running.values()]) pending.reject(closed);
+    this.#running.clear();
     await Promise.all(this.#all.map((worker) => worker.terminate()));
   }
 

@@ -75,6 +75,20 @@ describe("the composer's work on .debs, in worker threads", () => {
       await workers.close();
     }
   });
+
+  test("closing the threads fails what is still running or queued", async () => {
+    const deb = await fakeDeb(await tempDir(), PACKAGE);
+    const workers = new ComposeWorkers(1);
+    const outcomes = Promise.allSettled([
+      workers.run("imageEntries", deb, []), // running
+      workers.run("imageEntries", deb, []), // queued behind it
+    ]);
+    await workers.close();
+    for (const outcome of await outcomes) {
+      assert.equal(outcome.status, "rejected");
+      assert.match(String(outcome.reason), /closed/);
+    }
+  });
 });
 
 describe("DebResults", () => {

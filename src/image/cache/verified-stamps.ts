@@ -36,11 +36,13 @@ function stampOf(info: BigIntStats): Stamp {
   };
 }
 
+function sameStamp(a: Stamp, b: Stamp): boolean {
+  return a.size === b.size && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
 /** Whether two stats describe the same file, unchanged in between. */
 export function sameFile(a: BigIntStats, b: BigIntStats): boolean {
-  const x = stampOf(a);
-  const y = stampOf(b);
-  return x.size === y.size && x.ino === y.ino && x.mtimeNs === y.mtimeNs && x.ctimeNs === y.ctimeNs;
+  return sameStamp(stampOf(a), stampOf(b));
 }
 
 /**
@@ -65,14 +67,7 @@ export class VerifiedStamps {
   async vouchFor(sha256: string, info: BigIntStats): Promise<boolean> {
     const text = await readFile(this.#path(sha256), "utf8").catch(() => undefined);
     const stamp = text === undefined ? undefined : parseJsonAs(stampSchema, text);
-    if (stamp === undefined) return false;
-    const now = stampOf(info);
-    return (
-      stamp.size === now.size &&
-      stamp.ino === now.ino &&
-      stamp.mtimeNs === now.mtimeNs &&
-      stamp.ctimeNs === now.ctimeNs
-    );
+    return stamp !== undefined && sameStamp(stamp, stampOf(info));
   }
 
   /**

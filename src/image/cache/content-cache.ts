@@ -4,6 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "nod
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { describeNetworkError } from "../../net/network-error.js";
+import { isRacy, sameFile, VerifiedStamps } from "./verified-stamps.js";
 
 /** Something we know the exact bytes of before we fetch it: a .deb from a verified index, or the index itself. */
 export interface ExpectedFile {
@@ -49,10 +50,15 @@ function isNetworkError(error: unknown): boolean {
 /**
  * A content-addressed store of files named by their SHA256. A file enters only after its size and hash
  * were checked, by an atomic rename from a temporary file in the same folder, so a crash or a wrong
- * byte never leaves a bad entry; entries are verified again before each use.
+ * byte never leaves a bad entry. Before each use an entry is checked again: by its stamp (see
+ * VerifiedStamps) while stat shows the file unchanged since it was last hashed, by its hash otherwise.
  */
 export class ContentCache {
-  constructor(readonly root: string) {}
+  readonly #stamps: VerifiedStamps;
+
+  constructor(readonly root: string) {
+    this.#stamps = new VerifiedStamps(join(root, "verified"));
+  }
 
   pathOf(sha256: string): string {
     return join(this.root, "sha256", sha256.slice(0, 2), sha256);
@@ -77,6 +83,8 @@ export class ContentCache {
           options.onBytes?.(bytes);
         });
         await rename(temp, path);
+        // The bytes were hashed as this process wrote them to its own new file: stat vouches for them.
+        await this.#stamps.record(file.sha256, await stat(path, { bigint: true }));
         return path;
       } catch (error) {
         await rm(temp, { force: true });
@@ -127,10 +135,20 @@ export class ContentCache {
   }
 
   private async holdsValid(path: string, file: ExpectedFile): Promise<boolean> {
-    const info = await stat(path).catch(() => undefined);
-    if (info === undefined) return false;
-    if (info.size === file.size && (await sha256OfFile(path)) === file.sha256) return true;
+    const before = await stat(path, { bigint: true }).catch(() => undefined);
+    if (before === undefined) return false;
+    if (before.size === BigInt(file.size)) {
+      if (await this.#stamps.vouchFor(file.sha256, before)) return true;
+      const hashedAt = Date.now();
+      if ((await sha256OfFile(path)) === file.sha256) {
+        const after = await stat(path, { bigint: true });
+        if (sameFile(before, after) && !isRacy(after, hashedAt))
+          await this.#stamps.record(file.sha256, after);
+        return true;
+      }
+    }
     // Damaged on disk (or an older bug): drop it and fetch again.
+    await this.#stamps.forget(file.sha256);
     await rm(path, { force: true });
     return false;
   }

@@ -26,8 +26,12 @@ export async function fetchPackages(
     all.reduce((sum, p) => sum + p.size, 0),
     all.length,
   );
-  const files = await mapConcurrent(all, concurrency, (pkg, signal) =>
-    cache.fetch(
+  // Largest first: qemu-user alone is half of a guest's bytes and comes late in name order, where
+  // it would download on its own while the other connections sit idle.
+  const order = all.map((_, i) => i).sort((a, b) => (all[b]?.size ?? 0) - (all[a]?.size ?? 0));
+  const fetched = await mapConcurrent(order, concurrency, (i, signal) => {
+    const pkg = all[i] as LockedPackage;
+    return cache.fetch(
       {
         url: debUrl(mirror, pkg),
         sha256: pkg.sha256,
@@ -35,9 +39,13 @@ export async function fetchPackages(
         label: `${pkg.name} ${pkg.version}`,
       },
       { onBytes: (bytes) => reporter.downloadProgress(bytes), signal },
-    ),
-  );
+    );
+  });
   reporter.downloadEnd();
+  const files: string[] = new Array(all.length);
+  order.forEach((i, n) => {
+    files[i] = fetched[n] as string;
+  });
   const [kernel, ...packages] = files as [string, ...string[]];
   return { kernel, packages };
 }

@@ -1,12 +1,12 @@
 import { LinuxBuilderError } from "../../errors.js";
-import type { PackageIndex, PackageRecord } from "../debian/packages-index.js";
+import type { PackageLookup, PackageRecord } from "../debian/packages-index.js";
 import { resolveClosure } from "../debian/resolver.js";
 import { type Arch, isDataPackage, kernelMetaPackage } from "../guest/profile.js";
 import type { Lock, LockedPackage } from "../lock.js";
 
 /** The lock of `roots` in `index`: their closure, the data packages alone, and the kernel. */
 export function lockFromIndex(
-  index: PackageIndex,
+  index: PackageLookup,
   roots: readonly string[],
   suite: string,
   arch: Arch,
@@ -46,7 +46,7 @@ function toLocked(record: PackageRecord): LockedPackage {
 }
 
 /** The versioned kernel image the meta package points at (its other dependencies are for installed systems). */
-function resolveKernel(index: PackageIndex, arch: Arch): LockedPackage {
+function resolveKernel(index: PackageLookup, arch: Arch): LockedPackage {
   const meta = kernelMetaPackage(arch);
   const metaRecord = index.versions(meta)[0];
   const imageName = metaRecord?.depends
@@ -64,7 +64,7 @@ function resolveKernel(index: PackageIndex, arch: Arch): LockedPackage {
   return toLocked(image);
 }
 
-function resolveDataPackage(index: PackageIndex, name: string): PackageRecord {
+function resolveDataPackage(index: PackageLookup, name: string): PackageRecord {
   const record = index.versions(name)[0];
   if (record === undefined) {
     throw new LinuxBuilderError("debian.unresolvable", `Cannot find ${name} in ${index.label}`, {

@@ -1,5 +1,10 @@
+import { promisify } from "node:util";
+import { gunzip } from "node:zlib";
+import { decompressBuffer } from "../archive/decompress.js";
 import { type IndexEntry, indexEntry, type Release } from "../debian/release.js";
 import type { Arch } from "../guest/profile.js";
+
+const gunzipAsync = promisify(gunzip);
 
 /** Where the Packages index of one architecture is fetched from, and what it must hash to. */
 export interface PackagesIndexSource {
@@ -12,10 +17,14 @@ export interface PackagesIndexSource {
   readonly fallbackUrl?: string;
 }
 
-/** The compressed Packages index of `arch` that the signed Release lists, xz first, below `base` (…/dists/SUITE). */
+/**
+ * The compressed Packages index of `arch` that the signed Release lists, below `base` (…/dists/SUITE):
+ * gzip first, then xz. Node inflates gzip natively, trixie's 56 MB in about 0.25 s on a slow 2-core
+ * host, where xz goes through WASM and takes 1.4–2.7 s; the gzip file is 3.6 MB (37 %) larger.
+ */
 export function packagesIndexSource(release: Release, base: string, arch: Arch): PackagesIndexSource {
   const plainPath = `main/binary-${arch}/Packages`;
-  const compressedPath = [".xz", ".gz"].map((ext) => plainPath + ext).find((p) => release.sha256.has(p));
+  const compressedPath = [".gz", ".xz"].map((ext) => plainPath + ext).find((p) => release.sha256.has(p));
   if (compressedPath === undefined) {
     // indexEntry throws the error that names the missing index.
     indexEntry(release, `${plainPath}.xz`);
@@ -32,4 +41,15 @@ export function packagesIndexSource(release: Release, base: string, arch: Arch):
     url: release.acquireByHash ? byHashUrl : plainUrl,
     ...(release.acquireByHash ? { fallbackUrl: plainUrl } : {}),
   };
+}
+
+/** The decompressed index, from the bytes of `source.compressedPath`; gzip off the main thread, in zlib. */
+export async function decompressPackagesIndex(
+  source: PackagesIndexSource,
+  compressed: Buffer,
+): Promise<Buffer> {
+  if (!source.compressedPath.endsWith(".gz")) return decompressBuffer(source.compressedPath, compressed);
+  // decompressBuffer gives the same bytes through a stream of small chunks, 4× slower; on bad data it
+  // is asked again for its error, which says what is wrong in the words the rest of the composer uses.
+  return gunzipAsync(compressed).catch(() => decompressBuffer(source.compressedPath, compressed));
 }

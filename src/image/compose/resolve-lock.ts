@@ -1,16 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { LinuxBuilderError } from "../../errors.js";
 import { fetchBytes } from "../../net/fetch-bytes.js";
-import { decompressBuffer } from "../archive/decompress.js";
 import type { ContentCache } from "../cache/content-cache.js";
 import { verifyInRelease } from "../debian/inrelease.js";
 import { loadKeyring } from "../debian/keyring.js";
-import { PackageIndex, parsePackagesIndex } from "../debian/packages-index.js";
 import { checkReleaseMatches, verifyIndexHash } from "../debian/release.js";
+import { ScannedPackageIndex } from "../debian/scanned-packages-index.js";
 import { type Arch, GUEST_ROOT_PACKAGES } from "../guest/profile.js";
 import type { Lock } from "../lock.js";
 import { lockFromIndex } from "./lock-from-index.js";
-import { packagesIndexSource } from "./packages-index-source.js";
+import { decompressPackagesIndex, packagesIndexSource } from "./packages-index-source.js";
 import { RememberedResolutions } from "./remembered-resolutions.js";
 import type { ComposeReporter } from "./reporter.js";
 
@@ -58,11 +57,12 @@ export async function resolveLock(
   const { arch, suite, mirror } = options;
   const base = `${mirror.replace(/\/+$/, "")}/dists/${suite}`;
   reporter.step(`Verifying ${base}/InRelease`);
-  const inReleaseText = (await fetchBytes(`${base}/InRelease`, `the ${suite} InRelease file`)).toString(
-    "utf8",
-  );
-  const keys = await loadKeyring(options.keyringFiles ? [...options.keyringFiles] : undefined);
-  const verified = await verifyInRelease(inReleaseText, keys, {
+  // Reading the keys is CPU work (OpenPGP checks their self-signatures): it overlaps the download.
+  const [inRelease, keys] = await Promise.all([
+    fetchBytes(`${base}/InRelease`, `the ${suite} InRelease file`),
+    loadKeyring(options.keyringFiles ? [...options.keyringFiles] : undefined),
+  ]);
+  const verified = await verifyInRelease(inRelease.toString("utf8"), keys, {
     now: options.now ?? new Date(),
     checkValidUntil: options.checkValidUntil,
     source: `${base}/InRelease`,
@@ -86,10 +86,10 @@ export async function resolveLock(
     size: source.entry.size,
     label: `the ${suite} ${arch} package index`,
   });
-  const text = await decompressBuffer(source.compressedPath, await readFile(indexFile));
+  const text = await decompressPackagesIndex(source, await readFile(indexFile));
   if (release.sha256.has(source.plainPath)) verifyIndexHash(release, source.plainPath, text);
-  const label = `${suite}/main ${arch}`;
-  const index = new PackageIndex(parsePackagesIndex(text.toString("utf8"), label, { arch }), { arch, label });
+  // Only the stanzas the resolution reaches are parsed: a few hundred of ~69,000.
+  const index = new ScannedPackageIndex(text, { arch, label: `${suite}/main ${arch}` });
 
   reporter.step(`Resolving ${roots.length} packages and their dependencies`);
   const lock = lockFromIndex(index, roots, suite, arch);

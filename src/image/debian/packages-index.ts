@@ -32,10 +32,11 @@ export function parsePackagesIndex(
   source: string,
   opts: { arch?: string } = {},
 ): PackageRecord[] {
-  return parseStanzas(text, source).map((fields, i) => parseRecord(fields, i + 1, source, opts));
+  return parseStanzas(text, source).map((fields, i) => parsePackageRecord(fields, i + 1, source, opts));
 }
 
-function parseRecord(
+/** One stanza's fields (as parseStanzas returns them) as a record; `stanzaNumber` names it when it has no Package. */
+export function parsePackageRecord(
   fields: Map<string, string>,
   stanzaNumber: number,
   source: string,
@@ -109,23 +110,67 @@ export type Candidate =
   | { kind: "real"; record: PackageRecord }
   | { kind: "provides"; record: PackageRecord; provided: Relation };
 
+/** A package that provides a name, with the Provides entry that does. */
+export interface Provider {
+  record: PackageRecord;
+  provided: Relation;
+}
+
+/** What resolving asks of an index of one architecture: PackageIndex holds it parsed, ScannedPackageIndex parses on demand. */
+export interface PackageLookup {
+  readonly arch: string;
+  /** Names the index in messages, e.g. "trixie/main amd64". */
+  readonly label: string;
+  /** Real packages named `name` (highest version first), then the packages that provide `name`. */
+  candidates(name: string): Candidate[];
+  /** Real packages named `name`, highest version first. */
+  versions(name: string): readonly PackageRecord[];
+}
+
+/** Whether an index of `arch` holds a record of `architecture`: its own, and `Architecture: all`. */
+export function usableOn(arch: string, architecture: string | undefined): boolean {
+  return architecture === arch || architecture === "all";
+}
+
+/** Highest version first; the sort is stable, so equal versions keep the index's order. */
+export function sortVersions(records: PackageRecord[]): PackageRecord[] {
+  return records.sort((a, b) => compareVersions(b.version, a.version));
+}
+
+/** Providers in a fixed order (name, then highest version) so that resolution is deterministic. */
+export function sortProviders(list: Provider[]): Provider[] {
+  return list.sort(
+    (a, b) =>
+      compareStrings(a.record.name, b.record.name) || compareVersions(b.record.version, a.record.version),
+  );
+}
+
+/** Both faces of a name: its versions, then its providers. */
+export function candidatesOf(
+  versions: readonly PackageRecord[],
+  providers: readonly Provider[],
+): Candidate[] {
+  const real: Candidate[] = versions.map((record) => ({ kind: "real", record }));
+  const virtual: Candidate[] = providers.map((p) => ({ kind: "provides", ...p }));
+  return [...real, ...virtual];
+}
+
 /**
  * Packages usable on one architecture: records of `arch` plus `Architecture: all`, looked up by name.
  * Several versions of a name may be present (e.g. trixie and trixie-updates merged); the same
  * name and version twice keeps the first record.
  */
-export class PackageIndex {
+export class PackageIndex implements PackageLookup {
   readonly arch: string;
-  /** Names the index in messages, e.g. "trixie/main amd64". */
   readonly label: string;
   private readonly byName = new Map<string, PackageRecord[]>();
-  private readonly providers = new Map<string, { record: PackageRecord; provided: Relation }[]>();
+  private readonly providers = new Map<string, Provider[]>();
 
   constructor(records: Iterable<PackageRecord>, opts: { arch: string; label?: string }) {
     this.arch = opts.arch;
     this.label = opts.label ?? opts.arch;
     for (const record of records) {
-      if (record.architecture !== opts.arch && record.architecture !== "all") continue;
+      if (!usableOn(opts.arch, record.architecture)) continue;
       const versions = this.byName.get(record.name) ?? [];
       if (versions.some((r) => r.version === record.version)) continue;
       versions.push(record);
@@ -136,25 +181,14 @@ export class PackageIndex {
         this.providers.set(provided.name, list);
       }
     }
-    for (const versions of this.byName.values())
-      versions.sort((a, b) => compareVersions(b.version, a.version));
-    // Providers in a fixed order (name, then highest version) so that resolution is deterministic.
-    for (const list of this.providers.values()) {
-      list.sort(
-        (a, b) =>
-          compareStrings(a.record.name, b.record.name) || compareVersions(b.record.version, a.record.version),
-      );
-    }
+    for (const versions of this.byName.values()) sortVersions(versions);
+    for (const list of this.providers.values()) sortProviders(list);
   }
 
-  /** Real packages named `name` (highest version first), then the packages that provide `name`. */
   candidates(name: string): Candidate[] {
-    const real: Candidate[] = (this.byName.get(name) ?? []).map((record) => ({ kind: "real", record }));
-    const virtual: Candidate[] = (this.providers.get(name) ?? []).map((p) => ({ kind: "provides", ...p }));
-    return [...real, ...virtual];
+    return candidatesOf(this.versions(name), this.providers.get(name) ?? []);
   }
 
-  /** Real packages named `name`, highest version first. */
   versions(name: string): readonly PackageRecord[] {
     return this.byName.get(name) ?? [];
   }

@@ -1,5 +1,5 @@
 import { LinuxBuilderError } from "../../errors.js";
-import { compareStrings, type PackageIndex, type PackageRecord } from "./packages-index.js";
+import { compareStrings, type PackageLookup, type PackageRecord } from "./packages-index.js";
 import { formatGroup, formatRelation, type Relation } from "./relations.js";
 import { satisfies } from "./version.js";
 
@@ -35,7 +35,7 @@ interface Selection {
  *   satisfy is an error, even if another version would have satisfied both.
  * Conflicts/Breaks are not evaluated; cycles are fine since a chosen package is visited once.
  */
-export function resolveClosure(index: PackageIndex, roots: string[], opts: ResolveOptions): PackageRecord[] {
+export function resolveClosure(index: PackageLookup, roots: string[], opts: ResolveOptions): PackageRecord[] {
   if (opts.arch !== index.arch) {
     throw new Error(`resolveClosure: the index is for ${index.arch}, not ${opts.arch}`);
   }

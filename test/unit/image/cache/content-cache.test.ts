@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { LinuxBuilderError } from "../../../../src/errors.js";
 import { ContentCache } from "../../../../src/image/cache/content-cache.js";
 
@@ -158,6 +159,68 @@ describe("ContentCache", () => {
     assert.equal(await cache.fetch(expected("/good.deb")), path);
     assert.deepEqual(await readFile(path), good);
     assert.equal(hits.get("/good.deb"), count + 1);
+  });
+
+  test("a cached file is served on its stamp while stat shows it unchanged", async () => {
+    const cache = new ContentCache(join(dir, "stamp"));
+    const path = await cache.fetch(expected("/good.deb"));
+    const stampPath = join(dir, "stamp", "verified", sha256(good).slice(0, 2), sha256(good));
+    assert.ok(existsSync(stampPath), "a download leaves a stamp");
+    // What a stamp cannot catch, forged: a same-size change whose stat the stamp then matches. It
+    // is believed, which shows that the stamp, not a hash, vouched for the file.
+    await writeFile(path, Buffer.concat([good.subarray(0, 10), Buffer.from("X"), good.subarray(11)]));
+    const info = await stat(path, { bigint: true });
+    await writeFile(
+      stampPath,
+      JSON.stringify({
+        size: String(info.size),
+        ino: String(info.ino),
+        mtimeNs: String(info.mtimeNs),
+        ctimeNs: String(info.ctimeNs),
+      }),
+    );
+    const count = hits.get("/good.deb") ?? 0;
+    assert.equal(await cache.fetch(expected("/good.deb")), path);
+    assert.equal(hits.get("/good.deb"), count, "not fetched again");
+  });
+
+  test("a same-size rewrite with its mtime set back is hashed, refused and fetched again", async () => {
+    const cache = new ContentCache(join(dir, "rewrite"));
+    const path = await cache.fetch(expected("/good.deb"));
+    const original = await stat(path);
+    // Past the file system clock's tick (kernels before 6.13 stamp ctime from a coarse clock): a
+    // rewrite within the download's own tick is what a stamp cannot see (see VerifiedStamps).
+    await sleep(20);
+    await writeFile(path, Buffer.concat([good.subarray(0, 10), Buffer.from("X"), good.subarray(11)]));
+    await utimes(path, original.atime, original.mtime);
+    const count = hits.get("/good.deb") ?? 0;
+    assert.equal(await cache.fetch(expected("/good.deb")), path);
+    assert.deepEqual(await readFile(path), good);
+    assert.equal(hits.get("/good.deb"), count + 1);
+  });
+
+  test("a truncated cached file is refused and fetched again", async () => {
+    const cache = new ContentCache(join(dir, "truncate"));
+    const path = await cache.fetch(expected("/good.deb"));
+    await truncate(path, 100);
+    const count = hits.get("/good.deb") ?? 0;
+    assert.deepEqual(await readFile(await cache.fetch(expected("/good.deb"))), good);
+    assert.equal(hits.get("/good.deb"), count + 1);
+  });
+
+  test("a file found without a stamp is hashed, and stamped only if it changed long enough before", async () => {
+    const cache = new ContentCache(join(dir, "unstamped"));
+    const path = cache.pathOf(sha256(good));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, good);
+    const count = hits.get("/good.deb") ?? 0;
+    assert.equal(await cache.fetch(expected("/good.deb")), path);
+    assert.equal(hits.get("/good.deb"), count, "the right bytes are kept");
+    assert.equal(
+      existsSync(join(dir, "unstamped", "verified", sha256(good).slice(0, 2), sha256(good))),
+      false,
+      "just written: racily clean, hashed again next time",
+    );
   });
 
   test("a 404 names the package and URL", async () => {

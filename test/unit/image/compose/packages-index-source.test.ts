@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { packagesIndexSource } from "../../../../src/image/compose/packages-index-source.js";
+import { gzipSync } from "node:zlib";
+import {
+  decompressPackagesIndex,
+  packagesIndexSource,
+} from "../../../../src/image/compose/packages-index-source.js";
 import { parseRelease } from "../../../../src/image/debian/release.js";
 
 const XZ = "a".repeat(64);
@@ -15,28 +19,37 @@ function release(lines: string[], byHash: boolean) {
   );
 }
 
-test("the xz index is preferred, fetched by hash with the plain path as the fallback", () => {
+test("the gz index is preferred, fetched by hash with the plain path as the fallback", () => {
   const source = packagesIndexSource(
-    release([`${GZ} 20 main/binary-arm64/Packages.gz`, `${XZ} 10 main/binary-arm64/Packages.xz`], true),
+    release([`${XZ} 10 main/binary-arm64/Packages.xz`, `${GZ} 20 main/binary-arm64/Packages.gz`], true),
     BASE,
     "arm64",
   );
   assert.equal(source.plainPath, "main/binary-arm64/Packages");
-  assert.equal(source.compressedPath, "main/binary-arm64/Packages.xz");
-  assert.deepEqual(source.entry, { size: 10, sha256: XZ });
-  assert.equal(source.url, `${BASE}/main/binary-arm64/by-hash/SHA256/${XZ}`);
-  assert.equal(source.fallbackUrl, `${BASE}/main/binary-arm64/Packages.xz`);
+  assert.equal(source.compressedPath, "main/binary-arm64/Packages.gz");
+  assert.deepEqual(source.entry, { size: 20, sha256: GZ });
+  assert.equal(source.url, `${BASE}/main/binary-arm64/by-hash/SHA256/${GZ}`);
+  assert.equal(source.fallbackUrl, `${BASE}/main/binary-arm64/Packages.gz`);
 });
 
-test("without Acquire-By-Hash the index is fetched by its path, and gz serves where there is no xz", () => {
+test("without Acquire-By-Hash the index is fetched by its path, and xz serves where there is no gz", () => {
   const source = packagesIndexSource(
-    release([`${GZ} 20 main/binary-amd64/Packages.gz`], false),
+    release([`${XZ} 10 main/binary-amd64/Packages.xz`], false),
     BASE,
     "amd64",
   );
-  assert.equal(source.compressedPath, "main/binary-amd64/Packages.gz");
-  assert.equal(source.url, `${BASE}/main/binary-amd64/Packages.gz`);
+  assert.equal(source.compressedPath, "main/binary-amd64/Packages.xz");
+  assert.equal(source.url, `${BASE}/main/binary-amd64/Packages.xz`);
   assert.equal(source.fallbackUrl, undefined);
+});
+
+test("a gz index is inflated, and one that is not gzip is refused as the archive readers refuse it", async () => {
+  const text = Buffer.from("Package: a\nVersion: 1\n");
+  const gz = packagesIndexSource(release([`${GZ} 20 main/binary-amd64/Packages.gz`], false), BASE, "amd64");
+  assert.deepEqual(await decompressPackagesIndex(gz, gzipSync(text)), text);
+  await assert.rejects(decompressPackagesIndex(gz, Buffer.from("not gzip")), {
+    code: "archive.compression",
+  });
 });
 
 test("a Release listing no compressed index of the architecture is refused, naming the index", () => {

@@ -68,6 +68,22 @@ export function withStoreParameter(machines: string, parameter: string): string 
 
 const newRun = (): { seconds: number[]; failures: string[] } => ({ seconds: [], failures: [] });
 
+/**
+ * ssh's options with the guest's host key pinned the way Nix pins it for builds (from the machines
+ * line), for ssh and the ping run on the side: a known_hosts file in `dir` for `alias`.
+ */
+async function pinnedSshOpts(sshOpts: string, dir: string, alias: string, hostKey: string): Promise<string> {
+  const knownHosts = join(dir, "known_hosts");
+  await writeFile(knownHosts, `${alias} ${hostKey}\n`);
+  return `${sshOpts} -oUserKnownHostsFile=${knownHosts}`;
+}
+
+/** The host key a machines file pins for its first builder (the last field, base64 of "type blob"). */
+function machinesHostKey(machines: string): string {
+  const line = machines.split("\n").find((entry) => entry.startsWith("ssh-ng://"));
+  return Buffer.from(line?.trim().split(/\s+/).at(-1) ?? "", "base64").toString("utf8");
+}
+
 let counter = 0;
 
 /** One trivial build with a fresh nonce, so that it really runs on the builder. */
@@ -150,10 +166,8 @@ async function ourBuilds(n: number, shape: VmShape, diskGiB: number, notes: stri
     installed = await builder.install(dir);
     const { machines, sshConfig, alias } = installed;
     const realStdioMachines = join(dir, "machines-real-stdio");
-    await writeFile(
-      realStdioMachines,
-      withStoreParameter(await readFile(machines, "utf8"), REAL_STDIO_PARAMETER),
-    );
+    const machinesText = await readFile(machines, "utf8");
+    await writeFile(realStdioMachines, withStoreParameter(machinesText, REAL_STDIO_PARAMETER));
     const reuse = `-F ${sshConfig}`;
     const modes: Record<Mode, { machines: string; sshOpts: string }> = {
       reuse: { machines, sshOpts: reuse },
@@ -177,12 +191,13 @@ async function ourBuilds(n: number, shape: VmShape, diskGiB: number, notes: stri
       `builds: ours: median ${median(runs.reuse.seconds)?.toFixed(2)} s with reuse, ${median(runs.noReuse.seconds)?.toFixed(2)} s without, ${median(runs.realStdio.seconds)?.toFixed(2)} s through the real nix-daemon --stdio`,
     );
     const store = `ssh-ng://builder@${alias}`;
+    const pinned = await pinnedSshOpts(reuse, dir, alias, machinesHostKey(machinesText));
     for (let i = 0; i < n; i++) {
-      record(sessions.ssh, await sshTrue(alias, reuse));
+      record(sessions.ssh, await sshTrue(alias, pinned));
       const pings = [
-        () => storePing(store, reuse).then((result) => record(sessions.ping, result)),
+        () => storePing(store, pinned).then((result) => record(sessions.ping, result)),
         () =>
-          storePing(`${store}?${REAL_STDIO_PARAMETER}`, reuse).then((result) =>
+          storePing(`${store}?${REAL_STDIO_PARAMETER}`, pinned).then((result) =>
             record(sessions.pingRealStdio, result),
           ),
       ];
@@ -241,9 +256,10 @@ async function baselineBuilds(
     await nixBuild(machines, `-F ${sshConfig}`);
     for (let i = 0; i < n; i++) record(run, await nixBuild(machines, `-F ${sshConfig}`));
     log(`builds: baseline: median ${median(run.seconds)?.toFixed(2)} s`);
+    const pinned = await pinnedSshOpts(`-F ${sshConfig}`, dir, alias, image.hostPublicKey);
     for (let i = 0; i < n; i++) {
-      record(sessions.ssh, await sshTrue(alias, `-F ${sshConfig}`));
-      record(sessions.ping, await storePing(`ssh-ng://builder@${alias}`, `-F ${sshConfig}`));
+      record(sessions.ssh, await sshTrue(alias, pinned));
+      record(sessions.ping, await storePing(`ssh-ng://builder@${alias}`, pinned));
     }
     log(
       `builds: baseline: median ssh ${median(sessions.ssh.seconds)?.toFixed(2)} s, store ping ${median(sessions.ping.seconds)?.toFixed(2)} s`,

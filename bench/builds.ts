@@ -2,11 +2,16 @@
  * Per-build overhead: N sequential trivial builds handed to the builder by the host's own Nix
  * (`nix-build --max-jobs 0`), through exactly the machines line and ssh_config alias `install`
  * writes. Once as installed (ssh connection reuse: ControlMaster), once with reuse turned off on
- * ssh's command line; interleaved, so that both see the same machine. Optionally the systemd
- * baseline too, through the same kind of machines line and an alias without reuse, as a
- * conventional builder is set up.
+ * ssh's command line, and once as installed but through the guest's real `nix-daemon --stdio`
+ * (the machines line's store URI with `?remote-program=`: what an ssh-ng:// session ran before the
+ * guest routed it straight to the daemon's socket); interleaved, so that all see the same machine.
+ * Then where a build's time goes, as far as it shows from outside: the ssh session alone (`ssh
+ * ALIAS true`) and the ssh-ng session's handshake alone (`nix store ping`), each beside the same
+ * through the real `nix-daemon --stdio` or on the baseline. Optionally the systemd baseline too,
+ * through the same kind of machines line and an alias without reuse, as a conventional builder is
+ * set up.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { machinesLine, sshConfigBlock } from "../src/nix/builders.js";
@@ -15,6 +20,7 @@ import type { VmShape } from "./baseline-vm.js";
 import { baselineSubject } from "./boot.js";
 import { endReuse, type Installed, OurBuilder, shortTempDir } from "./ours.js";
 import { freePort, log, median, onInterrupt, runCommand, tail } from "./support.js";
+import type { Row } from "./table.js";
 
 export interface BuildRun {
   /** Seconds of each timed build that succeeded. */
@@ -22,15 +28,61 @@ export interface BuildRun {
   readonly failures: string[];
 }
 
+/** One guest's answers to the parts of a build's path that can be timed alone. */
+export interface SessionRuns {
+  /** `ssh ALIAS true`: the ssh session alone. */
+  readonly ssh: BuildRun;
+  /** `nix store ping --store ssh-ng://…`: the ssh-ng session's handshake with the guest's daemon. */
+  readonly ping: BuildRun;
+}
+
 export interface BuildFigures {
   readonly n: number;
   readonly reuse: BuildRun | null;
   readonly noReuse: BuildRun | null;
+  /** As installed (reuse), through the guest's real `nix-daemon --stdio`. */
+  readonly realStdio: BuildRun | null;
   readonly baseline: BuildRun | null;
+  /** Ours as installed; the ping also through the real `nix-daemon --stdio` (`pingRealStdio`). */
+  readonly sessions: (SessionRuns & { readonly pingRealStdio: BuildRun }) | null;
+  readonly baselineSessions: SessionRuns | null;
   readonly notes: string[];
 }
 
 const NO_REUSE = "-oControlMaster=no -oControlPath=none";
+
+/**
+ * The guest's own Nix program for an ssh-ng:// store: ssh then runs `/usr/bin/nix-daemon --stdio`,
+ * which the guest's session routing leaves to the real binary (only `nix-daemon --stdio` goes to
+ * the daemon's socket).
+ */
+const REAL_STDIO_PARAMETER = "remote-program=/usr/bin/nix-daemon";
+
+/** A machines file's store URIs with `parameter` added: the same builder, through another program. */
+export function withStoreParameter(machines: string, parameter: string): string {
+  return machines.replace(
+    /^(ssh-ng:\/\/\S+)/gm,
+    (uri) => `${uri}${uri.includes("?") ? "&" : "?"}${parameter}`,
+  );
+}
+
+const newRun = (): { seconds: number[]; failures: string[] } => ({ seconds: [], failures: [] });
+
+/**
+ * ssh's options with the guest's host key pinned the way Nix pins it for builds (from the machines
+ * line), for ssh and the ping run on the side: a known_hosts file in `dir` for `alias`.
+ */
+async function pinnedSshOpts(sshOpts: string, dir: string, alias: string, hostKey: string): Promise<string> {
+  const knownHosts = join(dir, "known_hosts");
+  await writeFile(knownHosts, `${alias} ${hostKey}\n`);
+  return `${sshOpts} -oUserKnownHostsFile=${knownHosts}`;
+}
+
+/** The host key a machines file pins for its first builder (the last field, base64 of "type blob"). */
+function machinesHostKey(machines: string): string {
+  const line = machines.split("\n").find((entry) => entry.startsWith("ssh-ng://"));
+  return Buffer.from(line?.trim().split(/\s+/).at(-1) ?? "", "base64").toString("utf8");
+}
 
 let counter = 0;
 
@@ -58,6 +110,29 @@ export async function nixBuild(
   return { seconds: result.seconds };
 }
 
+/** `nix store ping`: ssh, the ssh-ng session's start and the worker protocol's handshake, nothing else. */
+async function storePing(
+  storeUri: string,
+  sshOpts: string,
+): Promise<{ seconds: number | null; error?: string }> {
+  const result = await runCommand(
+    "nix",
+    ["--extra-experimental-features", "nix-command", "store", "ping", "--store", storeUri],
+    { env: { ...process.env, NIX_SSHOPTS: sshOpts }, timeoutMs: 120_000 },
+  );
+  if (result.code !== 0)
+    return { seconds: null, error: `nix store ping failed (${result.code}): ${tail(result.stderr, 3)}` };
+  return { seconds: result.seconds };
+}
+
+/** `ssh ALIAS true`: the ssh session alone, a command the guest's shell runs. */
+async function sshTrue(alias: string, sshOpts: string): Promise<{ seconds: number | null; error?: string }> {
+  const result = await runCommand("ssh", [...sshOpts.split(" "), alias, "true"], { timeoutMs: 120_000 });
+  if (result.code !== 0)
+    return { seconds: null, error: `ssh failed (${result.code}): ${tail(result.stderr, 3)}` };
+  return { seconds: result.seconds };
+}
+
 function record(
   run: { seconds: number[]; failures: string[] },
   result: { seconds: number | null; error?: string },
@@ -69,12 +144,17 @@ function record(
   }
 }
 
-/** Reuse and no-reuse, ABBA-interleaved, on one fresh builder of ours. */
+type Mode = "reuse" | "noReuse" | "realStdio";
+
+/**
+ * Reuse, no-reuse and reuse through the real `nix-daemon --stdio`, interleaved (each round in another
+ * order), on one fresh builder of ours; then its sessions, the ping through both programs alternating.
+ */
 async function ourBuilds(n: number, shape: VmShape, diskGiB: number, notes: string[]) {
   const dir = await shortTempDir();
   const builder = new OurBuilder(join(dir, "state"), await freePort(), shape, diskGiB);
-  const reuse = { seconds: [] as number[], failures: [] as string[] };
-  const noReuse = { seconds: [] as number[], failures: [] as string[] };
+  const runs: Record<Mode, BuildRun> = { reuse: newRun(), noReuse: newRun(), realStdio: newRun() };
+  const sessions = { ssh: newRun(), ping: newRun(), pingRealStdio: newRun() };
   let installed: Installed | undefined;
   const unregister = onInterrupt(async () => {
     await builder.stop().catch(() => undefined);
@@ -84,21 +164,47 @@ async function ourBuilds(n: number, shape: VmShape, diskGiB: number, notes: stri
     log("builds: ours: start");
     await builder.startReady(120, notes);
     installed = await builder.install(dir);
-    const { machines, sshConfig } = installed;
-    const modes = { reuse: `-F ${sshConfig}`, noReuse: `-F ${sshConfig} ${NO_REUSE}` };
-    log(`builds: ours: ${n} + 1 builds each way (reuse as installed, and ${NO_REUSE}), interleaved`);
+    const { machines, sshConfig, alias } = installed;
+    const realStdioMachines = join(dir, "machines-real-stdio");
+    const machinesText = await readFile(machines, "utf8");
+    await writeFile(realStdioMachines, withStoreParameter(machinesText, REAL_STDIO_PARAMETER));
+    const reuse = `-F ${sshConfig}`;
+    const modes: Record<Mode, { machines: string; sshOpts: string }> = {
+      reuse: { machines, sshOpts: reuse },
+      noReuse: { machines, sshOpts: `${reuse} ${NO_REUSE}` },
+      realStdio: { machines: realStdioMachines, sshOpts: reuse },
+    };
+    const order: Mode[] = ["reuse", "noReuse", "realStdio"];
+    log(
+      `builds: ours: ${n} + 1 builds each way (reuse as installed, ${NO_REUSE}, the real nix-daemon --stdio), interleaved`,
+    );
     // One untimed build each way first: the host's Nix and the guest's store warm up.
-    for (const mode of ["reuse", "noReuse"] as const) {
-      const warm = await nixBuild(machines, modes[mode]);
+    for (const mode of order) {
+      const warm = await nixBuild(modes[mode].machines, modes[mode].sshOpts);
       if (warm.seconds === null) notes.push(`warm-up build (${mode}) failed: ${warm.error}`);
     }
     for (let i = 0; i < n; i++) {
-      const order = i % 2 === 0 ? (["reuse", "noReuse"] as const) : (["noReuse", "reuse"] as const);
-      for (const mode of order)
-        record(mode === "reuse" ? reuse : noReuse, await nixBuild(machines, modes[mode]));
+      const round = i % 2 === 0 ? order : [...order].reverse();
+      for (const mode of round) record(runs[mode], await nixBuild(modes[mode].machines, modes[mode].sshOpts));
     }
     log(
-      `builds: ours: median ${median(reuse.seconds)?.toFixed(2)} s with reuse, ${median(noReuse.seconds)?.toFixed(2)} s without`,
+      `builds: ours: median ${median(runs.reuse.seconds)?.toFixed(2)} s with reuse, ${median(runs.noReuse.seconds)?.toFixed(2)} s without, ${median(runs.realStdio.seconds)?.toFixed(2)} s through the real nix-daemon --stdio`,
+    );
+    const store = `ssh-ng://builder@${alias}`;
+    const pinned = await pinnedSshOpts(reuse, dir, alias, machinesHostKey(machinesText));
+    for (let i = 0; i < n; i++) {
+      record(sessions.ssh, await sshTrue(alias, pinned));
+      const pings = [
+        () => storePing(store, pinned).then((result) => record(sessions.ping, result)),
+        () =>
+          storePing(`${store}?${REAL_STDIO_PARAMETER}`, pinned).then((result) =>
+            record(sessions.pingRealStdio, result),
+          ),
+      ];
+      for (const ping of i % 2 === 0 ? pings : pings.reverse()) await ping();
+    }
+    log(
+      `builds: ours: median ssh ${median(sessions.ssh.seconds)?.toFixed(2)} s, store ping ${median(sessions.ping.seconds)?.toFixed(2)} s, ${median(sessions.pingRealStdio.seconds)?.toFixed(2)} s through the real nix-daemon --stdio`,
     );
   } finally {
     unregister();
@@ -106,7 +212,7 @@ async function ourBuilds(n: number, shape: VmShape, diskGiB: number, notes: stri
     await builder.stop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
-  return { reuse, noReuse };
+  return { ...runs, sessions };
 }
 
 /** The systemd baseline as a conventional builder: a machines line and a plain ssh alias. */
@@ -115,8 +221,9 @@ async function baselineBuilds(
   image: BaselineImage,
   shape: VmShape,
   notes: string[],
-): Promise<BuildRun> {
-  const run = { seconds: [] as number[], failures: [] as string[] };
+): Promise<{ builds: BuildRun; sessions: SessionRuns }> {
+  const run = newRun();
+  const sessions = { ssh: newRun(), ping: newRun() };
   const subject = await baselineSubject(image, shape, 180);
   const dir = await mkdtemp(join(tmpdir(), "lb-bench-baseline-nix-"));
   try {
@@ -149,12 +256,20 @@ async function baselineBuilds(
     await nixBuild(machines, `-F ${sshConfig}`);
     for (let i = 0; i < n; i++) record(run, await nixBuild(machines, `-F ${sshConfig}`));
     log(`builds: baseline: median ${median(run.seconds)?.toFixed(2)} s`);
+    const pinned = await pinnedSshOpts(`-F ${sshConfig}`, dir, alias, image.hostPublicKey);
+    for (let i = 0; i < n; i++) {
+      record(sessions.ssh, await sshTrue(alias, pinned));
+      record(sessions.ping, await storePing(`ssh-ng://builder@${alias}`, pinned));
+    }
+    log(
+      `builds: baseline: median ssh ${median(sessions.ssh.seconds)?.toFixed(2)} s, store ping ${median(sessions.ping.seconds)?.toFixed(2)} s`,
+    );
   } finally {
     await subject.stop().catch(() => undefined);
     await subject.dispose();
     await rm(dir, { recursive: true, force: true });
   }
-  return run;
+  return { builds: run, sessions };
 }
 
 export async function buildBench(options: {
@@ -164,14 +279,14 @@ export async function buildBench(options: {
   baseline: BaselineImage | null;
 }): Promise<BuildFigures> {
   const notes: string[] = [];
-  let ours: { reuse: BuildRun; noReuse: BuildRun } | null = null;
+  let ours: Awaited<ReturnType<typeof ourBuilds>> | null = null;
   try {
     ours = await ourBuilds(options.n, options.shape, options.diskGiB, notes);
   } catch (error) {
     notes.push(`ours: ${(error as Error).message}`);
     log(`builds: ours failed: ${(error as Error).message}`);
   }
-  let baseline: BuildRun | null = null;
+  let baseline: Awaited<ReturnType<typeof baselineBuilds>> | null = null;
   if (options.baseline) {
     try {
       baseline = await baselineBuilds(options.n, options.baseline, options.shape, notes);
@@ -180,5 +295,61 @@ export async function buildBench(options: {
       log(`builds: baseline failed: ${(error as Error).message}`);
     }
   }
-  return { n: options.n, reuse: ours?.reuse ?? null, noReuse: ours?.noReuse ?? null, baseline, notes };
+  return {
+    n: options.n,
+    reuse: ours?.reuse ?? null,
+    noReuse: ours?.noReuse ?? null,
+    realStdio: ours?.realStdio ?? null,
+    baseline: baseline?.builds ?? null,
+    sessions: ours?.sessions ?? null,
+    baselineSessions: baseline?.sessions ?? null,
+    notes,
+  };
+}
+
+/**
+ * Where a build's time goes, as far as it shows from outside, each part beside the same part done
+ * the old way (the real `nix-daemon --stdio`) or on the systemd guest, from the same run.
+ */
+export function buildBreakdownRows(figures: BuildFigures | undefined, why: string | undefined): Row[] {
+  const med = (run: BuildRun | null | undefined) => median(run?.seconds ?? []);
+  const fails = (run: BuildRun | null | undefined) =>
+    run && run.failures.length > 0 ? `; ${run.failures.length} failed` : "";
+  const sessions = figures?.sessions;
+  const baselineSessions = figures?.baselineSessions;
+  const n = figures?.n ?? 0;
+  return [
+    {
+      part: "build",
+      what: `per build, through the guest's real nix-daemon --stdio (median of ${n})`,
+      ours: med(figures?.reuse),
+      baseline: med(figures?.realStdio),
+      unit: "s",
+      note: `both as installed (reuse), interleaved; baseline: the machines line's store URI with ?${REAL_STDIO_PARAMETER}, what each ssh-ng session started before the guest routed it to the daemon's socket${fails(figures?.realStdio)}`,
+    },
+    {
+      part: "build",
+      what: "ssh-ng session: handshake only (nix store ping, median)",
+      ours: med(sessions?.ping),
+      baseline: med(sessions?.pingRealStdio),
+      unit: "s",
+      note: `ssh + the session + the worker protocol's handshake, as installed (reuse); baseline: through the real nix-daemon --stdio; alternating${fails(sessions?.ping)}${fails(sessions?.pingRealStdio)}`,
+    },
+    {
+      part: "build",
+      what: "ssh-ng session: handshake only, beside a systemd guest (median)",
+      ours: med(sessions?.ping),
+      baseline: med(baselineSessions?.ping),
+      unit: "s",
+      note: `baseline: the systemd guest, plain ssh alias (no reuse)${why ? `; ${why}` : ""}${fails(baselineSessions?.ping)}`,
+    },
+    {
+      part: "build",
+      what: "ssh session alone (ssh ALIAS true, median)",
+      ours: med(sessions?.ssh),
+      baseline: med(baselineSessions?.ssh),
+      unit: "s",
+      note: `ours as installed (reuse); baseline: the systemd guest, plain ssh alias (no reuse)${why ? `; ${why}` : ""}${fails(sessions?.ssh)}${fails(baselineSessions?.ssh)}`,
+    },
+  ];
 }

@@ -59,7 +59,7 @@ import {
   ourSubject,
   type Subject,
 } from "./boot.js";
-import { type BuildFigures, buildBench } from "./builds.js";
+import { type BuildFigures, buildBench, buildBreakdownRows } from "./builds.js";
 import { type ComposeFigures, composeBench } from "./compose.js";
 import { COPY_BYTES, type CopyFigures, copyBench, type Transfer } from "./copy.js";
 import { type EmulationFigures, emulationBench, emulationRows } from "./emulation.js";
@@ -455,6 +455,7 @@ function buildRows(figures: BuildFigures | undefined, why: string | undefined): 
       unit: "s",
       note: `baseline: the systemd guest through the same kind of machines line, plain ssh alias (no reuse)${why ? `; ${why}` : ""}${fails("baseline", figures?.baseline)}`,
     },
+    ...buildBreakdownRows(figures, why),
   ];
 }
 

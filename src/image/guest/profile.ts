@@ -19,6 +19,8 @@ export const GUEST_PACKAGES: readonly string[] = [
   "busybox-static",
   "openssh-server",
   "nix-bin",
+  // nc -U: Nix's ssh-ng:// sessions go straight to the daemon's socket (usr/lib/linux-builder/builder-session).
+  "netcat-openbsd",
   // mke2fs and e2fsck for the /nix data disk.
   "e2fsprogs",
   // The sandbox's /bin/sh (nix.conf sandbox-paths): static, so it needs no libraries in the sandbox.

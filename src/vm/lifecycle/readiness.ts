@@ -8,9 +8,10 @@ import { type ControlMasterFiles, forwardDaemonSocket } from "../../ssh/control-
  * an open TCP port proves nothing (QEMU's user networking accepts before the guest listens).
  *
  * With `reuse`, the store is asked through the reused connection's forward of the daemon's socket:
- * no program starts in the guest (sshd hands the channel to the daemon's socket), where
- * `nix-daemon --stdio` (what Nix's ssh-ng:// store runs, a relay to that same socket) took 0.3 s
- * under TCG. Without it, as Nix does: `nix-daemon --stdio`. It answers within `timeoutMs`.
+ * no session and no program in the guest (sshd hands the channel to the daemon's socket). Without
+ * it, as Nix does: `nix-daemon --stdio`, which the guest routes to that same socket through a small
+ * relay (usr/lib/linux-builder/builder-session) where Nix's own took 0.4 s to start under TCG. It
+ * answers within `timeoutMs`.
  */
 export async function isReady(
   files: ControlMasterFiles,

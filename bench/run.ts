@@ -30,6 +30,9 @@
  *   service   `linux-builder serve`: start → ready through it beside without it; a build with the VM off (the connection boots it) beside the same
  *             build with it up; per connection (--builds N of them), ssh and a raw TCP connect + sshd
  *             banner through the front door beside straight to QEMU's forward (see service.ts)
+ *   first     the first start on a new machine (fresh home, nothing cached, accel auto) → ready, beside
+ *             the same steps one after another as before: image build + the KVM probe + start (see
+ *             first-start.ts); downloads every package twice
  *   emulation a CPU-bound build (busybox hashing zeros) for aarch64-linux through qemu-user beside the
  *             same build for x86_64-linux natively, in one amd64 guest; their ratio (see emulation.ts)
  *
@@ -63,6 +66,7 @@ import { type BuildFigures, buildBench, buildBreakdownRows } from "./builds.js";
 import { type ComposeFigures, composeBench } from "./compose.js";
 import { COPY_BYTES, type CopyFigures, copyBench, type Transfer } from "./copy.js";
 import { type EmulationFigures, emulationBench, emulationRows } from "./emulation.js";
+import { type FirstStartFigures, firstStartBench } from "./first-start.js";
 import { ensureBaselineTools } from "./host-tools.js";
 import { AFTER_SECONDS, type MemoryFigures, memoryBench } from "./memory.js";
 import { BENCH_HOME, prepareOurImage } from "./ours.js";
@@ -81,6 +85,7 @@ const PARTS = [
   "idle",
   "service",
   "emulation",
+  "first",
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -613,6 +618,16 @@ async function main(): Promise<void> {
     }
   }
 
+  let first: FirstStartFigures | undefined;
+  if (has("first")) {
+    try {
+      first = await firstStartBench(mirror, SHAPE, DISK_GIB, READY_TIMEOUT_S.ours);
+    } catch (error) {
+      errors.push(`first: ${(error as Error).stack ?? error}`);
+      log(`first: ${(error as Error).message}`);
+    }
+  }
+
   const baselineSizes = baseline
     ? {
         boot: (await stat(baseline.kernel)).size + (await stat(baseline.initrd)).size,
@@ -629,6 +644,7 @@ async function main(): Promise<void> {
     ...(has("idle") ? idleRows(series.ours, series.baseline, baselineWhy) : []),
     ...(has("service") ? serviceRows(service, serviceError) : []),
     ...(has("emulation") ? emulationRows(emulation, emulationError) : []),
+    ...(has("first") ? (first?.rows ?? []) : []),
     ...(has("footprint")
       ? footprintRows(
           series.ours,
@@ -673,6 +689,7 @@ async function main(): Promise<void> {
       copy: copy ?? null,
       service: service ?? null,
       emulation: emulation ?? null,
+      first: first?.details ?? null,
     },
     errors,
   };
@@ -684,7 +701,12 @@ async function main(): Promise<void> {
     const lines = [
       `linux-builder bench: amd64 guest, ${SHAPE.cpus} vCPUs, ${SHAPE.memoryMiB} MiB, QEMU ${machineType()} under TCG; ${cpus().length} host CPUs (load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} at the start)`,
       ...([...options.parts].some(
-        (part) => part !== "memory" && part !== "copy" && part !== "service" && part !== "emulation",
+        (part) =>
+          part !== "memory" &&
+          part !== "copy" &&
+          part !== "service" &&
+          part !== "emulation" &&
+          part !== "first",
       )
         ? [
             `baseline: the same Debian packages, conventional: mmdebstrap root with systemd as init on a disk image, same kernel, same QEMU`,
@@ -703,6 +725,11 @@ async function main(): Promise<void> {
                   `emulated work ran ${emulation.ratio.work.toFixed(1)}× as long as native work (whole builds: ${emulation.ratio.build?.toFixed(1)}×)`,
                 ]
               : []),
+          ]
+        : []),
+      ...(has("first")
+        ? [
+            "first's baseline: `image build`, the KVM probe alone, then `start`, one after another, in another fresh home",
           ]
         : []),
       ...(others.othersRunningShare > 0

@@ -14,7 +14,8 @@ export interface Row {
     | "copy"
     | "idle"
     | "service"
-    | "emulation";
+    | "emulation"
+    | "first";
   readonly what: string;
   readonly ours: number | null;
   readonly baseline: number | null;

@@ -1,11 +1,13 @@
+import { join } from "node:path";
 import type { Config } from "../config/config.js";
 import type { Paths } from "../config/paths.js";
 import { composeImage } from "../image/compose/compose-image.js";
 import { imageInputs } from "../image/compose/image-inputs.js";
 import type { ComposeReporter } from "../image/compose/reporter.js";
-import { GUEST_ROOT_PACKAGES } from "../image/guest/profile.js";
+import { type Arch, GUEST_ROOT_PACKAGES } from "../image/guest/profile.js";
 import type { Lock } from "../image/lock.js";
 import { ImageStore, type StoredImage } from "../image/store.js";
+import type { ProbeKernel } from "../vm/lifecycle/early-accel.js";
 
 export interface EnsureImageIo {
   readonly reporter: ComposeReporter;
@@ -18,12 +20,22 @@ export interface EnsureImageIo {
  * The current image for the architecture, composed (with progress) when there is none. An image
  * composed by another version of linux-builder (its guest files or format differ) is composed again
  * from its own lock: the same packages, verified by hash, offline when they are in the cache.
+ *
+ * When it composes, it offers a kernel for the KVM probe at once: an intact image's of this
+ * architecture if the store has one, else the composer's as soon as the composer has it.
  */
-export async function ensureImage(paths: Paths, config: Config, io: EnsureImageIo): Promise<StoredImage> {
+export async function ensureImage(
+  paths: Paths,
+  config: Config,
+  io: EnsureImageIo,
+  offerProbeKernel: (kernel: ProbeKernel) => void = () => undefined,
+): Promise<StoredImage> {
   const store = new ImageStore(paths.images);
   const id = await store.currentId(config.arch);
-  const compose = (lock?: Lock) =>
-    composeImage({
+  const compose = async (lock?: Lock) => {
+    const older = await intactImage(store, config.arch);
+    if (older !== undefined) offerProbeKernel({ path: join(older.directory, "kernel") });
+    return composeImage({
       arch: config.arch,
       suite: config.suite,
       mirror: config.mirror,
@@ -35,7 +47,9 @@ export async function ensureImage(paths: Paths, config: Config, io: EnsureImageI
       // What the composer warns of (a suite without a static emulator) is said as every warning of a start.
       reporter: { ...io.reporter, warn: io.warn },
       ...(lock === undefined ? {} : { lock }),
+      onBootableKernel: (bytes) => offerProbeKernel({ bytes }),
     });
+  };
   if (id !== undefined) {
     const image = await store.get(id).catch(() => undefined);
     if (image !== undefined && (await store.looksIntact(image))) {
@@ -60,4 +74,13 @@ export async function ensureImage(paths: Paths, config: Config, io: EnsureImageI
   }
   io.say(`No ${config.arch} image yet: composing one.`);
   return compose();
+}
+
+/** Some intact image of `arch` in the store (the current one first), whose kernel a probe can boot. */
+async function intactImage(store: ImageStore, arch: Arch): Promise<StoredImage | undefined> {
+  const currentId = await store.currentId(arch);
+  const images = (await store.list()).filter((image) => image.manifest.arch === arch);
+  images.sort((a, b) => Number(b.manifest.id === currentId) - Number(a.manifest.id === currentId));
+  for (const image of images) if (await store.looksIntact(image)) return image;
+  return undefined;
 }

@@ -30,8 +30,8 @@ export async function serveBuilder(
     ...vm,
     caDeps: hostCaDeps(host),
     // Asked at each boot: a failed composition is tried again by the next connection.
-    image: () => {
-      image ??= ensureImage(paths, config, options.imageIo).catch((error: unknown) => {
+    image: (offerProbeKernel) => {
+      image ??= ensureImage(paths, config, options.imageIo, offerProbeKernel).catch((error: unknown) => {
         image = undefined;
         throw error;
       });

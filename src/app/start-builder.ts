@@ -33,8 +33,8 @@ export async function startBuilder(
     config,
     ...builderVm(host, config.stateDir),
     caDeps: hostCaDeps(host),
-    image: () => {
-      image ??= ensureImage(paths, config, options.imageIo);
+    image: (offerProbeKernel) => {
+      image ??= ensureImage(paths, config, options.imageIo, offerProbeKernel);
       return image;
     },
     waitReady: options.waitReady,

@@ -40,11 +40,15 @@ export interface BackendFeatures<Accel extends string> {
 export interface AccelRequest<Accel extends string> {
   readonly requested: "auto" | Accel;
   readonly arch: Arch;
-  /** The kernel a probe boot may use, and its id (a probe's verdict is remembered per kernel). */
-  readonly kernel: string;
-  readonly kernelId: string;
+  /**
+   * A kernel of `arch` a probe boot may use, asked for only when a probe runs: while the image is
+   * still being composed, it waits for the composer's (or an older image's) kernel.
+   */
+  readonly kernel: () => Promise<string>;
   /** Where the verdict of a probe is remembered. */
   readonly cacheFile: string;
+  /** Cancels the choice: a probe running is killed. */
+  readonly signal?: AbortSignal;
 }
 
 export interface AccelChoice<Accel extends string> {

@@ -27,22 +27,19 @@ export async function accelFacts(
   const store = new ImageStore(paths.images);
   const id = await store.currentId(config.arch);
   const image = id === undefined ? undefined : await store.get(id).catch(() => undefined);
-  if (image === undefined) {
-    return {
-      kind: "skipped",
-      reason: `no ${config.arch} image yet, whose kernel the probe boots`,
-      fix: "Run `linux-builder image build` (`linux-builder start` also makes one).",
-    };
-  }
+  const noImage = new Error(`no ${config.arch} image yet`);
   try {
-    // chooseAccel remembers its probe in the state dir, as `start` does.
-    await mkdir(layout.dir, { recursive: true, mode: 0o700 });
+    // A verdict remembered in the state dir needs no image; a probe boots the image's kernel, and
+    // chooseAccel remembers it there, as `start` does.
     const auto = await chooseAccel(host, {
       requested: "auto",
       arch: config.arch,
       qemu: ARCHITECTURES[config.arch].qemu,
-      kernel: join(image.directory, "kernel"),
-      kernelId: image.manifest.id,
+      kernel: async () => {
+        if (image === undefined) throw noImage;
+        await mkdir(layout.dir, { recursive: true, mode: 0o700 });
+        return join(image.directory, "kernel");
+      },
       cacheFile: join(layout.dir, "accel.json"),
     });
     const hv = await platformOf(host.kind).hypervisorSupport(hostIo);
@@ -53,6 +50,13 @@ export async function accelFacts(
       ...(hv === undefined ? {} : { hvSupport: hv }),
     };
   } catch (error) {
+    if (error === noImage) {
+      return {
+        kind: "skipped",
+        reason: `no ${config.arch} image yet, whose kernel the probe boots`,
+        fix: "Run `linux-builder image build` (`linux-builder start` also makes one).",
+      };
+    }
     return { kind: "skipped", reason: `cannot probe: ${(error as Error).message}` };
   }
 }

@@ -36,7 +36,8 @@ export const startCommand = defineCommand({
  * the state folder's control socket is asked to boot it (Ctrl-C leaves that boot to the service);
  * without one, it boots here, and Ctrl-C cancels the start once it boots the VM: the VM is stopped
  * and main turns vm.cancelled into exit status 130. Before that (waiting for another start,
- * composing the image) nothing needs undoing, and Ctrl-C ends the process at once, as it always did.
+ * composing the image) only a KVM probe running beside the composition is killed, and Ctrl-C ends
+ * the process at once, as it always did.
  */
 export async function startAndSay(
   context: CommandContext,
@@ -49,8 +50,10 @@ export async function startAndSay(
   // A second Ctrl-C ends the process whatever it is doing.
   const onInterrupt = () => {
     process.removeListener("SIGINT", onInterrupt);
-    if (booting) cancel.abort();
-    else process.kill(process.pid, "SIGINT");
+    // Before the boot, the only thing to end is a KVM probe beside the composition: aborting kills it
+    // at once (a QEMU whose parent died would hang on where KVM hangs).
+    cancel.abort();
+    if (!booting) process.kill(process.pid, "SIGINT");
   };
   process.on("SIGINT", onInterrupt);
   const result = await startBuilder(context.host, context.paths, config, {

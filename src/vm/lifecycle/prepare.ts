@@ -7,7 +7,7 @@ import { guestNixConf } from "../../guest/nix-conf.js";
 import { guestCas, type HostCaDeps } from "../../host/ca-certificates.js";
 import { emulatorsOf, type ImageManifest } from "../../image/manifest.js";
 import type { StoredImage } from "../../image/store.js";
-import type { Backend, LaunchPlan } from "../backend.js";
+import type { AccelChoice, Backend, LaunchPlan } from "../backend.js";
 import type { InstanceInfo } from "../instance.js";
 import { ensureDisk, ensureKeys, type InstallKeys, type StateLayout } from "../state.js";
 import { ensureBootInitrd } from "./boot-initrd.js";
@@ -33,6 +33,11 @@ export interface BootOptions {
    * on config.port itself and has the backend forward another port behind it.
    */
   readonly forwardPort?: number;
+  /**
+   * The accelerator, chosen beside the image's composition (`start`: see early-accel.ts); without
+   * it, chosen here, probing the image's kernel when a probe is needed.
+   */
+  readonly accel?: Promise<AccelChoice<InstanceInfo["accel"]>>;
 }
 
 /** The port the backend forwards for this boot. */
@@ -144,13 +149,14 @@ export async function prepareBoot(
     parameters: backend.guestParameters(config.arch),
     emulatedSystems,
   });
-  const accel = await backend.chooseAccel({
-    requested: config.accel,
-    arch: config.arch,
-    kernel: join(image.directory, "kernel"),
-    kernelId: image.manifest.id,
-    cacheFile: join(layout.dir, "accel.json"),
-  });
+  // Last: everything else is ready while a probe beside the composition finishes.
+  const accel = await (options.accel ??
+    backend.chooseAccel({
+      requested: config.accel,
+      arch: config.arch,
+      kernel: async () => join(image.directory, "kernel"),
+      cacheFile: join(layout.dir, "accel.json"),
+    }));
   if (accel.warning) options.onWarning?.(accel.warning);
   for (const stale of [layout.qmpSocket, layout.consoleSocket, layout.daemonSocket])
     await rm(stale, { force: true });

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { kernelCrash, scanConsole } from "../../guest/console-lines.js";
 import { consoleOffset, readConsoleSince } from "../../guest/console-log.js";
@@ -8,6 +9,7 @@ import { bootFailure } from "./boot-failure.js";
 import { throwIfCancelled } from "./cancel.js";
 import { hostDeps } from "./deps.js";
 import { directSshPort } from "./direct-port.js";
+import { chooseAccelEarly, type ProbeKernel } from "./early-accel.js";
 import { bootWithCrashRetry, KernelCrashedError } from "./kernel-crash.js";
 import { runningPid } from "./pidfile.js";
 import { portTakenError } from "./port-check.js";
@@ -18,8 +20,12 @@ import { acquireStartLock, lockedStep, readyWaitStep, releaseStartLock } from ".
 import { stopVm } from "./stop.js";
 
 export interface StartOptions extends Omit<BootOptions, "image"> {
-  /** The image to boot: asked for only when this start boots the VM (it may compose one). */
-  readonly image: () => Promise<StoredImage>;
+  /**
+   * The image to boot: asked for only when this start boots the VM (it may compose one). It offers
+   * a kernel for the KVM probe as soon as it has one (an older image's, or the composer's), so the
+   * probe runs beside the composition.
+   */
+  readonly image: (offerProbeKernel: (kernel: ProbeKernel) => void) => Promise<StoredImage>;
   readonly waitReady: boolean;
   /** How long to wait in all: for another start to finish, then for the builder to be ready. */
   readonly readyTimeoutMs: number;
@@ -94,10 +100,22 @@ async function startOnce(options: StartOptions): Promise<StartResult> {
     const pid = await runningPid(layout, backend, deps);
     switch (lockedStep({ vmRunning: pid !== undefined, waitReady: options.waitReady })) {
       case "boot": {
-        const image = await options.image();
-        throwIfCancelled(options.signal, "the builder was not started");
-        options.onBoot?.();
-        return await bootDetached({ ...options, image });
+        const accel = chooseAccelEarly(backend, {
+          requested: options.config.accel,
+          arch: options.config.arch,
+          stateDir: layout.dir,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        try {
+          const image = await options.image(accel.offer);
+          accel.offer({ path: join(image.directory, "kernel") });
+          throwIfCancelled(options.signal, "the builder was not started");
+          options.onBoot?.();
+          return await bootDetached({ ...options, image, accel: accel.choice });
+        } finally {
+          // Done by now, unless the start failed first: then a probe still running is killed.
+          await accel.abandon();
+        }
       }
       case "running":
         return { kind: "running", pid: pid as number, ready: false, waitedSeconds: waited() };

@@ -1,24 +1,50 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { access, readFile } from "node:fs/promises";
+import { access, readFile, stat } from "node:fs/promises";
+import { release } from "node:os";
+import { delimiter, isAbsolute, join } from "node:path";
 import { z } from "zod";
+import { LinuxBuilderError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import type { Host } from "../../host/host.js";
 import { parseJsonAs } from "../../json.js";
 import type { AccelChoice, AccelRequest } from "../backend.js";
 import type { Accelerator } from "./argv.js";
 
+/** What a probe boot showed: KVM works, QEMU failed (an error, at once), or the guest hung. */
+export type ProbeVerdict =
+  | { readonly kind: "works" }
+  | { readonly kind: "failed"; readonly reason: string }
+  | { readonly kind: "hung"; readonly reason: string };
+
+export interface ProbeLimits {
+  /** The whole probe: a guest that keeps printing but never reaches the panic hangs too. */
+  readonly totalMs: number;
+  /** No console output for this long (from QEMU's start or the last line) is a hang. */
+  readonly quietMs: number;
+  /** Ends the probe (the QEMU is killed); probeKvm then rejects with vm.cancelled. */
+  readonly signal?: AbortSignal;
+}
+
 /**
- * Boots the kernel alone under KVM with a deadline: with no root it panics at once and QEMU exits
- * (-no-reboot). On some machines /dev/kvm exists and answers, yet guests hang right after the kernel
- * starts (broken nested virtualisation), so only a boot proves KVM works.
+ * A working KVM reaches the panic in well under a second; a broken one hangs with nothing more on
+ * the console. 5 s of silence leaves a loaded machine's working KVM a wide margin (the first line
+ * comes after QEMU loads the kernel and the guest sets up its console), and caps what a hang costs.
  */
-export async function probeKvm(
-  qemu: string,
-  kernel: string,
-  deadlineMs: number,
-): Promise<{ works: boolean; reason: string }> {
-  return new Promise((resolve) => {
+export const PROBE_LIMITS: Omit<ProbeLimits, "signal"> = { totalMs: 15_000, quietMs: 5_000 };
+
+/**
+ * Boots the kernel alone under KVM: with no root it panics at once and QEMU exits (-no-reboot). On
+ * some machines /dev/kvm exists and answers, yet guests hang right after the kernel starts (broken
+ * nested virtualisation), or QEMU fails setting the vCPU up: only a boot proves KVM works. The verdict
+ * comes as soon as it is known: the panic on the console, QEMU's exit, or a deadline.
+ */
+export function probeKvm(qemu: string, kernel: string, limits: ProbeLimits): Promise<ProbeVerdict> {
+  return new Promise((resolve, reject) => {
+    if (limits.signal?.aborted) {
+      reject(cancelled());
+      return;
+    }
     const child = spawn(
       qemu,
       [
@@ -44,37 +70,68 @@ export async function probeKvm(
     );
     let output = "";
     let errors = "";
+    let settled = false;
+    const settle = (verdict: ProbeVerdict | Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(total);
+      clearTimeout(quiet);
+      limits.signal?.removeEventListener("abort", onAbort);
+      // Whatever QEMU still does, the verdict is in: it is not left running.
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      if (verdict instanceof Error) reject(verdict);
+      else resolve(verdict);
+    };
+    const hung = (why: string) => settle({ kind: "hung", reason: `the guest hung (${why})` });
+    const total = setTimeout(() => hung(`no kernel panic within ${limits.totalMs / 1000} s`), limits.totalMs);
+    const silence = () =>
+      setTimeout(() => hung(`no console output for ${limits.quietMs / 1000} s`), limits.quietMs);
+    let quiet = silence();
+    const onAbort = () => settle(cancelled());
+    limits.signal?.addEventListener("abort", onAbort, { once: true });
     child.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString("latin1");
+      if (/Kernel panic|VFS: Unable to mount root/.test(output)) settle({ kind: "works" });
+      if (settled) return;
+      clearTimeout(quiet);
+      quiet = silence();
     });
     child.stderr.on("data", (chunk: Buffer) => {
       errors += chunk.toString("latin1");
     });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, deadlineMs);
-    child.on("error", (error) => resolve({ works: false, reason: error.message }));
-    child.on("exit", () => {
-      clearTimeout(timer);
-      if (/Kernel panic|VFS: Unable to mount root/.test(output)) resolve({ works: true, reason: "" });
-      else if (timedOut)
-        resolve({ works: false, reason: `the guest hung (no kernel panic within ${deadlineMs / 1000} s)` });
-      else resolve({ works: false, reason: `QEMU failed: ${errors.trim().split("\n")[0] ?? "no message"}` });
+    child.on("error", (error) => settle({ kind: "failed", reason: error.message }));
+    // `close`, not `exit`: the console's last lines (the panic) are read before the verdict.
+    child.on("close", () => {
+      if (/Kernel panic|VFS: Unable to mount root/.test(output)) settle({ kind: "works" });
+      else settle({ kind: "failed", reason: `QEMU failed: ${firstLine(errors) ?? "no message"}` });
     });
   });
 }
 
+function firstLine(text: string): string | undefined {
+  return text
+    .trim()
+    .split("\n")
+    .find((line) => line.trim() !== "");
+}
+
+function cancelled(): LinuxBuilderError {
+  return new LinuxBuilderError("vm.cancelled", "Cancelled: the KVM probe was stopped");
+}
+
 /**
- * accel.json in the state folder: the KVM probe's verdict, remembered per QEMU and kernel (`key`).
- * Declared once here; the type is derived from the schema.
+ * accel.json in the state folder: the KVM probe's verdict, remembered per QEMU and host kernel
+ * (`key`). Declared once here; the type is derived from the schema.
  */
 export const accelCacheSchema = z.object({
   key: z.string(),
   kvm: z.boolean(),
   /** Why the probe failed; empty when it passed. */
   reason: z.string().default(""),
+  /** The probe timed out rather than failed: remembered for HUNG_VERDICT_MS only (see chooseAccel). */
+  hung: z.boolean().default(false),
+  /** When it was probed (ms since the epoch). */
+  probedAt: z.number().default(0),
 });
 
 export type AccelCache = z.infer<typeof accelCacheSchema>;
@@ -84,14 +141,73 @@ export function parseAccelCache(text: string): AccelCache | undefined {
   return parseJsonAs(accelCacheSchema, text);
 }
 
+/** How long a hang is believed: a loaded machine can starve a working KVM past the deadlines once. */
+export const HUNG_VERDICT_MS = 24 * 3600_000;
+
+/**
+ * What a verdict depends on: QEMU (its KVM code: the MSR assertion some hosts hit is QEMU's), which
+ * binary that is (an upgrade in place is probed again), and the host's kernel (KVM itself, and the
+ * nested virtualisation under it). Not the guest's kernel: it is only the probe's payload, so any
+ * amd64 kernel at hand can be booted while the image is composed, and a new image costs no probe.
+ */
+export async function accelCacheKey(qemu: string, hostRelease: string = release()): Promise<string> {
+  const binary = await commandPath(qemu);
+  const seen = binary === undefined ? undefined : await stat(binary).catch(() => undefined);
+  const identity = seen === undefined ? "missing" : `${binary} ${seen.size} ${Math.trunc(seen.mtimeMs)}`;
+  return `${qemu} (${identity}) on Linux ${hostRelease}`;
+}
+
+/** Where `command` is found on PATH, or undefined. */
+async function commandPath(command: string): Promise<string | undefined> {
+  const candidates = isAbsolute(command)
+    ? [command]
+    : (process.env.PATH ?? "")
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command));
+  for (const candidate of candidates) {
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
+  }
+  return undefined;
+}
+
+/** A remembered verdict that still holds at `now`: a hard failure or a pass always, a hang for a day. */
+export function cachedVerdict(
+  cache: AccelCache | undefined,
+  key: string,
+  now: number,
+): ProbeVerdict | undefined {
+  if (cache === undefined || cache.key !== key) return undefined;
+  if (cache.kvm) return { kind: "works" };
+  if (!cache.hung) return { kind: "failed", reason: cache.reason };
+  return now - cache.probedAt < HUNG_VERDICT_MS ? { kind: "hung", reason: cache.reason } : undefined;
+}
+
+export interface ChooseAccelOptions extends AccelRequest<Accelerator> {
+  readonly qemu: string;
+  /** The probe's deadlines (tests shorten them). */
+  readonly limits?: Omit<ProbeLimits, "signal">;
+  /** The clock a hang's age is read by (tests pass their own). */
+  readonly now?: () => number;
+}
+
 /**
  * The accelerator to use: an explicit choice as it is; `auto` picks hvf on macOS and KVM on Linux
  * when the guest's architecture is the host's and KVM passes a probe boot (remembered in
- * `cacheFile` per QEMU and kernel), else TCG with a warning.
+ * `cacheFile`), else TCG with a warning. The kernel is asked for only when a probe runs.
+ *
+ * A QEMU that fails is remembered until QEMU or the host's kernel changes: it failed, whatever the
+ * load. A hang is remembered for a day only: a starved machine may have been slow, not broken.
  */
 export async function chooseAccel(
   host: Pick<Host, "kind" | "os" | "arch" | "cpuName">,
-  options: AccelRequest<Accelerator> & { readonly qemu: string },
+  options: ChooseAccelOptions,
 ): Promise<AccelChoice<Accelerator>> {
   if (options.requested !== "auto") return { accel: options.requested };
   if (host.arch !== options.arch) {
@@ -108,23 +224,32 @@ export async function chooseAccel(
   } catch {
     return { accel: "tcg", warning: "/dev/kvm is missing or not accessible: using TCG (slow)" };
   }
-  const key = `${options.qemu} ${options.kernelId}`;
+  // The probe boots x86's q35; other guests are trusted to the accelerator as they are.
+  if (options.arch !== "amd64") return { accel: "kvm" };
+  const now = options.now ?? Date.now;
+  const key = await accelCacheKey(options.qemu);
   const cached = parseAccelCache(await readFile(options.cacheFile, "utf8").catch(() => ""));
-  let probe = cached?.key === key ? { works: cached.kvm, reason: cached.reason } : undefined;
-  if (probe === undefined) {
-    // The probe boots x86's q35; other guests are trusted to the accelerator as they are.
-    probe =
-      options.arch === "amd64"
-        ? await probeKvm(options.qemu, options.kernel, 15_000)
-        : { works: true, reason: "" };
-    const record: AccelCache = { key, kvm: probe.works, reason: probe.reason };
+  let verdict = cachedVerdict(cached, key, now());
+  if (verdict === undefined) {
+    const kernel = await options.kernel();
+    verdict = await probeKvm(options.qemu, kernel, {
+      ...(options.limits ?? PROBE_LIMITS),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    const record: AccelCache = {
+      key,
+      kvm: verdict.kind === "works",
+      reason: verdict.kind === "works" ? "" : verdict.reason,
+      hung: verdict.kind === "hung",
+      probedAt: now(),
+    };
     // Remembering it saves the next start a probe; a cache that cannot be written (something else
     // there, say) costs only that.
     await writeFileAtomic(options.cacheFile, `${JSON.stringify(record)}\n`, 0o644).catch(() => undefined);
   }
-  if (probe.works) return { accel: "kvm" };
+  if (verdict.kind === "works") return { accel: "kvm" };
   return {
     accel: "tcg",
-    warning: `/dev/kvm is there, but a KVM probe boot failed (${probe.reason}): using TCG (slow)`,
+    warning: `/dev/kvm is there, but a KVM probe boot failed (${verdict.reason}): using TCG (slow)${verdict.kind === "hung" ? `; it is probed again after a day, or when ${options.cacheFile} is removed` : ""}`,
   };
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type InstanceInfo, parseInstance, readInstance, writeInstance } from "../../../src/vm/instance.js";
-import { chooseAccel, parseAccelCache } from "../../../src/vm/qemu/accel.js";
+import { accelCacheKey, chooseAccel, parseAccelCache } from "../../../src/vm/qemu/accel.js";
 import { stateLayout } from "../../../src/vm/state.js";
 
 const good: InstanceInfo = {
@@ -97,19 +97,23 @@ describe("instance.json", () => {
 
 describe("accel.json", () => {
   const verdict = {
-    key: "qemu-system-x86_64 trixie-amd64-0123456789abcdef",
+    key: "qemu-system-x86_64 (/usr/bin/qemu-system-x86_64 123 456) on Linux 6.1.0",
     kvm: false,
     reason: "the guest hung",
+    hung: true,
+    probedAt: 1_700_000_000_000,
   };
 
-  test("a verdict parses; one without a reason has an empty one", () => {
+  test("a verdict parses; one from before hangs were told apart (no reason, hung or time) is a firm one", () => {
     assert.deepEqual(parseAccelCache(`${JSON.stringify(verdict)}\n`), verdict);
     assert.deepEqual(parseAccelCache(JSON.stringify({ key: "k", kvm: true })), {
       key: "k",
       kvm: true,
       reason: "",
+      hung: false,
+      probedAt: 0,
     });
-    assert.deepEqual(parseAccelCache(JSON.stringify({ ...verdict, probedAt: 1 })), verdict);
+    assert.deepEqual(parseAccelCache(JSON.stringify({ ...verdict, extra: 1 })), verdict);
   });
 
   test("corrupt or foreign content is no verdict (the probe runs again)", () => {
@@ -124,6 +128,8 @@ describe("accel.json", () => {
       JSON.stringify({ kvm: true }),
       JSON.stringify({ key: 1, kvm: true }),
       JSON.stringify({ ...verdict, reason: 5 }),
+      JSON.stringify({ ...verdict, hung: "no" }),
+      JSON.stringify({ ...verdict, probedAt: "yesterday" }),
     ]) {
       assert.equal(parseAccelCache(text), undefined, text);
     }
@@ -145,8 +151,7 @@ describe("accel.json", () => {
           requested: "auto",
           arch: "amd64",
           qemu,
-          kernel: "/nonexistent",
-          kernelId: "img",
+          kernel: async () => "/nonexistent",
           cacheFile,
         });
       const probes = async () =>
@@ -155,16 +160,14 @@ describe("accel.json", () => {
       await writeFile(cacheFile, "{ this is not json");
       assert.deepEqual(await choose(), { accel: "kvm" });
       assert.equal(await probes(), 1, "a corrupt verdict: probed again");
-      assert.deepEqual(parseAccelCache(await readFile(cacheFile, "utf8")), {
-        key: `${qemu} img`,
-        kvm: true,
-        reason: "",
-      });
+      const { probedAt, ...remembered } = parseAccelCache(await readFile(cacheFile, "utf8")) ?? {};
+      assert.deepEqual(remembered, { key: await accelCacheKey(qemu), kvm: true, reason: "", hung: false });
+      assert.ok(typeof probedAt === "number" && probedAt > 0);
 
       assert.deepEqual(await choose(), { accel: "kvm" });
-      assert.equal(await probes(), 1, "a good verdict for the same QEMU and kernel: no probe");
+      assert.equal(await probes(), 1, "a good verdict for the same QEMU and host kernel: no probe");
 
-      await writeFile(cacheFile, JSON.stringify({ key: `${qemu} img`, kvm: "maybe" }));
+      await writeFile(cacheFile, JSON.stringify({ key: await accelCacheKey(qemu), kvm: "maybe" }));
       assert.deepEqual(await choose(), { accel: "kvm" });
       assert.equal(await probes(), 2, "a foreign verdict: probed again");
       assert.equal((await stat(cacheFile)).mode & 0o777, 0o644);
@@ -176,8 +179,7 @@ describe("accel.json", () => {
         requested: "auto",
         arch: "amd64",
         qemu,
-        kernel: "/nonexistent",
-        kernelId: "img",
+        kernel: async () => "/nonexistent",
         cacheFile: elsewhere,
       });
       assert.deepEqual(choice, { accel: "kvm" });

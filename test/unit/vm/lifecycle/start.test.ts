@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { access, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { LinuxBuilderError } from "../../../../src/errors.js";
 import type { StoredImage } from "../../../../src/image/store.js";
+import { PROBE_KERNEL_FILE } from "../../../../src/vm/lifecycle/early-accel.js";
 import { type StartOptions, startVm } from "../../../../src/vm/lifecycle/start.js";
 import {
   type FakeBehaviour,
@@ -270,6 +273,119 @@ describe("start, against a fake backend", () => {
       assert.equal(vm.running, false);
       assert.equal(await exists(vm.layout.startLock), false);
       assert.equal(await exists(vm.layout.pidfile), false);
+    });
+  });
+});
+
+describe("start: the accelerator is chosen beside the composition", () => {
+  /** A backend whose probe reads the kernel offered, then waits for `finish` (or the start's cancel). */
+  const probing = (vm: FakeVm, events: string[]) => {
+    let finish: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const backend: FakeVm["backend"] = {
+      ...vm.backend,
+      chooseAccel: async (request) => {
+        events.push(`probe boots ${await readFile(await request.kernel(), "utf8")}`);
+        await new Promise<void>((resolve, reject) => {
+          finished.then(resolve);
+          request.signal?.addEventListener("abort", () => {
+            events.push("probe killed");
+            reject(new LinuxBuilderError("vm.cancelled", "Cancelled: the KVM probe was stopped"));
+          });
+        });
+        events.push("probe done");
+        return { accel: "kvm" };
+      },
+    };
+    return { backend, finish: () => finish() };
+  };
+  const until = async (check: () => boolean) => {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(check());
+  };
+
+  test("the probe boots the composer's kernel before the composition ends; the VM waits for both", async () => {
+    await withStart({}, async (vm, options) => {
+      const events: string[] = [];
+      const image = await options.image(() => undefined);
+      const probe = probing(vm, events);
+      let composed: () => void = () => undefined;
+      const composing = new Promise<void>((resolve) => {
+        composed = resolve;
+      });
+      const start = startVm({
+        ...options,
+        backend: probe.backend,
+        config: { ...options.config, accel: "auto" },
+        image: async (offerProbeKernel) => {
+          offerProbeKernel({ bytes: Buffer.from("the composer's kernel") });
+          await composing;
+          events.push("composed");
+          return image;
+        },
+      });
+      await until(() => events.length > 0);
+      assert.deepEqual(events, ["probe boots the composer's kernel"], "probing while it composes");
+      composed();
+      await until(() => events.includes("composed"));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(vm.launches, 0, "the image is there, the probe is not done: no launch yet");
+      probe.finish();
+      const result = await start;
+      assert.deepEqual(events, ["probe boots the composer's kernel", "composed", "probe done"]);
+      assert.ok(result.kind === "booted" && result.instance.accel === "kvm");
+      assert.equal(vm.launches, 1);
+      assert.equal(await exists(join(vm.dir, PROBE_KERNEL_FILE)), false, "the probe's kernel is removed");
+    });
+  });
+
+  test("no kernel offered while it composes: the probe boots the image's, once it is there", async () => {
+    await withStart({}, async (vm, options) => {
+      const events: string[] = [];
+      const probe = probing(vm, events);
+      probe.finish();
+      const result = await startVm({ ...options, backend: probe.backend });
+      assert.deepEqual(events, ["probe boots fake kernel\n", "probe done"]);
+      assert.ok(result.kind === "booted" && result.instance.accel === "kvm");
+    });
+  });
+
+  test("the composition fails: the probe is killed, and the error is the composition's", async () => {
+    await withStart({}, async (vm, options) => {
+      const events: string[] = [];
+      const probe = probing(vm, events);
+      await assert.rejects(
+        startVm({
+          ...options,
+          backend: probe.backend,
+          image: async (offerProbeKernel) => {
+            offerProbeKernel({ bytes: Buffer.from("k") });
+            await until(() => events.length > 0);
+            throw new Error("the mirror is gone");
+          },
+        }),
+        { message: "the mirror is gone" },
+      );
+      assert.deepEqual(events, ["probe boots k", "probe killed"]);
+      assert.equal(vm.launches, 0);
+      assert.equal(await exists(join(vm.dir, PROBE_KERNEL_FILE)), false);
+    });
+  });
+
+  test("cancelled while the probe runs: the probe is killed, nothing launched, the lock released", async () => {
+    await withStart({}, async (vm, options) => {
+      const events: string[] = [];
+      const probe = probing(vm, events);
+      const cancel = new AbortController();
+      const start = startVm({ ...options, backend: probe.backend, signal: cancel.signal });
+      await until(() => events.length > 0);
+      cancel.abort();
+      await assert.rejects(start, { code: "vm.cancelled" });
+      assert.deepEqual(events, ["probe boots fake kernel\n", "probe killed"]);
+      assert.equal(vm.launches, 0);
+      assert.equal(await exists(vm.layout.startLock), false);
     });
   });
 });

@@ -1,14 +1,30 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { chooseAccel } from "../../../../src/vm/qemu/accel.js";
+import { constants } from "node:fs";
+import { access, chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { LinuxBuilderError } from "../../../../src/errors.js";
+import {
+  type AccelCache,
+  accelCacheKey,
+  cachedVerdict,
+  chooseAccel,
+  HUNG_VERDICT_MS,
+  probeKvm,
+} from "../../../../src/vm/qemu/accel.js";
 
 const request = {
   requested: "auto",
   qemu: "/nonexistent/qemu",
-  kernel: "/nonexistent/kernel",
-  kernelId: "img",
+  kernel: async () => "/nonexistent/kernel",
   cacheFile: "/nonexistent/accel.json",
 } as const;
+
+const kvmUsable = await access("/dev/kvm", constants.R_OK | constants.W_OK).then(
+  () => process.platform === "linux" && process.arch === "x64",
+  () => false,
+);
 
 test("an explicit accelerator is used as it is, on any host", async () => {
   const host = { kind: "linux", os: "linux", arch: "amd64", cpuName: "x64" } as const;
@@ -35,5 +51,186 @@ test("auto on a host that is neither macOS nor Linux: TCG, with a warning", asyn
   assert.deepEqual(await chooseAccel(host, { ...request, arch: "amd64" }), {
     accel: "tcg",
     warning: "no hardware accelerator on this platform: TCG (slow)",
+  });
+});
+
+/**
+ * The probe against stand-ins for QEMU: shell scripts that print a panic, fail, hang, or keep
+ * printing. Deadlines are short here; what is checked is which verdict comes, and that it comes
+ * by the deadline that applies, not by the other.
+ */
+describe("probeKvm", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lb-probe-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  /** A fake QEMU running `body`; it writes its pid to `<name>.pid` first. */
+  const fakeQemu = async (name: string, body: string) => {
+    const path = join(dir, name);
+    await writeFile(path, `#!/bin/sh\necho $$ > '${path}.pid'\n${body}\n`);
+    await chmod(path, 0o755);
+    return path;
+  };
+  const gone = async (qemu: string) => {
+    const pid = Number(await readFile(`${qemu}.pid`, "utf8"));
+    for (let i = 0; i < 50; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
+  };
+  const long = { totalMs: 60_000, quietMs: 60_000 };
+
+  test("the panic on the console: KVM works, at once, and the QEMU still running is killed", async () => {
+    const qemu = await fakeQemu(
+      "panics",
+      "echo 'Linux version 6.12'; echo 'VFS: Unable to mount root fs on unknown-block(0,0)'; exec sleep 60",
+    );
+    const began = Date.now();
+    assert.deepEqual(await probeKvm(qemu, "/k", long), { kind: "works" });
+    assert.ok(Date.now() - began < 10_000);
+    assert.ok(await gone(qemu), "the probe's QEMU is not left running");
+  });
+
+  test("QEMU exits with an error: a failure, with its first line, without waiting for a deadline", async () => {
+    const qemu = await fakeQemu(
+      "fails",
+      "echo 'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0' >&2; echo 'second line' >&2; exit 1",
+    );
+    assert.deepEqual(await probeKvm(qemu, "/k", long), {
+      kind: "failed",
+      reason: "QEMU failed: qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0",
+    });
+  });
+
+  test("a QEMU that cannot be run is a failure", async () => {
+    const verdict = await probeKvm(join(dir, "missing-qemu"), "/k", long);
+    assert.equal(verdict.kind, "failed");
+  });
+
+  test("silence: a hang once nothing is printed for quietMs, long before the total deadline", async () => {
+    const qemu = await fakeQemu("silent", "echo 'Linux version 6.12'; exec sleep 60");
+    const began = Date.now();
+    const verdict = await probeKvm(qemu, "/k", { totalMs: 60_000, quietMs: 300 });
+    assert.deepEqual(verdict, { kind: "hung", reason: "the guest hung (no console output for 0.3 s)" });
+    assert.ok(Date.now() - began < 30_000);
+    assert.ok(await gone(qemu));
+  });
+
+  test("output that never reaches the panic: a hang at the total deadline, however chatty", async () => {
+    const qemu = await fakeQemu("chatty", "while :; do echo 'still booting'; sleep 0.05; done");
+    const verdict = await probeKvm(qemu, "/k", { totalMs: 600, quietMs: 60_000 });
+    assert.deepEqual(verdict, { kind: "hung", reason: "the guest hung (no kernel panic within 0.6 s)" });
+    assert.ok(await gone(qemu));
+  });
+
+  test("cancelled: the QEMU is killed and the probe ends with vm.cancelled", async () => {
+    const qemu = await fakeQemu("cancelled", "exec sleep 60");
+    const stop = new AbortController();
+    const probe = probeKvm(qemu, "/k", { ...long, signal: stop.signal });
+    for (let i = 0; i < 100 && !(await readFile(`${qemu}.pid`, "utf8").catch(() => "")); i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    stop.abort();
+    await assert.rejects(
+      probe,
+      (error: unknown) => error instanceof LinuxBuilderError && error.code === "vm.cancelled",
+    );
+    assert.ok(await gone(qemu));
+  });
+});
+
+describe("the verdict remembered", () => {
+  const verdict = (fields: Partial<AccelCache>): AccelCache => ({
+    key: "k",
+    kvm: false,
+    reason: "QEMU failed",
+    hung: false,
+    probedAt: 1_000,
+    ...fields,
+  });
+
+  test("a pass and a hard failure hold as long as the key does; another key is no verdict", () => {
+    const later = 1_000 + 365 * 24 * 3600_000;
+    assert.deepEqual(cachedVerdict(verdict({ kvm: true, reason: "" }), "k", later), { kind: "works" });
+    assert.deepEqual(cachedVerdict(verdict({}), "k", later), { kind: "failed", reason: "QEMU failed" });
+    assert.equal(cachedVerdict(verdict({}), "other", 1_000), undefined);
+    assert.equal(cachedVerdict(undefined, "k", 1_000), undefined);
+  });
+
+  test("a hang holds for a day only: a starved machine is probed again", () => {
+    const hung = verdict({ hung: true, reason: "the guest hung" });
+    assert.deepEqual(cachedVerdict(hung, "k", 1_000 + HUNG_VERDICT_MS - 1), {
+      kind: "hung",
+      reason: "the guest hung",
+    });
+    assert.equal(cachedVerdict(hung, "k", 1_000 + HUNG_VERDICT_MS), undefined);
+  });
+
+  test("the key names QEMU's binary and the host's kernel, not the guest's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lb-key-"));
+    try {
+      const qemu = join(dir, "qemu-system-x86_64");
+      await writeFile(qemu, "#!/bin/sh\n");
+      await chmod(qemu, 0o755);
+      const key = await accelCacheKey(qemu, "6.1.0");
+      assert.equal(key, await accelCacheKey(qemu, "6.1.0"));
+      assert.notEqual(key, await accelCacheKey(qemu, "6.12.0"), "another host kernel");
+      await writeFile(qemu, "#!/bin/sh\n# upgraded\n");
+      assert.notEqual(key, await accelCacheKey(qemu, "6.1.0"), "QEMU replaced in place");
+      assert.match(await accelCacheKey(join(dir, "nowhere"), "6.1.0"), /missing/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("chooseAccel asks for a kernel only when it probes", () => {
+  const linuxAmd64 = { kind: "linux", os: "linux", arch: "amd64", cpuName: "x64" } as const;
+  const noKernel = async (): Promise<string> => assert.fail("no probe was due: no kernel is needed");
+
+  test("an explicit accelerator: no probe, no kernel", async () => {
+    assert.deepEqual(
+      await chooseAccel(linuxAmd64, { ...request, arch: "amd64", requested: "kvm", kernel: noKernel }),
+      {
+        accel: "kvm",
+      },
+    );
+  });
+
+  test("a remembered hang: TCG at once, and the warning says when it is probed again", {
+    skip: kvmUsable ? false : "needs a usable /dev/kvm on an x86_64 Linux host",
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lb-accel-"));
+    try {
+      const cacheFile = join(dir, "accel.json");
+      const qemu = "/nonexistent/qemu-system-x86_64";
+      const record: AccelCache = {
+        key: await accelCacheKey(qemu),
+        kvm: false,
+        reason: "the guest hung (no console output for 5 s)",
+        hung: true,
+        probedAt: 5_000,
+      };
+      await writeFile(cacheFile, JSON.stringify(record));
+      const choice = await chooseAccel(linuxAmd64, {
+        ...request,
+        arch: "amd64",
+        qemu,
+        cacheFile,
+        kernel: noKernel,
+        now: () => 6_000,
+      });
+      assert.equal(choice.accel, "tcg");
+      assert.match(choice.warning ?? "", /no console output for 5 s.*probed again after a day/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,94 @@
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { LinuxBuilderError } from "../../errors.js";
+import type { Arch } from "../../image/guest/profile.js";
+import type { AccelChoice, Backend } from "../backend.js";
+
+/** A kernel a KVM probe can boot: a file already there (an image's), or the composer's bytes. */
+export type ProbeKernel = { readonly path: string } | { readonly bytes: Buffer };
+
+/** The accelerator being chosen while the image is still being found or composed. */
+export interface EarlyAccel<Accel extends string> {
+  /** Offers a kernel for the probe; the first one offered is the one it boots. */
+  readonly offer: (kernel: ProbeKernel) => void;
+  /** The choice, once made: it waits for the probe, when one runs. */
+  readonly choice: Promise<AccelChoice<Accel>>;
+  /** Ends it early (the start failed or was cancelled): a probe still running is killed. */
+  abandon(): Promise<void>;
+}
+
+export interface EarlyAccelRequest<Accel extends string> {
+  readonly requested: "auto" | Accel;
+  readonly arch: Arch;
+  /** The state folder: accel.json, and the composer's kernel while a probe boots it. */
+  readonly stateDir: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Where a kernel handed out by the composer waits for the probe (removed once the probe is over). */
+export const PROBE_KERNEL_FILE = "probe-kernel";
+
+/**
+ * Starts choosing the accelerator at once, beside the image's composition: the verdict remembered is
+ * read now, and a probe, when one is needed, boots the first kernel offered (the composer hands its
+ * kernel out long before the image is written), so a first start waits for the slower of the two,
+ * not for both one after the other. The composer's bytes are written to the state folder only when a
+ * probe asks for them.
+ */
+export function chooseAccelEarly<Accel extends string>(
+  backend: Pick<Backend<Accel>, "chooseAccel">,
+  request: EarlyAccelRequest<Accel>,
+): EarlyAccel<Accel> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  request.signal?.addEventListener("abort", onAbort, { once: true });
+  if (request.signal?.aborted) stop.abort();
+  const file = join(request.stateDir, PROBE_KERNEL_FILE);
+  let offered: ProbeKernel | undefined;
+  let over = false;
+  let waiting: { resolve: (path: string) => void; reject: (error: Error) => void } | undefined;
+  const deliver = () => {
+    if (waiting === undefined || offered === undefined) return;
+    const { resolve, reject } = waiting;
+    waiting = undefined;
+    if ("path" in offered) resolve(offered.path);
+    else writeFile(file, offered.bytes, { mode: 0o600 }).then(() => resolve(file), reject);
+  };
+  stop.signal.addEventListener(
+    "abort",
+    () => waiting?.reject(new LinuxBuilderError("vm.cancelled", "Cancelled: the accelerator was not chosen")),
+    { once: true },
+  );
+  const choice = backend
+    .chooseAccel({
+      requested: request.requested,
+      arch: request.arch,
+      cacheFile: join(request.stateDir, "accel.json"),
+      kernel: () =>
+        new Promise<string>((resolve, reject) => {
+          waiting = { resolve, reject };
+          deliver();
+        }),
+      signal: stop.signal,
+    })
+    .finally(async () => {
+      request.signal?.removeEventListener("abort", onAbort);
+      over = true;
+      offered = undefined;
+      await rm(file, { force: true });
+    });
+  // Nobody may wait for it (the image failed first): its failure is then not this start's error.
+  choice.catch(() => undefined);
+  return {
+    offer(kernel) {
+      if (over || offered !== undefined) return;
+      offered = kernel;
+      deliver();
+    },
+    choice,
+    async abandon() {
+      if (!over) stop.abort();
+      await choice.catch(() => undefined);
+    },
+  };
+}

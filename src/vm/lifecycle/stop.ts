@@ -18,6 +18,12 @@ export const STOP_OUTCOMES = [
 export type StopOutcome = (typeof STOP_OUTCOMES)[number];
 
 /**
+ * How often a stop looks whether QEMU is gone: a signal-0 kill, nothing for the host; a guest
+ * powers off in well under a second, so tenths of a second were a large share of a stop.
+ */
+const GONE_POLL_MS = 10;
+
+/**
  * Stops the VM: the backend's stop request (ACPI power-down: the guest stops its daemons and unmounts
  * /nix); after the deadline its force stop (QMP `quit`); then SIGTERM and SIGKILL. Says how it ended.
  */
@@ -35,7 +41,7 @@ export async function stopVm(
     const deadline = deps.now() + ms;
     while (deps.now() < deadline) {
       if (!deps.alive(pid)) return true;
-      await deps.sleep(100);
+      await deps.sleep(GONE_POLL_MS);
     }
     return !deps.alive(pid);
   };

@@ -37,13 +37,17 @@ export async function stopVm(
   const seconds = () => (deps.now() - started) / 1000;
   const pid = await runningPid(layout, backend, deps);
   if (pid === undefined) return { outcome: "not-running", seconds: 0 };
+  // Exited: no such process, or a zombie its parent has not reaped yet (Linux shows a zombie's
+  // command line empty), which holds no file any more. A daemonized QEMU's parent is the host's
+  // init, which reaped it only 1.1 s later here: a stop waited for that.
+  const exited = async () => !deps.alive(pid) || (await deps.cmdline(pid)) === "";
   const gone = async (ms: number): Promise<boolean> => {
     const deadline = deps.now() + ms;
     while (deps.now() < deadline) {
-      if (!deps.alive(pid)) return true;
+      if (await exited()) return true;
       await deps.sleep(GONE_POLL_MS);
     }
-    return !deps.alive(pid);
+    return exited();
   };
   let outcome: StopOutcome | undefined;
   // A guest whose boot failed waits in a rescue shell that no power button reaches: the VM is

@@ -18,6 +18,12 @@ export const STOP_OUTCOMES = [
 export type StopOutcome = (typeof STOP_OUTCOMES)[number];
 
 /**
+ * How often a stop looks whether QEMU is gone: a signal-0 kill, nothing for the host; a guest
+ * powers off in well under a second, so tenths of a second were a large share of a stop.
+ */
+const GONE_POLL_MS = 10;
+
+/**
  * Stops the VM: the backend's stop request (ACPI power-down: the guest stops its daemons and unmounts
  * /nix); after the deadline its force stop (QMP `quit`); then SIGTERM and SIGKILL. Says how it ended.
  */
@@ -31,13 +37,17 @@ export async function stopVm(
   const seconds = () => (deps.now() - started) / 1000;
   const pid = await runningPid(layout, backend, deps);
   if (pid === undefined) return { outcome: "not-running", seconds: 0 };
+  // Exited: no such process, or a zombie its parent has not reaped yet (Linux shows a zombie's
+  // command line empty), which holds no file any more. A daemonized QEMU's parent is the host's
+  // init, which reaped it only 1.1 s later here: a stop waited for that.
+  const exited = async () => !deps.alive(pid) || (await deps.cmdline(pid)) === "";
   const gone = async (ms: number): Promise<boolean> => {
     const deadline = deps.now() + ms;
     while (deps.now() < deadline) {
-      if (!deps.alive(pid)) return true;
-      await deps.sleep(100);
+      if (await exited()) return true;
+      await deps.sleep(GONE_POLL_MS);
     }
-    return !deps.alive(pid);
+    return exited();
   };
   let outcome: StopOutcome | undefined;
   // A guest whose boot failed waits in a rescue shell that no power button reaches: the VM is

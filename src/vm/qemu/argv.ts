@@ -57,6 +57,22 @@ export const BLACKLISTED_INITCALLS = [
   "load_system_certificate_list",
 ] as const;
 
+/**
+ * What an idle guest's kernel would wake up for on its own, and a builder needs none of (found with
+ * tracefs's timer and sched_wakeup events under TCG, where every wake-up is host CPU): the soft and
+ * hard lockup watchdogs (an hrtimer on each vCPU every 4 s; under TCG a busy host only makes them
+ * cry wolf); proactive memory compaction (kcompactd woke twice a second to find nothing to do; a
+ * large allocation still compacts on demand); the memory cgroup's statistics flush (every 2 s; the
+ * guest mounts no cgroup, Nix's sandbox uses none by default). On x86_64 also the clocksource
+ * watchdog, which read the HPET twice a second to check the TSC, an emulated device read each
+ * time: under TCG the TSC is the host's own clock, under KVM the guest uses kvm-clock.
+ */
+export const IDLE_KERNEL_PARAMETERS = {
+  common: ["nowatchdog", "sysctl.vm.compaction_proactiveness=0", "cgroup_disable=memory"],
+  amd64: ["tsc=reliable"],
+  arm64: [],
+} as const satisfies Record<"common" | Arch, readonly string[]>;
+
 export function kernelCommandLine(spec: Pick<QemuSpec, "arch" | "extraKernelArgs">): string {
   return [
     `console=${ARCHITECTURES[spec.arch].console}`,
@@ -74,6 +90,8 @@ export function kernelCommandLine(spec: Pick<QemuSpec, "arch" | "extraKernelArgs
     // A kernel Oops stops the machine (panic, then QEMU exits) instead of leaving a builder that
     // hangs half-booted; `start` and `run` then say so, and under TCG try once more.
     "oops=panic",
+    ...IDLE_KERNEL_PARAMETERS.common,
+    ...IDLE_KERNEL_PARAMETERS[spec.arch],
     ...(spec.extraKernelArgs ?? []),
   ].join(" ");
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { access, rm } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { stopVm } from "../../../../src/vm/lifecycle/stop.js";
-import { type FakeBehaviour, fakeRunningVm, fakeVm } from "./fake-vm.js";
+import { FAKE_PID, type FakeBehaviour, fakeRunningVm, fakeVm } from "./fake-vm.js";
 
 /** Stops a running fake VM that behaves as told; says how, what was asked, and whether it still runs. */
 async function stop(behaviour: FakeBehaviour, console = "") {
@@ -41,6 +41,26 @@ describe("the stop escalation: power button, deadline, force stop, SIGTERM, SIGK
     assert.equal(stopped.running, false);
     assert.equal(stopped.pidfileLeft, false, "the pidfile is cleaned up");
     assert.ok(stopped.seconds < 1);
+  });
+
+  test("QEMU exited but is not reaped yet (a zombie): powered-off, at once", async () => {
+    const vm = await fakeVm({ request: "powers-off" });
+    try {
+      await fakeRunningVm(vm);
+      // The host's init reaps a daemonized QEMU when it gets to it: until then its pid answers
+      // signal 0, and /proc shows its command line empty.
+      const zombie = {
+        ...vm.deps,
+        alive: (pid: number) => pid === FAKE_PID,
+        cmdline: async (pid: number) => (pid === FAKE_PID && !vm.running ? "" : vm.deps.cmdline(pid)),
+      };
+      const stopped = await stopVm(vm.layout, vm.backend, 60_000, zombie);
+      assert.equal(stopped.outcome, "powered-off");
+      assert.deepEqual(vm.calls, ["requestStop"]);
+      assert.ok(stopped.seconds < 1);
+    } finally {
+      await rm(vm.dir, { recursive: true, force: true });
+    }
   });
 
   test("the guest ignores the power button: quit once the deadline passed", async () => {

@@ -54,11 +54,8 @@ export function chooseAccelEarly<Accel extends string>(
     if ("path" in offered) resolve(offered.path);
     else writeFile(file, offered.bytes, { mode: 0o600 }).then(() => resolve(file), reject);
   };
-  stop.signal.addEventListener(
-    "abort",
-    () => waiting?.reject(new LinuxBuilderError("vm.cancelled", "Cancelled: the accelerator was not chosen")),
-    { once: true },
-  );
+  const cancelled = () => new LinuxBuilderError("vm.cancelled", "Cancelled: the accelerator was not chosen");
+  stop.signal.addEventListener("abort", () => waiting?.reject(cancelled()), { once: true });
   const choice = backend
     .chooseAccel({
       requested: request.requested,
@@ -66,6 +63,11 @@ export function chooseAccelEarly<Accel extends string>(
       cacheFile: join(request.stateDir, "accel.json"),
       kernel: () =>
         new Promise<string>((resolve, reject) => {
+          // Abandoned before the backend asked (it checks its files first): no kernel will come.
+          if (stop.signal.aborted) {
+            reject(cancelled());
+            return;
+          }
           waiting = { resolve, reject };
           deliver();
         }),

@@ -111,6 +111,28 @@ describe("the accelerator chosen beside the composition", () => {
     });
   });
 
+  test("abandoned before the backend asks for a kernel (it checks its files first): it ends, cancelled", async () => {
+    await withState(async (dir) => {
+      const backend = {
+        chooseAccel: async (request: AccelRequest<"kvm" | "tcg">): Promise<AccelChoice<"kvm" | "tcg">> => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          await request.kernel();
+          return { accel: "kvm" };
+        },
+      };
+      const early = chooseAccelEarly(backend, { requested: "auto", arch: "amd64", stateDir: dir });
+      const ended = await Promise.race([
+        early.abandon().then(() => "ended"),
+        new Promise((resolve) => setTimeout(() => resolve("hangs"), 2_000).unref()),
+      ]);
+      assert.equal(ended, "ended", "abandon() returns: the start's own error is not lost");
+      await assert.rejects(
+        early.choice,
+        (error: unknown) => error instanceof LinuxBuilderError && error.code === "vm.cancelled",
+      );
+    });
+  });
+
   test("the start's cancel reaches the probe", async () => {
     await withState(async (dir) => {
       const fake = fakeBackend();

@@ -12,6 +12,7 @@ import {
   chooseAccel,
   HUNG_VERDICT_MS,
   probeKvm,
+  transientFailure,
 } from "../../../../src/vm/qemu/accel.js";
 
 const request = {
@@ -233,4 +234,90 @@ describe("chooseAccel asks for a kernel only when it probes", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+/** chooseAccel against stand-ins: a KVM device any user can open, and shell scripts for QEMU. */
+describe("chooseAccel probes, remembers, and says how to probe again", () => {
+  const linuxAmd64 = { kind: "linux", os: "linux", arch: "amd64", cpuName: "x64" } as const;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lb-choose-"));
+    await writeFile(join(dir, "kvm"), "");
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const kernel = "/images/some-image/kernel";
+  /** Chooses with a QEMU running `body`, in a state folder of its own; what accel.json holds after. */
+  const choose = async (name: string, body: string) => {
+    const qemu = join(dir, name);
+    await writeFile(qemu, `#!/bin/sh\n${body}\n`);
+    await chmod(qemu, 0o755);
+    const cacheFile = join(dir, `${name}.json`);
+    const choice = await chooseAccel(linuxAmd64, {
+      requested: "auto",
+      arch: "amd64",
+      qemu,
+      kvmDevice: join(dir, "kvm"),
+      kernel: async () => kernel,
+      cacheFile,
+      limits: { totalMs: 10_000, quietMs: 300 },
+    });
+    const saved = await readFile(cacheFile, "utf8").then(
+      (text) => JSON.parse(text) as AccelCache,
+      () => undefined,
+    );
+    return { choice, cacheFile, saved };
+  };
+
+  test("QEMU failing on KVM: remembered, and the warning says which file to remove to probe again", async () => {
+    const { choice, cacheFile, saved } = await choose(
+      "msr",
+      "echo 'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0' >&2; exit 1",
+    );
+    assert.equal(choice.accel, "tcg");
+    assert.equal(saved?.kvm, false);
+    assert.ok(
+      choice.warning?.endsWith(
+        `it is probed again when QEMU or the host's kernel changes, or when ${cacheFile} is removed`,
+      ),
+      choice.warning,
+    );
+  });
+
+  test("KVM busy (VirtualBox holds VT-x): TCG this time, not remembered", async () => {
+    const { choice, saved } = await choose(
+      "busy",
+      "echo 'Could not access KVM kernel module: Device or resource busy' >&2; echo 'qemu-system-x86_64: failed to initialize kvm: Device or resource busy' >&2; exit 1",
+    );
+    assert.equal(choice.accel, "tcg");
+    assert.equal(saved, undefined, "nothing remembered");
+    assert.match(choice.warning ?? "", /resource busy.*it is probed again at the next start$/);
+  });
+
+  test("the probe's kernel gone (pruned while it booted): not remembered", async () => {
+    const { choice, saved } = await choose(
+      "pruned",
+      `echo "qemu-system-x86_64: could not load kernel '${kernel}': No such file or directory" >&2; exit 1`,
+    );
+    assert.equal(choice.accel, "tcg");
+    assert.equal(saved, undefined);
+    assert.match(choice.warning ?? "", /probed again at the next start$/);
+  });
+
+  test("a hang: remembered for a day, and the warning names the file", async () => {
+    const { choice, cacheFile, saved } = await choose("hangs", "exec sleep 60");
+    assert.equal(saved?.hung, true);
+    assert.ok(choice.warning?.endsWith(`it is probed again after a day, or when ${cacheFile} is removed`));
+  });
+});
+
+test("transient failures: busy, or QEMU naming the kernel; a KVM error is not", () => {
+  assert.equal(
+    transientFailure("ioctl(KVM_CREATE_VM) failed: 16 Device or resource busy", "/k/kernel"),
+    true,
+  );
+  assert.equal(transientFailure("failed to initialize kvm: EBUSY", "/k/kernel"), true);
+  assert.equal(transientFailure("could not load kernel '/k/kernel': No such file", "/k/kernel"), true);
+  assert.equal(transientFailure("error: failed to set MSR 0x10a to 0x0", "/k/kernel"), false);
 });

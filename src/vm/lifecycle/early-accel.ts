@@ -11,6 +11,11 @@ export type ProbeKernel = { readonly path: string } | { readonly bytes: Buffer }
 export interface EarlyAccel<Accel extends string> {
   /** Offers a kernel for the probe; the first one offered is the one it boots. */
   readonly offer: (kernel: ProbeKernel) => void;
+  /**
+   * The image is there (its kernel): the composition is over. A probe that hung beside it boots
+   * this kernel once more (see AccelRequest.composition).
+   */
+  readonly ready: (kernel: string) => void;
   /** The choice, once made: it waits for the probe, when one runs. */
   readonly choice: Promise<AccelChoice<Accel>>;
   /** Ends it early (the start failed or was cancelled): a probe still running is killed. */
@@ -47,6 +52,8 @@ export function chooseAccelEarly<Accel extends string>(
   let offered: ProbeKernel | undefined;
   let over = false;
   let waiting: { resolve: (path: string) => void; reject: (error: Error) => void } | undefined;
+  let imageKernel: string | undefined;
+  const waitingImage: { resolve: (path: string) => void; reject: (error: Error) => void }[] = [];
   const deliver = () => {
     if (waiting === undefined || offered === undefined) return;
     const { resolve, reject } = waiting;
@@ -55,7 +62,14 @@ export function chooseAccelEarly<Accel extends string>(
     else writeFile(file, offered.bytes, { mode: 0o600 }).then(() => resolve(file), reject);
   };
   const cancelled = () => new LinuxBuilderError("vm.cancelled", "Cancelled: the accelerator was not chosen");
-  stop.signal.addEventListener("abort", () => waiting?.reject(cancelled()), { once: true });
+  stop.signal.addEventListener(
+    "abort",
+    () => {
+      waiting?.reject(cancelled());
+      for (const waiter of waitingImage.splice(0)) waiter.reject(cancelled());
+    },
+    { once: true },
+  );
   const choice = backend
     .chooseAccel({
       requested: request.requested,
@@ -71,6 +85,15 @@ export function chooseAccelEarly<Accel extends string>(
           waiting = { resolve, reject };
           deliver();
         }),
+      composition: {
+        running: () => imageKernel === undefined,
+        done: () =>
+          new Promise<string>((resolve, reject) => {
+            if (stop.signal.aborted) reject(cancelled());
+            else if (imageKernel !== undefined) resolve(imageKernel);
+            else waitingImage.push({ resolve, reject });
+          }),
+      },
       signal: stop.signal,
     })
     .finally(async () => {
@@ -81,11 +104,17 @@ export function chooseAccelEarly<Accel extends string>(
     });
   // Nobody may wait for it (the image failed first): its failure is then not this start's error.
   choice.catch(() => undefined);
+  const offer = (kernel: ProbeKernel) => {
+    if (over || offered !== undefined) return;
+    offered = kernel;
+    deliver();
+  };
   return {
-    offer(kernel) {
-      if (over || offered !== undefined) return;
-      offered = kernel;
-      deliver();
+    offer,
+    ready(kernel) {
+      imageKernel = kernel;
+      offer({ path: kernel });
+      for (const waiter of waitingImage.splice(0)) waiter.resolve(kernel);
     },
     choice,
     async abandon() {

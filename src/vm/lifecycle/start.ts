@@ -108,7 +108,7 @@ async function startOnce(options: StartOptions): Promise<StartResult> {
         });
         try {
           const image = await options.image(accel.offer);
-          accel.offer({ path: join(image.directory, "kernel") });
+          accel.ready(join(image.directory, "kernel"));
           throwIfCancelled(options.signal, "the builder was not started");
           options.onBoot?.();
           return await bootDetached({ ...options, image, accel: accel.choice });

@@ -255,11 +255,19 @@ export async function chooseAccel(
   const cached = parseAccelCache(await readFile(options.cacheFile, "utf8").catch(() => ""));
   let verdict = cachedVerdict(cached, key, now());
   if (verdict === undefined) {
+    const probe = (kernel: string) =>
+      probeKvm(options.qemu, kernel, {
+        ...(options.limits ?? PROBE_LIMITS),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
     const kernel = await options.kernel();
-    verdict = await probeKvm(options.qemu, kernel, {
-      ...(options.limits ?? PROBE_LIMITS),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
+    const besideComposition = options.composition?.running() === true;
+    verdict = await probe(kernel);
+    // The composition kept every core busy: a hang then may be a starved KVM, so it is not
+    // remembered; the boot waits for the verdict anyway, so the probe runs again once the machine is
+    // quiet, and that verdict (a second hang too) is the one remembered.
+    if (verdict.kind === "hung" && besideComposition && options.composition)
+      verdict = await probe(await options.composition.done());
     const record: AccelCache = {
       key,
       kvm: verdict.kind === "works",

@@ -133,6 +133,45 @@ describe("the accelerator chosen beside the composition", () => {
     });
   });
 
+  test("the composition, as the probe sees it: running until the image is ready, then its kernel", async () => {
+    await withState(async (dir) => {
+      const seen: string[] = [];
+      const backend = {
+        chooseAccel: async (request: AccelRequest<"kvm" | "tcg">): Promise<AccelChoice<"kvm" | "tcg">> => {
+          await request.kernel();
+          seen.push(`running: ${request.composition?.running()}`);
+          seen.push(`done: ${await request.composition?.done()}`);
+          seen.push(`running: ${request.composition?.running()}`);
+          return { accel: "kvm" };
+        },
+      };
+      const early = chooseAccelEarly(backend, { requested: "auto", arch: "amd64", stateDir: dir });
+      early.offer({ bytes: Buffer.from("the composer's kernel") });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(seen, ["running: true"], "it waits for the image");
+      early.ready("/images/new/kernel");
+      assert.deepEqual(await early.choice, { accel: "kvm" });
+      assert.deepEqual(seen, ["running: true", "done: /images/new/kernel", "running: false"]);
+    });
+  });
+
+  test("abandoned while a probe waits for the image: it ends, cancelled", async () => {
+    await withState(async (dir) => {
+      const backend = {
+        chooseAccel: async (request: AccelRequest<"kvm" | "tcg">): Promise<AccelChoice<"kvm" | "tcg">> => {
+          await request.kernel();
+          await request.composition?.done();
+          return { accel: "kvm" };
+        },
+      };
+      const early = chooseAccelEarly(backend, { requested: "auto", arch: "amd64", stateDir: dir });
+      early.offer({ path: "/images/older/kernel" });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await early.abandon();
+      await assert.rejects(early.choice, { code: "vm.cancelled" });
+    });
+  });
+
   test("the start's cancel reaches the probe", async () => {
     await withState(async (dir) => {
       const fake = fakeBackend();

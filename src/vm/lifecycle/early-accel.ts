@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
@@ -51,6 +52,7 @@ export function chooseAccelEarly<Accel extends string>(
   const file = join(request.stateDir, PROBE_KERNEL_FILE);
   let offered: ProbeKernel | undefined;
   let over = false;
+  let written = false;
   let waiting: { resolve: (path: string) => void; reject: (error: Error) => void } | undefined;
   let imageKernel: string | undefined;
   const waitingImage: { resolve: (path: string) => void; reject: (error: Error) => void }[] = [];
@@ -59,12 +61,18 @@ export function chooseAccelEarly<Accel extends string>(
     const { resolve, reject } = waiting;
     waiting = undefined;
     if ("path" in offered) resolve(offered.path);
-    else writeFile(file, offered.bytes, { mode: 0o600 }).then(() => resolve(file), reject);
+    else {
+      written = true;
+      writeFile(file, offered.bytes, { mode: 0o600 }).then(() => resolve(file), reject);
+    }
   };
   const cancelled = () => new LinuxBuilderError("vm.cancelled", "Cancelled: the accelerator was not chosen");
   stop.signal.addEventListener(
     "abort",
     () => {
+      // At once, not in the `finally` below: a Ctrl-C while composing re-raises SIGINT right after
+      // the abort, and the process ends before then, leaving megabytes behind.
+      if (written) rmSync(file, { force: true });
       waiting?.reject(cancelled());
       for (const waiter of waitingImage.splice(0)) waiter.reject(cancelled());
     },

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -169,6 +170,27 @@ describe("the accelerator chosen beside the composition", () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       await early.abandon();
       await assert.rejects(early.choice, { code: "vm.cancelled" });
+    });
+  });
+
+  test("cancelled: the composer's kernel is removed at once (a Ctrl-C ends the process right after)", async () => {
+    await withState(async (dir) => {
+      const fake = fakeBackend();
+      const cancel = new AbortController();
+      const early = chooseAccelEarly(fake.backend, {
+        requested: "auto",
+        arch: "amd64",
+        stateDir: dir,
+        signal: cancel.signal,
+      });
+      early.offer({ bytes: Buffer.from("k") });
+      for (let i = 0; i < 100 && fake.seen.bytes === undefined; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(existsSync(join(dir, PROBE_KERNEL_FILE)), true);
+      cancel.abort();
+      assert.equal(existsSync(join(dir, PROBE_KERNEL_FILE)), false, "gone before abort() returns");
+      fake.finish();
+      await early.choice;
     });
   });
 

@@ -47,6 +47,12 @@ export interface AccelRequest<Accel extends string> {
   readonly kernel: () => Promise<string>;
   /** Where the verdict of a probe is remembered. */
   readonly cacheFile: string;
+  /**
+   * The image's composition, when the probe may run beside it: whether it still runs, and the
+   * image's kernel once it is there. A hang seen beside it (every core busy) is not believed: the
+   * probe boots once more after it, and only that verdict is remembered.
+   */
+  readonly composition?: { readonly running: () => boolean; readonly done: () => Promise<string> };
   /** Cancels the choice: a probe running is killed. */
   readonly signal?: AbortSignal;
 }

@@ -51,7 +51,7 @@ export async function startAndSay(
   const onInterrupt = () => {
     process.removeListener("SIGINT", onInterrupt);
     // Before the boot, the only thing to end is a KVM probe beside the composition: aborting kills it
-    // at once (a QEMU whose parent died would hang on where KVM hangs).
+    // at once (a QEMU whose parent died would hang on where KVM hangs) and removes its kernel file.
     cancel.abort();
     if (!booting) process.kill(process.pid, "SIGINT");
   };

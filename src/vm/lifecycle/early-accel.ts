@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
@@ -11,6 +12,11 @@ export type ProbeKernel = { readonly path: string } | { readonly bytes: Buffer }
 export interface EarlyAccel<Accel extends string> {
   /** Offers a kernel for the probe; the first one offered is the one it boots. */
   readonly offer: (kernel: ProbeKernel) => void;
+  /**
+   * The image is there (its kernel): the composition is over. A probe that hung beside it boots
+   * this kernel once more (see AccelRequest.composition).
+   */
+  readonly ready: (kernel: string) => void;
   /** The choice, once made: it waits for the probe, when one runs. */
   readonly choice: Promise<AccelChoice<Accel>>;
   /** Ends it early (the start failed or was cancelled): a probe still running is killed. */
@@ -46,17 +52,30 @@ export function chooseAccelEarly<Accel extends string>(
   const file = join(request.stateDir, PROBE_KERNEL_FILE);
   let offered: ProbeKernel | undefined;
   let over = false;
+  let written = false;
   let waiting: { resolve: (path: string) => void; reject: (error: Error) => void } | undefined;
+  let imageKernel: string | undefined;
+  const waitingImage: { resolve: (path: string) => void; reject: (error: Error) => void }[] = [];
   const deliver = () => {
     if (waiting === undefined || offered === undefined) return;
     const { resolve, reject } = waiting;
     waiting = undefined;
     if ("path" in offered) resolve(offered.path);
-    else writeFile(file, offered.bytes, { mode: 0o600 }).then(() => resolve(file), reject);
+    else {
+      written = true;
+      writeFile(file, offered.bytes, { mode: 0o600 }).then(() => resolve(file), reject);
+    }
   };
+  const cancelled = () => new LinuxBuilderError("vm.cancelled", "Cancelled: the accelerator was not chosen");
   stop.signal.addEventListener(
     "abort",
-    () => waiting?.reject(new LinuxBuilderError("vm.cancelled", "Cancelled: the accelerator was not chosen")),
+    () => {
+      // At once, not in the `finally` below: a Ctrl-C while composing re-raises SIGINT right after
+      // the abort, and the process ends before then, leaving megabytes behind.
+      if (written) rmSync(file, { force: true });
+      waiting?.reject(cancelled());
+      for (const waiter of waitingImage.splice(0)) waiter.reject(cancelled());
+    },
     { once: true },
   );
   const choice = backend
@@ -66,9 +85,23 @@ export function chooseAccelEarly<Accel extends string>(
       cacheFile: join(request.stateDir, "accel.json"),
       kernel: () =>
         new Promise<string>((resolve, reject) => {
+          // Abandoned before the backend asked (it checks its files first): no kernel will come.
+          if (stop.signal.aborted) {
+            reject(cancelled());
+            return;
+          }
           waiting = { resolve, reject };
           deliver();
         }),
+      composition: {
+        running: () => imageKernel === undefined,
+        done: () =>
+          new Promise<string>((resolve, reject) => {
+            if (stop.signal.aborted) reject(cancelled());
+            else if (imageKernel !== undefined) resolve(imageKernel);
+            else waitingImage.push({ resolve, reject });
+          }),
+      },
       signal: stop.signal,
     })
     .finally(async () => {
@@ -79,11 +112,17 @@ export function chooseAccelEarly<Accel extends string>(
     });
   // Nobody may wait for it (the image failed first): its failure is then not this start's error.
   choice.catch(() => undefined);
+  const offer = (kernel: ProbeKernel) => {
+    if (over || offered !== undefined) return;
+    offered = kernel;
+    deliver();
+  };
   return {
-    offer(kernel) {
-      if (over || offered !== undefined) return;
-      offered = kernel;
-      deliver();
+    offer,
+    ready(kernel) {
+      imageKernel = kernel;
+      offer({ path: kernel });
+      for (const waiter of waitingImage.splice(0)) waiter.resolve(kernel);
     },
     choice,
     async abandon() {

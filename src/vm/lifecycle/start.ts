@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { kernelCrash, scanConsole } from "../../guest/console-lines.js";
@@ -9,7 +10,7 @@ import { bootFailure } from "./boot-failure.js";
 import { throwIfCancelled } from "./cancel.js";
 import { hostDeps } from "./deps.js";
 import { directSshPort } from "./direct-port.js";
-import { chooseAccelEarly, type ProbeKernel } from "./early-accel.js";
+import { chooseAccelEarly, PROBE_KERNEL_FILE, type ProbeKernel } from "./early-accel.js";
 import { bootWithCrashRetry, KernelCrashedError } from "./kernel-crash.js";
 import { runningPid } from "./pidfile.js";
 import { portTakenError } from "./port-check.js";
@@ -97,6 +98,9 @@ async function startOnce(options: StartOptions): Promise<StartResult> {
   });
   if (got.kind === "running") return { kind: "running", pid: got.pid, ready: false, waitedSeconds: waited() };
   try {
+    // A start that died while it composed (killed, or a Ctrl-C caught mid-write) may have left the
+    // probe's kernel: under the lock, no other start's probe is using it.
+    await rm(join(layout.dir, PROBE_KERNEL_FILE), { force: true });
     const pid = await runningPid(layout, backend, deps);
     switch (lockedStep({ vmRunning: pid !== undefined, waitReady: options.waitReady })) {
       case "boot": {
@@ -108,7 +112,7 @@ async function startOnce(options: StartOptions): Promise<StartResult> {
         });
         try {
           const image = await options.image(accel.offer);
-          accel.offer({ path: join(image.directory, "kernel") });
+          accel.ready(join(image.directory, "kernel"));
           throwIfCancelled(options.signal, "the builder was not started");
           options.onBoot?.();
           return await bootDetached({ ...options, image, accel: accel.choice });

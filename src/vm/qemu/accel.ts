@@ -11,10 +11,13 @@ import { parseJsonAs } from "../../json.js";
 import type { AccelChoice, AccelRequest } from "../backend.js";
 import type { Accelerator } from "./argv.js";
 
-/** What a probe boot showed: KVM works, QEMU failed (an error, at once), or the guest hung. */
+/**
+ * What a probe boot showed: KVM works, QEMU failed (an error, at once), or the guest hung. A failure
+ * is `transient` when it says nothing of KVM: it is not remembered (see transientFailure).
+ */
 export type ProbeVerdict =
   | { readonly kind: "works" }
-  | { readonly kind: "failed"; readonly reason: string }
+  | { readonly kind: "failed"; readonly reason: string; readonly transient?: true }
   | { readonly kind: "hung"; readonly reason: string };
 
 export interface ProbeLimits {
@@ -103,9 +106,27 @@ export function probeKvm(qemu: string, kernel: string, limits: ProbeLimits): Pro
     // `close`, not `exit`: the console's last lines (the panic) are read before the verdict.
     child.on("close", () => {
       if (/Kernel panic|VFS: Unable to mount root/.test(output)) settle({ kind: "works" });
-      else settle({ kind: "failed", reason: `QEMU failed: ${firstLine(errors) ?? "no message"}` });
+      else {
+        const reason = `QEMU failed: ${firstLine(errors) ?? "no message"}`;
+        settle(
+          transientFailure(errors, kernel)
+            ? { kind: "failed", reason, transient: true }
+            : { kind: "failed", reason },
+        );
+      }
     });
   });
+}
+
+/**
+ * A failure that may be gone at the next start, and so is not remembered: KVM busy (EBUSY: "Could not
+ * access KVM kernel module: Device or resource busy" while VirtualBox holds VT-x), or QEMU naming the
+ * probe's kernel (removed while it booted, by `image prune` say). Chosen over an expiry for every
+ * failure: a QEMU that fails on KVM (the MSR assertion) fails the same way each time, and would cost
+ * a probe a day for nothing.
+ */
+export function transientFailure(stderr: string, kernel: string): boolean {
+  return /\bbusy\b|EBUSY/i.test(stderr) || stderr.includes(kernel);
 }
 
 function firstLine(text: string): string | undefined {
@@ -191,6 +212,8 @@ export function cachedVerdict(
 
 export interface ChooseAccelOptions extends AccelRequest<Accelerator> {
   readonly qemu: string;
+  /** KVM's device (tests pass their own). */
+  readonly kvmDevice?: string;
   /** The probe's deadlines (tests shorten them). */
   readonly limits?: Omit<ProbeLimits, "signal">;
   /** The clock a hang's age is read by (tests pass their own). */
@@ -203,7 +226,8 @@ export interface ChooseAccelOptions extends AccelRequest<Accelerator> {
  * `cacheFile`), else TCG with a warning. The kernel is asked for only when a probe runs.
  *
  * A QEMU that fails is remembered until QEMU or the host's kernel changes: it failed, whatever the
- * load. A hang is remembered for a day only: a starved machine may have been slow, not broken.
+ * load (unless the failure is transient: see transientFailure). A hang is remembered for a day only:
+ * a starved machine may have been slow, not broken. Each warning says when it is probed again.
  */
 export async function chooseAccel(
   host: Pick<Host, "kind" | "os" | "arch" | "cpuName">,
@@ -220,7 +244,7 @@ export async function chooseAccel(
   if (host.os !== "linux")
     return { accel: "tcg", warning: "no hardware accelerator on this platform: TCG (slow)" };
   try {
-    await access("/dev/kvm", constants.R_OK | constants.W_OK);
+    await access(options.kvmDevice ?? "/dev/kvm", constants.R_OK | constants.W_OK);
   } catch {
     return { accel: "tcg", warning: "/dev/kvm is missing or not accessible: using TCG (slow)" };
   }
@@ -231,11 +255,19 @@ export async function chooseAccel(
   const cached = parseAccelCache(await readFile(options.cacheFile, "utf8").catch(() => ""));
   let verdict = cachedVerdict(cached, key, now());
   if (verdict === undefined) {
+    const probe = (kernel: string) =>
+      probeKvm(options.qemu, kernel, {
+        ...(options.limits ?? PROBE_LIMITS),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
     const kernel = await options.kernel();
-    verdict = await probeKvm(options.qemu, kernel, {
-      ...(options.limits ?? PROBE_LIMITS),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
+    const besideComposition = options.composition?.running() === true;
+    verdict = await probe(kernel);
+    // The composition kept every core busy: a hang then may be a starved KVM, so it is not
+    // remembered; the boot waits for the verdict anyway, so the probe runs again once the machine is
+    // quiet, and that verdict (a second hang too) is the one remembered.
+    if (verdict.kind === "hung" && besideComposition && options.composition)
+      verdict = await probe(await options.composition.done());
     const record: AccelCache = {
       key,
       kvm: verdict.kind === "works",
@@ -245,11 +277,23 @@ export async function chooseAccel(
     };
     // Remembering it saves the next start a probe; a cache that cannot be written (something else
     // there, say) costs only that.
-    await writeFileAtomic(options.cacheFile, `${JSON.stringify(record)}\n`, 0o644).catch(() => undefined);
+    if (remembered(verdict))
+      await writeFileAtomic(options.cacheFile, `${JSON.stringify(record)}\n`, 0o644).catch(() => undefined);
   }
   if (verdict.kind === "works") return { accel: "kvm" };
   return {
     accel: "tcg",
-    warning: `/dev/kvm is there, but a KVM probe boot failed (${verdict.reason}): using TCG (slow)${verdict.kind === "hung" ? `; it is probed again after a day, or when ${options.cacheFile} is removed` : ""}`,
+    warning: `/dev/kvm is there, but a KVM probe boot failed (${verdict.reason}): using TCG (slow); ${whenProbedAgain(verdict, options.cacheFile)}`,
   };
+}
+
+function remembered(verdict: ProbeVerdict): boolean {
+  return !(verdict.kind === "failed" && verdict.transient);
+}
+
+/** How the user gets KVM probed again after a failed probe. */
+function whenProbedAgain(verdict: ProbeVerdict, cacheFile: string): string {
+  if (!remembered(verdict)) return "it is probed again at the next start";
+  const when = verdict.kind === "hung" ? "after a day" : "when QEMU or the host's kernel changes";
+  return `it is probed again ${when}, or when ${cacheFile} is removed`;
 }

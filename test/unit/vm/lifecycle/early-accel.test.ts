@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -108,6 +109,88 @@ describe("the accelerator chosen beside the composition", () => {
         early.choice,
         (error: unknown) => error instanceof LinuxBuilderError && error.code === "vm.cancelled",
       );
+    });
+  });
+
+  test("abandoned before the backend asks for a kernel (it checks its files first): it ends, cancelled", async () => {
+    await withState(async (dir) => {
+      const backend = {
+        chooseAccel: async (request: AccelRequest<"kvm" | "tcg">): Promise<AccelChoice<"kvm" | "tcg">> => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          await request.kernel();
+          return { accel: "kvm" };
+        },
+      };
+      const early = chooseAccelEarly(backend, { requested: "auto", arch: "amd64", stateDir: dir });
+      const ended = await Promise.race([
+        early.abandon().then(() => "ended"),
+        new Promise((resolve) => setTimeout(() => resolve("hangs"), 2_000).unref()),
+      ]);
+      assert.equal(ended, "ended", "abandon() returns: the start's own error is not lost");
+      await assert.rejects(
+        early.choice,
+        (error: unknown) => error instanceof LinuxBuilderError && error.code === "vm.cancelled",
+      );
+    });
+  });
+
+  test("the composition, as the probe sees it: running until the image is ready, then its kernel", async () => {
+    await withState(async (dir) => {
+      const seen: string[] = [];
+      const backend = {
+        chooseAccel: async (request: AccelRequest<"kvm" | "tcg">): Promise<AccelChoice<"kvm" | "tcg">> => {
+          await request.kernel();
+          seen.push(`running: ${request.composition?.running()}`);
+          seen.push(`done: ${await request.composition?.done()}`);
+          seen.push(`running: ${request.composition?.running()}`);
+          return { accel: "kvm" };
+        },
+      };
+      const early = chooseAccelEarly(backend, { requested: "auto", arch: "amd64", stateDir: dir });
+      early.offer({ bytes: Buffer.from("the composer's kernel") });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(seen, ["running: true"], "it waits for the image");
+      early.ready("/images/new/kernel");
+      assert.deepEqual(await early.choice, { accel: "kvm" });
+      assert.deepEqual(seen, ["running: true", "done: /images/new/kernel", "running: false"]);
+    });
+  });
+
+  test("abandoned while a probe waits for the image: it ends, cancelled", async () => {
+    await withState(async (dir) => {
+      const backend = {
+        chooseAccel: async (request: AccelRequest<"kvm" | "tcg">): Promise<AccelChoice<"kvm" | "tcg">> => {
+          await request.kernel();
+          await request.composition?.done();
+          return { accel: "kvm" };
+        },
+      };
+      const early = chooseAccelEarly(backend, { requested: "auto", arch: "amd64", stateDir: dir });
+      early.offer({ path: "/images/older/kernel" });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await early.abandon();
+      await assert.rejects(early.choice, { code: "vm.cancelled" });
+    });
+  });
+
+  test("cancelled: the composer's kernel is removed at once (a Ctrl-C ends the process right after)", async () => {
+    await withState(async (dir) => {
+      const fake = fakeBackend();
+      const cancel = new AbortController();
+      const early = chooseAccelEarly(fake.backend, {
+        requested: "auto",
+        arch: "amd64",
+        stateDir: dir,
+        signal: cancel.signal,
+      });
+      early.offer({ bytes: Buffer.from("k") });
+      for (let i = 0; i < 100 && fake.seen.bytes === undefined; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(existsSync(join(dir, PROBE_KERNEL_FILE)), true);
+      cancel.abort();
+      assert.equal(existsSync(join(dir, PROBE_KERNEL_FILE)), false, "gone before abort() returns");
+      fake.finish();
+      await early.choice;
     });
   });
 

@@ -122,6 +122,16 @@ describe("start, against a fake backend", () => {
     );
   });
 
+  test("a probe kernel left by a start that died is removed by the next, even one that boots nothing", async () => {
+    await withStart({}, async (vm, options) => {
+      await fakeRunningVm(vm);
+      await writeFile(join(vm.layout.dir, PROBE_KERNEL_FILE), "megabytes of a kernel");
+      const result = await startVm({ ...options, waitReady: false });
+      assert.equal(result.kind, "running");
+      assert.equal(await exists(join(vm.layout.dir, PROBE_KERNEL_FILE)), false);
+    });
+  });
+
   test("a running VM is found, not booted again", async () => {
     await withStart({}, async (vm, options) => {
       await fakeRunningVm(vm);

@@ -8,10 +8,12 @@ import { LinuxBuilderError } from "../../../../src/errors.js";
 import {
   type AccelCache,
   accelCacheKey,
+  type ChooseAccelOptions,
   cachedVerdict,
   chooseAccel,
   HUNG_VERDICT_MS,
   probeKvm,
+  transientFailure,
 } from "../../../../src/vm/qemu/accel.js";
 
 const request = {
@@ -233,4 +235,164 @@ describe("chooseAccel asks for a kernel only when it probes", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+/** chooseAccel against stand-ins: a KVM device any user can open, and shell scripts for QEMU. */
+describe("chooseAccel probes, remembers, and says how to probe again", () => {
+  const linuxAmd64 = { kind: "linux", os: "linux", arch: "amd64", cpuName: "x64" } as const;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lb-choose-"));
+    await writeFile(join(dir, "kvm"), "");
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const kernel = "/images/some-image/kernel";
+  /** Chooses with a QEMU running `body`, in a state folder of its own; what accel.json holds after. */
+  const choose = async (name: string, body: string, extra: Partial<ChooseAccelOptions> = {}) => {
+    const qemu = join(dir, name);
+    await writeFile(qemu, `#!/bin/sh\n${body}\n`);
+    await chmod(qemu, 0o755);
+    const cacheFile = join(dir, `${name}.json`);
+    const choice = await chooseAccel(linuxAmd64, {
+      requested: "auto",
+      arch: "amd64",
+      qemu,
+      kvmDevice: join(dir, "kvm"),
+      kernel: async () => kernel,
+      cacheFile,
+      limits: { totalMs: 10_000, quietMs: 300 },
+      ...extra,
+    });
+    const saved = await readFile(cacheFile, "utf8").then(
+      (text) => JSON.parse(text) as AccelCache,
+      () => undefined,
+    );
+    return { choice, cacheFile, saved };
+  };
+
+  test("QEMU failing on KVM: remembered, and the warning says which file to remove to probe again", async () => {
+    const { choice, cacheFile, saved } = await choose(
+      "msr",
+      "echo 'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0' >&2; exit 1",
+    );
+    assert.equal(choice.accel, "tcg");
+    assert.equal(saved?.kvm, false);
+    assert.ok(
+      choice.warning?.endsWith(
+        `it is probed again when QEMU or the host's kernel changes, or when ${cacheFile} is removed`,
+      ),
+      choice.warning,
+    );
+  });
+
+  test("KVM busy (VirtualBox holds VT-x): TCG this time, not remembered", async () => {
+    const { choice, saved } = await choose(
+      "busy",
+      "echo 'Could not access KVM kernel module: Device or resource busy' >&2; echo 'qemu-system-x86_64: failed to initialize kvm: Device or resource busy' >&2; exit 1",
+    );
+    assert.equal(choice.accel, "tcg");
+    assert.equal(saved, undefined, "nothing remembered");
+    assert.match(choice.warning ?? "", /resource busy.*it is probed again at the next start$/);
+  });
+
+  test("the probe's kernel gone (pruned while it booted): not remembered", async () => {
+    const { choice, saved } = await choose(
+      "pruned",
+      `echo "qemu-system-x86_64: could not load kernel '${kernel}': No such file or directory" >&2; exit 1`,
+    );
+    assert.equal(choice.accel, "tcg");
+    assert.equal(saved, undefined);
+    assert.match(choice.warning ?? "", /probed again at the next start$/);
+  });
+
+  test("a hang: remembered for a day, and the warning names the file", async () => {
+    const { choice, cacheFile, saved } = await choose("hangs", "exec sleep 60");
+    assert.equal(saved?.hung, true);
+    assert.ok(choice.warning?.endsWith(`it is probed again after a day, or when ${cacheFile} is removed`));
+  });
+});
+
+/**
+ * Beside the composition: a QEMU that hangs on its first boot and, with `thenWorks`, panics (KVM
+ * works) on the next; it logs each kernel it boots. The composition is over (`running` false) once
+ * `done` is asked.
+ */
+describe("a hang beside the composition is probed once more after it", () => {
+  const linuxAmd64 = { kind: "linux", os: "linux", arch: "amd64", cpuName: "x64" } as const;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lb-beside-"));
+    await writeFile(join(dir, "kvm"), "");
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const run = async (name: string, options: { thenWorks: boolean; composing: boolean }) => {
+    const qemu = join(dir, name);
+    await writeFile(
+      qemu,
+      `#!/bin/sh
+n=$(cat "$0.count" 2>/dev/null || echo 0); echo $((n + 1)) > "$0.count"
+while [ "$1" != -kernel ]; do shift; done; echo "$2" >> "$0.kernels"
+if [ "$n" = 0 ] || [ ${options.thenWorks ? 0 : 1} = 1 ]; then exec sleep 60; fi
+echo 'Kernel panic - not syncing: VFS: Unable to mount root fs'
+`,
+    );
+    await chmod(qemu, 0o755);
+    const cacheFile = join(dir, `${name}.json`);
+    let composing = options.composing;
+    const choice = await chooseAccel(linuxAmd64, {
+      requested: "auto",
+      arch: "amd64",
+      qemu,
+      kvmDevice: join(dir, "kvm"),
+      kernel: async () => "/state/probe-kernel",
+      cacheFile,
+      limits: { totalMs: 10_000, quietMs: 300 },
+      composition: {
+        running: () => composing,
+        done: async () => {
+          composing = false;
+          return "/images/new/kernel";
+        },
+      },
+    });
+    const kernels = (await readFile(`${qemu}.kernels`, "utf8")).trim().split("\n");
+    const saved = JSON.parse(await readFile(cacheFile, "utf8")) as AccelCache;
+    return { choice, kernels, saved };
+  };
+
+  test("it hung while composing, then works: KVM, and only the second verdict is remembered", async () => {
+    const { choice, kernels, saved } = await run("then-works", { thenWorks: true, composing: true });
+    assert.deepEqual(choice, { accel: "kvm" });
+    assert.deepEqual(kernels, ["/state/probe-kernel", "/images/new/kernel"], "the image's kernel, after it");
+    assert.equal(saved.kvm, true);
+    assert.equal(saved.hung, false);
+  });
+
+  test("it hangs again once the machine is quiet: that hang is remembered (for a day)", async () => {
+    const { choice, kernels, saved } = await run("hangs-twice", { thenWorks: false, composing: true });
+    assert.equal(choice.accel, "tcg");
+    assert.equal(kernels.length, 2);
+    assert.equal(saved.hung, true);
+  });
+
+  test("no composition beside it: one probe, its hang remembered", async () => {
+    const { choice, kernels, saved } = await run("quiet", { thenWorks: true, composing: false });
+    assert.equal(choice.accel, "tcg");
+    assert.deepEqual(kernels, ["/state/probe-kernel"]);
+    assert.equal(saved.hung, true);
+  });
+});
+
+test("transient failures: busy, or QEMU naming the kernel; a KVM error is not", () => {
+  assert.equal(
+    transientFailure("ioctl(KVM_CREATE_VM) failed: 16 Device or resource busy", "/k/kernel"),
+    true,
+  );
+  assert.equal(transientFailure("failed to initialize kvm: EBUSY", "/k/kernel"), true);
+  assert.equal(transientFailure("could not load kernel '/k/kernel': No such file", "/k/kernel"), true);
+  assert.equal(transientFailure("error: failed to set MSR 0x10a to 0x0", "/k/kernel"), false);
 });

@@ -200,10 +200,12 @@ mount_nix() {
   if [ -z "$(dd if="$disk" bs=65536 count=1 2>/dev/null | tr -d '\000' | head -c 1)" ]; then
     log "formatting $disk for /nix"
     formatted=1
-    # A new disk is a sparse file of zeros: discarding it first (mke2fs's default) is work for nothing.
+    # A new disk is a sparse file of zeros: discarding it first (mke2fs's default) is work for nothing,
+    # and so is zeroing its inode tables, which the kernel otherwise does in the background after the
+    # first boots (ext4lazyinit: a minute of disk writes and wake-ups on an idle builder).
     # The default 5 % reserved for root stays: the daemon (root) keeps working when builds (nixbld)
     # fill the disk, and collects the garbage that frees it.
-    /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "$disk" ||
+    /usr/sbin/mke2fs -q -t ext4 -L lb-nix -E assume_storage_prezeroed=1,nodiscard "$disk" ||
       fail "cannot format $disk"
   else
     /usr/sbin/e2fsck -p "$disk"

@@ -68,9 +68,12 @@ export class DebResults {
     if (files !== undefined && list !== undefined) return { ...list, files };
     const made = await this.workers.run("kernelParts", deb, arch, kernel.name);
     const madeList = { version: made.version, modules: made.modules };
+    // Read back before keeping: a pack we cannot read must fail here, not give an image without modules.
+    const madeFiles = readEntryPack(made.files);
+    if (madeFiles === undefined) throw new Error(`the composer made a ${filesName} it cannot read back`);
     await this.cache.storeDerived(kernel.sha256, filesName, made.files);
     await this.cache.storeDerived(kernel.sha256, listName, Buffer.from(JSON.stringify(madeList)));
-    return { ...madeList, files: readEntryPack(made.files) ?? [] };
+    return { ...madeList, files: madeFiles };
   }
 
   async close(): Promise<void> {

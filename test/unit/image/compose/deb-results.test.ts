@@ -148,4 +148,16 @@ describe("DebResults", () => {
       if (round === 0) await rename(deb, `${deb}.away`);
     }
   });
+
+  test("kernel modules the composer cannot read back fail the compose, and are not kept", async () => {
+    const dir = await tempDir();
+    const kernel = { ...lockedPackage("linux-test"), sha256: "56".repeat(32) };
+    const cache = new ContentCache(join(dir, "cache"));
+    const results = new DebResults(cache);
+    // A thread's result that is no entry pack: without the check, an image without modules.
+    const made = { version: "6.1.0-test", modules: ["virtio_blk"], files: Buffer.from("not a pack") };
+    Object.defineProperty(results, "workers", { value: { run: async () => made, close: async () => {} } });
+    await assert.rejects(results.kernelFiles(kernel, "unused.deb", "amd64"), /cannot read back/);
+    assert.deepEqual(await readdir(join(cache.root, "derived", kernel.sha256)).catch(() => []), []);
+  });
 });

@@ -85,10 +85,15 @@ export async function resolveLock(
   const base = `${mirror.replace(/\/+$/, "")}/dists/${suite}`;
   reporter.step(`Verifying ${base}/InRelease`);
   // Reading the keys is CPU work (OpenPGP checks their self-signatures): it overlaps the download.
-  const [inRelease, keys] = await Promise.all([
+  // Both settle before either's error is thrown: a broken keyring is reported first, whatever the
+  // network does, as when the keys were read before the download.
+  const [fetched, loaded] = await Promise.allSettled([
     fetchBytes(`${base}/InRelease`, `the ${suite} InRelease file`),
     loadKeyring(options.keyringFiles ? [...options.keyringFiles] : undefined),
   ]);
+  if (loaded.status === "rejected") throw loaded.reason;
+  if (fetched.status === "rejected") throw fetched.reason;
+  const [inRelease, keys] = [fetched.value, loaded.value];
   const verified = await verifyInRelease(inRelease.toString("utf8"), keys, {
     now: options.now ?? new Date(),
     checkValidUntil: options.checkValidUntil,

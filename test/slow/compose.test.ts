@@ -21,6 +21,26 @@ import { testHome, testImage } from "../support/guest-vm.js";
 
 const run = promisify(execFile);
 
+/** What every compose here asks for besides the folders: the default amd64 guest. */
+function amd64Options(cacheDir: string, imagesDir: string) {
+  return {
+    arch: "amd64" as const,
+    suite: DEFAULT_SUITE,
+    mirror: DEFAULT_MIRROR,
+    extraPackages: [],
+    checkValidUntil: true,
+    cacheDir,
+    imagesDir,
+  };
+}
+
+/** The test image, and the lock it was composed from. */
+async function referenceAndLock() {
+  const reference = await testImage("amd64");
+  const lockPath = join(reference.directory, "lock.json");
+  return { reference, lock: parseLock(await readFile(lockPath, "utf8"), lockPath) };
+}
+
 describe("composing the amd64 image (slow, network)", () => {
   const scratch: string[] = [];
   after(async () => {
@@ -44,22 +64,13 @@ describe("composing the amd64 image (slow, network)", () => {
 
     const imagesDir = await mkdtemp(join(tmpdir(), "lb-images-"));
     scratch.push(imagesDir);
-    const common = {
-      arch: "amd64" as const,
-      suite: DEFAULT_SUITE,
-      mirror: DEFAULT_MIRROR,
-      extraPackages: [],
-      checkValidUntil: true,
-      cacheDir: join(testHome(), "cache"),
-      imagesDir,
-    };
+    const common = amd64Options(join(testHome(), "cache"), imagesDir);
     const again = await composeImage({ ...common, force: true });
     assert.equal(again.reused, false);
     assert.equal(again.manifest.id, reference.manifest.id);
     assert.deepEqual(await files(again.directory), expected);
 
-    const lockPath = join(reference.directory, "lock.json");
-    const lock = parseLock(await readFile(lockPath, "utf8"), lockPath);
+    const { lock } = await referenceAndLock();
     const fromLock = await composeImage({
       ...common,
       imagesDir: join(imagesDir, "from-lock"),
@@ -78,9 +89,7 @@ describe("composing the amd64 image (slow, network)", () => {
   test("a compose with only the .debs cached and one with everything made from them give the same image", {
     timeout: 15 * 60_000,
   }, async () => {
-    const reference = await testImage("amd64");
-    const lockPath = join(reference.directory, "lock.json");
-    const lock = parseLock(await readFile(lockPath, "utf8"), lockPath);
+    const { reference, lock } = await referenceAndLock();
     // The test cache's .debs, and nothing made from them (no derived results): the cold path.
     const cacheDir = await mkdtemp(join(tmpdir(), "lb-cold-cache-"));
     scratch.push(cacheDir);
@@ -89,14 +98,8 @@ describe("composing the amd64 image (slow, network)", () => {
     const given: Buffer[] = [];
     const compose = async (name: string) =>
       composeImage({
+        ...amd64Options(cacheDir, join(cacheDir, name)),
         onBootableKernel: (kernel) => given.push(kernel),
-        arch: "amd64",
-        suite: DEFAULT_SUITE,
-        mirror: DEFAULT_MIRROR,
-        extraPackages: [],
-        checkValidUntil: true,
-        cacheDir,
-        imagesDir: join(cacheDir, name),
         lock,
         force: true,
       });
@@ -116,23 +119,11 @@ describe("composing the amd64 image (slow, network)", () => {
   test("`start` composes an image made by another version of linux-builder again, from its lock", {
     timeout: 15 * 60_000,
   }, async () => {
-    const reference = await testImage("amd64");
-    const lockPath = join(reference.directory, "lock.json");
-    const lock = parseLock(await readFile(lockPath, "utf8"), lockPath);
+    const { reference, lock } = await referenceAndLock();
     const imagesDir = await mkdtemp(join(tmpdir(), "lb-images-"));
     scratch.push(imagesDir);
     const cacheDir = join(testHome(), "cache");
-    const older = await composeImage({
-      arch: "amd64",
-      suite: DEFAULT_SUITE,
-      mirror: DEFAULT_MIRROR,
-      extraPackages: [],
-      checkValidUntil: true,
-      cacheDir,
-      imagesDir,
-      lock,
-      force: true,
-    });
+    const older = await composeImage({ ...amd64Options(cacheDir, imagesDir), lock, force: true });
     // What an older linux-builder leaves: an intact image whose inputs (guest files, format) differ.
     const manifestPath = join(older.directory, "manifest.json");
     const manifest = JSON.parse(await readFile(manifestPath, "utf8"));

@@ -5,7 +5,7 @@ import { DEFAULT_MIRROR, DEFAULT_SUITE } from "../../image/guest/profile.js";
 import { defineCommand } from "../command.js";
 import { defaultedFlag, listFlag, negatedSwitch, switchFlag, valueFlag } from "../flags.js";
 import { parseArch, parseMirror, parsePackageList } from "../image-flags.js";
-import { consoleReporter, formatBytes, say } from "../output.js";
+import { consoleReporter, formatBytes, say, warn } from "../output.js";
 
 export const imageBuildCommand = defineCommand({
   path: ["image", "build"],
@@ -43,7 +43,9 @@ export const imageBuildCommand = defineCommand({
       lockFile: flags.lock,
       checkValidUntil: flags.checkValidUntil,
       force: flags.force,
-      reporter: consoleReporter({ quiet: flags.json, env: context.host.env }),
+      // Warnings (a lock without some of the guest's packages, a suite without static emulators) reach
+      // stderr even with --json, which quiets the steps.
+      reporter: { ...consoleReporter({ quiet: flags.json, env: context.host.env }), warn },
     });
     const m = result.manifest;
     if (flags.json) {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { describeNetworkError } from "../../net/network-error.js";
@@ -34,6 +34,14 @@ async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest("hex");
+}
+
+/**
+ * The name of a derived file's stamp among the downloads' (verified/): a hash of where it is, as the
+ * same bytes may be kept for two sources, and two files must not share one stamp.
+ */
+export function derivedStampKey(sourceSha256: string, entry: string): string {
+  return createHash("sha256").update(`derived/${sourceSha256}/${entry}`).digest("hex");
 }
 
 /** A download that stopped early or stalled: worth another attempt. */
@@ -110,7 +118,9 @@ export class ContentCache {
   /**
    * A file made from the cached file `sourceSha256` (one program out of a .deb), kept so that a
    * second compose does not read the source again: under derived/SOURCE/, named NAME@SHA256 of its
-   * own bytes, which are checked at each read. Undefined when missing or damaged.
+   * own bytes, which are checked at each read: by its stamp while stat shows it unchanged since it
+   * was written or last hashed (the packs are larger than the .debs), by its hash otherwise.
+   * Undefined when missing or damaged.
    */
   async readDerived(sourceSha256: string, name: string): Promise<Buffer | undefined> {
     const folder = join(this.root, "derived", sourceSha256);
@@ -118,9 +128,25 @@ export class ContentCache {
       file.startsWith(`${name}@`),
     );
     if (entry === undefined) return undefined;
-    const data = await readFile(join(folder, entry));
-    if (createHash("sha256").update(data).digest("hex") === entry.slice(name.length + 1)) return data;
-    await rm(join(folder, entry), { force: true });
+    const path = join(folder, entry);
+    const stampKey = derivedStampKey(sourceSha256, entry);
+    const handle = await open(path, "r").catch(() => undefined);
+    if (handle === undefined) return undefined;
+    try {
+      const before = await handle.stat({ bigint: true });
+      const data = await handle.readFile();
+      if (await this.#stamps.vouchFor(stampKey, before)) return data;
+      const hashedAt = Date.now();
+      if (createHash("sha256").update(data).digest("hex") === entry.slice(name.length + 1)) {
+        const after = await handle.stat({ bigint: true });
+        if (sameFile(before, after) && !isRacy(after, hashedAt)) await this.#stamps.record(stampKey, after);
+        return data;
+      }
+    } finally {
+      await handle.close();
+    }
+    await this.#stamps.forget(stampKey);
+    await rm(path, { force: true });
     return undefined;
   }
 
@@ -131,7 +157,13 @@ export class ContentCache {
     await mkdir(join(this.root, "tmp"), { recursive: true });
     const temp = join(this.root, "tmp", `${sourceSha256}.${randomBytes(6).toString("hex")}`);
     await writeFile(temp, data, { mode: 0o644 });
-    await rename(temp, join(folder, `${name}@${createHash("sha256").update(data).digest("hex")}`));
+    const entry = `${name}@${createHash("sha256").update(data).digest("hex")}`;
+    await rename(temp, join(folder, entry));
+    // Hashed as this process wrote them to its own new file: stat vouches for them (as a download).
+    await this.#stamps.record(
+      derivedStampKey(sourceSha256, entry),
+      await stat(join(folder, entry), { bigint: true }),
+    );
   }
 
   private async holdsValid(path: string, file: ExpectedFile): Promise<boolean> {

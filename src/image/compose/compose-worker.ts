@@ -1,8 +1,7 @@
 /** A worker thread of the composer (compose-workers.ts): runs composeTasks as the main thread asks. */
 import { parentPort } from "node:worker_threads";
-import { LinuxBuilderError } from "../../errors.js";
 import { type ComposeTask, composeTasks } from "./compose-tasks.js";
-import type { WorkerReply, WorkerRequest } from "./compose-workers.js";
+import { failureOf, type WorkerReply, type WorkerRequest } from "./compose-workers.js";
 
 const port = parentPort;
 if (port === null) throw new Error("compose-worker.ts runs in a worker thread");
@@ -13,15 +12,7 @@ port.on("message", async ({ id, task, args }: WorkerRequest) => {
     const result = await run(...args);
     port.postMessage({ id, result } satisfies WorkerReply, transferablesOf(result));
   } catch (error) {
-    const failure =
-      error instanceof LinuxBuilderError
-        ? {
-            code: error.code,
-            message: error.message,
-            ...(error.hint === undefined ? {} : { hint: error.hint }),
-          }
-        : { message: error instanceof Error ? error.message : String(error) };
-    port.postMessage({ id, error: failure } satisfies WorkerReply);
+    port.postMessage({ id, error: failureOf(error) } satisfies WorkerReply);
   }
 });
 

@@ -9,9 +9,69 @@ export interface WorkerRequest {
   readonly args: readonly unknown[];
 }
 
+/**
+ * An error thrown in a thread, as it crosses to the main thread (structured clone keeps an Error's
+ * message and stack only): what a catch or a report may read of it.
+ */
+export interface WorkerFailure {
+  readonly message: string;
+  readonly name?: string;
+  readonly stack?: string;
+  /** A LinuxBuilderError's code (with `linuxBuilder`), or Node's (ENOENT...). */
+  readonly code?: string;
+  readonly linuxBuilder?: true;
+  readonly hint?: string;
+  readonly syscall?: string;
+  readonly path?: string;
+  readonly errno?: number;
+  readonly cause?: WorkerFailure;
+}
+
 export type WorkerReply =
   | { readonly id: number; readonly result: unknown }
-  | { readonly id: number; readonly error: { code?: ErrorCode; message: string; hint?: string } };
+  | { readonly id: number; readonly error: WorkerFailure };
+
+/** `error` (thrown in a thread) made cloneable, its causes with it (a few deep). */
+export function failureOf(error: unknown, depth = 0): WorkerFailure {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const fields = error as Error & { code?: unknown; syscall?: unknown; path?: unknown; errno?: unknown };
+  const failure: { -readonly [K in keyof WorkerFailure]: WorkerFailure[K] } = {
+    message: error.message,
+    name: error.name,
+  };
+  if (error.stack !== undefined) failure.stack = error.stack;
+  if (typeof fields.code === "string") failure.code = fields.code;
+  if (error instanceof LinuxBuilderError) {
+    failure.linuxBuilder = true;
+    if (error.hint !== undefined) failure.hint = error.hint;
+  }
+  if (typeof fields.syscall === "string") failure.syscall = fields.syscall;
+  if (typeof fields.path === "string") failure.path = fields.path;
+  if (typeof fields.errno === "number") failure.errno = fields.errno;
+  if (error.cause !== undefined && depth < 4) failure.cause = failureOf(error.cause, depth + 1);
+  return failure;
+}
+
+/** The error a thread threw, made again in the main thread: its class, code, hint, stack and cause. */
+export function errorOf(failure: WorkerFailure): Error {
+  const cause = failure.cause === undefined ? {} : { cause: errorOf(failure.cause) };
+  const error =
+    failure.linuxBuilder && failure.code !== undefined
+      ? new LinuxBuilderError(failure.code as ErrorCode, failure.message, {
+          ...(failure.hint === undefined ? {} : { hint: failure.hint }),
+          ...cause,
+        })
+      : Object.assign(new Error(failure.message, cause), {
+          ...(failure.name === undefined ? {} : { name: failure.name }),
+          ...(failure.code === undefined ? {} : { code: failure.code }),
+          ...(failure.syscall === undefined ? {} : { syscall: failure.syscall }),
+          ...(failure.path === undefined ? {} : { path: failure.path }),
+          ...(failure.errno === undefined ? {} : { errno: failure.errno }),
+        });
+  // Where it was thrown, in the thread: the main thread's stack here would only name this file.
+  if (failure.stack !== undefined) error.stack = failure.stack;
+  return error;
+}
 
 type Result<T extends ComposeTask> = Awaited<ReturnType<ComposeTasks[T]>>;
 
@@ -69,14 +129,8 @@ export class ComposeWorkers {
       const pending = this.#running.get(worker);
       this.#running.delete(worker);
       this.#idle.push(worker);
-      if ("error" in reply) {
-        const { code, message, hint } = reply.error;
-        pending?.reject(
-          code === undefined
-            ? new Error(message)
-            : new LinuxBuilderError(code, message, hint === undefined ? {} : { hint }),
-        );
-      } else pending?.resolve(asBuffers(reply.result));
+      if ("error" in reply) pending?.reject(errorOf(reply.error));
+      else pending?.resolve(asBuffers(reply.result));
       this.#dispatch();
     });
     worker.on("error", (error) => {

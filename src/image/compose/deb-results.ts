@@ -2,10 +2,10 @@ import { z } from "zod";
 import { readEntryPack } from "../archive/entry-pack.js";
 import type { TarEntry } from "../archive/tar.js";
 import type { ContentCache } from "../cache/content-cache.js";
-import { type Arch, GUEST_LATE_MODULES, GUEST_MODULES, IMAGE_EXCLUDED_PREFIXES } from "../guest/profile.js";
+import { type Arch, IMAGE_EXCLUDED_PREFIXES } from "../guest/profile.js";
 import type { LockedPackage } from "../lock.js";
 import { ComposeWorkers } from "./compose-workers.js";
-import { derivedName, derivedResult } from "./derived-results.js";
+import { derivedNames, derivedResult } from "./derived-results.js";
 
 const kernelListSchema = z.object({ version: z.string(), modules: z.array(z.string()) }).strict();
 
@@ -35,12 +35,8 @@ export class DebResults {
 
   /** A package's entries for the image, in its data.tar's order. */
   imageEntries(pkg: LockedPackage, deb: string): Promise<TarEntry[]> {
-    return derivedResult(
-      this.cache,
-      pkg.sha256,
-      derivedName("image-entries", IMAGE_EXCLUDED_PREFIXES),
-      readEntryPack,
-      () => this.workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
+    return derivedResult(this.cache, pkg.sha256, derivedNames.imageEntries(), readEntryPack, () =>
+      this.workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
     );
   }
 
@@ -49,7 +45,7 @@ export class DebResults {
     return derivedResult(
       this.cache,
       kernel.sha256,
-      derivedName(`bootable-kernel-${arch}`),
+      derivedNames.bootableKernel(arch),
       (data) => data,
       () => this.workers.run("bootableKernel", deb, arch, kernel.name),
     );
@@ -57,9 +53,8 @@ export class DebResults {
 
   /** The modules the guest loads, and the kernel's version. */
   async kernelFiles(kernel: LockedPackage, deb: string, arch: Arch): Promise<KernelFiles> {
-    const shapedBy = { modules: GUEST_MODULES[arch], late: [...GUEST_LATE_MODULES] };
-    const filesName = derivedName("kernel-modules", shapedBy);
-    const listName = derivedName("kernel-module-list", shapedBy);
+    const filesName = derivedNames.kernelModules(arch);
+    const listName = derivedNames.kernelModuleList(arch);
     const readList = (data: Buffer) => kernelListSchema.safeParse(safeJson(data)).data;
     const [files, list] = await Promise.all([
       this.cache.readDerived(kernel.sha256, filesName).then((data) => data && readEntryPack(data)),
@@ -68,9 +63,12 @@ export class DebResults {
     if (files !== undefined && list !== undefined) return { ...list, files };
     const made = await this.workers.run("kernelParts", deb, arch, kernel.name);
     const madeList = { version: made.version, modules: made.modules };
+    // Read back before keeping: a pack we cannot read must fail here, not give an image without modules.
+    const madeFiles = readEntryPack(made.files);
+    if (madeFiles === undefined) throw new Error(`the composer made a ${filesName} it cannot read back`);
     await this.cache.storeDerived(kernel.sha256, filesName, made.files);
     await this.cache.storeDerived(kernel.sha256, listName, Buffer.from(JSON.stringify(madeList)));
-    return { ...madeList, files: readEntryPack(made.files) ?? [] };
+    return { ...madeList, files: madeFiles };
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,13 @@
 import { NIX_SYSTEMS, type NixSystem } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
-import { EMULATION_TARGETS, interpreterPath } from "../../guest/binfmt.js";
+import { interpreterPath } from "../../guest/binfmt.js";
 import { readDebData } from "../archive/deb.js";
 import type { ContentCache } from "../cache/content-cache.js";
 import { ARCHITECTURES, type Arch, QEMU_USER_PACKAGE } from "../guest/profile.js";
 import { notStaticProgramFor } from "../guest/static-elf.js";
 import type { Lock } from "../lock.js";
 import type { RootfsTree } from "../rootfs-tree.js";
+import { derivedNames } from "./derived-results.js";
 import type { FetchedPackages } from "./fetch-packages.js";
 
 /**
@@ -70,7 +71,7 @@ export async function readEmulators(
     );
   }
   const systems = emulatedSystemsFor(lock.arch);
-  const name = (system: NixSystem) => EMULATION_TARGETS[system].qemu;
+  const name = derivedNames.emulator;
   const cached = new Map<NixSystem, Buffer>();
   for (const system of systems) {
     const data = await cache.readDerived(pkg.sha256, name(system));

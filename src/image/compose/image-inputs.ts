@@ -17,7 +17,14 @@ import {
 } from "../guest/profile.js";
 import { type Lock, serializeLock } from "../lock.js";
 
-/** Bumped whenever the composer's output for the same inputs changes (it is part of the reuse key). */
+/**
+ * Bumped whenever the composer's output for the same inputs changes: it is part of the image's reuse
+ * key and of the name of every result kept in the content cache (derivedName). Those names cover the
+ * data that shapes each result (the profile's exclusions and module lists, the merged-/usr aliases:
+ * derivedNames), not the code: bump this when the output of pvhKernel, entriesForImage,
+ * kernelPartsOf, the tar or .deb reader, or the entry pack's format changes, or the cache serves
+ * results of the old code.
+ */
 // 7: the manifest records the emulators the image carries (an image of 6 has them, and no record).
 export const COMPOSER_FORMAT = 7;
 

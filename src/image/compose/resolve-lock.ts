@@ -45,7 +45,34 @@ export async function lockToCompose(
       { hint: `Pass --arch ${given.arch}, or a lock made for ${options.arch}.` },
     );
   }
+  const missing = rootsMissingFrom(given);
+  if (missing.length > 0) {
+    const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
+    warn(
+      `The lock given lacks ${missing.join(", ")}, which this linux-builder puts in the guest (an older one made the lock). ${missing.map(withoutIt).join(" ")} A lock resolved anew (without --lock) has ${missing.length === 1 ? "it" : "them"}.`,
+    );
+  }
   return { lock: given };
+}
+
+/** The guest's roots (profile.ts) a lock does not pin: a lock made before they were added. */
+export function rootsMissingFrom(lock: Lock): string[] {
+  const pinned = new Set(lock.packages.map((pkg) => pkg.name));
+  return GUEST_ROOT_PACKAGES.filter((name) => !pinned.has(name));
+}
+
+/** What the guest does without the root `name`, for the warning above. */
+function withoutIt(name: string): string {
+  switch (name) {
+    case "netcat-openbsd":
+      return "Without netcat-openbsd the builder works, slower: each ssh-ng session starts a second nix-daemon.";
+    case "qemu-user":
+      return "Without qemu-user the builder works, without builds for the other Linux system.";
+    case "ca-certificates":
+      return "Without ca-certificates the builder works, without HTTPS downloads in the guest.";
+    default:
+      return `Without ${name} the guest may not work.`;
+  }
 }
 
 /** Fetches and verifies the signed index, then resolves the guest's closure and kernel into a lock. */
@@ -58,10 +85,15 @@ export async function resolveLock(
   const base = `${mirror.replace(/\/+$/, "")}/dists/${suite}`;
   reporter.step(`Verifying ${base}/InRelease`);
   // Reading the keys is CPU work (OpenPGP checks their self-signatures): it overlaps the download.
-  const [inRelease, keys] = await Promise.all([
+  // Both settle before either's error is thrown: a broken keyring is reported first, whatever the
+  // network does, as when the keys were read before the download.
+  const [fetched, loaded] = await Promise.allSettled([
     fetchBytes(`${base}/InRelease`, `the ${suite} InRelease file`),
     loadKeyring(options.keyringFiles ? [...options.keyringFiles] : undefined),
   ]);
+  if (loaded.status === "rejected") throw loaded.reason;
+  if (fetched.status === "rejected") throw fetched.reason;
+  const [inRelease, keys] = [fetched.value, loaded.value];
   const verified = await verifyInRelease(inRelease.toString("utf8"), keys, {
     now: options.now ?? new Date(),
     checkValidUntil: options.checkValidUntil,

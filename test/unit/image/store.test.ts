@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pruneCache } from "../../../src/image/cache/prune.js";
+import { derivedNames } from "../../../src/image/compose/derived-results.js";
 import { type Lock, serializeLock } from "../../../src/image/lock.js";
 import { ImageStore, type NewImage } from "../../../src/image/store.js";
 
@@ -79,7 +80,10 @@ describe("ImageStore", () => {
       await writeFile(join(cacheDir, "files", "sha256", hash.repeat(2), hash.repeat(64)), "x");
       // A file taken out of it (qemu-user's interpreter) goes with it.
       await mkdir(join(cacheDir, "files", "derived", hash.repeat(64)), { recursive: true });
-      await writeFile(join(cacheDir, "files", "derived", hash.repeat(64), "qemu-aarch64@0"), "y");
+      await writeFile(
+        join(cacheDir, "files", "derived", hash.repeat(64), `${derivedNames.emulator("aarch64-linux")}@0`),
+        "y",
+      );
     }
     const pruned = await store.prune({ all: false });
     assert.deepEqual(pruned.removed, [first.manifest.id]);

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LinuxBuilderError } from "../../../../src/errors.js";
-import { ContentCache } from "../../../../src/image/cache/content-cache.js";
+import { ContentCache, derivedStampKey } from "../../../../src/image/cache/content-cache.js";
 
 const good = Buffer.from("a .deb file's bytes, ".repeat(5000));
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
@@ -251,6 +251,41 @@ test("a derived file is kept under its source's hash, checked at each read, and 
     await writeFile(join(root, "derived", source, entry as string), "damaged");
     assert.equal(await cache.readDerived(source, "qemu-aarch64"), undefined);
     assert.deepEqual(await readdir(join(root, "derived", source)), []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test("a derived file is read on its stamp while stat shows it unchanged, and hashed again when changed", async () => {
+  const root = await mkdtemp(join(tmpdir(), "lb-derived-stamp-"));
+  try {
+    const cache = new ContentCache(root);
+    const source = sha256(good);
+    const program = Buffer.from("an interpreter's bytes");
+    await cache.storeDerived(source, "qemu-aarch64", program);
+    const [entry] = await readdir(join(root, "derived", source));
+    const path = join(root, "derived", source, entry as string);
+    const key = derivedStampKey(source, entry as string);
+    const stampPath = join(root, "verified", key.slice(0, 2), key);
+    assert.ok(existsSync(stampPath), "a stored result is stamped");
+    // A forged same-size change whose stat the stamp then matches is believed: the stamp vouched.
+    const forged = Buffer.from("an interpreter's BYTES");
+    await writeFile(path, forged);
+    const info = await stat(path, { bigint: true });
+    const stampOf = (s: typeof info) =>
+      JSON.stringify({
+        size: String(s.size),
+        ino: String(s.ino),
+        mtimeNs: String(s.mtimeNs),
+        ctimeNs: String(s.ctimeNs),
+      });
+    await writeFile(stampPath, stampOf(info));
+    assert.deepEqual(await cache.readDerived(source, "qemu-aarch64"), forged);
+    // Changed again, with no stamp to match: hashed, refused, dropped with its stamp.
+    await sleep(20);
+    await writeFile(path, Buffer.from("an interpreter's bytez"));
+    assert.equal(await cache.readDerived(source, "qemu-aarch64"), undefined);
+    assert.equal(existsSync(stampPath), false);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -3,9 +3,10 @@ import { mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { LinuxBuilderError } from "../../../../src/errors.js";
 import { ContentCache } from "../../../../src/image/cache/content-cache.js";
 import { composeTasks } from "../../../../src/image/compose/compose-tasks.js";
-import { ComposeWorkers } from "../../../../src/image/compose/compose-workers.js";
+import { ComposeWorkers, errorOf, failureOf } from "../../../../src/image/compose/compose-workers.js";
 import { DebResults } from "../../../../src/image/compose/deb-results.js";
 import { GUEST_MODULES, IMAGE_EXCLUDED_PREFIXES } from "../../../../src/image/guest/profile.js";
 import { fakeDeb } from "../fake-deb.js";
@@ -74,6 +75,34 @@ describe("the composer's work on .debs, in worker threads", () => {
     } finally {
       await workers.close();
     }
+  });
+
+  test("a thread's other errors come back with their code, stack and cause", async () => {
+    const workers = new ComposeWorkers(1);
+    try {
+      const missing = join(await tempDir(), "missing.deb");
+      await assert.rejects(workers.run("imageEntries", missing, []), (error: Error) => {
+        assert.ok(error instanceof LinuxBuilderError);
+        assert.equal(error.code, "archive.deb");
+        // What the reader wrapped: Node's own error, code and all.
+        const cause = error.cause as NodeJS.ErrnoException;
+        assert.equal(cause.code, "ENOENT");
+        assert.equal(cause.syscall, "open");
+        assert.equal(cause.path, missing);
+        // The thread's stack, not this thread's.
+        assert.doesNotMatch(error.stack ?? "", /compose-workers\.ts/);
+        return true;
+      });
+    } finally {
+      await workers.close();
+    }
+    const thrown = new LinuxBuilderError("kernel.missing", "outer", { hint: "h", cause: new Error("inner") });
+    const again = errorOf(failureOf(thrown));
+    assert.ok(again instanceof LinuxBuilderError);
+    assert.equal(again.code, "kernel.missing");
+    assert.equal(again.hint, "h");
+    assert.equal(again.stack, thrown.stack);
+    assert.equal((again.cause as Error).message, "inner");
   });
 
   test("closing the threads fails what is still running or queued", async () => {
@@ -147,5 +176,17 @@ describe("DebResults", () => {
       }
       if (round === 0) await rename(deb, `${deb}.away`);
     }
+  });
+
+  test("kernel modules the composer cannot read back fail the compose, and are not kept", async () => {
+    const dir = await tempDir();
+    const kernel = { ...lockedPackage("linux-test"), sha256: "56".repeat(32) };
+    const cache = new ContentCache(join(dir, "cache"));
+    const results = new DebResults(cache);
+    // A thread's result that is no entry pack: without the check, an image without modules.
+    const made = { version: "6.1.0-test", modules: ["virtio_blk"], files: Buffer.from("not a pack") };
+    Object.defineProperty(results, "workers", { value: { run: async () => made, close: async () => {} } });
+    await assert.rejects(results.kernelFiles(kernel, "unused.deb", "amd64"), /cannot read back/);
+    assert.deepEqual(await readdir(join(cache.root, "derived", kernel.sha256)).catch(() => []), []);
   });
 });

@@ -4,7 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { ContentCache } from "../../../../src/image/cache/content-cache.js";
-import { derivedName, derivedResult } from "../../../../src/image/compose/derived-results.js";
+import {
+  currentDerivedNames,
+  derivedName,
+  derivedNames,
+  derivedResult,
+} from "../../../../src/image/compose/derived-results.js";
 
 const dirs: string[] = [];
 after(async () => {
@@ -68,4 +73,24 @@ test("a result's name changes with what shaped it", () => {
   assert.equal(derivedName("image-entries", ["a/"]), derivedName("image-entries", ["a/"]));
   assert.notEqual(derivedName("image-entries", ["a/"]), derivedName("image-entries", ["b/"]));
   assert.match(derivedName("bootable-kernel-amd64"), /^bootable-kernel-amd64-[0-9a-f]{16}$/);
+});
+
+test("every result's name is among the current ones, and changes with what shaped it", () => {
+  const current = currentDerivedNames();
+  const named = [
+    derivedNames.imageEntries(),
+    ...(["amd64", "arm64"] as const).flatMap((arch) => [
+      derivedNames.bootableKernel(arch),
+      derivedNames.kernelModules(arch),
+      derivedNames.kernelModuleList(arch),
+    ]),
+    derivedNames.emulator("x86_64-linux"),
+    derivedNames.emulator("aarch64-linux"),
+  ];
+  assert.deepEqual(new Set(named), current);
+  assert.equal(current.size, 9);
+  assert.notEqual(
+    derivedName("image-entries", ["usr/share/doc/"]),
+    derivedName("image-entries", ["usr/share/"]),
+  );
 });

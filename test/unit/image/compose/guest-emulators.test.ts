@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { ContentCache } from "../../../../src/image/cache/content-cache.js";
 import { addEmulators, emulatedSystemsFor } from "../../../../src/image/compose/guest-emulators.js";
 import { RootfsTree } from "../../../../src/image/rootfs-tree.js";
+import { fakeDeb } from "../fake-deb.js";
 import { lockOf } from "../fake-lock.js";
 import { elfProgram } from "../guest/fake-elf.js";
 
@@ -21,35 +21,9 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** An ar member: its 60-byte header, its data, padding to an even offset. */
-function arMember(name: string, data: Buffer): Buffer {
-  const header = `${`${name}/`.padEnd(16)}${"0".padEnd(12)}${"0".padEnd(6)}${"0".padEnd(6)}${"644".padEnd(8)}${String(data.length).padEnd(10)}\`\n`;
-  return Buffer.concat([Buffer.from(header, "latin1"), data, Buffer.alloc(data.length % 2)]);
-}
-
-/** A qemu-user-like .deb whose data holds `files` (usr/bin/NAME → bytes), tarred by the system's tar. */
+/** A qemu-user-like .deb whose data holds `files` (usr/bin/NAME → bytes). */
 async function fakeQemuUser(files: Record<string, Buffer>): Promise<string> {
-  const dir = await tempDir();
-  const root = join(dir, "root");
-  for (const [path, data] of Object.entries(files)) {
-    await mkdir(join(root, path, ".."), { recursive: true });
-    await writeFile(join(root, path), data, { mode: 0o755 });
-  }
-  await mkdir(join(dir, "control"));
-  await writeFile(join(dir, "control", "control"), "Package: qemu-user\n");
-  execFileSync("tar", ["-cf", join(dir, "data.tar"), "-C", root, "."]);
-  execFileSync("tar", ["-cf", join(dir, "control.tar"), "-C", join(dir, "control"), "."]);
-  const deb = join(dir, "qemu-user.deb");
-  await writeFile(
-    deb,
-    Buffer.concat([
-      Buffer.from("!<arch>\n"),
-      arMember("debian-binary", Buffer.from("2.0\n")),
-      arMember("control.tar", await readFile(join(dir, "control.tar"))),
-      arMember("data.tar", await readFile(join(dir, "data.tar"))),
-    ]),
-  );
-  return deb;
+  return fakeDeb(await tempDir(), files);
 }
 
 const AMD64 = 0x3e;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseJsonAs } from "../../json.js";
 import { readEntryPack } from "../archive/entry-pack.js";
 import type { TarEntry } from "../archive/tar.js";
 import type { ContentCache } from "../cache/content-cache.js";
@@ -55,7 +56,7 @@ export class DebResults {
   async kernelFiles(kernel: LockedPackage, deb: string, arch: Arch): Promise<KernelFiles> {
     const filesName = derivedNames.kernelModules(arch);
     const listName = derivedNames.kernelModuleList(arch);
-    const readList = (data: Buffer) => kernelListSchema.safeParse(safeJson(data)).data;
+    const readList = (data: Buffer) => parseJsonAs(kernelListSchema, data.toString("utf8"));
     const [files, list] = await Promise.all([
       this.cache.readDerived(kernel.sha256, filesName).then((data) => data && readEntryPack(data)),
       this.cache.readDerived(kernel.sha256, listName).then((data) => data && readList(data)),
@@ -73,13 +74,5 @@ export class DebResults {
 
   async close(): Promise<void> {
     await this.#workers?.close();
-  }
-}
-
-function safeJson(data: Buffer): unknown {
-  try {
-    return JSON.parse(data.toString("utf8"));
-  } catch {
-    return undefined;
   }
 }

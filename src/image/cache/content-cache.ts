@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { type BigIntStats, createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
@@ -135,13 +135,14 @@ export class ContentCache {
     try {
       const before = await handle.stat({ bigint: true });
       const data = await handle.readFile();
-      if (await this.#stamps.vouchFor(stampKey, before)) return data;
-      const hashedAt = Date.now();
-      if (createHash("sha256").update(data).digest("hex") === entry.slice(name.length + 1)) {
-        const after = await handle.stat({ bigint: true });
-        if (sameFile(before, after) && !isRacy(after, hashedAt)) await this.#stamps.record(stampKey, after);
-        return data;
-      }
+      const holds = await this.#holds(
+        stampKey,
+        before,
+        entry.slice(name.length + 1),
+        async () => createHash("sha256").update(data).digest("hex"),
+        () => handle.stat({ bigint: true }),
+      );
+      if (holds) return data;
     } finally {
       await handle.close();
     }
@@ -166,19 +167,39 @@ export class ContentCache {
     );
   }
 
+  /**
+   * Whether a file (stat `before`) still holds the bytes of `sha256`: on its stamp `stampKey` while
+   * stat shows it unchanged, else by `hash()`; a file that hashed right is stamped, unless it changed
+   * while being hashed or too recently for its times to tell (racily clean).
+   */
+  async #holds(
+    stampKey: string,
+    before: BigIntStats,
+    sha256: string,
+    hash: () => Promise<string>,
+    statNow: () => Promise<BigIntStats>,
+  ): Promise<boolean> {
+    if (await this.#stamps.vouchFor(stampKey, before)) return true;
+    const hashedAt = Date.now();
+    if ((await hash()) !== sha256) return false;
+    const after = await statNow();
+    if (sameFile(before, after) && !isRacy(after, hashedAt)) await this.#stamps.record(stampKey, after);
+    return true;
+  }
+
   private async holdsValid(path: string, file: ExpectedFile): Promise<boolean> {
     const before = await stat(path, { bigint: true }).catch(() => undefined);
     if (before === undefined) return false;
-    if (before.size === BigInt(file.size)) {
-      if (await this.#stamps.vouchFor(file.sha256, before)) return true;
-      const hashedAt = Date.now();
-      if ((await sha256OfFile(path)) === file.sha256) {
-        const after = await stat(path, { bigint: true });
-        if (sameFile(before, after) && !isRacy(after, hashedAt))
-          await this.#stamps.record(file.sha256, after);
-        return true;
-      }
-    }
+    const holds =
+      before.size === BigInt(file.size) &&
+      (await this.#holds(
+        file.sha256,
+        before,
+        file.sha256,
+        () => sha256OfFile(path),
+        () => stat(path, { bigint: true }),
+      ));
+    if (holds) return true;
     // Damaged on disk (or an older bug): drop it and fetch again.
     await this.#stamps.forget(file.sha256);
     await rm(path, { force: true });

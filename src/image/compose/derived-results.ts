@@ -57,7 +57,8 @@ export function currentDerivedNames(): Set<string> {
 
 /**
  * The result `name` made from the cached .deb `debSha256`: kept in the content cache (which checks
- * its hash at each read), or made by `make` and kept. A kept file `read` cannot take is made again.
+ * it at each read, by its stamp or its hash), or made by `make` and kept. A kept file `read` cannot
+ * take is made again.
  */
 export async function derivedResult<T>(
   cache: ContentCache,

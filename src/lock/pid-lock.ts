@@ -74,13 +74,16 @@ export async function takePidLock(lock: PidLock): Promise<boolean> {
   }
 }
 
-/** Undefined for a file that is not there; any other failure to read it is thrown (it names the file). */
-async function unlessAbsent<T>(reading: Promise<T>): Promise<T | undefined> {
+/**
+ * Undefined for a file that is not there. Any other failure to read it is thrown, with its path (Node
+ * leaves it off a failed read, as EISDIR's), so the CLI names the file: a lock it cannot read is not free.
+ */
+async function unlessAbsent<T>(path: string, reading: Promise<T>): Promise<T | undefined> {
   try {
     return await reading;
   } catch (error) {
     if (errnoOf(error) === "ENOENT") return undefined;
-    throw error;
+    throw Object.assign(error as NodeJS.ErrnoException, { path });
   }
 }
 
@@ -92,7 +95,10 @@ function hostBootTime(): number {
 /** Reads the lock at `path`: who holds it, and whether that process still runs. */
 export async function readPidLock(path: string): Promise<PidLockSeen> {
   for (let look = 0; ; look++) {
-    const [text, info] = await Promise.all([unlessAbsent(readFile(path, "utf8")), unlessAbsent(stat(path))]);
+    const [text, info] = await Promise.all([
+      unlessAbsent(path, readFile(path, "utf8")),
+      unlessAbsent(path, stat(path)),
+    ]);
     if (text === undefined || info === undefined) return { held: false };
     // Empty: being written by the exclusive-create fallback; look once more before calling it stale.
     if (text === "" && look === 0) {

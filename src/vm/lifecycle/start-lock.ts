@@ -18,7 +18,7 @@ import { throwIfCancelled } from "./cancel.js";
  * QEMU for this state folder; a start that finds it held by a live process waits for it.
  */
 
-/** The lock as found: free, or held by `owner` (undefined: not a pid, so nobody's), alive or not. */
+/** The start lock as found (free, or held by a live or dead owner). */
 export type LockSeen = PidLockSeen;
 
 const startLock = (layout: StateLayout): PidLock => ({ path: layout.startLock, mode: 0o600, newline: false });

@@ -1,12 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { LinuxBuilderError } from "../errors.js";
-import {
-  type PidLock,
-  readPidLock,
-  releasePidLock,
-  removeStalePidLock,
-  takePidLock,
-} from "../lock/pid-lock.js";
+import { type PidLock, releasePidLock, takeOverPidLock } from "../lock/pid-lock.js";
 
 /**
  * An exclusive lock file beside the record of installed builders, so two updates at once (two `run`s,
@@ -22,17 +16,13 @@ export async function withRegistryLock<T>(
 ): Promise<T> {
   const lock: PidLock = { path, mode: 0o644, newline: false };
   const deadline = Date.now() + (options.waitMs ?? 10_000);
-  while (!(await takePidLock(lock))) {
-    const seen = await readPidLock(path);
-    if (!seen.held) continue; // Let go between our try and our look.
-    if (!seen.ownerAlive) {
-      await removeStalePidLock(path);
-      continue;
-    }
+  for (;;) {
+    const got = await takeOverPidLock(lock);
+    if (got.taken) break;
     if (Date.now() >= deadline) {
       throw new LinuxBuilderError(
         "install.registry",
-        `${path} is held by another linux-builder (pid ${seen.owner}) updating the record of installed builders`,
+        `${path} is held by another linux-builder (pid ${got.holder}) updating the record of installed builders`,
         { hint: `Try again once it is done. If no linux-builder runs, remove ${path}.` },
       );
     }

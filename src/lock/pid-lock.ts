@@ -135,6 +135,22 @@ export async function removeStalePidLock(path: string): Promise<void> {
   }
 }
 
+/**
+ * Takes the lock, taking a dead holder's over; if a live process holds it, says which (whether to
+ * wait for it or give up is the caller's).
+ */
+export async function takeOverPidLock(
+  lock: PidLock,
+): Promise<{ readonly taken: true } | { readonly taken: false; readonly holder: number }> {
+  for (;;) {
+    if (await takePidLock(lock)) return { taken: true };
+    const seen = await readPidLock(lock.path);
+    if (!seen.held) continue; // Let go between our try and our look.
+    if (seen.ownerAlive) return { taken: false, holder: seen.owner };
+    await removeStalePidLock(lock.path);
+  }
+}
+
 /** Gives the lock up, if it is still ours. */
 export async function releasePidLock(path: string): Promise<void> {
   const text = await readFile(path, "utf8").catch(() => undefined);

@@ -1,12 +1,6 @@
 import { rm } from "node:fs/promises";
 import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
-import {
-  type PidLock,
-  readPidLock,
-  releasePidLock,
-  removeStalePidLock,
-  takePidLock,
-} from "../lock/pid-lock.js";
+import { type PidLock, releasePidLock, takeOverPidLock } from "../lock/pid-lock.js";
 import type { StateLayout } from "../vm/state.js";
 import { serviceStatus } from "./control-client.js";
 
@@ -41,18 +35,12 @@ export async function claimService(layout: StateLayout): Promise<() => Promise<v
 
 /** Takes serve.lock, or refuses this serve if a live one holds it; a dead serve's lock is taken over. */
 async function takeLock(lock: PidLock, layout: StateLayout): Promise<void> {
-  while (!(await takePidLock(lock))) {
-    const seen = await readPidLock(lock.path);
-    if (!seen.held) continue; // Let go between our try and our look.
-    if (seen.ownerAlive) {
-      const port = await serviceStatus(layout.serviceSocket)
-        .then((status) => status?.port)
-        .catch(() => undefined);
-      throw alreadyRunning(seen.owner, port);
-    }
-    // Stale: its serve is gone (or the file is not a pid).
-    await removeStalePidLock(lock.path);
-  }
+  const got = await takeOverPidLock(lock);
+  if (got.taken) return;
+  const port = await serviceStatus(layout.serviceSocket)
+    .then((status) => status?.port)
+    .catch(() => undefined);
+  throw alreadyRunning(got.holder, port);
 }
 
 function alreadyRunning(pid: number, port: number | undefined): LinuxBuilderError {

@@ -7,6 +7,7 @@ import {
   readPidLock,
   releasePidLock,
   removeStalePidLock,
+  takeOverPidLock,
   takePidLock,
 } from "../../lock/pid-lock.js";
 import type { StateLayout } from "../state.js";
@@ -147,16 +148,14 @@ export async function acquireStartLock(
  * running): a live owner is an error; a dead one's lock is removed.
  */
 export async function takeStartLockNow(layout: StateLayout): Promise<void> {
-  for (;;) {
-    if (await tryTakeStartLock(layout)) return;
-    const lock = await readStartLock(layout);
-    if (lock.held && lock.ownerAlive) {
-      throw new LinuxBuilderError(
-        "vm.starting",
-        `Another linux-builder (pid ${lock.owner}) is starting the builder`,
-        { hint: "Wait for it, then run `linux-builder status`." },
-      );
-    }
-    if (lock.held) await removeStaleStartLock(layout);
-  }
+  await mkdir(layout.dir, { recursive: true, mode: 0o700 });
+  const got = await takeOverPidLock(startLock(layout));
+  if (got.taken) return;
+  throw new LinuxBuilderError(
+    "vm.starting",
+    `Another linux-builder (pid ${got.holder}) is starting the builder`,
+    {
+      hint: "Wait for it, then run `linux-builder status`.",
+    },
+  );
 }

@@ -20,6 +20,7 @@ import {
   readPidLock,
   releasePidLock,
   removeStalePidLock,
+  takeOverPidLock,
   takePidLock,
 } from "../../../src/lock/pid-lock.js";
 
@@ -147,28 +148,39 @@ describe("a pid lock", () => {
     assert.deepEqual(await readdir(dir), ["it.lock"]);
   });
 
+  test("taken over: a free lock, a dead holder's, one with no pid; a live holder's is not, and is named", async () => {
+    const dir = await folder();
+    const lock: PidLock = { path: join(dir, "it.lock"), mode: 0o600, newline: true };
+    for (const before of [undefined, String(deadPid()), "garbage"]) {
+      if (before !== undefined) await writeFile(lock.path, before);
+      assert.deepEqual(await takeOverPidLock(lock), { taken: true }, `over ${before}`);
+      assert.equal(await readFile(lock.path, "utf8"), `${process.pid}\n`);
+      await releasePidLock(lock.path);
+    }
+    const live = liveHolder();
+    await writeFile(lock.path, String(live));
+    assert.deepEqual(await takeOverPidLock(lock), { taken: false, holder: live });
+    assert.equal(await readFile(lock.path, "utf8"), String(live), "left as it was");
+    assert.deepEqual(await readdir(dir), ["it.lock"]);
+  });
+
   test("two processes taking over the same dead holders' locks at once: one of them wins each", async () => {
     const dir = await folder();
     const rounds = 600;
     const dead = String(deadPid());
     for (let round = 0; round < rounds; round++) await writeFile(join(dir, `${round}.lock`), dead);
-    // Each child takes every lock in turn (taking a dead holder's over, giving up on a live one's),
+    // Each child takes every lock in turn (a dead holder's over; a live one's, its rival's, not),
     // keeps what it won and stays alive until told, so a won lock stays a live holder's. Both are
     // loaded (tsx takes a moment) before either starts.
     const racer = `
-      const { readPidLock, removeStalePidLock, takePidLock } = await import(process.argv[1]);
+      const { takeOverPidLock } = await import(process.argv[1]);
       const [dir, rounds] = process.argv.slice(2);
       process.stdout.write("ready\\n");
       process.stdin.once("data", async () => {
         const won = [];
         for (let round = 0; round < Number(rounds); round++) {
           const lock = { path: dir + "/" + round + ".lock", mode: 0o600, newline: false };
-          for (;;) {
-            if (await takePidLock(lock)) { won.push(round); break; }
-            const seen = await readPidLock(lock.path);
-            if (seen.held && seen.ownerAlive) break;
-            if (seen.held) await removeStalePidLock(lock.path);
-          }
+          if ((await takeOverPidLock(lock)).taken) won.push(round);
         }
         process.stdout.write(JSON.stringify(won) + "\\n");
         process.stdin.on("end", () => process.exit(0));

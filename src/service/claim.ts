@@ -1,6 +1,6 @@
-import { open, readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { isLinuxBuilderError, LinuxBuilderError } from "../errors.js";
-import { processAlive } from "../vm/lifecycle/deps.js";
+import { type PidLock, releasePidLock, takeOverPidLock } from "../lock/pid-lock.js";
 import type { StateLayout } from "../vm/state.js";
 import { serviceStatus } from "./control-client.js";
 
@@ -12,11 +12,9 @@ import { serviceStatus } from "./control-client.js";
  * Resolves to the release (call when serve stops).
  */
 export async function claimService(layout: StateLayout): Promise<() => Promise<void>> {
-  const lock = layout.serviceLock;
+  const lock: PidLock = { path: layout.serviceLock, mode: 0o600, newline: true };
   await takeLock(lock, layout);
-  const release = async () => {
-    if ((await lockHolder(lock)) === process.pid) await rm(lock, { force: true });
-  };
+  const release = () => releasePidLock(lock.path);
   try {
     const running = await serviceStatus(layout.serviceSocket).catch((error: unknown) => {
       if (!isLinuxBuilderError(error)) throw error;
@@ -35,32 +33,14 @@ export async function claimService(layout: StateLayout): Promise<() => Promise<v
   return release;
 }
 
-async function takeLock(lock: string, layout: StateLayout): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      const file = await open(lock, "wx", 0o600);
-      await file.writeFile(`${process.pid}\n`);
-      await file.close();
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 2) throw error;
-    }
-    const holder = await lockHolder(lock);
-    if (holder !== undefined && processAlive(holder)) {
-      const port = await serviceStatus(layout.serviceSocket)
-        .then((status) => status?.port)
-        .catch(() => undefined);
-      throw alreadyRunning(holder, port);
-    }
-    // Stale: its serve is gone (or the file is not a pid).
-    await rm(lock, { force: true });
-  }
-}
-
-async function lockHolder(lock: string): Promise<number | undefined> {
-  const text = await readFile(lock, "utf8").catch(() => undefined);
-  const pid = Number(text?.trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+/** Takes serve.lock, or refuses this serve if a live one holds it; a dead serve's lock is taken over. */
+async function takeLock(lock: PidLock, layout: StateLayout): Promise<void> {
+  const got = await takeOverPidLock(lock);
+  if (got.taken) return;
+  const port = await serviceStatus(layout.serviceSocket)
+    .then((status) => status?.port)
+    .catch(() => undefined);
+  throw alreadyRunning(got.holder, port);
 }
 
 function alreadyRunning(pid: number, port: number | undefined): LinuxBuilderError {

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { processAlive } from "../../lock/pid-lock.js";
 import type { LaunchPlan } from "../backend.js";
 
 const run = promisify(execFile);
@@ -24,14 +25,7 @@ export interface LifecycleDeps {
   sleep(ms: number): Promise<void>;
 }
 
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { processAlive };
 
 export const hostDeps: LifecycleDeps = {
   alive: processAlive,

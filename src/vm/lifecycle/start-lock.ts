@@ -1,11 +1,17 @@
-import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { uptime } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LinuxBuilderError } from "../../errors.js";
+import {
+  type PidLock,
+  type PidLockSeen,
+  readPidLock,
+  releasePidLock,
+  removeStalePidLock,
+  takeOverPidLock,
+  takePidLock,
+} from "../../lock/pid-lock.js";
 import type { StateLayout } from "../state.js";
 import { throwIfCancelled } from "./cancel.js";
-import { processAlive } from "./deps.js";
 
 /**
  * The state folder's start lock: a file holding the pid of the linux-builder that is starting the
@@ -13,90 +19,29 @@ import { processAlive } from "./deps.js";
  * QEMU for this state folder; a start that finds it held by a live process waits for it.
  */
 
-/** The lock as found: free, or held by `owner` (undefined: not a pid, so nobody's), alive or not. */
-export type LockSeen =
-  | { readonly held: false }
-  | { readonly held: true; readonly owner: number | undefined; readonly ownerAlive: boolean };
+/** The start lock as found (free, or held by a live or dead owner). */
+export type LockSeen = PidLockSeen;
 
-/**
- * Takes the lock if it is free. The pid is written to a temporary file first and linked into place
- * (link fails when the lock exists), so the lock is never seen empty, half-written.
- */
+const startLock = (layout: StateLayout): PidLock => ({ path: layout.startLock, mode: 0o600, newline: false });
+
+/** Takes the lock if it is free. */
 export async function tryTakeStartLock(layout: StateLayout): Promise<boolean> {
   await mkdir(layout.dir, { recursive: true, mode: 0o700 });
-  // Unique even among tries in one process (the unit tests race them).
-  const temp = `${layout.startLock}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  await writeFile(temp, String(process.pid), { mode: 0o600 });
-  try {
-    await link(temp, layout.startLock);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") return false;
-    // A file system without hard links: an exclusive create, whose empty moment readStartLock allows for.
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw error;
-    try {
-      await writeFile(layout.startLock, String(process.pid), { flag: "wx", mode: 0o600 });
-      return true;
-    } catch (fallback) {
-      if ((fallback as NodeJS.ErrnoException).code === "EEXIST") return false;
-      throw fallback;
-    }
-  } finally {
-    await rm(temp, { force: true });
-  }
+  return takePidLock(startLock(layout));
 }
 
-/** When this host booted (a lock older than that is left from before a reboot, its pid recycled). */
-function hostBootTime(): number {
-  return Date.now() - uptime() * 1000;
+export function readStartLock(layout: StateLayout): Promise<LockSeen> {
+  return readPidLock(layout.startLock);
 }
 
-export async function readStartLock(layout: StateLayout): Promise<LockSeen> {
-  for (let attempt = 0; ; attempt++) {
-    const [text, info] = await Promise.all([
-      readFile(layout.startLock, "utf8").catch(() => undefined),
-      stat(layout.startLock).catch(() => undefined),
-    ]);
-    if (text === undefined || info === undefined) return { held: false };
-    // Empty: being written by the exclusive-create fallback; look once more before calling it stale.
-    if (text === "" && attempt === 0) {
-      await sleep(50);
-      continue;
-    }
-    const owner = /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
-    if (owner === undefined || owner <= 0) return { held: true, owner: undefined, ownerAlive: false };
-    // A minute of slack for the clock and uptime's rounding.
-    const beforeBoot = info.mtimeMs < hostBootTime() - 60_000;
-    return { held: true, owner, ownerAlive: !beforeBoot && processAlive(owner) };
-  }
-}
-
-/**
- * Removes a lock whose owner is dead (or unknown). It is moved aside first, atomically, and looked at
- * there: if another start took the lock in the meantime (so what moved is that live start's), it
- * is put back.
- */
-export async function removeStaleStartLock(layout: StateLayout, owner: number | undefined): Promise<void> {
-  const aside = `${layout.startLock}.stale.${process.pid}`;
-  try {
-    await rename(layout.startLock, aside);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // Someone else removed it.
-    throw error;
-  }
-  const text = (await readFile(aside, "utf8").catch(() => "")).trim();
-  const moved = /^\d+$/.test(text) ? Number(text) : undefined;
-  if (moved !== undefined && moved !== owner && processAlive(moved)) {
-    await link(aside, layout.startLock).catch(() => undefined);
-  }
-  await rm(aside, { force: true });
+/** Removes a lock whose owner is dead (or unknown); one a live start took meanwhile stays. */
+export function removeStaleStartLock(layout: StateLayout): Promise<void> {
+  return removeStalePidLock(layout.startLock);
 }
 
 /** Gives the lock up, if it is still ours. */
-export async function releaseStartLock(layout: StateLayout): Promise<void> {
-  const text = await readFile(layout.startLock, "utf8").catch(() => undefined);
-  if (text?.trim() === String(process.pid)) await rm(layout.startLock, { force: true });
+export function releaseStartLock(layout: StateLayout): Promise<void> {
+  return releasePidLock(layout.startLock);
 }
 
 /** What a start does next while it does not hold the lock. */
@@ -178,7 +123,7 @@ export async function acquireStartLock(
       case "take-lock":
         continue; // Released between our attempt and our look.
       case "remove-stale-lock":
-        await removeStaleStartLock(layout, owner);
+        await removeStaleStartLock(layout);
         continue;
       case "running":
         return { kind: "running", pid: pid as number };
@@ -203,16 +148,14 @@ export async function acquireStartLock(
  * running): a live owner is an error; a dead one's lock is removed.
  */
 export async function takeStartLockNow(layout: StateLayout): Promise<void> {
-  for (;;) {
-    if (await tryTakeStartLock(layout)) return;
-    const lock = await readStartLock(layout);
-    if (lock.held && lock.ownerAlive) {
-      throw new LinuxBuilderError(
-        "vm.starting",
-        `Another linux-builder (pid ${lock.owner}) is starting the builder`,
-        { hint: "Wait for it, then run `linux-builder status`." },
-      );
-    }
-    if (lock.held) await removeStaleStartLock(layout, lock.owner);
-  }
+  await mkdir(layout.dir, { recursive: true, mode: 0o700 });
+  const got = await takeOverPidLock(startLock(layout));
+  if (got.taken) return;
+  throw new LinuxBuilderError(
+    "vm.starting",
+    `Another linux-builder (pid ${got.holder}) is starting the builder`,
+    {
+      hint: "Wait for it, then run `linux-builder status`.",
+    },
+  );
 }

@@ -232,11 +232,11 @@ describe("the start lock", () => {
     const other = owner(30_000);
     // We saw a dead owner's lock; by the time we remove it, a live start has taken it.
     await lockedBy(layout, other.pid);
-    await removeStaleStartLock(layout, deadPid());
+    await removeStaleStartLock(layout);
     assert.equal(await readFile(layout.startLock, "utf8"), String(other.pid));
     // Gone already: nothing to do.
     await rm(layout.startLock);
-    await removeStaleStartLock(layout, other.pid);
+    await removeStaleStartLock(layout);
     assert.deepEqual(await readStartLock(layout), { held: false });
     other.kill();
   });

@@ -84,7 +84,8 @@ interface Pending {
 /**
  * Threads that run the composer's pure work on .debs (composeTasks: xz, tar, zstd, all CPU-bound
  * and in JS or WASM) beside the main thread, one per core up to `size`, started only when a task
- * comes: a compose whose results are all cached starts none. Tasks run in the order given.
+ * comes (or start() is called): a compose whose results are all cached starts none. Tasks run in the
+ * order given.
  */
 export class ComposeWorkers {
   readonly #size: number;
@@ -103,6 +104,14 @@ export class ComposeWorkers {
       this.#queue.push({ request: { id: this.#nextId++, task, args }, resolve, reject });
       this.#dispatch();
     }) as Promise<Result<T>>;
+  }
+
+  /**
+   * Starts the threads now, before any task: what a thread loads first (the modules, WebAssembly)
+   * then happens while the caller still waits for something else (the downloads).
+   */
+  start(): void {
+    while (this.#all.length < this.#size) this.#idle.push(this.#spawn());
   }
 
   /** Stops the threads; tasks still queued or running fail. */
@@ -137,6 +146,8 @@ export class ComposeWorkers {
       this.#running.get(worker)?.reject(error);
       this.#running.delete(worker);
       this.#all.splice(this.#all.indexOf(worker), 1);
+      // A thread started ahead (start()) may fail while idle: it must not be given a task.
+      if (this.#idle.includes(worker)) this.#idle.splice(this.#idle.indexOf(worker), 1);
       this.#dispatch();
     });
     this.#all.push(worker);

@@ -34,6 +34,11 @@ export class DebResults {
     return this.#workers;
   }
 
+  /** Starts the worker threads ahead of the first miss, which is coming (a .deb is downloading). */
+  prepare(): void {
+    this.workers.start();
+  }
+
   /** A package's entries for the image, in its data.tar's order. */
   imageEntries(pkg: LockedPackage, deb: string): Promise<TarEntry[]> {
     return derivedResult(this.cache, pkg.sha256, derivedNames.imageEntries(), readEntryPack, () =>

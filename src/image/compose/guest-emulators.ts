@@ -8,7 +8,7 @@ import { notStaticProgramFor } from "../guest/static-elf.js";
 import type { Lock } from "../lock.js";
 import type { RootfsTree } from "../rootfs-tree.js";
 import { derivedNames } from "./derived-results.js";
-import type { FetchedPackages } from "./fetch-packages.js";
+import type { LockDebs } from "./fetch-packages.js";
 
 /**
  * The systems an image of `arch` emulates when its suite's qemu-user allows: every Linux system it
@@ -35,7 +35,7 @@ function treePath(system: NixSystem): string {
 export async function addEmulators(
   tree: RootfsTree,
   lock: Lock,
-  debs: FetchedPackages,
+  debs: LockDebs<string | Promise<string>>,
   cache: ContentCache,
   warn: (message: string) => void,
 ): Promise<NixSystem[]> {
@@ -54,10 +54,13 @@ export function putEmulators(tree: RootfsTree, emulators: readonly Emulator[]): 
   return emulators.map(({ system }) => system);
 }
 
-/** The interpreters addEmulators adds, without a tree: read while the packages are unpacked. */
+/**
+ * The interpreters addEmulators adds, without a tree: read while the packages are unpacked. The
+ * qemu-user .deb is waited for only when the cache lacks one.
+ */
 export async function readEmulators(
   lock: Lock,
-  debs: FetchedPackages,
+  debs: LockDebs<string | Promise<string>>,
   cache: ContentCache,
   warn: (message: string) => void,
 ): Promise<Emulator[]> {
@@ -81,7 +84,7 @@ export async function readEmulators(
   const read =
     missing.length === 0
       ? new Map<string, Buffer>()
-      : await filesOfDeb(debs.packages[index] as string, missing);
+      : await filesOfDeb(await (debs.packages[index] as string | Promise<string>), missing);
   const carried: Emulator[] = [];
   for (const system of systems) {
     const path = treePath(system);

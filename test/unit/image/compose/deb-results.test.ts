@@ -105,6 +105,26 @@ describe("the composer's work on .debs, in worker threads", () => {
     assert.equal((again.cause as Error).message, "inner");
   });
 
+  test("threads started ahead serve the tasks that come, and close without any", async () => {
+    const deb = await fakeDeb(await tempDir(), PACKAGE);
+    const unused = new ComposeWorkers(2);
+    unused.start();
+    await unused.close();
+    const workers = new ComposeWorkers(2);
+    try {
+      workers.start();
+      workers.start();
+      const [one, two] = await Promise.all([
+        workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
+        workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
+      ]);
+      assert.deepEqual(one, await composeTasks.imageEntries(deb, IMAGE_EXCLUDED_PREFIXES));
+      assert.deepEqual(two, one);
+    } finally {
+      await workers.close();
+    }
+  });
+
   test("closing the threads fails what is still running or queued", async () => {
     const deb = await fakeDeb(await tempDir(), PACKAGE);
     const workers = new ComposeWorkers(1);

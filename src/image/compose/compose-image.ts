@@ -87,12 +87,14 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     const kernelImage = debs.kernel.then((deb) => results.bootableKernel(lock.kernel, deb, lock.arch));
     const bootableKernelGiven = kernelImage.then((image) => options.onBootableKernel?.(image));
     const kernelFiles = debs.kernel.then((deb) => results.kernelFiles(lock.kernel, deb, lock.arch));
-    // The interpreters of the other Linux systems, out of qemu-user (or the cache), meanwhile.
+    // The interpreters of the other Linux systems, out of qemu-user (or the cache) in a thread, meanwhile.
     const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
-    const emulatorFiles = readEmulators(lock, debs, cache, warn);
+    const emulatorFiles = readEmulators(lock, debs, cache, warn, (deb, paths) =>
+      results.debFiles(deb, paths),
+    );
     // The packages the image contains, unpacked into a merged-/usr tree.
     const unpacked = packagesToUnpack(lock, debs);
-    const unpacking = unpackPackages(unpacked, results);
+    const unpacking = unpackPackages(unpacked, results, downloaded);
     for (const pending of [downloaded, bootableKernelGiven, kernelFiles, emulatorFiles, unpacking])
       pending.catch(() => undefined);
 

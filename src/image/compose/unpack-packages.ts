@@ -27,17 +27,20 @@ export function unpackingStep(lock: Lock, unpacked: readonly PackageToUnpack<unk
 /**
  * A merged-/usr tree of the packages' files, without the excluded paths. Each package's entries come
  * from the cache or the workers as soon as its .deb has arrived, all at once; they go into the tree
- * in the lock's order. A download's failure comes out as it is; a package that cannot be read is
- * named.
+ * in the lock's order once `downloaded` settles, so that the main thread, which receives and hashes
+ * the downloads, serves them first. A download's failure comes out as it is; a package that cannot
+ * be read is named.
  */
 export async function unpackPackages(
   unpacked: readonly PackageToUnpack[],
   results: DebResults,
+  downloaded: Promise<unknown> = Promise.resolve(),
 ): Promise<RootfsTree> {
   const tree = new RootfsTree(IMAGE_EXCLUDED_PREFIXES);
   const entries = unpacked.map(({ pkg, deb }) => deb.then((path) => results.imageEntries(pkg, path)));
   // Each rejection is handled where the loop reaches it; the others must not go unhandled meanwhile.
   for (const pending of entries) pending.catch(() => undefined);
+  await downloaded;
   for (const [i, { pkg, deb }] of unpacked.entries()) {
     const path = await deb;
     try {

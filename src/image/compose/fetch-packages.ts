@@ -1,7 +1,7 @@
 import type { ContentCache } from "../cache/content-cache.js";
 import type { Lock, LockedPackage } from "../lock.js";
-import { runConcurrent } from "./map-concurrent.js";
 import type { ComposeReporter } from "./reporter.js";
+import { runConcurrent } from "./run-concurrent.js";
 
 /** A file (or what stands for one) for the kernel's .deb, and one for each package in the lock's order. */
 export interface LockDebs<D> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setImmediate } from "node:timers/promises";
-import { mapConcurrent, runConcurrent } from "../../../../src/image/compose/map-concurrent.js";
+import { runConcurrent } from "../../../../src/image/compose/run-concurrent.js";
 
 /** A promise and the function that settles it, to finish work in an order the test chooses. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -17,14 +17,14 @@ test("results keep the items' order, with at most `limit` running at once", asyn
   let running = 0;
   let most = 0;
   const finished: number[] = [];
-  const done = mapConcurrent([0, 1, 2, 3], 2, async (i) => {
+  const done = runConcurrent([0, 1, 2, 3], 2, async (i) => {
     running++;
     most = Math.max(most, running);
     await gates[i]?.promise;
     running--;
     finished.push(i);
     return i * 10;
-  });
+  }).all;
   // Item 0 finishes last: the others pass it on the second worker.
   for (const i of [1, 2, 3, 0]) {
     await setImmediate();
@@ -39,13 +39,13 @@ test("the first failure rejects, aborts the others' signal, and starts no more i
   const started: number[] = [];
   let sawAbort = false;
   await assert.rejects(
-    mapConcurrent([0, 1, 2, 3], 2, async (i, signal) => {
+    runConcurrent([0, 1, 2, 3], 2, async (i, signal) => {
       started.push(i);
       if (i === 0) throw new Error("item 0 failed");
       await new Promise((resolve) => signal.addEventListener("abort", resolve));
       sawAbort = signal.aborted;
       return i;
-    }),
+    }).all,
     /item 0 failed/,
   );
   assert.deepEqual(started, [0, 1]);

@@ -49,12 +49,3 @@ export function runConcurrent<T, R>(
   const each = settlers.map(({ promise }) => promise);
   return { each, all: Promise.all(workers).then(() => Promise.all(each)) };
 }
-
-/** Runs `fn` on each item, `limit` at a time; the first failure aborts the others through `signal`. */
-export function mapConcurrent<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, signal: AbortSignal) => Promise<R>,
-): Promise<R[]> {
-  return runConcurrent(items, limit, fn).all;
-}

@@ -16,6 +16,23 @@ export async function* readDebData(debPath: string): AsyncGenerator<TarEntry> {
   }
 }
 
+/** The regular files at `paths` in a .deb's data, read in one pass that stops once it has them all. */
+export async function readDebFiles(
+  debPath: string,
+  paths: readonly string[],
+): Promise<Record<string, Buffer>> {
+  const found: Record<string, Buffer> = {};
+  let left = paths.length;
+  for await (const entry of readDebData(debPath)) {
+    if (entry.type === "file" && paths.includes(entry.path) && found[entry.path] === undefined) {
+      found[entry.path] = entry.body ?? Buffer.alloc(0);
+      left--;
+    }
+    if (left === 0) break;
+  }
+  return found;
+}
+
 /** The text of the package's control file (`./control` in control.tar). */
 export async function readDebControl(debPath: string): Promise<string> {
   const deb = await openDeb(debPath);

@@ -20,6 +20,8 @@ export interface ExpectedFile {
 export interface FetchOptions {
   /** Called with each chunk's length as bytes arrive (progress bars). */
   readonly onBytes?: (bytes: number) => void;
+  /** Called when the cache does not hold the file and its download begins. */
+  readonly onDownload?: () => void;
   /** How many times a truncated or interrupted download is tried in all. */
   readonly attempts?: number;
   /** Stops the download (another one failed, or the user pressed Ctrl-C). */
@@ -79,6 +81,7 @@ export class ContentCache {
       options.onBytes?.(file.size);
       return path;
     }
+    options.onDownload?.();
     await mkdir(join(this.root, "sha256", file.sha256.slice(0, 2)), { recursive: true });
     await mkdir(join(this.root, "tmp"), { recursive: true });
     const attempts = options.attempts ?? 3;

@@ -15,7 +15,7 @@ import { checkLinkedLibraries } from "./linked-libraries.js";
 import { PhaseTimer } from "./phase-timer.js";
 import { type ComposeReporter, quietReporter } from "./reporter.js";
 import { type LockResolutionOptions, lockToCompose } from "./resolve-lock.js";
-import { packagesToUnpack, unpackPackages } from "./unpack-packages.js";
+import { packagesToUnpack, unpackingStep, unpackPackages } from "./unpack-packages.js";
 
 export interface ComposeOptions extends LockResolutionOptions {
   /** Compose again even if an image from the same inputs exists. */
@@ -70,25 +70,39 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     }
   }
 
-  // Every .deb of the lock, fetched and verified.
-  const debs = await fetchPackages(lock, options.mirror, cache, reporter, options.downloadConcurrency ?? 6);
-  phases.lap("download");
-
+  // Every .deb of the lock, fetched and verified; each one's work starts as soon as it has arrived.
   const results = new DebResults(cache);
   try {
-    // The kernel first: a caller can use it (the accelerator probe) while the rest is composed.
-    const kernelImage = results.bootableKernel(lock.kernel, debs.kernel, lock.arch);
-    const bootableKernelGiven = kernelImage.then((image) => options.onBootableKernel?.(image));
-    const kernelFiles = results.kernelFiles(lock.kernel, debs.kernel, lock.arch);
-    // The interpreters of the other Linux systems, out of qemu-user (or the cache), meanwhile.
-    const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
-    const emulatorFiles = readEmulators(lock, debs, cache, warn);
-    for (const pending of [bootableKernelGiven, kernelFiles, emulatorFiles]) pending.catch(() => undefined);
+    const debs = fetchPackages(lock, options.mirror, cache, reporter, {
+      concurrency: options.downloadConcurrency ?? 6,
+      // A download means work the cache does not hold: the threads start while the files come.
+      onFirstDownload: () => results.prepare(),
+    });
+    const downloaded = debs.all.then((files) => {
+      phases.lap("download");
+      return files;
+    });
 
-    // The packages the image contains, unpacked into a merged-/usr tree, and the CA bundle.
+    // The kernel first: a caller can use it (the accelerator probe) while the rest is composed.
+    const kernelImage = debs.kernel.then((deb) => results.bootableKernel(lock.kernel, deb, lock.arch));
+    const bootableKernelGiven = kernelImage.then((image) => options.onBootableKernel?.(image));
+    const kernelFiles = debs.kernel.then((deb) => results.kernelFiles(lock.kernel, deb, lock.arch));
+    // The interpreters of the other Linux systems, out of qemu-user (or the cache) in a thread, meanwhile.
+    const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
+    const emulatorFiles = readEmulators(lock, debs, cache, warn, (deb, paths) =>
+      results.debFiles(deb, paths),
+    );
+    // The packages the image contains, unpacked into a merged-/usr tree.
     const unpacked = packagesToUnpack(lock, debs);
-    const tree = await unpackPackages(lock, unpacked, results, reporter);
-    await addCaBundle(tree, lock, debs);
+    const unpacking = unpackPackages(unpacked, results, downloaded);
+    for (const pending of [downloaded, bootableKernelGiven, kernelFiles, emulatorFiles, unpacking])
+      pending.catch(() => undefined);
+
+    // A failed download is the error to report, before anything that waited for it.
+    const fetched = await downloaded;
+    reporter.step(unpackingStep(lock, unpacked));
+    const tree = await unpacking;
+    await addCaBundle(tree, lock, fetched);
     phases.lap("unpack");
 
     reporter.step("Taking the emulator of the other Linux system from qemu-user");

@@ -1,4 +1,4 @@
-import { readDebData } from "../archive/deb.js";
+import { readDebData, readDebFiles } from "../archive/deb.js";
 import { writeEntryPack } from "../archive/entry-pack.js";
 import type { TarEntry } from "../archive/tar.js";
 import type { Arch } from "../guest/profile.js";
@@ -17,6 +17,8 @@ export const composeTasks = {
     for await (const entry of readDebData(deb)) entries.push(entry);
     return writeEntryPack(entriesForImage(entries, excluded));
   },
+  /** Regular files of a .deb by path (qemu-user's interpreters). */
+  debFiles: (deb: string, paths: readonly string[]) => readDebFiles(deb, paths),
   bootableKernel: (deb: string, arch: Arch, packageName: string) => bootableKernelOf(deb, arch, packageName),
   kernelParts: (deb: string, arch: Arch, packageName: string) => kernelPartsOf(deb, arch, packageName),
 };

@@ -84,13 +84,15 @@ interface Pending {
 /**
  * Threads that run the composer's pure work on .debs (composeTasks: xz, tar, zstd, all CPU-bound
  * and in JS or WASM) beside the main thread, one per core up to `size`, started only when a task
- * comes: a compose whose results are all cached starts none. Tasks run in the order given.
+ * comes (or start() is called): a compose whose results are all cached starts none. Tasks run in the
+ * order given, those given to runFirst before the others.
  */
 export class ComposeWorkers {
   readonly #size: number;
   readonly #idle: Worker[] = [];
   readonly #all: Worker[] = [];
   readonly #queue: Pending[] = [];
+  readonly #firstQueue: Pending[] = [];
   readonly #running = new Map<Worker, Pending>();
   #nextId = 0;
 
@@ -99,25 +101,46 @@ export class ComposeWorkers {
   }
 
   run<T extends ComposeTask>(task: T, ...args: Parameters<ComposeTasks[T]>): Promise<Result<T>> {
+    return this.#enqueue(this.#queue, task, args);
+  }
+
+  /**
+   * Like run, but before every task queued by run: for the longest tasks (the kernel's), which
+   * would otherwise wait behind many short ones and then run alone at the end.
+   */
+  runFirst<T extends ComposeTask>(task: T, ...args: Parameters<ComposeTasks[T]>): Promise<Result<T>> {
+    return this.#enqueue(this.#firstQueue, task, args);
+  }
+
+  #enqueue<T extends ComposeTask>(queue: Pending[], task: T, args: readonly unknown[]): Promise<Result<T>> {
     return new Promise<unknown>((resolve, reject) => {
-      this.#queue.push({ request: { id: this.#nextId++, task, args }, resolve, reject });
+      queue.push({ request: { id: this.#nextId++, task, args }, resolve, reject });
       this.#dispatch();
     }) as Promise<Result<T>>;
+  }
+
+  /**
+   * Starts the threads now, before any task: what a thread loads first (the modules, WebAssembly)
+   * then happens while the caller still waits for something else (the downloads).
+   */
+  start(): void {
+    while (this.#all.length < this.#size) this.#idle.push(this.#spawn());
   }
 
   /** Stops the threads; tasks still queued or running fail. */
   async close(): Promise<void> {
     const closed = new Error("the composer's workers were closed");
-    for (const pending of [...this.#queue.splice(0), ...this.#running.values()]) pending.reject(closed);
+    const waiting = [...this.#firstQueue.splice(0), ...this.#queue.splice(0)];
+    for (const pending of [...waiting, ...this.#running.values()]) pending.reject(closed);
     this.#running.clear();
     await Promise.all(this.#all.map((worker) => worker.terminate()));
   }
 
   #dispatch(): void {
-    while (this.#queue.length > 0) {
+    while (this.#firstQueue.length + this.#queue.length > 0) {
       const worker = this.#idle.pop() ?? (this.#all.length < this.#size ? this.#spawn() : undefined);
       if (worker === undefined) return;
-      const pending = this.#queue.shift() as Pending;
+      const pending = (this.#firstQueue.shift() ?? this.#queue.shift()) as Pending;
       this.#running.set(worker, pending);
       worker.postMessage(pending.request);
     }
@@ -137,6 +160,8 @@ export class ComposeWorkers {
       this.#running.get(worker)?.reject(error);
       this.#running.delete(worker);
       this.#all.splice(this.#all.indexOf(worker), 1);
+      // A thread started ahead (start()) may fail while idle: it must not be given a task.
+      if (this.#idle.includes(worker)) this.#idle.splice(this.#idle.indexOf(worker), 1);
       this.#dispatch();
     });
     this.#all.push(worker);

@@ -21,7 +21,8 @@ export interface KernelFiles {
 
 /**
  * The composer's work on the cached .debs (composeTasks), each result taken from the content cache
- * under its .deb's hash, or made in worker threads (started on the first miss) and kept there.
+ * under its .deb's hash, or made in worker threads (started on the first miss) and kept there; the
+ * kernel's and the emulators', the longest, ahead of the packages'.
  * close() stops the threads.
  */
 export class DebResults {
@@ -34,11 +35,24 @@ export class DebResults {
     return this.#workers;
   }
 
+  /** Starts the worker threads ahead of the first miss, which is coming (a .deb is downloading). */
+  prepare(): void {
+    this.workers.start();
+  }
+
   /** A package's entries for the image, in its data.tar's order. */
   imageEntries(pkg: LockedPackage, deb: string): Promise<TarEntry[]> {
     return derivedResult(this.cache, pkg.sha256, derivedNames.imageEntries(), readEntryPack, () =>
       this.workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
     );
+  }
+
+  /**
+   * Regular files of a .deb by path, read in a thread ahead of the packages': qemu-user's
+   * interpreters, whose .deb arrives last and whose reading is long.
+   */
+  debFiles(deb: string, paths: readonly string[]): Promise<Record<string, Buffer>> {
+    return this.workers.runFirst("debFiles", deb, paths);
   }
 
   /** The kernel the VM boots. */
@@ -48,7 +62,7 @@ export class DebResults {
       kernel.sha256,
       derivedNames.bootableKernel(arch),
       (data) => data,
-      () => this.workers.run("bootableKernel", deb, arch, kernel.name),
+      () => this.workers.runFirst("bootableKernel", deb, arch, kernel.name),
     );
   }
 
@@ -62,7 +76,7 @@ export class DebResults {
       this.cache.readDerived(kernel.sha256, listName).then((data) => data && readList(data)),
     ]);
     if (files !== undefined && list !== undefined) return { ...list, files };
-    const made = await this.workers.run("kernelParts", deb, arch, kernel.name);
+    const made = await this.workers.runFirst("kernelParts", deb, arch, kernel.name);
     const madeList = { version: made.version, modules: made.modules };
     // Read back before keeping: a pack we cannot read must fail here, not give an image without modules.
     const madeFiles = readEntryPack(made.files);

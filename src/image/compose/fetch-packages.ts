@@ -1,12 +1,31 @@
 import type { ContentCache } from "../cache/content-cache.js";
 import type { Lock, LockedPackage } from "../lock.js";
-import { mapConcurrent } from "./map-concurrent.js";
 import type { ComposeReporter } from "./reporter.js";
+import { runConcurrent } from "./run-concurrent.js";
 
-/** The cached, verified .deb files of a lock: the kernel's, and one for each package in the lock's order. */
-export interface FetchedPackages {
-  readonly kernel: string;
-  readonly packages: readonly string[];
+/** A file (or what stands for one) for the kernel's .deb, and one for each package in the lock's order. */
+export interface LockDebs<D> {
+  readonly kernel: D;
+  readonly packages: readonly D[];
+}
+
+/** The cached, verified .deb files of a lock. */
+export type FetchedPackages = LockDebs<string>;
+
+/**
+ * The .debs of a lock as they arrive: each promise gives its cached file once it is downloaded and
+ * its hash matched, so its work can start while the others download; after the first failure,
+ * every file still to come rejects with it.
+ */
+export interface ArrivingPackages extends LockDebs<Promise<string>> {
+  /** Every file, once all arrived. */
+  readonly all: Promise<FetchedPackages>;
+}
+
+export interface FetchPackagesOptions {
+  readonly concurrency: number;
+  /** Called once, when the first file the cache does not hold starts to download. */
+  readonly onFirstDownload?: () => void;
 }
 
 export function debUrl(mirror: string, pkg: LockedPackage): string {
@@ -14,22 +33,24 @@ export function debUrl(mirror: string, pkg: LockedPackage): string {
 }
 
 /** Fetches and verifies every package of the lock, also those the image leaves out, `concurrency` at a time. */
-export async function fetchPackages(
+export function fetchPackages(
   lock: Lock,
   mirror: string,
   cache: ContentCache,
   reporter: ComposeReporter,
-  concurrency: number,
-): Promise<FetchedPackages> {
+  options: FetchPackagesOptions,
+): ArrivingPackages {
   const all = [lock.kernel, ...lock.packages];
   reporter.downloadStart(
     all.reduce((sum, p) => sum + p.size, 0),
     all.length,
   );
+  let downloading = false;
   // Largest first: qemu-user alone is half of a guest's bytes and comes late in name order, where
-  // it would download on its own while the other connections sit idle.
+  // it would download on its own while the other connections sit idle; and the kernel, whose work
+  // is the longest, arrives early.
   const order = all.map((_, i) => i).sort((a, b) => (all[b]?.size ?? 0) - (all[a]?.size ?? 0));
-  const fetched = await mapConcurrent(order, concurrency, (i, signal) => {
+  const run = runConcurrent(order, options.concurrency, (i, signal) => {
     const pkg = all[i] as LockedPackage;
     return cache.fetch(
       {
@@ -38,14 +59,33 @@ export async function fetchPackages(
         size: pkg.size,
         label: `${pkg.name} ${pkg.version}`,
       },
-      { onBytes: (bytes) => reporter.downloadProgress(bytes), signal },
+      {
+        onBytes: (bytes) => reporter.downloadProgress(bytes),
+        onDownload: () => {
+          if (downloading) return;
+          downloading = true;
+          options.onFirstDownload?.();
+        },
+        signal,
+      },
     );
   });
-  reporter.downloadEnd();
-  const files: string[] = new Array(all.length);
-  order.forEach((i, n) => {
-    files[i] = fetched[n] as string;
-  });
-  const [kernel, ...packages] = files as [string, ...string[]];
-  return { kernel, packages };
+  // Back in the lock's order: the kernel's, then the packages'.
+  const inLockOrder = <T>(inFetchOrder: readonly T[]): [T, ...T[]] => {
+    const items: T[] = new Array(all.length);
+    order.forEach((i, n) => {
+      items[i] = inFetchOrder[n] as T;
+    });
+    return items as [T, ...T[]];
+  };
+  const [kernel, ...packages] = inLockOrder(run.each);
+  // The bar ends whichever way the downloads end.
+  const fetched = run.all
+    .finally(() => reporter.downloadEnd())
+    .then((files) => {
+      const [kernelFile, ...packageFiles] = inLockOrder(files);
+      return { kernel: kernelFile, packages: packageFiles };
+    });
+  fetched.catch(() => undefined);
+  return { kernel, packages, all: fetched };
 }

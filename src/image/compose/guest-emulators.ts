@@ -1,14 +1,14 @@
 import { NIX_SYSTEMS, type NixSystem } from "../../config/config.js";
 import { LinuxBuilderError } from "../../errors.js";
 import { interpreterPath } from "../../guest/binfmt.js";
-import { readDebData } from "../archive/deb.js";
+import { readDebFiles } from "../archive/deb.js";
 import type { ContentCache } from "../cache/content-cache.js";
 import { ARCHITECTURES, type Arch, QEMU_USER_PACKAGE } from "../guest/profile.js";
 import { notStaticProgramFor } from "../guest/static-elf.js";
 import type { Lock } from "../lock.js";
 import type { RootfsTree } from "../rootfs-tree.js";
 import { derivedNames } from "./derived-results.js";
-import type { FetchedPackages } from "./fetch-packages.js";
+import type { LockDebs } from "./fetch-packages.js";
 
 /**
  * The systems an image of `arch` emulates when its suite's qemu-user allows: every Linux system it
@@ -35,7 +35,7 @@ function treePath(system: NixSystem): string {
 export async function addEmulators(
   tree: RootfsTree,
   lock: Lock,
-  debs: FetchedPackages,
+  debs: LockDebs<string | Promise<string>>,
   cache: ContentCache,
   warn: (message: string) => void,
 ): Promise<NixSystem[]> {
@@ -54,12 +54,16 @@ export function putEmulators(tree: RootfsTree, emulators: readonly Emulator[]): 
   return emulators.map(({ system }) => system);
 }
 
-/** The interpreters addEmulators adds, without a tree: read while the packages are unpacked. */
+/**
+ * The interpreters addEmulators adds, without a tree: read while the packages are unpacked. The
+ * qemu-user .deb is waited for only when the cache lacks one.
+ */
 export async function readEmulators(
   lock: Lock,
-  debs: FetchedPackages,
+  debs: LockDebs<string | Promise<string>>,
   cache: ContentCache,
   warn: (message: string) => void,
+  readFiles: (deb: string, paths: readonly string[]) => Promise<Record<string, Buffer>> = readDebFiles,
 ): Promise<Emulator[]> {
   const index = lock.packages.findIndex((pkg) => pkg.name === QEMU_USER_PACKAGE);
   const pkg = lock.packages[index];
@@ -80,12 +84,12 @@ export async function readEmulators(
   const missing = systems.filter((system) => !cached.has(system)).map(treePath);
   const read =
     missing.length === 0
-      ? new Map<string, Buffer>()
-      : await filesOfDeb(debs.packages[index] as string, missing);
+      ? {}
+      : await readFiles(await (debs.packages[index] as string | Promise<string>), missing);
   const carried: Emulator[] = [];
   for (const system of systems) {
     const path = treePath(system);
-    const data = cached.get(system) ?? read.get(path);
+    const data = cached.get(system) ?? read[path];
     const notStatic = data === undefined ? undefined : notStaticProgramFor(data, lock.arch);
     if (data === undefined || notStatic !== undefined) {
       const what = data === undefined ? ` has no ${path}` : `'s ${path} is ${notStatic}`;
@@ -98,15 +102,4 @@ export async function readEmulators(
     carried.push({ system, data });
   }
   return carried;
-}
-
-/** The regular files at `paths` in a .deb's data, read in one pass. */
-async function filesOfDeb(deb: string, paths: readonly string[]): Promise<Map<string, Buffer>> {
-  const found = new Map<string, Buffer>();
-  for await (const entry of readDebData(deb)) {
-    if (entry.type === "file" && paths.includes(entry.path))
-      found.set(entry.path, entry.body ?? Buffer.alloc(0));
-    if (found.size === paths.length) break;
-  }
-  return found;
 }

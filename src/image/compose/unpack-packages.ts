@@ -4,40 +4,45 @@ import { IMAGE_EXCLUDED_PREFIXES, isDataPackage, isOmittedFromImage } from "../g
 import type { Lock, LockedPackage } from "../lock.js";
 import { RootfsTree } from "../rootfs-tree.js";
 import type { DebResults } from "./deb-results.js";
-import type { FetchedPackages } from "./fetch-packages.js";
-import type { ComposeReporter } from "./reporter.js";
+import type { LockDebs } from "./fetch-packages.js";
 
-/** A package the image contains, and its cached .deb. */
-export interface PackageToUnpack {
+/** A package the image contains, and its cached .deb (or the promise of it, while it downloads). */
+export interface PackageToUnpack<D = Promise<string>> {
   readonly pkg: LockedPackage;
-  readonly deb: string;
+  readonly deb: D;
 }
 
 /** The packages of the lock that go into the image: not those left out, not the data packages. */
-export function packagesToUnpack(lock: Lock, debs: FetchedPackages): PackageToUnpack[] {
+export function packagesToUnpack<D>(lock: Lock, debs: LockDebs<D>): PackageToUnpack<D>[] {
   return lock.packages.flatMap((pkg, i) =>
-    isOmittedFromImage(pkg.name) || isDataPackage(pkg.name) ? [] : [{ pkg, deb: debs.packages[i] as string }],
+    isOmittedFromImage(pkg.name) || isDataPackage(pkg.name) ? [] : [{ pkg, deb: debs.packages[i] as D }],
   );
+}
+
+/** What the composer says as it unpacks. */
+export function unpackingStep(lock: Lock, unpacked: readonly PackageToUnpack<unknown>[]): string {
+  return `Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} left out: nothing a builder runs loads them)`;
 }
 
 /**
  * A merged-/usr tree of the packages' files, without the excluded paths. Each package's entries come
- * from the cache or the workers, all at once; they go into the tree in the lock's order.
+ * from the cache or the workers as soon as its .deb has arrived, all at once; they go into the tree
+ * in the lock's order once `downloaded` settles, so that the main thread, which receives and hashes
+ * the downloads, serves them first. A download's failure comes out as it is; a package that cannot
+ * be read is named.
  */
 export async function unpackPackages(
-  lock: Lock,
   unpacked: readonly PackageToUnpack[],
   results: DebResults,
-  reporter: ComposeReporter,
+  downloaded: Promise<unknown> = Promise.resolve(),
 ): Promise<RootfsTree> {
-  reporter.step(
-    `Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} left out: nothing a builder runs loads them)`,
-  );
   const tree = new RootfsTree(IMAGE_EXCLUDED_PREFIXES);
-  const entries = unpacked.map(({ pkg, deb }) => results.imageEntries(pkg, deb));
+  const entries = unpacked.map(({ pkg, deb }) => deb.then((path) => results.imageEntries(pkg, path)));
   // Each rejection is handled where the loop reaches it; the others must not go unhandled meanwhile.
   for (const pending of entries) pending.catch(() => undefined);
+  await downloaded;
   for (const [i, { pkg, deb }] of unpacked.entries()) {
+    const path = await deb;
     try {
       await tree.addPackage(await (entries[i] as Promise<TarEntry[]>));
     } catch (error) {
@@ -46,7 +51,7 @@ export async function unpackPackages(
         error instanceof LinuxBuilderError ? error.code : "image.unpack",
         `Cannot unpack ${pkg.name} ${pkg.version}: ${reason}`,
         {
-          hint: `The cached file ${deb} passed its hash check; run \`linux-builder cache prune --all\` and try again, or report it.`,
+          hint: `The cached file ${path} passed its hash check; run \`linux-builder cache prune --all\` and try again, or report it.`,
           cause: error,
         },
       );

@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readDebControl, readDebData } from "../../../../src/image/archive/deb.js";
+import { readDebControl, readDebData, readDebFiles } from "../../../../src/image/archive/deb.js";
 import type { TarEntry } from "../../../../src/image/archive/tar.js";
 
 const HAVE_DPKG_DEB = existsSync("/usr/bin/dpkg-deb");
@@ -107,6 +107,12 @@ describe("readDebData and readDebControl", () => {
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  test("readDebFiles gives the regular files asked for, and only those", async () => {
+    const files = await readDebFiles(arDeb, ["usr/bin/hello", "usr/bin/hi", "usr/bin/absent"]);
+    assert.deepEqual(Object.keys(files), ["usr/bin/hello"]);
+    assert.equal(files["usr/bin/hello"]?.toString("utf8"), "#!/bin/sh\necho hello\n");
   });
 
   test("reads the data entries of a .deb assembled with ar", async () => {

@@ -81,12 +81,16 @@ describe("ContentCache", () => {
   test("downloads, verifies and then serves from the cache", async () => {
     const cache = new ContentCache(join(dir, "a"));
     let progress = 0;
-    const path = await cache.fetch(expected("/good.deb"), { onBytes: (n) => (progress += n) });
+    let downloads = 0;
+    const onDownload = () => downloads++;
+    const path = await cache.fetch(expected("/good.deb"), { onBytes: (n) => (progress += n), onDownload });
     assert.deepEqual(await readFile(path), good);
     assert.equal(progress, good.length);
+    assert.equal(downloads, 1);
     const before = hits.get("/good.deb");
-    assert.equal(await cache.fetch(expected("/good.deb")), path);
+    assert.equal(await cache.fetch(expected("/good.deb"), { onDownload }), path);
     assert.equal(hits.get("/good.deb"), before, "a cached file is not downloaded again");
+    assert.equal(downloads, 1, "nor said to be");
   });
 
   test("a truncated download is retried and then accepted", async () => {

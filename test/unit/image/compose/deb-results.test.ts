@@ -105,6 +105,44 @@ describe("the composer's work on .debs, in worker threads", () => {
     assert.equal((again.cause as Error).message, "inner");
   });
 
+  test("threads started ahead serve the tasks that come, and close without any", async () => {
+    const deb = await fakeDeb(await tempDir(), PACKAGE);
+    const unused = new ComposeWorkers(2);
+    unused.start();
+    await unused.close();
+    const workers = new ComposeWorkers(2);
+    try {
+      workers.start();
+      workers.start();
+      const [one, two] = await Promise.all([
+        workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
+        workers.run("imageEntries", deb, IMAGE_EXCLUDED_PREFIXES),
+      ]);
+      assert.deepEqual(one, await composeTasks.imageEntries(deb, IMAGE_EXCLUDED_PREFIXES));
+      assert.deepEqual(two, one);
+    } finally {
+      await workers.close();
+    }
+  });
+
+  test("runFirst's tasks go before those queued by run", async () => {
+    const deb = await fakeDeb(await tempDir(), PACKAGE);
+    const workers = new ComposeWorkers(1);
+    const done: string[] = [];
+    const task = (name: string, pending: Promise<unknown>) => pending.then(() => done.push(name));
+    try {
+      await Promise.all([
+        task("running", workers.run("imageEntries", deb, [])),
+        task("queued", workers.run("imageEntries", deb, [])),
+        task("first", workers.runFirst("imageEntries", deb, [])),
+        task("first, second", workers.runFirst("imageEntries", deb, [])),
+      ]);
+      assert.deepEqual(done, ["running", "first", "first, second", "queued"]);
+    } finally {
+      await workers.close();
+    }
+  });
+
   test("closing the threads fails what is still running or queued", async () => {
     const deb = await fakeDeb(await tempDir(), PACKAGE);
     const workers = new ComposeWorkers(1);
@@ -185,7 +223,9 @@ describe("DebResults", () => {
     const results = new DebResults(cache);
     // A thread's result that is no entry pack: without the check, an image without modules.
     const made = { version: "6.1.0-test", modules: ["virtio_blk"], files: Buffer.from("not a pack") };
-    Object.defineProperty(results, "workers", { value: { run: async () => made, close: async () => {} } });
+    Object.defineProperty(results, "workers", {
+      value: { runFirst: async () => made, close: async () => {} },
+    });
     await assert.rejects(results.kernelFiles(kernel, "unused.deb", "amd64"), /cannot read back/);
     assert.deepEqual(await readdir(join(cache.root, "derived", kernel.sha256)).catch(() => []), []);
   });

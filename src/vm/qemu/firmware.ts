@@ -14,8 +14,13 @@ export function qemuFirmware(qemu: string, arch: "amd64" | "arm64"): string | un
   if (arch !== "amd64") return undefined;
   const binary = commandPath(qemu);
   if (binary === undefined) return undefined;
-  const firmware = firmwareBeside(realpathSync(binary));
-  return readable(firmware) ? firmware : undefined;
+  try {
+    const firmware = firmwareBeside(realpathSync(binary));
+    return readable(firmware) ? firmware : undefined;
+  } catch {
+    // A link that cannot be followed: QEMU's default, and QEMU says what is wrong with its binary.
+    return undefined;
+  }
 }
 
 /** Where QEMU installs its firmware, from its binary's real path: <prefix>/bin → <prefix>/share/qemu. */

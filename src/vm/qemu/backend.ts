@@ -11,6 +11,7 @@ import {
   privilegedPortWarning,
   qemuCommand,
 } from "./argv.js";
+import { qemuFirmware } from "./firmware.js";
 import { QmpClient } from "./qmp.js";
 
 /**
@@ -37,6 +38,7 @@ export function qemuBackend(
     chooseAccel: (request) => chooseAccel(host, { ...request, qemu: ARCHITECTURES[request.arch].qemu }),
     launch(spec) {
       const detached = spec.console.kind === "socket";
+      const firmware = qemuFirmware(ARCHITECTURES[spec.arch].qemu, spec.arch);
       const { command, args } = qemuCommand({
         arch: spec.arch,
         accel: spec.accel,
@@ -51,6 +53,7 @@ export function qemuBackend(
         console: spec.console,
         ...(detached ? { daemonize: { pidfile: layout.pidfile } } : {}),
         ...(spec.kernelArgs === undefined ? {} : { extraKernelArgs: spec.kernelArgs }),
+        ...(firmware === undefined ? {} : { firmware }),
       });
       // -pidfile works without -daemonize too: QEMU writes it (and locks it) at once.
       return { command, args: detached ? args : [...args, "-pidfile", layout.pidfile] };

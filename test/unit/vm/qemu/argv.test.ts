@@ -35,7 +35,7 @@ test("x86_64 on Linux under TCG: the whole argv", () => {
     "-display",
     "none",
     "-machine",
-    "q35,accel=tcg",
+    "q35,accel=tcg,i8042=off,vmport=off",
     "-cpu",
     "max,-erms",
     "-smp",
@@ -47,7 +47,7 @@ test("x86_64 on Linux under TCG: the whole argv", () => {
     "-initrd",
     "/state/initrd",
     "-append",
-    "console=ttyS0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory tsc=reliable",
+    "console=ttyS0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory tsc=reliable",
     "-no-reboot",
     "-rtc",
     "base=utc,clock=host",
@@ -91,14 +91,14 @@ const platforms: ReadonlyArray<{
     name: "x86_64 on macOS (hvf)",
     spec: { arch: "amd64", accel: "hvf", hostPlatform: "darwin" },
     command: "qemu-system-x86_64",
-    machine: "q35,accel=hvf",
+    machine: "q35,accel=hvf,i8042=off,vmport=off",
     cpu: "host",
   },
   {
     name: "x86_64 on an Apple-silicon Mac (TCG)",
     spec: { arch: "amd64", accel: "tcg", hostPlatform: "darwin" },
     command: "qemu-system-x86_64",
-    machine: "q35,accel=tcg",
+    machine: "q35,accel=tcg,i8042=off,vmport=off",
     cpu: "max,-erms",
   },
   {
@@ -112,14 +112,14 @@ const platforms: ReadonlyArray<{
     name: "x86_64 on Linux (kvm)",
     spec: { arch: "amd64", accel: "kvm", hostPlatform: "linux" },
     command: "qemu-system-x86_64",
-    machine: "q35,accel=kvm",
+    machine: "q35,accel=kvm,i8042=off,vmport=off",
     cpu: "host",
   },
   {
     name: "x86_64 on Linux (TCG): no ERMS, as TCG runs rep stosb a byte at a time",
     spec: { arch: "amd64", accel: "tcg", hostPlatform: "linux" },
     command: "qemu-system-x86_64",
-    machine: "q35,accel=tcg",
+    machine: "q35,accel=tcg,i8042=off,vmport=off",
     cpu: "max,-erms",
   },
   {
@@ -155,7 +155,7 @@ for (const platform of platforms) {
     assert.ok(after(args, "-device").includes("virtio-balloon-pci,free-page-reporting=on"));
     assert.equal(
       after(args, "-append")[0],
-      `console=${platform.spec.arch === "amd64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory${platform.spec.arch === "amd64" ? " tsc=reliable" : ""}`,
+      `console=${platform.spec.arch === "amd64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory${platform.spec.arch === "amd64" ? " tsc=reliable" : ""}`,
     );
   });
 }
@@ -231,7 +231,7 @@ test("the console: a socket logged to a file, or the terminal shared with the mo
   assert.deepEqual(after(attached, "-mon"), ["chardev=console,mode=readline"]);
   assert.equal(
     kernelCommandLine({ arch: "arm64" }),
-    "console=ttyAMA0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory",
+    "console=ttyAMA0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory",
   );
 });
 
@@ -241,4 +241,11 @@ test("a comma in a path is doubled, so QEMU does not read it as an option separa
     "file=/a,,b/nix.img,if=none,id=nix,format=raw,cache=writeback,discard=unmap",
   ]);
   assert.deepEqual(after(args, "-qmp"), ["unix:/a,,b/qmp.sock,server=on,wait=off"]);
+});
+
+test("a firmware given is booted with -bios, before the kernel; none given, QEMU's default", () => {
+  const { args } = qemuCommand({ ...spec, firmware: "/usr/share/qemu/qboot.rom" });
+  assert.deepEqual(after(args, "-bios"), ["/usr/share/qemu/qboot.rom"]);
+  assert.ok(args.indexOf("-bios") < args.indexOf("-kernel"));
+  assert.deepEqual(after(qemuCommand(spec).args, "-bios"), []);
 });

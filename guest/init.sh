@@ -237,6 +237,9 @@ mount_nix() {
 start_nix_daemon() {
   mkdir -p /nix/var/nix/builds
   chmod 755 /nix/var/nix/builds
+  # A previous boot's daemon left its socket on /nix: READY, which waits for the socket, would come
+  # before this daemon listens, and its start (about a second under TCG) after.
+  rm -f /nix/var/nix/daemon-socket/socket
   TMPDIR=/nix/var/nix/builds nix-daemon >/var/log/nix-daemon.log 2>&1 &
 }
 

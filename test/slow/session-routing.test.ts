@@ -1,7 +1,8 @@
 /**
- * The guest's routing of the builder's ssh sessions (guest/rootfs/usr/lib/linux-builder/
- * builder-session), as the user lives it, under TCG: a build through exactly what install writes
- * runs through a relay to the daemon's socket, not a `nix-daemon --stdio` of its own; an ssh-ng
+ * The guest's routing of the builder's ssh sessions (guest/rootfs/etc/ssh/sshd_config's
+ * ForceCommand, and usr/lib/linux-builder/builder-session for the rest), as the user lives it, under
+ * TCG: a build through exactly what install writes runs through a relay to the daemon's socket, not
+ * a `nix-daemon --stdio` of its own, and the relay is the session's only process; an ssh-ng
  * session leaves nothing behind in the guest, whichever side ends it; every other command still
  * runs as sshd runs it (another `nix-daemon --stdio …` through the real binary, `linux-builder ssh`
  * with a command and as an interactive login shell, SFTP, Nix's ssh:// store).
@@ -115,6 +116,8 @@ describe("the builder's ssh sessions: ssh-ng straight to the daemon's socket, th
         during.join("\n"),
       );
       assert.ok(!during.some((line) => /nix-daemon --stdio/.test(line)), during.join("\n"));
+      // The forced command's shell became the relay (exec): no shell or script waits beside it.
+      assert.ok(!during.some((line) => /builder-session|sh -c \[/.test(line)), during.join("\n"));
       assert.equal(
         daemons(during).length,
         2,

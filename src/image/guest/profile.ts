@@ -19,7 +19,7 @@ export const GUEST_PACKAGES: readonly string[] = [
   "busybox-static",
   "openssh-server",
   "nix-bin",
-  // nc -U: Nix's ssh-ng:// sessions go straight to the daemon's socket (usr/lib/linux-builder/builder-session).
+  // nc -U: Nix's ssh-ng:// sessions go straight to the daemon's socket (etc/ssh/sshd_config's ForceCommand).
   "netcat-openbsd",
   // mke2fs and e2fsck for the /nix data disk.
   "e2fsprogs",

@@ -10,7 +10,7 @@ import { type ControlMasterFiles, forwardDaemonSocket } from "../../ssh/control-
  * With `reuse`, the store is asked through the reused connection's forward of the daemon's socket:
  * no session and no program in the guest (sshd hands the channel to the daemon's socket). Without
  * it, as Nix does: `nix-daemon --stdio`, which the guest routes to that same socket through a small
- * relay (usr/lib/linux-builder/builder-session) where Nix's own took 0.4 s to start under TCG. It
+ * relay (sshd_config's ForceCommand for builder) where Nix's own took 0.4 s to start under TCG. It
  * answers within `timeoutMs`.
  */
 export async function isReady(

@@ -1,16 +1,18 @@
 /**
  * Composition: our composer, cold and warm, beside mmdebstrap extracting the same package set from
- * the same mirror, each in its own fresh temporary cache. Needs the network (the Debian mirror) and,
- * for the baseline, mmdebstrap (see host-tools.ts); without it the baseline rows say so.
+ * the same mirror, each in its own fresh temporary cache. Ours is `linux-builder image build`, the
+ * compiled CLI a user runs (its worker threads load compiled code, not the sources through tsx), in a
+ * home of its own. Needs the network (the Debian mirror) and, for the baseline, mmdebstrap (see
+ * host-tools.ts); without it the baseline rows say so.
  */
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { directorySize } from "../src/fs/directory-size.js";
-import { type ComposeOptions, composeImage } from "../src/image/compose/compose-image.js";
 import { DEFAULT_SUITE, isOmittedFromImage } from "../src/image/guest/profile.js";
 import { parseLock } from "../src/image/lock.js";
-import { log, runCommand, tail, timed } from "./support.js";
+import { CLI, compileCli } from "./ours.js";
+import { log, runCommand, tail } from "./support.js";
 import type { Row } from "./table.js";
 
 export interface ComposeFigures {
@@ -27,6 +29,24 @@ export interface ComposeFigures {
   };
 }
 
+/** What `image build --json` prints that the bench reads. */
+interface ImageBuilt {
+  readonly directory: string;
+  readonly timings: Readonly<Record<string, number>>;
+  readonly initrdUncompressedBytes: number;
+}
+
+/** One `linux-builder image build` in `home`, timed as a whole (the CLI's start included). */
+async function imageBuild(home: string, mirror: string, force: boolean) {
+  const args = ["image", "build", "--arch", "amd64", "--suite", DEFAULT_SUITE, "--mirror", mirror, "--json"];
+  const run = await runCommand(process.execPath, [CLI, ...args, ...(force ? ["--force"] : [])], {
+    env: { ...process.env, LINUX_BUILDER_HOME: home },
+    timeoutMs: 15 * 60_000,
+  });
+  if (run.code !== 0) throw new Error(`image build failed:\n${tail(run.stderr)}`);
+  return { seconds: run.seconds, value: JSON.parse(run.stdout) as ImageBuilt };
+}
+
 /** `missingTools`: why mmdebstrap cannot run here, or undefined when it can. */
 export async function composeBench(
   mirror: string,
@@ -34,22 +54,14 @@ export async function composeBench(
 ): Promise<ComposeFigures> {
   const work = await mkdtemp(join(tmpdir(), "lb-bench-compose-"));
   try {
-    const options: ComposeOptions = {
-      arch: "amd64",
-      suite: DEFAULT_SUITE,
-      mirror,
-      extraPackages: [],
-      checkValidUntil: true,
-      force: true,
-      cacheDir: join(work, "ours", "cache"),
-      imagesDir: join(work, "ours", "images"),
-    };
+    await compileCli();
+    const home = join(work, "ours");
     log("compose: ours, cold cache");
-    const cold = await timed(() => composeImage(options));
+    const cold = await imageBuild(home, mirror, true);
     log("compose: ours, warm cache, composing again");
-    const warm = await timed(() => composeImage(options));
+    const warm = await imageBuild(home, mirror, true);
     log("compose: ours, warm cache, same inputs (image reused)");
-    const reuse = await timed(() => composeImage({ ...options, force: false }));
+    const reuse = await imageBuild(home, mirror, false);
     const lockPath = join(cold.value.directory, "lock.json");
     const lock = parseLock(await readFile(lockPath, "utf8"), lockPath);
     const packages = lock.packages.filter((p) => !isOmittedFromImage(p.name)).map((p) => p.name);
@@ -92,7 +104,7 @@ export async function composeBench(
       if (w.code === 0) mmWarm = w.seconds;
       mmNote =
         c.code === 0 && w.code === 0
-          ? "mmdebstrap --variant=extract, same packages, into a directory"
+          ? "ours: `linux-builder image build --force` in an empty home; mmdebstrap --variant=extract, same packages, into a directory"
           : `mmdebstrap failed: ${tail(c.code === 0 ? w.stderr : c.stderr, 3)}`;
     }
     const rows: Row[] = [
@@ -110,7 +122,7 @@ export async function composeBench(
         ours: warm.seconds,
         baseline: mmWarm,
         unit: "s",
-        note: "ours: --force; mmdebstrap: .debs synced in",
+        note: "ours: `image build --force`; mmdebstrap: .debs synced in",
       },
       {
         part: "compose",
@@ -123,7 +135,7 @@ export async function composeBench(
       {
         part: "compose",
         what: "unpacked tree",
-        ours: cold.value.manifest.initrd.uncompressedSize,
+        ours: cold.value.initrdUncompressedBytes,
         baseline: mmSize,
         unit: "bytes",
         note: "ours: the initramfs (docs, locales, iconv converters and the packages a builder never runs left out); mmdebstrap: the extracted directory",

@@ -20,7 +20,7 @@ export interface ExpectedFile {
 export interface FetchOptions {
   /** Called with each chunk's length as bytes arrive (progress bars). */
   readonly onBytes?: (bytes: number) => void;
-  /** Called when the cache does not hold the file and its download begins. */
+  /** Called when the cache does not hold the file and its download begins (never once `signal` aborted). */
   readonly onDownload?: () => void;
   /** How many times a truncated or interrupted download is tried in all. */
   readonly attempts?: number;
@@ -81,6 +81,8 @@ export class ContentCache {
       options.onBytes?.(file.size);
       return path;
     }
+    // Aborted while the cache was checked: no download begins (a caller may start work on one).
+    options.signal?.throwIfAborted();
     options.onDownload?.();
     await mkdir(join(this.root, "sha256", file.sha256.slice(0, 2)), { recursive: true });
     await mkdir(join(this.root, "tmp"), { recursive: true });

@@ -85,19 +85,23 @@ interface Pending {
  * Threads that run the composer's pure work on .debs (composeTasks: xz, tar, zstd, all CPU-bound
  * and in JS or WASM) beside the main thread, one per core up to `size`, started only when a task
  * comes (or start() is called): a compose whose results are all cached starts none. Tasks run in the
- * order given, those given to runFirst before the others.
+ * order given, those given to runFirst before the others. Once closed, it starts no thread again.
  */
 export class ComposeWorkers {
   readonly #size: number;
+  readonly #startThread: () => Worker;
   readonly #idle: Worker[] = [];
   readonly #all: Worker[] = [];
   readonly #queue: Pending[] = [];
   readonly #firstQueue: Pending[] = [];
   readonly #running = new Map<Worker, Pending>();
   #nextId = 0;
+  // A thread started after close() would be stopped by nobody, and keep the process alive.
+  #closed = false;
 
-  constructor(size = Math.min(4, availableParallelism())) {
+  constructor(size = Math.min(4, availableParallelism()), startThread: () => Worker = startWorker) {
     this.#size = Math.max(1, size);
+    this.#startThread = startThread;
   }
 
   run<T extends ComposeTask>(task: T, ...args: Parameters<ComposeTasks[T]>): Promise<Result<T>> {
@@ -113,6 +117,9 @@ export class ComposeWorkers {
   }
 
   #enqueue<T extends ComposeTask>(queue: Pending[], task: T, args: readonly unknown[]): Promise<Result<T>> {
+    if (this.#closed) {
+      return Promise.reject(new Error(`the composer's workers were closed: cannot run ${task}`));
+    }
     return new Promise<unknown>((resolve, reject) => {
       queue.push({ request: { id: this.#nextId++, task, args }, resolve, reject });
       this.#dispatch();
@@ -121,14 +128,16 @@ export class ComposeWorkers {
 
   /**
    * Starts the threads now, before any task: what a thread loads first (the modules, WebAssembly)
-   * then happens while the caller still waits for something else (the downloads).
+   * then happens while the caller still waits for something else (the downloads). Does nothing once closed.
    */
   start(): void {
+    if (this.#closed) return;
     while (this.#all.length < this.#size) this.#idle.push(this.#spawn());
   }
 
-  /** Stops the threads; tasks still queued or running fail. */
+  /** Stops the threads; tasks still queued or running fail, and any given later. */
   async close(): Promise<void> {
+    this.#closed = true;
     const closed = new Error("the composer's workers were closed");
     const waiting = [...this.#firstQueue.splice(0), ...this.#queue.splice(0)];
     for (const pending of [...waiting, ...this.#running.values()]) pending.reject(closed);
@@ -147,7 +156,7 @@ export class ComposeWorkers {
   }
 
   #spawn(): Worker {
-    const worker = startWorker();
+    const worker = this.#startThread();
     worker.on("message", (reply: WorkerReply) => {
       const pending = this.#running.get(worker);
       this.#running.delete(worker);
@@ -173,7 +182,7 @@ export class ComposeWorkers {
  * compose-worker.js beside this module once built; from the sources (tsx), compose-worker.ts, with
  * tsx's loader registered in the thread first, as Node 20 does not carry `--import tsx` into workers.
  */
-function startWorker(): Worker {
+export function startWorker(): Worker {
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./compose-worker.js", import.meta.url));
   const tsx = import.meta.resolve("tsx/esm/api");
   const entry = new URL("./compose-worker.ts", import.meta.url).href;

@@ -86,7 +86,9 @@ export class DebResults {
     return { ...madeList, files: madeFiles };
   }
 
+  /** Stops the threads, and keeps any from starting later (a download still under way may call prepare). */
   async close(): Promise<void> {
-    await this.#workers?.close();
+    this.#workers ??= new ComposeWorkers();
+    await this.#workers.close();
   }
 }

@@ -126,6 +126,18 @@ describe("ContentCache", () => {
     assert.equal(existsSync(cache.pathOf(sha256(good))), false);
   });
 
+  test("a fetch aborted before its download begins does not say one begins", async () => {
+    const cache = new ContentCache(join(dir, "abort-before"));
+    const controller = new AbortController();
+    controller.abort(new Error("another download failed"));
+    let downloads = 0;
+    await assert.rejects(
+      cache.fetch(expected("/good.deb"), { signal: controller.signal, onDownload: () => downloads++ }),
+      /another download failed/,
+    );
+    assert.equal(downloads, 0, "onDownload would start the composer's threads after it closed");
+  });
+
   test("a download that is always short fails after the attempts, leaving nothing behind", async () => {
     const cache = new ContentCache(join(dir, "c"));
     await assert.rejects(cache.fetch(expected("/always-short.deb"), { attempts: 2 }), (error: unknown) => {

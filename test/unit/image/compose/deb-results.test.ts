@@ -6,7 +6,12 @@ import { after, describe, test } from "node:test";
 import { LinuxBuilderError } from "../../../../src/errors.js";
 import { ContentCache } from "../../../../src/image/cache/content-cache.js";
 import { composeTasks } from "../../../../src/image/compose/compose-tasks.js";
-import { ComposeWorkers, errorOf, failureOf } from "../../../../src/image/compose/compose-workers.js";
+import {
+  ComposeWorkers,
+  errorOf,
+  failureOf,
+  startWorker,
+} from "../../../../src/image/compose/compose-workers.js";
 import { DebResults } from "../../../../src/image/compose/deb-results.js";
 import { GUEST_MODULES, IMAGE_EXCLUDED_PREFIXES } from "../../../../src/image/guest/profile.js";
 import { fakeDeb } from "../fake-deb.js";
@@ -156,9 +161,44 @@ describe("the composer's work on .debs, in worker threads", () => {
       assert.match(String(outcome.reason), /closed/);
     }
   });
+
+  test("closed threads start no thread again: start does nothing, and a task fails", async () => {
+    const deb = await fakeDeb(await tempDir(), PACKAGE);
+    let started = 0;
+    const workers = new ComposeWorkers(2, () => {
+      started++;
+      return startWorker();
+    });
+    try {
+      await workers.close();
+      workers.start();
+      await assert.rejects(workers.run("imageEntries", deb, []), /closed: cannot run imageEntries/);
+      await assert.rejects(workers.runFirst("debFiles", deb, []), /closed: cannot run debFiles/);
+      assert.equal(started, 0);
+    } finally {
+      // Stops what a closed pool might have started, so that a failure does not also hang the test.
+      await workers.close();
+    }
+  });
 });
 
 describe("DebResults", () => {
+  test("closed before its threads started, it starts none later (a download still under way)", async () => {
+    const dir = await tempDir();
+    const deb = await fakeDeb(dir, PACKAGE);
+    const results = new DebResults(new ContentCache(join(dir, "cache")));
+    await results.close();
+    results.prepare();
+    try {
+      await assert.rejects(
+        results.imageEntries({ ...lockedPackage("tool"), sha256: "56".repeat(32) }, deb),
+        /closed: cannot run imageEntries/,
+      );
+    } finally {
+      await results.workers.close();
+    }
+  });
+
   test("made on a miss, taken from the cache on a hit without reading the .deb, made again when damaged", async () => {
     const dir = await tempDir();
     const deb = await fakeDeb(dir, PACKAGE);

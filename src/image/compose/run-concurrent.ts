@@ -12,13 +12,14 @@ export interface ConcurrentRun<R> {
  * Runs `fn` on each item, `limit` at a time, in the items' order; the first failure aborts the
  * others through `signal`. A caller may wait for single items (`each`) to use each result as soon as
  * it comes: the first failure settles them all, so no wait outlives it, and it is the cause a waiter
- * sees, not the abort it caused.
+ * sees, not the abort it caused. A `limit` below 1 (or NaN) is a RangeError: no item would ever run.
  */
 export function runConcurrent<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T, signal: AbortSignal) => Promise<R>,
 ): ConcurrentRun<R> {
+  if (!(limit >= 1)) throw new RangeError(`runConcurrent needs a limit of at least 1, not ${limit}`);
   const settlers = items.map(() => {
     let settle: { resolve: (value: R) => void; reject: (error: unknown) => void } | undefined;
     const promise = new Promise<R>((resolve, reject) => {

@@ -77,3 +77,9 @@ test("a failure in the middle rejects every item not done with it, the done ones
   for (const item of [run.each[1], run.each[2], run.each[3], run.all])
     await assert.rejects(item as Promise<unknown>, /item 2: the hash does not match/);
 });
+
+test("a limit below 1 is refused at once, where no item would ever run and `all` never settle", () => {
+  for (const limit of [0, -1, Number.NaN]) {
+    assert.throws(() => runConcurrent([1, 2], limit, async (i) => i), RangeError, `limit ${limit}`);
+  }
+});

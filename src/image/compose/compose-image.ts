@@ -10,6 +10,7 @@ import { fetchPackages } from "./fetch-packages.js";
 import { putEmulators, readEmulators } from "./guest-emulators.js";
 import { addKernelFiles } from "./guest-kernel.js";
 import { addBusyboxApplets, addCaBundle, addGuestFiles } from "./guest-overlay.js";
+import { holdWarningsDuringDownloads } from "./held-warnings.js";
 import { guestFilesDir, imageInputs } from "./image-inputs.js";
 import { checkLinkedLibraries } from "./linked-libraries.js";
 import { PhaseTimer } from "./phase-timer.js";
@@ -46,7 +47,7 @@ export interface ComposeResult {
  * reproducible cpio next to the kernel in a content-addressed image directory.
  */
 export async function composeImage(options: ComposeOptions): Promise<ComposeResult> {
-  const reporter = options.reporter ?? quietReporter;
+  const reporter = holdWarningsDuringDownloads(options.reporter ?? quietReporter);
   const phases = new PhaseTimer();
   const cache = new ContentCache(join(options.cacheDir, "files"));
   const store = new ImageStore(options.imagesDir);
@@ -88,8 +89,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     const bootableKernelGiven = kernelImage.then((image) => options.onBootableKernel?.(image));
     const kernelFiles = debs.kernel.then((deb) => results.kernelFiles(lock.kernel, deb, lock.arch));
     // The interpreters of the other Linux systems, out of qemu-user (or the cache) in a thread, meanwhile.
-    const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
-    const emulatorFiles = readEmulators(lock, debs, cache, warn, (deb, paths) =>
+    const emulatorFiles = readEmulators(lock, debs, cache, reporter.warn, (deb, paths) =>
       results.debFiles(deb, paths),
     );
     // The packages the image contains, unpacked into a merged-/usr tree.

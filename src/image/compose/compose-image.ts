@@ -42,9 +42,10 @@ export interface ComposeResult {
 }
 
 /**
- * Composes the guest image: resolve (or take) the lock, fetch and verify every .deb, unpack them
- * into a merged-/usr tree with our /init and overlay, pick the kernel modules, and write a
- * reproducible cpio next to the kernel in a content-addressed image directory.
+ * Composes the guest image: resolve (or take) the lock, fetch and verify every .deb, unpack each as
+ * it arrives (the others still downloading) into a merged-/usr tree with our /init and overlay, pick
+ * the kernel modules, and write a reproducible cpio next to the kernel in a content-addressed image
+ * directory.
  */
 export async function composeImage(options: ComposeOptions): Promise<ComposeResult> {
   const reporter = holdWarningsDuringDownloads(options.reporter ?? quietReporter);

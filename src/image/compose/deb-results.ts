@@ -21,9 +21,9 @@ export interface KernelFiles {
 
 /**
  * The composer's work on the cached .debs (composeTasks), each result taken from the content cache
- * under its .deb's hash, or made in worker threads (started on the first miss) and kept there; the
- * kernel's and the emulators', the longest, ahead of the packages'.
- * close() stops the threads.
+ * under its .deb's hash, or made in worker threads and kept there; the kernel's and the emulators',
+ * the longest, ahead of the packages'. The threads start on the first miss, or earlier on the first
+ * download (prepare), and close() stops them for good.
  */
 export class DebResults {
   #workers: ComposeWorkers | undefined;

@@ -55,7 +55,7 @@ export function putEmulators(tree: RootfsTree, emulators: readonly Emulator[]): 
 }
 
 /**
- * The interpreters addEmulators adds, without a tree: read while the packages are unpacked. The
+ * The interpreters addEmulators adds, without a tree: read while the .debs download and unpack. The
  * qemu-user .deb is waited for only when the cache lacks one.
  */
 export async function readEmulators(

@@ -20,6 +20,10 @@ export interface ComposeFigures {
   readonly details: {
     readonly packages: number;
     readonly lockedPackages: number;
+    /**
+     * composeImage's seconds per phase, each from the end of the one before: `download` includes the
+     * unpacking done while the .debs arrive, `unpack` only what is left of it after.
+     */
     readonly timings: { readonly cold: unknown; readonly warm: unknown };
     readonly mmdebstrap: {
       readonly cold: number | null;

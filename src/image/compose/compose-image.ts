@@ -36,7 +36,10 @@ export interface ComposeResult {
   readonly directory: string;
   /** True when an image from the same inputs already existed and was used as it is. */
   readonly reused: boolean;
-  /** Seconds per phase. */
+  /**
+   * Seconds per phase, each from the end of the one before (PhaseTimer): as unpacking overlaps the
+   * downloads, `download` and `unpack` are not each one's own work (see where composeImage laps them).
+   */
   readonly timings: Readonly<Record<string, number>>;
   readonly signer?: string;
 }
@@ -80,6 +83,8 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
       // A download means work the cache does not hold: the threads start while the files come.
       onFirstDownload: () => results.prepare(),
     });
+    // Lapped when the last .deb arrived: `download` also covers the unpacking, the kernel's and the
+    // emulators' work done meanwhile, and `unpack` (below) only what is left of them after it.
     const downloaded = debs.all.then((files) => {
       phases.lap("download");
       return files;
@@ -104,6 +109,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     reporter.step(unpackingStep(lock, unpacked));
     const tree = await unpacking;
     await addCaBundle(tree, lock, fetched);
+    // From the end of the downloads: the unpacking not already done during them, and the CA bundle.
     phases.lap("unpack");
 
     reporter.step("Taking the emulator of the other Linux system from qemu-user");

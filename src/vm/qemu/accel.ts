@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import { release } from "node:os";
-import { delimiter, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { LinuxBuilderError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
@@ -10,6 +9,7 @@ import type { Host } from "../../host/host.js";
 import { parseJsonAs } from "../../json.js";
 import type { AccelChoice, AccelRequest } from "../backend.js";
 import type { Accelerator } from "./argv.js";
+import { commandPath } from "./command-path.js";
 
 /**
  * What a probe boot showed: KVM works, QEMU failed (an error, at once), or the guest hung. A failure
@@ -172,30 +172,10 @@ export const HUNG_VERDICT_MS = 24 * 3600_000;
  * amd64 kernel at hand can be booted while the image is composed, and a new image costs no probe.
  */
 export async function accelCacheKey(qemu: string, hostRelease: string = release()): Promise<string> {
-  const binary = await commandPath(qemu);
+  const binary = commandPath(qemu);
   const seen = binary === undefined ? undefined : await stat(binary).catch(() => undefined);
   const identity = seen === undefined ? "missing" : `${binary} ${seen.size} ${Math.trunc(seen.mtimeMs)}`;
   return `${qemu} (${identity}) on Linux ${hostRelease}`;
-}
-
-/** Where `command` is found on PATH, or undefined. */
-async function commandPath(command: string): Promise<string | undefined> {
-  const candidates = isAbsolute(command)
-    ? [command]
-    : (process.env.PATH ?? "")
-        .split(delimiter)
-        .filter(Boolean)
-        .map((dir) => join(dir, command));
-  for (const candidate of candidates) {
-    if (
-      await access(candidate, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return candidate;
-  }
-  return undefined;
 }
 
 /** A remembered verdict that still holds at `now`: a hard failure or a pass always, a hang for a day. */

@@ -1,5 +1,6 @@
 import { accessSync, constants, realpathSync } from "node:fs";
-import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { dirname, join } from "node:path";
+import { commandPath } from "./command-path.js";
 
 /**
  * The firmware an x86_64 guest boots through: qboot, QEMU's own minimal firmware, where QEMU ships
@@ -35,22 +36,4 @@ function readable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Where `command` is found on PATH, or undefined. */
-function commandPath(command: string): string | undefined {
-  const candidates = isAbsolute(command)
-    ? [command]
-    : (process.env.PATH ?? "")
-        .split(delimiter)
-        .filter(Boolean)
-        .map((dir) => join(dir, command));
-  return candidates.find((candidate) => {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }

@@ -1,5 +1,6 @@
 import { accessSync, constants, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { Arch } from "../../image/guest/profile.js";
 import { commandPath } from "./command-path.js";
 
 /**
@@ -11,7 +12,7 @@ import { commandPath } from "./command-path.js";
  * Undefined (QEMU's default firmware) for aarch64, whose virt machine boots the kernel directly, and
  * where this QEMU has no qboot.rom (some distributions leave it out).
  */
-export function qemuFirmware(qemu: string, arch: "amd64" | "arm64"): string | undefined {
+export function qemuFirmware(qemu: string, arch: Arch): string | undefined {
   if (arch !== "amd64") return undefined;
   const binary = commandPath(qemu);
   if (binary === undefined) return undefined;

@@ -4,8 +4,9 @@ import { decompressBuffer } from "../archive/decompress.js";
 /**
  * x86's bzImage is a self-decompressing kernel behind 16-bit setup code: a firmware (SeaBIOS, qboot)
  * runs the setup, then the kernel unpacks itself. Inside is the plain ELF kernel (vmlinux), which
- * QEMU can start directly at its PVH entry point: no firmware, no real mode, no decompression in the
- * guest. Under TCG that saved 1.3 s of a 6 s boot here.
+ * QEMU starts at its PVH entry point: the firmware (qboot; SeaBIOS through QEMU's pvh.bin option ROM
+ * where QEMU ships no qboot, see vm/qemu/firmware.ts) only loads it and jumps in, with no real-mode
+ * setup and no decompression in the guest. Under TCG that saved 1.3 s of a 6 s boot here.
  */
 
 /** The compressions a bzImage payload may use, by magic (Linux's `boot/compressed`). */

@@ -2,14 +2,15 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import { release } from "node:os";
-import { delimiter, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { LinuxBuilderError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import type { Host } from "../../host/host.js";
 import { parseJsonAs } from "../../json.js";
 import type { AccelChoice, AccelRequest } from "../backend.js";
-import type { Accelerator } from "./argv.js";
+import { type Accelerator, machineOption } from "./argv.js";
+import { commandPath } from "./command-path.js";
+import { qemuFirmware } from "./firmware.js";
 
 /**
  * What a probe boot showed: KVM works, QEMU failed (an error, at once), or the guest hung. A failure
@@ -48,29 +49,7 @@ export function probeKvm(qemu: string, kernel: string, limits: ProbeLimits): Pro
       reject(cancelled());
       return;
     }
-    const child = spawn(
-      qemu,
-      [
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-machine",
-        "q35,accel=kvm",
-        "-cpu",
-        "host",
-        "-m",
-        "256M",
-        "-kernel",
-        kernel,
-        "-append",
-        "console=ttyS0 panic=-1",
-        "-serial",
-        "stdio",
-        "-no-reboot",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(qemu, probeArgs(qemu, kernel), { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     let errors = "";
     let settled = false;
@@ -116,6 +95,34 @@ export function probeKvm(qemu: string, kernel: string, limits: ProbeLimits): Pro
       }
     });
   });
+}
+
+/**
+ * The probe's argv: the builder's own machine (argv.ts) and firmware (firmware.ts), as `start` boots
+ * them under KVM, so that the verdict vouches for that boot; the kernel alone, with no root.
+ */
+export function probeArgs(qemu: string, kernel: string): string[] {
+  const firmware = qemuFirmware(qemu, "amd64");
+  return [
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-machine",
+    machineOption({ arch: "amd64", accel: "kvm" }),
+    "-cpu",
+    "host",
+    "-m",
+    "256M",
+    ...(firmware === undefined ? [] : ["-bios", firmware]),
+    "-kernel",
+    kernel,
+    "-append",
+    "console=ttyS0 panic=-1",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+  ];
 }
 
 /**
@@ -167,35 +174,17 @@ export const HUNG_VERDICT_MS = 24 * 3600_000;
 
 /**
  * What a verdict depends on: QEMU (its KVM code: the MSR assertion some hosts hit is QEMU's), which
- * binary that is (an upgrade in place is probed again), and the host's kernel (KVM itself, and the
- * nested virtualisation under it). Not the guest's kernel: it is only the probe's payload, so any
+ * binary that is (an upgrade in place is probed again), the firmware it boots through (qboot, once
+ * installed or removed, is probed again; so is every verdict from before the probe used it), and the
+ * host's kernel (KVM itself, and the nested virtualisation under it). Not the guest's kernel: it is only the probe's payload, so any
  * amd64 kernel at hand can be booted while the image is composed, and a new image costs no probe.
  */
 export async function accelCacheKey(qemu: string, hostRelease: string = release()): Promise<string> {
-  const binary = await commandPath(qemu);
+  const binary = commandPath(qemu);
   const seen = binary === undefined ? undefined : await stat(binary).catch(() => undefined);
   const identity = seen === undefined ? "missing" : `${binary} ${seen.size} ${Math.trunc(seen.mtimeMs)}`;
-  return `${qemu} (${identity}) on Linux ${hostRelease}`;
-}
-
-/** Where `command` is found on PATH, or undefined. */
-async function commandPath(command: string): Promise<string | undefined> {
-  const candidates = isAbsolute(command)
-    ? [command]
-    : (process.env.PATH ?? "")
-        .split(delimiter)
-        .filter(Boolean)
-        .map((dir) => join(dir, command));
-  for (const candidate of candidates) {
-    if (
-      await access(candidate, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return candidate;
-  }
-  return undefined;
+  const firmware = qemuFirmware(qemu, "amd64") ?? "QEMU's default firmware";
+  return `${qemu} (${identity}) booting ${firmware} on Linux ${hostRelease}`;
 }
 
 /** A remembered verdict that still holds at `now`: a hard failure or a pass always, a hang for a day. */

@@ -141,7 +141,7 @@ export function privilegedPortWarning(spec: Pick<QemuSpec, "hostPlatform" | "ssh
 // Not `microvm`: its guest reached READY 0.5 s sooner under TCG, but with neither HPET nor ACPI PM
 // timer the kernel calibrates its TSC against the PIT alone, which fails on a loaded host, and the
 // boot then hangs (6 of 8 boots under load here). q35 boots the same PVH kernel reliably.
-function machineOption(spec: Pick<QemuSpec, "arch" | "accel">): string {
+export function machineOption(spec: Pick<QemuSpec, "arch" | "accel">): string {
   // Without the PS/2 controller (and VMware's port, which needs it): the kernel's i8042 probe was
   // 0.3 s of its start under TCG, for a keyboard and mouse no builder has.
   if (spec.arch === "amd64") return `q35,accel=${spec.accel},i8042=off,vmport=off`;

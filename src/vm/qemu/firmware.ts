@@ -1,5 +1,7 @@
 import { accessSync, constants, realpathSync } from "node:fs";
-import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { dirname, join } from "node:path";
+import type { Arch } from "../../image/guest/profile.js";
+import { commandPath } from "./command-path.js";
 
 /**
  * The firmware an x86_64 guest boots through: qboot, QEMU's own minimal firmware, where QEMU ships
@@ -10,7 +12,7 @@ import { delimiter, dirname, isAbsolute, join } from "node:path";
  * Undefined (QEMU's default firmware) for aarch64, whose virt machine boots the kernel directly, and
  * where this QEMU has no qboot.rom (some distributions leave it out).
  */
-export function qemuFirmware(qemu: string, arch: "amd64" | "arm64"): string | undefined {
+export function qemuFirmware(qemu: string, arch: Arch): string | undefined {
   if (arch !== "amd64") return undefined;
   const binary = commandPath(qemu);
   if (binary === undefined) return undefined;
@@ -35,22 +37,4 @@ function readable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Where `command` is found on PATH, or undefined. */
-function commandPath(command: string): string | undefined {
-  const candidates = isAbsolute(command)
-    ? [command]
-    : (process.env.PATH ?? "")
-        .split(delimiter)
-        .filter(Boolean)
-        .map((dir) => join(dir, command));
-  return candidates.find((candidate) => {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { constants } from "node:fs";
-import { access, chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -175,10 +175,11 @@ describe("the verdict remembered", () => {
     assert.equal(cachedVerdict(hung, "k", 1_000 + HUNG_VERDICT_MS), undefined);
   });
 
-  test("the key names QEMU's binary and the host's kernel, not the guest's", async () => {
+  test("the key names QEMU's binary, its firmware and the host's kernel, not the guest's", async () => {
     const dir = await mkdtemp(join(tmpdir(), "lb-key-"));
     try {
-      const qemu = join(dir, "qemu-system-x86_64");
+      await mkdir(join(dir, "bin"));
+      const qemu = join(dir, "bin", "qemu-system-x86_64");
       await writeFile(qemu, "#!/bin/sh\n");
       await chmod(qemu, 0o755);
       const key = await accelCacheKey(qemu, "6.1.0");
@@ -186,6 +187,14 @@ describe("the verdict remembered", () => {
       assert.notEqual(key, await accelCacheKey(qemu, "6.12.0"), "another host kernel");
       await writeFile(qemu, "#!/bin/sh\n# upgraded\n");
       assert.notEqual(key, await accelCacheKey(qemu, "6.1.0"), "QEMU replaced in place");
+      const upgraded = await accelCacheKey(qemu, "6.1.0");
+      await mkdir(join(dir, "share", "qemu"), { recursive: true });
+      await writeFile(join(dir, "share", "qemu", "qboot.rom"), "");
+      assert.notEqual(
+        upgraded,
+        await accelCacheKey(qemu, "6.1.0"),
+        "qboot installed: the probe boots it now",
+      );
       assert.match(await accelCacheKey(join(dir, "nowhere"), "6.1.0"), /missing/);
     } finally {
       await rm(dir, { recursive: true, force: true });

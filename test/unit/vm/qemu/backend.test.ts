@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { BootSpec } from "../../../../src/vm/backend.js";
+import { probeArgs } from "../../../../src/vm/qemu/accel.js";
 import type { Accelerator } from "../../../../src/vm/qemu/argv.js";
 import { qemuBackend } from "../../../../src/vm/qemu/backend.js";
 import { stateLayout } from "../../../../src/vm/state.js";
@@ -120,5 +121,34 @@ test("stop requests go over QMP; no QMP socket, no stop", async () => {
   } finally {
     await new Promise((resolve) => server.close(resolve));
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The KVM probe's verdict stands for `start`'s boot only if it boots the same machine and firmware. */
+test("the KVM probe boots with a launch's -machine and -bios", async () => {
+  const prefix = await mkdtemp(join(tmpdir(), "lb-probe-argv-"));
+  const savedPath = process.env.PATH;
+  try {
+    await mkdir(join(prefix, "bin"));
+    await writeFile(join(prefix, "bin", "qemu-system-x86_64"), "#!/bin/sh\n");
+    await chmod(join(prefix, "bin", "qemu-system-x86_64"), 0o755);
+    process.env.PATH = join(prefix, "bin");
+    /** The firmware both boot, once checked that they boot the same machine and firmware. */
+    const firmwareOfBoth = () => {
+      const launch = qemuBackend(linux, layout).launch({ ...spec, accel: "kvm" }).args;
+      const probe = probeArgs("qemu-system-x86_64", "/img/kernel");
+      assert.equal(after(probe, "-machine"), after(launch, "-machine"));
+      const firmware = (args: readonly string[]) =>
+        args.includes("-bios") ? after(args, "-bios") : undefined;
+      assert.equal(firmware(probe), firmware(launch));
+      return firmware(launch);
+    };
+    assert.equal(firmwareOfBoth(), undefined, "no qboot.rom: QEMU's default firmware for both");
+    await mkdir(join(prefix, "share", "qemu"), { recursive: true });
+    await writeFile(join(prefix, "share", "qemu", "qboot.rom"), "");
+    assert.equal(firmwareOfBoth(), join(prefix, "share", "qemu", "qboot.rom"));
+  } finally {
+    process.env.PATH = savedPath;
+    await rm(prefix, { recursive: true, force: true });
   }
 });

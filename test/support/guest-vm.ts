@@ -15,12 +15,13 @@ import { scanConsole } from "../../src/guest/console-lines.js";
 import { guestNixConf } from "../../src/guest/nix-conf.js";
 import { writeCpio } from "../../src/image/archive/cpio.js";
 import { composeImage } from "../../src/image/compose/compose-image.js";
-import { type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
+import { ARCHITECTURES, type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../src/image/guest/profile.js";
 import type { StoredImage } from "../../src/image/store.js";
 import { pickFreePort } from "../../src/service/lifecycle-control.js";
 import { generateEd25519KeyPair, type SshKeyPair } from "../../src/ssh/openssh-key.js";
 import { qemuCommand } from "../../src/vm/qemu/argv.js";
 import { qemuGuestParameters } from "../../src/vm/qemu/backend.js";
+import { qemuFirmware } from "../../src/vm/qemu/firmware.js";
 import { QmpClient } from "../../src/vm/qemu/qmp.js";
 
 export const run = promisify(execFile);
@@ -144,9 +145,12 @@ export async function bootGuest(
   await writeFile(knownHostsFile, `[127.0.0.1]:${port} ${type} ${blob}\n`);
   const consoleLog = join(dir, "console.log");
   const qmpSocket = join(dir, "qmp.sock");
+  // The firmware the product boots with (qboot on x86_64 where QEMU ships it).
+  const firmware = qemuFirmware(ARCHITECTURES[arch].qemu, arch);
   const { command, args } = qemuCommand({
     arch,
     accel: "tcg",
+    ...(firmware === undefined ? {} : { firmware }),
     cpus: 2,
     memoryMiB: options.memoryMiB ?? 1024,
     kernel: join(image.directory, "kernel"),

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { link, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { uptime } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { processAlive } from "../process/process-alive.js";
 
 /**
  * A lock file that names the pid of its holder: the start lock, serve's claim and the lock of the
@@ -29,16 +30,6 @@ export function parsePid(text: string): number | undefined {
   if (!/^\d+$/.test(trimmed)) return undefined;
   const pid = Number(trimmed);
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/** Whether a process runs (a zombie or one of another user's counts). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException).code;

@@ -207,9 +207,6 @@ describe("a pid lock", () => {
     const both = first.filter((round) => second.includes(round));
     assert.deepEqual(both, [], "no lock is won by both");
     assert.equal(first.length + second.length, rounds, "every lock is won by one");
-    assert.ok(
-      first.length > 0 && second.length > 0,
-      `both won some (${first.length}, ${second.length}): they raced`,
-    );
+    // Not asserted: that both won some. On a loaded machine one racer may run through all of them first.
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { link, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { link, lstat, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { uptime } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { processAlive } from "../process/process-alive.js";
@@ -83,14 +83,19 @@ function hostBootTime(): number {
   return Date.now() - uptime() * 1000;
 }
 
-/** Reads the lock at `path`: who holds it, and whether that process still runs. */
+/**
+ * Reads the lock at `path`: who holds it, and whether that process still runs. A symbolic link (even
+ * a dangling one, which link(2) finds there but a read does not) or a special file is not a pid: held,
+ * by nobody, so removed as stale (a link's target is left alone). A folder is an error naming it.
+ */
 export async function readPidLock(path: string): Promise<PidLockSeen> {
   for (let look = 0; ; look++) {
-    const [text, info] = await Promise.all([
-      unlessAbsent(path, readFile(path, "utf8")),
-      unlessAbsent(path, stat(path)),
-    ]);
-    if (text === undefined || info === undefined) return { held: false };
+    // lstat first: a read would follow a link, and block on a FIFO.
+    const info = await unlessAbsent(path, lstat(path));
+    if (info === undefined) return { held: false };
+    if (!info.isFile() && !info.isDirectory()) return { held: true, owner: undefined, ownerAlive: false };
+    const text = await unlessAbsent(path, readFile(path, "utf8"));
+    if (text === undefined) return { held: false };
     // Empty: being written by the exclusive-create fallback; look once more before calling it stale.
     if (text === "" && look === 0) {
       await sleep(50);
@@ -126,6 +131,9 @@ export async function removeStalePidLock(path: string): Promise<void> {
   }
 }
 
+/** How many times takeOverPidLock finds the lock it failed to take free before it gives up. */
+const MAX_FREE_WHEN_LOOKED = 300;
+
 /**
  * Takes the lock, taking a dead holder's over; if a live process holds it, says which (whether to
  * wait for it or give up is the caller's).
@@ -133,10 +141,19 @@ export async function removeStalePidLock(path: string): Promise<void> {
 export async function takeOverPidLock(
   lock: PidLock,
 ): Promise<{ readonly taken: true } | { readonly taken: false; readonly holder: number }> {
-  for (;;) {
+  for (let freeWhenLooked = 0; ; ) {
     if (await takePidLock(lock)) return { taken: true };
     const seen = await readPidLock(lock.path);
-    if (!seen.held) continue; // Let go between our try and our look.
+    if (!seen.held) {
+      // Let go between our try and our look: rare, so many times running means the file system
+      // says "exists" to link(2) and "absent" to a read, and we would spin forever.
+      if (++freeWhenLooked >= MAX_FREE_WHEN_LOOKED) {
+        throw new Error(
+          `Cannot take the lock ${lock.path}: ${MAX_FREE_WHEN_LOOKED} times it was there to take, and not there to read`,
+        );
+      }
+      continue;
+    }
     if (seen.ownerAlive) return { taken: false, holder: seen.owner };
     await removeStalePidLock(lock.path);
   }

@@ -6,7 +6,19 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import fsPromises, {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -121,6 +133,48 @@ describe("a pid lock", () => {
     const said = userError(failure);
     assert.equal(said?.code, "fs.EISDIR");
     assert.ok(said?.message.includes(path), said?.message);
+  });
+
+  test("a symbolic link (dangling or not) or a FIFO is nobody's lock: taken over, a link's target left alone", {
+    timeout: 60_000, // Before the fix a dangling link spun forever.
+  }, async () => {
+    const dir = await folder();
+    const lock: PidLock = { path: join(dir, "it.lock"), mode: 0o600, newline: false };
+    const target = join(dir, "target");
+    await symlink(target, lock.path);
+    assert.deepEqual(await readPidLock(lock.path), { held: true, owner: undefined, ownerAlive: false });
+    assert.deepEqual(await takeOverPidLock(lock), { taken: true }, "over a dangling link");
+    assert.equal((await lstat(lock.path)).isFile(), true, "our own file, not the link");
+    await releasePidLock(lock.path);
+    await writeFile(target, String(liveHolder()));
+    await symlink(target, lock.path);
+    assert.deepEqual(await takeOverPidLock(lock), { taken: true }, "over a link to a pid");
+    await releasePidLock(lock.path);
+    assert.deepEqual(await readdir(dir), ["target"], "the link's target is left alone");
+    await rm(target);
+    assert.equal(spawnSync("mkfifo", [lock.path]).status, 0);
+    assert.deepEqual(await takeOverPidLock(lock), { taken: true }, "over a FIFO (not read: it would block)");
+    await releasePidLock(lock.path);
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  test("a lock that link(2) finds but a read never does is an error naming it, not a spin forever", async (t) => {
+    const lock: PidLock = { path: join(await folder(), "it.lock"), mode: 0o600, newline: false };
+    await writeFile(lock.path, String(liveHolder()));
+    // A file system that says "exists" to link and "absent" to every look.
+    const absent = Object.assign(new Error("ENOENT"), { code: "ENOENT" });
+    t.mock.method(fsPromises, "lstat", async () => Promise.reject(absent));
+    syncBuiltinESMExports();
+    try {
+      await assert.rejects(takeOverPidLock(lock), (error: Error) => {
+        assert.match(error.message, /times it was there to take, and not there to read/);
+        assert.ok(error.message.includes(lock.path), error.message);
+        return true;
+      });
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    }
   });
 
   test("released only by its holder", async () => {

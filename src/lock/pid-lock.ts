@@ -16,7 +16,17 @@ export interface PidLock {
   readonly mode: number;
   /** Whether the pid ends with a newline (serve.lock's does; the others' do not). */
   readonly newline: boolean;
+  /**
+   * Whether a lock older than the host's boot is stale though its pid runs (recycled since). Only
+   * for a lock held briefly (the start lock): one held for days (serve.lock) would look older than
+   * the boot after the clock steps forward (NTP correcting a host without an RTC), and be taken from
+   * its live holder.
+   */
+  readonly staleBeforeBoot: boolean;
 }
+
+/** What reading a lock needs: where it is, and how its age counts. */
+export type PidLockPlace = Pick<PidLock, "path" | "staleBeforeBoot">;
 
 /** The lock as found: free, or held by `owner` (undefined: not a pid, so nobody's), alive or not. */
 export type PidLockSeen =
@@ -88,7 +98,8 @@ function hostBootTime(): number {
  * a dangling one, which link(2) finds there but a read does not) or a special file is not a pid: held,
  * by nobody, so removed as stale (a link's target is left alone). A folder is an error naming it.
  */
-export async function readPidLock(path: string): Promise<PidLockSeen> {
+export async function readPidLock(lock: PidLockPlace): Promise<PidLockSeen> {
+  const { path } = lock;
   for (let look = 0; ; look++) {
     // lstat first: a read would follow a link, and block on a FIFO.
     const info = await unlessAbsent(path, lstat(path));
@@ -104,7 +115,7 @@ export async function readPidLock(path: string): Promise<PidLockSeen> {
     const owner = parsePid(text);
     if (owner === undefined) return { held: true, owner: undefined, ownerAlive: false };
     // A minute of slack for the clock and uptime's rounding.
-    const beforeBoot = info.mtimeMs < hostBootTime() - 60_000;
+    const beforeBoot = lock.staleBeforeBoot && info.mtimeMs < hostBootTime() - 60_000;
     return { held: true, owner, ownerAlive: !beforeBoot && processAlive(owner) };
   }
 }
@@ -115,7 +126,8 @@ export async function readPidLock(path: string): Promise<PidLockSeen> {
  * live holder), it is put back. (Put back with link, which fails if a third took the free path in
  * that moment: then both would hold it. It takes three at once beside a dead holder's lock.)
  */
-export async function removeStalePidLock(path: string): Promise<void> {
+export async function removeStalePidLock(lock: PidLockPlace): Promise<void> {
+  const { path } = lock;
   const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString("hex")}`;
   try {
     await rename(path, aside);
@@ -124,7 +136,7 @@ export async function removeStalePidLock(path: string): Promise<void> {
     throw error;
   }
   try {
-    const moved = await readPidLock(aside);
+    const moved = await readPidLock({ ...lock, path: aside });
     if (moved.held && moved.ownerAlive) await link(aside, path).catch(() => undefined);
   } finally {
     await rm(aside, { force: true });
@@ -143,7 +155,7 @@ export async function takeOverPidLock(
 ): Promise<{ readonly taken: true } | { readonly taken: false; readonly holder: number }> {
   for (let freeWhenLooked = 0; ; ) {
     if (await takePidLock(lock)) return { taken: true };
-    const seen = await readPidLock(lock.path);
+    const seen = await readPidLock(lock);
     if (!seen.held) {
       // Let go between our try and our look: rare, so many times running means the file system
       // says "exists" to link(2) and "absent" to a read, and we would spin forever.
@@ -155,7 +167,7 @@ export async function takeOverPidLock(
       continue;
     }
     if (seen.ownerAlive) return { taken: false, holder: seen.owner };
-    await removeStalePidLock(lock.path);
+    await removeStalePidLock(lock);
   }
 }
 

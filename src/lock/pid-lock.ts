@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { link, lstat, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { link, lstat, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { uptime } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { processAlive } from "../process/process-alive.js";
 
@@ -50,12 +51,38 @@ const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 /**
  * Takes the lock if it is free. The pid is written to a temporary file first and linked into place
  * (link fails when the lock exists), so the lock is never seen empty, half-written; where the file
- * system has no hard links, an exclusive create, whose empty moment readPidLock allows for.
+ * system has no hard links, an exclusive create, whose empty moment readPidLock allows for. Once
+ * taken, dead takers' temporary files beside it are removed.
  */
 export async function takePidLock(lock: PidLock): Promise<boolean> {
+  const taken = await linkPidLock(lock);
+  if (taken) await removeDeadTakersTemps(lock.path);
+  return taken;
+}
+
+/** The temporary file a try writes beside the lock: `<lock>.<pid>.<8 hex>.tmp`. */
+const tempOf = (lockPath: string) => `${lockPath}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+
+/**
+ * Removes the temporary files of takers killed in the middle of a try (their pid is dead), which
+ * would stay beside the lock (the user's registry) for good. Only this lock's: the exact pattern.
+ */
+async function removeDeadTakersTemps(lockPath: string): Promise<void> {
+  const folder = dirname(lockPath);
+  const escaped = basename(lockPath).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const tempName = new RegExp(`^${escaped}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(tempName.exec(name)?.[1]);
+    if (pid > 0 && pid !== process.pid && !processAlive(pid)) await rm(join(folder, name), { force: true });
+  }
+}
+
+/** One try: true if the lock was free and is now ours. */
+async function linkPidLock(lock: PidLock): Promise<boolean> {
   const text = lock.newline ? `${process.pid}\n` : String(process.pid);
   // Unique even among tries in one process (callers race them).
-  const temp = `${lock.path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const temp = tempOf(lock.path);
   await writeFile(temp, text, { mode: lock.mode });
   try {
     await link(temp, lock.path);

@@ -97,6 +97,23 @@ describe("a pid lock", () => {
     }
   });
 
+  test("taken: temporary files of dead takers of this lock are removed; a live one's and others' stay", async () => {
+    const dir = await folder();
+    const lock: PidLock = { path: join(dir, "it.lock"), mode: 0o600, newline: false, staleBeforeBoot: false };
+    const dead = deadPid();
+    const left = [
+      `it.lock.${liveHolder()}.0123abcd.tmp`, // A live taker's, mid-try.
+      `other.lock.${dead}.0123abcd.tmp`, // Another lock's.
+      `it.lock.${dead}.tmp`, // Not the pattern.
+      `it.lock.${dead}.0123abcd.tmp.keep`,
+    ];
+    const deadTakers = [`it.lock.${dead}.0123abcd.tmp`, `it.lock.${dead}.deadbeef.tmp`];
+    for (const name of [...left, ...deadTakers]) await writeFile(join(dir, name), String(dead));
+    assert.equal(await takePidLock(lock), true);
+    assert.deepEqual((await readdir(dir)).sort(), [...left, "it.lock"].sort());
+    await releasePidLock(lock.path);
+  });
+
   test("read back: a live holder, a dead one, no pid, an empty file, a lock from before the host's boot", async () => {
     const path = join(await folder(), "it.lock");
     const live = liveHolder();

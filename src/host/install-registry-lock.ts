@@ -14,7 +14,7 @@ export async function withRegistryLock<T>(
   work: () => Promise<T>,
   options: { readonly waitMs?: number; readonly pollMs?: number } = {},
 ): Promise<T> {
-  const lock: PidLock = { path, mode: 0o644, newline: false };
+  const lock: PidLock = { path, mode: 0o644, newline: false, staleBeforeBoot: false };
   const deadline = Date.now() + (options.waitMs ?? 10_000);
   for (;;) {
     const got = await takeOverPidLock(lock);

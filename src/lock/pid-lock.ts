@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { link, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { link, lstat, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { uptime } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { processAlive } from "../process/process-alive.js";
 
 /**
  * A lock file that names the pid of its holder: the start lock, serve's claim and the lock of the
@@ -15,7 +17,17 @@ export interface PidLock {
   readonly mode: number;
   /** Whether the pid ends with a newline (serve.lock's does; the others' do not). */
   readonly newline: boolean;
+  /**
+   * Whether a lock older than the host's boot is stale though its pid runs (recycled since). Only
+   * for a lock held briefly (the start lock): one held for days (serve.lock) would look older than
+   * the boot after the clock steps forward (NTP correcting a host without an RTC), and be taken from
+   * its live holder.
+   */
+  readonly staleBeforeBoot: boolean;
 }
+
+/** What reading a lock needs: where it is, and how its age counts. */
+export type PidLockPlace = Pick<PidLock, "path" | "staleBeforeBoot">;
 
 /** The lock as found: free, or held by `owner` (undefined: not a pid, so nobody's), alive or not. */
 export type PidLockSeen =
@@ -31,16 +43,6 @@ export function parsePid(text: string): number | undefined {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** Whether a process runs (a zombie or one of another user's counts). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException).code;
 
 /** Errors of link(2) on a file system without hard links. */
@@ -49,12 +51,38 @@ const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 /**
  * Takes the lock if it is free. The pid is written to a temporary file first and linked into place
  * (link fails when the lock exists), so the lock is never seen empty, half-written; where the file
- * system has no hard links, an exclusive create, whose empty moment readPidLock allows for.
+ * system has no hard links, an exclusive create, whose empty moment readPidLock allows for. Once
+ * taken, dead takers' temporary files beside it are removed.
  */
 export async function takePidLock(lock: PidLock): Promise<boolean> {
+  const taken = await linkPidLock(lock);
+  if (taken) await removeDeadTakersTemps(lock.path);
+  return taken;
+}
+
+/** The temporary file a try writes beside the lock: `<lock>.<pid>.<8 hex>.tmp`. */
+const tempOf = (lockPath: string) => `${lockPath}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+
+/**
+ * Removes the temporary files of takers killed in the middle of a try (their pid is dead), which
+ * would stay beside the lock (the user's registry) for good. Only this lock's: the exact pattern.
+ */
+async function removeDeadTakersTemps(lockPath: string): Promise<void> {
+  const folder = dirname(lockPath);
+  const escaped = basename(lockPath).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const tempName = new RegExp(`^${escaped}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(tempName.exec(name)?.[1]);
+    if (pid > 0 && pid !== process.pid && !processAlive(pid)) await rm(join(folder, name), { force: true });
+  }
+}
+
+/** One try: true if the lock was free and is now ours. */
+async function linkPidLock(lock: PidLock): Promise<boolean> {
   const text = lock.newline ? `${process.pid}\n` : String(process.pid);
   // Unique even among tries in one process (callers race them).
-  const temp = `${lock.path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const temp = tempOf(lock.path);
   await writeFile(temp, text, { mode: lock.mode });
   try {
     await link(temp, lock.path);
@@ -92,14 +120,20 @@ function hostBootTime(): number {
   return Date.now() - uptime() * 1000;
 }
 
-/** Reads the lock at `path`: who holds it, and whether that process still runs. */
-export async function readPidLock(path: string): Promise<PidLockSeen> {
+/**
+ * Reads the lock at `path`: who holds it, and whether that process still runs. A symbolic link (even
+ * a dangling one, which link(2) finds there but a read does not) or a special file is not a pid: held,
+ * by nobody, so removed as stale (a link's target is left alone). A folder is an error naming it.
+ */
+export async function readPidLock(lock: PidLockPlace): Promise<PidLockSeen> {
+  const { path } = lock;
   for (let look = 0; ; look++) {
-    const [text, info] = await Promise.all([
-      unlessAbsent(path, readFile(path, "utf8")),
-      unlessAbsent(path, stat(path)),
-    ]);
-    if (text === undefined || info === undefined) return { held: false };
+    // lstat first: a read would follow a link, and block on a FIFO.
+    const info = await unlessAbsent(path, lstat(path));
+    if (info === undefined) return { held: false };
+    if (!info.isFile() && !info.isDirectory()) return { held: true, owner: undefined, ownerAlive: false };
+    const text = await unlessAbsent(path, readFile(path, "utf8"));
+    if (text === undefined) return { held: false };
     // Empty: being written by the exclusive-create fallback; look once more before calling it stale.
     if (text === "" && look === 0) {
       await sleep(50);
@@ -108,7 +142,7 @@ export async function readPidLock(path: string): Promise<PidLockSeen> {
     const owner = parsePid(text);
     if (owner === undefined) return { held: true, owner: undefined, ownerAlive: false };
     // A minute of slack for the clock and uptime's rounding.
-    const beforeBoot = info.mtimeMs < hostBootTime() - 60_000;
+    const beforeBoot = lock.staleBeforeBoot && info.mtimeMs < hostBootTime() - 60_000;
     return { held: true, owner, ownerAlive: !beforeBoot && processAlive(owner) };
   }
 }
@@ -119,7 +153,8 @@ export async function readPidLock(path: string): Promise<PidLockSeen> {
  * live holder), it is put back. (Put back with link, which fails if a third took the free path in
  * that moment: then both would hold it. It takes three at once beside a dead holder's lock.)
  */
-export async function removeStalePidLock(path: string): Promise<void> {
+export async function removeStalePidLock(lock: PidLockPlace): Promise<void> {
+  const { path } = lock;
   const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString("hex")}`;
   try {
     await rename(path, aside);
@@ -128,12 +163,15 @@ export async function removeStalePidLock(path: string): Promise<void> {
     throw error;
   }
   try {
-    const moved = await readPidLock(aside);
+    const moved = await readPidLock({ ...lock, path: aside });
     if (moved.held && moved.ownerAlive) await link(aside, path).catch(() => undefined);
   } finally {
     await rm(aside, { force: true });
   }
 }
+
+/** How many times takeOverPidLock finds the lock it failed to take free before it gives up. */
+const MAX_FREE_WHEN_LOOKED = 300;
 
 /**
  * Takes the lock, taking a dead holder's over; if a live process holds it, says which (whether to
@@ -142,12 +180,21 @@ export async function removeStalePidLock(path: string): Promise<void> {
 export async function takeOverPidLock(
   lock: PidLock,
 ): Promise<{ readonly taken: true } | { readonly taken: false; readonly holder: number }> {
-  for (;;) {
+  for (let freeWhenLooked = 0; ; ) {
     if (await takePidLock(lock)) return { taken: true };
-    const seen = await readPidLock(lock.path);
-    if (!seen.held) continue; // Let go between our try and our look.
+    const seen = await readPidLock(lock);
+    if (!seen.held) {
+      // Let go between our try and our look: rare, so many times running means the file system
+      // says "exists" to link(2) and "absent" to a read, and we would spin forever.
+      if (++freeWhenLooked >= MAX_FREE_WHEN_LOOKED) {
+        throw new Error(
+          `Cannot take the lock ${lock.path}: ${MAX_FREE_WHEN_LOOKED} times it was there to take, and not there to read`,
+        );
+      }
+      continue;
+    }
     if (seen.ownerAlive) return { taken: false, holder: seen.owner };
-    await removeStalePidLock(lock.path);
+    await removeStalePidLock(lock);
   }
 }
 

@@ -12,7 +12,8 @@ import { serviceStatus } from "./control-client.js";
  * Resolves to the release (call when serve stops).
  */
 export async function claimService(layout: StateLayout): Promise<() => Promise<void>> {
-  const lock: PidLock = { path: layout.serviceLock, mode: 0o600, newline: true };
+  // Held for days: a clock stepped forward would make it look older than the host's boot.
+  const lock: PidLock = { path: layout.serviceLock, mode: 0o600, newline: true, staleBeforeBoot: false };
   await takeLock(lock, layout);
   const release = () => releasePidLock(lock.path);
   try {

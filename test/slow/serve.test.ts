@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { poweredOff } from "../../src/guest/console-lines.js";
 import { readConsoleSince } from "../../src/guest/console-log.js";
-import { processAlive } from "../../src/vm/lifecycle/deps.js";
+import { processAlive } from "../../src/process/process-alive.js";
 import { derivation, type InstalledBuilder, installedBuilder } from "../support/installed-builder.js";
 import { type ServeProcess, startServe } from "../support/serve-process.js";
 

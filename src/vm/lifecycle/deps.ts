@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { processAlive } from "../../lock/pid-lock.js";
+import { processAlive } from "../../process/process-alive.js";
 import type { LaunchPlan } from "../backend.js";
 
 const run = promisify(execFile);
@@ -24,8 +24,6 @@ export interface LifecycleDeps {
   now(): number;
   sleep(ms: number): Promise<void>;
 }
-
-export { processAlive };
 
 export const hostDeps: LifecycleDeps = {
   alive: processAlive,

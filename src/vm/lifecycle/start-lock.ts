@@ -22,7 +22,13 @@ import { throwIfCancelled } from "./cancel.js";
 /** The start lock as found (free, or held by a live or dead owner). */
 export type LockSeen = PidLockSeen;
 
-const startLock = (layout: StateLayout): PidLock => ({ path: layout.startLock, mode: 0o600, newline: false });
+/** Held for a boot's minutes only, so one older than the host's boot is stale (its pid recycled). */
+const startLock = (layout: StateLayout): PidLock => ({
+  path: layout.startLock,
+  mode: 0o600,
+  newline: false,
+  staleBeforeBoot: true,
+});
 
 /** Takes the lock if it is free. */
 export async function tryTakeStartLock(layout: StateLayout): Promise<boolean> {
@@ -31,12 +37,12 @@ export async function tryTakeStartLock(layout: StateLayout): Promise<boolean> {
 }
 
 export function readStartLock(layout: StateLayout): Promise<LockSeen> {
-  return readPidLock(layout.startLock);
+  return readPidLock(startLock(layout));
 }
 
 /** Removes a lock whose owner is dead (or unknown); one a live start took meanwhile stays. */
 export function removeStaleStartLock(layout: StateLayout): Promise<void> {
-  return removeStalePidLock(layout.startLock);
+  return removeStalePidLock(startLock(layout));
 }
 
 /** Gives the lock up, if it is still ours. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -60,6 +60,17 @@ describe("the lock of the record of installed builders", () => {
         /remove .*held\.lock/.test(error.hint ?? ""),
     );
     assert.equal((await readFile(lock, "utf8")).trim(), String(process.ppid));
+  });
+
+  test("a live holder's lock dated before the host's boot (a clock stepped forward) is still its", async () => {
+    const lock = join(dir, "old.lock");
+    await writeFile(lock, String(process.ppid));
+    await utimes(lock, new Date(0), new Date(0));
+    await assert.rejects(
+      withRegistryLock(lock, async () => "never", { waitMs: 100, pollMs: 10 }),
+      (error: unknown) => error instanceof LinuxBuilderError && error.code === "install.registry",
+    );
+    assert.equal(await readFile(lock, "utf8"), String(process.ppid));
   });
 
   test("the lock is let go when the work fails", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -151,6 +151,14 @@ describe("serve", () => {
           error instanceof LinuxBuilderError &&
           error.code === "service.running" &&
           error.message.includes(`pid ${process.ppid}`),
+      );
+      assert.equal(await readFile(lock, "utf8"), `${process.ppid}\n`);
+      // Dated before the host's boot (as a clock stepped forward after serve started makes it look):
+      // its holder lives, so it still refuses.
+      await utimes(lock, new Date(0), new Date(0));
+      await assert.rejects(
+        start(),
+        (error) => error instanceof LinuxBuilderError && error.code === "service.running",
       );
       assert.equal(await readFile(lock, "utf8"), `${process.ppid}\n`);
       // Above Linux's pid_max and macOS's: no such process.

@@ -49,6 +49,8 @@ export interface BootSeries {
   readonly memoryInUseBytes: number | null;
   /** Host CPU QEMU used during that idle pause (from ready on). */
   readonly idle: IdleCpu | null;
+  /** Host CPU QEMU used over the next `settledIdleSeconds`, once the boot's tail is over. */
+  readonly idleSettled: IdleCpu | null;
   readonly bootReport: string | null;
   /** Boots that failed (each was tried once more). */
   readonly failures: BootFailure[];
@@ -182,13 +184,15 @@ export async function baselineSubject(
  * Boots each subject `firstBoots` times from a fresh state, then `laterBoots` times more on the last
  * one, alternating between the subjects; all stopped in the end. Several first boots: a single one
  * on a shared machine is one noisy sample. The last boot of each idles `idleSeconds` after ready
- * (QEMU's CPU time read before and after), then its memory is read.
+ * (QEMU's CPU time read before and after), then its memory is read; then, if `settledIdleSeconds`,
+ * it idles that long more, measured again: a builder left alone, past its boot's tail.
  */
 export async function bootSeries(
   subjects: readonly Subject[],
   firstBoots: number,
   laterBoots: number,
   idleSeconds = IDLE_SECONDS,
+  settledIdleSeconds = 0,
 ): Promise<Record<string, BootSeries>> {
   const series = new Map(
     subjects.map((s) => [
@@ -199,6 +203,7 @@ export async function bootSeries(
         stops: [] as StopSample[],
         memoryInUseBytes: null as number | null,
         idle: null as IdleCpu | null,
+        idleSettled: null as IdleCpu | null,
         bootReport: null as string | null,
         failures: [] as BootFailure[],
       },
@@ -249,6 +254,13 @@ export async function bootSeries(
         const meminfo = await subject.meminfo();
         entry.memoryInUseBytes = meminfo === null ? null : memoryInUse(meminfo);
         entry.bootReport = await subject.bootReport();
+        if (settledIdleSeconds > 0) {
+          entry.idleSettled = await idleCpu(subject, settledIdleSeconds);
+          if (entry.idleSettled)
+            log(
+              `${subject.name}: ${entry.idleSettled.cpuSeconds.toFixed(2)} CPU s in the next ${entry.idleSettled.seconds.toFixed(0)} s idle`,
+            );
+        }
       }
       const stop = await subject.stop();
       entry.stops.push(stop);

@@ -1,4 +1,4 @@
-import type { ComposeReporter } from "./reporter.js";
+import { type ComposeReporter, sayWarning } from "./reporter.js";
 
 /**
  * `reporter`, with the warnings given while the downloads run held until they end: a line written
@@ -7,8 +7,7 @@ import type { ComposeReporter } from "./reporter.js";
  * `warn` gets them as steps, as the composer said them before.
  */
 export function holdWarningsDuringDownloads(reporter: ComposeReporter): Required<ComposeReporter> {
-  const say = (message: string) =>
-    reporter.warn ? reporter.warn(message) : reporter.step(`warning: ${message}`);
+  const say = (message: string) => sayWarning(reporter, message);
   let held: string[] | undefined;
   return {
     step: (message) => reporter.step(message),

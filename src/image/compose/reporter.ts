@@ -8,6 +8,12 @@ export interface ComposeReporter {
   warn?(message: string): void;
 }
 
+/** Says a warning through `reporter`: its warn, or as a step when it has none. */
+export function sayWarning(reporter: ComposeReporter, message: string): void {
+  if (reporter.warn) reporter.warn(message);
+  else reporter.step(`warning: ${message}`);
+}
+
 export const quietReporter: ComposeReporter = {
   step() {},
   downloadStart() {},

@@ -11,7 +11,7 @@ import type { Lock } from "../lock.js";
 import { lockFromIndex } from "./lock-from-index.js";
 import { decompressPackagesIndex, packagesIndexSource } from "./packages-index-source.js";
 import { RememberedResolutions } from "./remembered-resolutions.js";
-import type { ComposeReporter } from "./reporter.js";
+import { type ComposeReporter, sayWarning } from "./reporter.js";
 
 /** What a lock is resolved from: the mirror's signed index of one suite and architecture, and our roots. */
 export interface LockResolutionOptions {
@@ -47,8 +47,8 @@ export async function lockToCompose(
   }
   const missing = rootsMissingFrom(given);
   if (missing.length > 0) {
-    const warn = reporter.warn?.bind(reporter) ?? ((message: string) => reporter.step(`warning: ${message}`));
-    warn(
+    sayWarning(
+      reporter,
       `The lock given lacks ${missing.join(", ")}, which this linux-builder puts in the guest (an older one made the lock). ${missing.map(withoutIt).join(" ")} A lock resolved anew (without --lock) has ${missing.length === 1 ? "it" : "them"}.`,
     );
   }

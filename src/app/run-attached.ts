@@ -3,6 +3,7 @@ import type { Paths } from "../config/paths.js";
 import { LinuxBuilderError } from "../errors.js";
 import { hostCaDeps } from "../host/ca-certificates.js";
 import type { Host } from "../host/host.js";
+import type { StoredImage } from "../image/store.js";
 import { serviceStatus } from "../service/control-client.js";
 import type { PreparedBoot } from "../vm/lifecycle/prepare.js";
 import { type RunResult, runVm } from "../vm/lifecycle/run.js";
@@ -20,7 +21,7 @@ export interface RunAttachedOptions {
 
 /**
  * Boots the builder in this terminal, its console attached, until QEMU exits; composes its image
- * first if needed. Refused while a service owns the builder (its port, its boots).
+ * first if needed, the accelerator's probe beside it. Refused while a service owns the builder (its port, its boots).
  */
 export async function runAttached(
   host: Host,
@@ -42,12 +43,16 @@ export async function runAttached(
       },
     );
   }
-  const image = await ensureImage(paths, config, options.imageIo);
+  // Asked for once: a boot tried once more after a kernel crash boots the same image.
+  let image: Promise<StoredImage> | undefined;
   return runVm({
     config,
     ...vm,
     caDeps: hostCaDeps(host),
-    image,
+    image: (offerProbeKernel) => {
+      image ??= ensureImage(paths, config, options.imageIo, offerProbeKernel);
+      return image;
+    },
     onWarning: options.onWarning,
     onRetry: options.onRetry,
     stopDeadlineMs: 60_000,

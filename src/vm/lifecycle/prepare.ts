@@ -74,17 +74,14 @@ export interface PreparedBoot extends LaunchPlan {
 }
 
 /**
- * Everything before the VM runs, for `start` and `run` alike (call under the start lock): not already
- * running, the port free, keys, disk, the pinned host key, the per-boot initrd, the accelerator.
- * Detached, the backend serves the console on a socket and runs in the background; attached, the
- * console is this terminal (with QEMU, shared with the monitor: Ctrl-a c). Either way it writes the
- * pidfile and can be stopped from anywhere, so status, stop and ssh work from anywhere.
+ * What refuses a boot before anything is made for it: a backend that cannot attach the console, or a
+ * builder already running. `run` asks before composing the image, prepareBoot again after.
  */
-export async function prepareBoot(
-  options: BootOptions,
+export async function assertBootable(
+  options: Pick<BootOptions, "layout" | "backend" | "deps">,
   mode: "detached" | "attached",
-): Promise<PreparedBoot> {
-  const { config, layout, image, backend } = options;
+): Promise<void> {
+  const { layout, backend } = options;
   if (mode === "attached" && !backend.features.attachedConsole) {
     throw new LinuxBuilderError(
       "vm.attached-unsupported",
@@ -109,6 +106,21 @@ export async function prepareBoot(
       },
     );
   }
+}
+
+/**
+ * Everything before the VM runs, for `start` and `run` alike (call under the start lock): not already
+ * running, the port free, keys, disk, the pinned host key, the per-boot initrd, the accelerator.
+ * Detached, the backend serves the console on a socket and runs in the background; attached, the
+ * console is this terminal (with QEMU, shared with the monitor: Ctrl-a c). Either way it writes the
+ * pidfile and can be stopped from anywhere, so status, stop and ssh work from anywhere.
+ */
+export async function prepareBoot(
+  options: BootOptions,
+  mode: "detached" | "attached",
+): Promise<PreparedBoot> {
+  const { config, layout, image, backend } = options;
+  await assertBootable(options, mode);
   if (image.manifest.arch !== config.arch) {
     throw new LinuxBuilderError(
       "vm.arch",

@@ -1,17 +1,32 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { kernelCrash, reachedReady } from "../../guest/console-lines.js";
 import { consoleOffset, readConsoleSince } from "../../guest/console-log.js";
+import type { StoredImage } from "../../image/store.js";
 import type { StateLayout } from "../state.js";
 import { hostDeps } from "./deps.js";
+import { chooseAccelEarly, PROBE_KERNEL_FILE, type ProbeKernel } from "./early-accel.js";
 import { bootWithCrashRetry } from "./kernel-crash.js";
 import { runningPid } from "./pidfile.js";
-import { type BootOptions, type PreparedBoot, prepareBoot, type VmBackend } from "./prepare.js";
+import {
+  assertBootable,
+  type BootOptions,
+  type PreparedBoot,
+  prepareBoot,
+  type VmBackend,
+} from "./prepare.js";
 import { recordInstance } from "./record-instance.js";
 import { releaseStartLock, takeStartLockNow } from "./start-lock.js";
 import { cleanUpAfterVm, stopVm } from "./stop.js";
 
-export interface RunOptions extends BootOptions {
+export interface RunOptions extends Omit<BootOptions, "image" | "accel"> {
+  /**
+   * The image to boot, asked for under the start lock once nothing refuses the boot (it may compose
+   * one; see StartOptions.image): the accelerator's probe runs beside its composition.
+   */
+  readonly image: (offerProbeKernel: (kernel: ProbeKernel) => void) => Promise<StoredImage>;
   /** Runs once the VM is prepared, before it takes the terminal (the first boot only): prints, installs. */
   readonly beforeBoot?: (boot: PreparedBoot) => Promise<void>;
   /** On SIGTERM or SIGHUP, how long the guest may take to power off, as `stop --timeout`. */
@@ -67,7 +82,7 @@ async function runOnce(options: RunOptions, beforeBoot: RunOptions["beforeBoot"]
     await takeStartLockNow(layout);
     const { ended, started } = await (async () => {
       try {
-        const boot = await prepareBoot(options, "attached");
+        const { boot, image } = await prepareAttachedBoot(options);
         await beforeBoot?.(boot);
         const child = spawn(boot.command, [...boot.args], { stdio: "inherit" });
         restoreSignals = holdSignals(layout, backend, options.stopDeadlineMs, child);
@@ -91,7 +106,7 @@ async function runOnce(options: RunOptions, beforeBoot: RunOptions["beforeBoot"]
             hint: "`linux-builder doctor` checks QEMU and the port.",
           });
         }
-        await recordInstance(options, boot, pid, true, logOffset);
+        await recordInstance({ ...options, image }, boot, pid, true, logOffset);
         return { ended, started };
       } finally {
         await releaseStartLock(layout);
@@ -109,6 +124,31 @@ async function runOnce(options: RunOptions, beforeBoot: RunOptions["beforeBoot"]
       restoreSignals();
       await cleanUpAfterVm(layout);
     }
+  }
+}
+
+/**
+ * Under the start lock: refuses a boot that cannot be before composing anything, then the image with
+ * the accelerator chosen beside it (as `start` does), then the rest of the preparation.
+ */
+async function prepareAttachedBoot(options: RunOptions): Promise<{ boot: PreparedBoot; image: StoredImage }> {
+  const { layout } = options;
+  await assertBootable(options, "attached");
+  // A start that died while it composed may have left the probe's kernel; under the lock, no other
+  // start's probe is using it.
+  await rm(join(layout.dir, PROBE_KERNEL_FILE), { force: true });
+  const accel = chooseAccelEarly(options.backend, {
+    requested: options.config.accel,
+    arch: options.config.arch,
+    stateDir: layout.dir,
+  });
+  try {
+    const image = await options.image(accel.offer);
+    accel.ready(join(image.directory, "kernel"));
+    return { boot: await prepareBoot({ ...options, image, accel: accel.choice }, "attached"), image };
+  } finally {
+    // Done by now, unless the preparation failed first: then a probe still running is killed.
+    await accel.abandon();
   }
 }
 

@@ -52,11 +52,11 @@ const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
  * Takes the lock if it is free. The pid is written to a temporary file first and linked into place
  * (link fails when the lock exists), so the lock is never seen empty, half-written; where the file
  * system has no hard links, an exclusive create, whose empty moment readPidLock allows for. Once
- * taken, dead takers' temporary files beside it are removed.
+ * taken, what dead takers left beside it is removed.
  */
 export async function takePidLock(lock: PidLock): Promise<boolean> {
   const taken = await linkPidLock(lock);
-  if (taken) await removeDeadTakersTemps(lock.path);
+  if (taken) await removeDeadTakersLeftovers(lock.path);
   return taken;
 }
 
@@ -64,16 +64,18 @@ export async function takePidLock(lock: PidLock): Promise<boolean> {
 const tempOf = (lockPath: string) => `${lockPath}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
 
 /**
- * Removes the temporary files of takers killed in the middle of a try (their pid is dead), which
- * would stay beside the lock (the user's registry) for good. Only this lock's: the exact pattern.
+ * Removes what takers killed in the middle of a try (their pid is dead) left beside the lock, which
+ * would stay there (the user's registry) for good: temporary files (tempOf) and stale locks moved
+ * aside (removeStalePidLock). Only this lock's: the exact patterns.
  */
-async function removeDeadTakersTemps(lockPath: string): Promise<void> {
+async function removeDeadTakersLeftovers(lockPath: string): Promise<void> {
   const folder = dirname(lockPath);
   const escaped = basename(lockPath).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const tempName = new RegExp(`^${escaped}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+  const leftover = new RegExp(`^${escaped}\\.(?:(\\d+)\\.[0-9a-f]{8}\\.tmp|stale\\.(\\d+)\\.[0-9a-f]{8})$`);
   const names = await readdir(folder).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = Number(tempName.exec(name)?.[1]);
+    const match = leftover.exec(name);
+    const pid = Number(match?.[1] ?? match?.[2]);
     if (pid > 0 && pid !== process.pid && !processAlive(pid)) await rm(join(folder, name), { force: true });
   }
 }
@@ -155,6 +157,7 @@ export async function readPidLock(lock: PidLockPlace): Promise<PidLockSeen> {
  */
 export async function removeStalePidLock(lock: PidLockPlace): Promise<void> {
   const { path } = lock;
+  // Named for removeDeadTakersLeftovers: `<lock>.stale.<pid>.<8 hex>`.
   const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString("hex")}`;
   try {
     await rename(path, aside);

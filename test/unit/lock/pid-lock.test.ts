@@ -97,7 +97,7 @@ describe("a pid lock", () => {
     }
   });
 
-  test("taken: temporary files of dead takers of this lock are removed; a live one's and others' stay", async () => {
+  test("taken: temporary files and stale locks moved aside by dead takers of this lock are removed; a live one's and others' stay", async () => {
     const dir = await folder();
     const lock: PidLock = { path: join(dir, "it.lock"), mode: 0o600, newline: false, staleBeforeBoot: false };
     const dead = deadPid();
@@ -106,8 +106,15 @@ describe("a pid lock", () => {
       `other.lock.${dead}.0123abcd.tmp`, // Another lock's.
       `it.lock.${dead}.tmp`, // Not the pattern.
       `it.lock.${dead}.0123abcd.tmp.keep`,
+      `it.lock.stale.${liveHolder()}.0123abcd`, // A live taker's, mid-removal.
+      `other.lock.stale.${dead}.0123abcd`,
+      `it.lock.stale.${dead}.0123abcd.tmp`,
     ];
-    const deadTakers = [`it.lock.${dead}.0123abcd.tmp`, `it.lock.${dead}.deadbeef.tmp`];
+    const deadTakers = [
+      `it.lock.${dead}.0123abcd.tmp`,
+      `it.lock.${dead}.deadbeef.tmp`,
+      `it.lock.stale.${dead}.0123abcd`,
+    ];
     for (const name of [...left, ...deadTakers]) await writeFile(join(dir, name), String(dead));
     assert.equal(await takePidLock(lock), true);
     assert.deepEqual((await readdir(dir)).sort(), [...left, "it.lock"].sort());

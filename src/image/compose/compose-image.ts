@@ -91,9 +91,10 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     });
 
     // The kernel first: a caller can use it (the accelerator probe) while the rest is composed.
-    const kernelImage = debs.kernel.then((deb) => results.bootableKernel(lock.kernel, deb, lock.arch));
+    const kernelResults = debs.kernel.then((deb) => results.kernel(lock.kernel, deb, lock.arch));
+    const kernelImage = kernelResults.then((kernel) => kernel.bootable);
     const bootableKernelGiven = kernelImage.then((image) => options.onBootableKernel?.(image));
-    const kernelFiles = debs.kernel.then((deb) => results.kernelFiles(lock.kernel, deb, lock.arch));
+    const kernelFiles = kernelResults.then((kernel) => kernel.files);
     // The interpreters of the other Linux systems, out of qemu-user (or the cache) in a thread, meanwhile.
     const emulatorFiles = readEmulators(lock, debs, cache, reporter.warn, (deb, paths) =>
       results.debFiles(deb, paths),

@@ -3,8 +3,8 @@ import { type BigIntStats, createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
+import { httpGet } from "../../net/http-get.js";
 import { describeNetworkError } from "../../net/network-error.js";
-import { httpGet } from "./http-get.js";
 import { isRacy, sameFile, VerifiedStamps } from "./verified-stamps.js";
 
 /** Something we know the exact bytes of before we fetch it: a .deb from a verified index, or the index itself. */

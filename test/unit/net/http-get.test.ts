@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
-import { HttpNetworkError, httpGet } from "../../../../src/image/cache/http-get.js";
+import { HttpNetworkError, httpGet } from "../../../src/net/http-get.js";
 
 async function bodyOf(body: AsyncIterable<Buffer>): Promise<string> {
   const chunks: Buffer[] = [];

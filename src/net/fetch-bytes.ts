@@ -1,13 +1,11 @@
 import { LinuxBuilderError } from "../errors.js";
+import { type HttpResponse, httpGet } from "./http-get.js";
 import { describeNetworkError } from "./network-error.js";
 
 /** Fetches a small document (an InRelease file) whole. */
 export async function fetchBytes(url: string, what: string): Promise<Buffer> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    throw new LinuxBuilderError(
+  const failed = (error: unknown) =>
+    new LinuxBuilderError(
       "net.fetch",
       `Cannot download ${what} from ${url}: ${describeNetworkError(error)}`,
       {
@@ -15,8 +13,14 @@ export async function fetchBytes(url: string, what: string): Promise<Buffer> {
         cause: error,
       },
     );
+  let response: HttpResponse;
+  try {
+    response = await httpGet(url);
+  } catch (error) {
+    throw failed(error);
   }
-  if (!response.ok) {
+  if (response.status < 200 || response.status > 299) {
+    response.discard();
     throw new LinuxBuilderError(
       "net.http-status",
       `Cannot download ${what} from ${url}: HTTP ${response.status}`,
@@ -28,5 +32,11 @@ export async function fetchBytes(url: string, what: string): Promise<Buffer> {
       },
     );
   }
-  return Buffer.from(await response.arrayBuffer());
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of response.body) chunks.push(chunk);
+  } catch (error) {
+    throw failed(error);
+  }
+  return Buffer.concat(chunks);
 }

@@ -3,6 +3,7 @@ import { type BigIntStats, createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
+import { httpGet } from "../../net/http-get.js";
 import { describeNetworkError } from "../../net/network-error.js";
 import { isRacy, sameFile, VerifiedStamps } from "./verified-stamps.js";
 
@@ -49,7 +50,7 @@ export function derivedStampKey(sourceSha256: string, entry: string): string {
 /** A download that stopped early or stalled: worth another attempt. */
 class InterruptedDownload extends Error {}
 
-/** Errors of the network (fetch's TypeError, undici's socket errors), as opposed to the disk's. */
+/** Errors of the network (HttpNetworkError, an abort), as opposed to the disk's (which carry a syscall). */
 function isNetworkError(error: unknown): boolean {
   if (error instanceof InterruptedDownload) return true;
   if (error instanceof LinuxBuilderError) return false;
@@ -234,12 +235,13 @@ export class ContentCache {
     };
     try {
       touch();
-      let response = await fetch(file.url, { signal: controller.signal });
+      let response = await httpGet(file.url, controller.signal);
       if (response.status === 404 && file.fallbackUrl !== undefined) {
-        await response.body?.cancel();
-        response = await fetch(file.fallbackUrl, { signal: controller.signal });
+        response.discard();
+        response = await httpGet(file.fallbackUrl, controller.signal);
       }
-      if (!response.ok || response.body === null) {
+      if (response.status < 200 || response.status > 299) {
+        response.discard();
         const message = `Cannot download ${file.label} from ${response.url || file.url}: HTTP ${response.status}`;
         // Server errors may pass; a 404 will not.
         if (response.status >= 500) throw new InterruptedDownload(message);
@@ -251,9 +253,8 @@ export class ContentCache {
       const handle = await open(temp, "wx", 0o644);
       let size = 0;
       try {
-        for await (const chunk of response.body) {
+        for await (const bytes of response.body) {
           touch();
-          const bytes = chunk as Uint8Array;
           size += bytes.length;
           if (size > file.size) {
             throw new LinuxBuilderError(

@@ -16,7 +16,7 @@ import { checkLinkedLibraries } from "./linked-libraries.js";
 import { PhaseTimer } from "./phase-timer.js";
 import { type ComposeReporter, quietReporter } from "./reporter.js";
 import { type LockResolutionOptions, lockToCompose } from "./resolve-lock.js";
-import { packagesToUnpack, unpackingStep, unpackPackages } from "./unpack-packages.js";
+import { packagesToUnpack, unpackingLeftStep, unpackingStep, unpackPackages } from "./unpack-packages.js";
 
 export interface ComposeOptions extends LockResolutionOptions {
   /** Compose again even if an image from the same inputs exists. */
@@ -78,6 +78,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
   // Every .deb of the lock, fetched and verified; each one's work starts as soon as it has arrived.
   const results = new DebResults(cache);
   try {
+    reporter.step(unpackingStep(lock));
     const debs = fetchPackages(lock, options.mirror, cache, reporter, {
       concurrency: options.downloadConcurrency ?? 6,
       // A download means work the cache does not hold: the threads start while the files come.
@@ -91,22 +92,25 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     });
 
     // The kernel first: a caller can use it (the accelerator probe) while the rest is composed.
-    const kernelImage = debs.kernel.then((deb) => results.bootableKernel(lock.kernel, deb, lock.arch));
+    const kernelResults = debs.kernel.then((deb) => results.kernel(lock.kernel, deb, lock.arch));
+    const kernelImage = kernelResults.then((kernel) => kernel.bootable);
     const bootableKernelGiven = kernelImage.then((image) => options.onBootableKernel?.(image));
-    const kernelFiles = debs.kernel.then((deb) => results.kernelFiles(lock.kernel, deb, lock.arch));
+    const kernelFiles = kernelResults.then((kernel) => kernel.files);
     // The interpreters of the other Linux systems, out of qemu-user (or the cache) in a thread, meanwhile.
     const emulatorFiles = readEmulators(lock, debs, cache, reporter.warn, (deb, paths) =>
       results.debFiles(deb, paths),
     );
     // The packages the image contains, unpacked into a merged-/usr tree.
     const unpacked = packagesToUnpack(lock, debs);
-    const unpacking = unpackPackages(unpacked, results, downloaded);
+    let read = 0;
+    const unpacking = unpackPackages(unpacked, results, downloaded, () => read++);
     for (const pending of [downloaded, bootableKernelGiven, kernelFiles, emulatorFiles, unpacking])
       pending.catch(() => undefined);
 
     // A failed download is the error to report, before anything that waited for it.
     const fetched = await downloaded;
-    reporter.step(unpackingStep(lock, unpacked));
+    const left = unpackingLeftStep(unpacked.length - read, unpacked.length);
+    if (left !== undefined) reporter.step(left);
     const tree = await unpacking;
     await addCaBundle(tree, lock, fetched);
     // From the end of the downloads: the unpacking not already done during them, and the CA bundle.

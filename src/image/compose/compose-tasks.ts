@@ -2,7 +2,7 @@ import { readDebData, readDebFiles } from "../archive/deb.js";
 import { writeEntryPack } from "../archive/entry-pack.js";
 import type { TarEntry } from "../archive/tar.js";
 import type { Arch } from "../guest/profile.js";
-import { bootableKernelOf, kernelPartsOf } from "./guest-kernel.js";
+import { kernelPartsOf } from "./guest-kernel.js";
 import { entriesForImage } from "./package-entries.js";
 
 /**
@@ -19,8 +19,9 @@ export const composeTasks = {
   },
   /** Regular files of a .deb by path (qemu-user's interpreters). */
   debFiles: (deb: string, paths: readonly string[]) => readDebFiles(deb, paths),
-  bootableKernel: (deb: string, arch: Arch, packageName: string) => bootableKernelOf(deb, arch, packageName),
-  kernelParts: (deb: string, arch: Arch, packageName: string) => kernelPartsOf(deb, arch, packageName),
+  /** The kernel's part of the image, the bootable kernel handed over first (kernelPartsOf). */
+  kernelParts: (deb: string, arch: Arch, packageName: string, onBootable: (kernel: Buffer) => void) =>
+    kernelPartsOf(deb, arch, packageName, onBootable),
 };
 
 export type ComposeTasks = typeof composeTasks;

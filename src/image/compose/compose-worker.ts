@@ -6,10 +6,12 @@ import { failureOf, type WorkerReply, type WorkerRequest } from "./compose-worke
 const port = parentPort;
 if (port === null) throw new Error("compose-worker.ts runs in a worker thread");
 
-port.on("message", async ({ id, task, args }: WorkerRequest) => {
+port.on("message", async ({ id, task, args, early }: WorkerRequest) => {
   try {
     const run = composeTasks[task as ComposeTask] as (...args: unknown[]) => Promise<unknown>;
-    const result = await run(...args);
+    const giveEarly = (value: unknown) =>
+      port.postMessage({ id, early: value } satisfies WorkerReply, transferablesOf(value));
+    const result = await (early ? run(...args, giveEarly) : run(...args));
     port.postMessage({ id, result } satisfies WorkerReply, transferablesOf(result));
   } catch (error) {
     port.postMessage({ id, error: failureOf(error) } satisfies WorkerReply);

@@ -7,6 +7,11 @@ export interface WorkerRequest {
   readonly id: number;
   readonly task: ComposeTask;
   readonly args: readonly unknown[];
+  /**
+   * The task's last parameter is a function the caller gave (it cannot cross to the thread): the
+   * thread passes its own, which sends what it is given back as an `early` reply.
+   */
+  readonly early?: true;
 }
 
 /**
@@ -29,7 +34,9 @@ export interface WorkerFailure {
 
 export type WorkerReply =
   | { readonly id: number; readonly result: unknown }
-  | { readonly id: number; readonly error: WorkerFailure };
+  | { readonly id: number; readonly error: WorkerFailure }
+  /** A result the task hands over before it ends (the kernel, read before its modules). */
+  | { readonly id: number; readonly early: unknown };
 
 /** `error` (thrown in a thread) made cloneable, its causes with it (a few deep). */
 export function failureOf(error: unknown, depth = 0): WorkerFailure {
@@ -79,6 +86,8 @@ interface Pending {
   readonly request: WorkerRequest;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
+  /** The caller's function for the task's early results, if it gave one. */
+  readonly early?: (value: unknown) => void;
 }
 
 /**
@@ -86,6 +95,8 @@ interface Pending {
  * and in JS or WASM) beside the main thread, one per core up to `size`, started only when a task
  * comes (or start() is called): a compose whose results are all cached starts none. Tasks run in the
  * order given, those given to runFirst before the others. Once closed, it starts no thread again.
+ * A task whose last parameter is a function may call it before it ends: the caller's function is
+ * called, in the main thread, with what the thread gave it.
  */
 export class ComposeWorkers {
   readonly #size: number;
@@ -120,8 +131,14 @@ export class ComposeWorkers {
     if (this.#closed) {
       return Promise.reject(new Error(`the composer's workers were closed: cannot run ${task}`));
     }
+    const last = args.at(-1);
+    const early = typeof last === "function" ? (last as (value: unknown) => void) : undefined;
+    const request: WorkerRequest =
+      early === undefined
+        ? { id: this.#nextId++, task, args }
+        : { id: this.#nextId++, task, args: args.slice(0, -1), early: true };
     return new Promise<unknown>((resolve, reject) => {
-      queue.push({ request: { id: this.#nextId++, task, args }, resolve, reject });
+      queue.push({ request, resolve, reject, ...(early === undefined ? {} : { early }) });
       this.#dispatch();
     }) as Promise<Result<T>>;
   }
@@ -159,6 +176,11 @@ export class ComposeWorkers {
     const worker = this.#startThread();
     worker.on("message", (reply: WorkerReply) => {
       const pending = this.#running.get(worker);
+      if ("early" in reply) {
+        // The task goes on: its thread is not free yet.
+        pending?.early?.(asBuffers(reply.early));
+        return;
+      }
       this.#running.delete(worker);
       this.#idle.push(worker);
       if ("error" in reply) pending?.reject(errorOf(reply.error));

@@ -7,6 +7,7 @@ import { type Arch, IMAGE_EXCLUDED_PREFIXES } from "../guest/profile.js";
 import type { LockedPackage } from "../lock.js";
 import { ComposeWorkers } from "./compose-workers.js";
 import { derivedNames, derivedResult } from "./derived-results.js";
+import type { KernelParts } from "./guest-kernel.js";
 
 const kernelListSchema = z.object({ version: z.string(), modules: z.array(z.string()) }).strict();
 
@@ -19,6 +20,13 @@ export interface KernelFiles {
   readonly files: TarEntry[];
 }
 
+/** The kernel's part of the image, as each piece is ready. */
+export interface KernelResults {
+  /** The kernel the VM boots: long before the files when the .deb is read. */
+  readonly bootable: Promise<Buffer>;
+  readonly files: Promise<KernelFiles>;
+}
+
 /**
  * The composer's work on the cached .debs (composeTasks), each result taken from the content cache
  * under its .deb's hash, or made in worker threads and kept there; the kernel's and the emulators',
@@ -26,14 +34,10 @@ export interface KernelFiles {
  * download (prepare), and close() stops them for good.
  */
 export class DebResults {
-  #workers: ComposeWorkers | undefined;
+  /** Its threads start only when work comes; once closed it refuses work and starts none. */
+  readonly workers = new ComposeWorkers();
 
   constructor(private readonly cache: ContentCache) {}
-
-  get workers(): ComposeWorkers {
-    this.#workers ??= new ComposeWorkers();
-    return this.#workers;
-  }
 
   /** Starts the worker threads ahead of the first miss, which is coming (a .deb is downloading). */
   prepare(): void {
@@ -55,40 +59,63 @@ export class DebResults {
     return this.workers.runFirst("debFiles", deb, paths);
   }
 
-  /** The kernel the VM boots. */
-  bootableKernel(kernel: LockedPackage, deb: string, arch: Arch): Promise<Buffer> {
-    return derivedResult(
+  /**
+   * The kernel the VM boots, its modules and their list: each from the cache, or all from one
+   * reading of the .deb in a thread, which hands the kernel over as soon as it has read it.
+   */
+  kernel(kernel: LockedPackage, deb: string, arch: Arch): KernelResults {
+    let reading: { bootable: Promise<Buffer>; parts: Promise<KernelParts> } | undefined;
+    const read = () => {
+      if (reading === undefined) {
+        let give: (bootable: Buffer) => void = () => undefined;
+        const given = new Promise<Buffer>((resolve) => {
+          give = resolve;
+        });
+        const parts = this.workers.runFirst("kernelParts", deb, arch, kernel.name, give);
+        // The kernel comes before the task ends; a task that fails first fails it too.
+        const bootable = Promise.race([given, parts.then(() => given)]);
+        // Awaited by whichever result the cache lacks: maybe not this one.
+        bootable.catch(() => undefined);
+        reading = { bootable, parts };
+      }
+      return reading;
+    };
+    const bootable = derivedResult(
       this.cache,
       kernel.sha256,
       derivedNames.bootableKernel(arch),
       (data) => data,
-      () => this.workers.runFirst("bootableKernel", deb, arch, kernel.name),
+      () => read().bootable,
     );
-  }
-
-  /** The modules the guest loads, and the kernel's version. */
-  async kernelFiles(kernel: LockedPackage, deb: string, arch: Arch): Promise<KernelFiles> {
-    const filesName = derivedNames.kernelModules(arch);
-    const listName = derivedNames.kernelModuleList(arch);
-    const readList = (data: Buffer) => parseJsonAs(kernelListSchema, data.toString("utf8"));
-    const [files, list] = await Promise.all([
-      this.cache.readDerived(kernel.sha256, filesName).then((data) => data && readEntryPack(data)),
-      this.cache.readDerived(kernel.sha256, listName).then((data) => data && readList(data)),
-    ]);
-    if (files !== undefined && list !== undefined) return { ...list, files };
-    const made = await this.workers.runFirst("kernelParts", deb, arch, kernel.name);
-    const madeList = { version: made.version, modules: made.modules };
-    // Read back before keeping: a pack we cannot read must fail here, not give an image without modules.
-    const madeFiles = readEntryPack(made.files);
-    if (madeFiles === undefined) throw new Error(`the composer made a ${filesName} it cannot read back`);
-    await this.cache.storeDerived(kernel.sha256, filesName, made.files);
-    await this.cache.storeDerived(kernel.sha256, listName, Buffer.from(JSON.stringify(madeList)));
-    return { ...madeList, files: madeFiles };
+    const files = derivedResult(
+      this.cache,
+      kernel.sha256,
+      derivedNames.kernelModules(arch),
+      readEntryPack,
+      () => read().parts.then((parts) => parts.files),
+    );
+    // Kept only once the modules were: a list without them is no use.
+    const list = derivedResult(
+      this.cache,
+      kernel.sha256,
+      derivedNames.kernelModuleList(arch),
+      (data) => parseJsonAs(kernelListSchema, data.toString("utf8")),
+      () =>
+        files
+          .then(() => read().parts)
+          .then(({ version, modules }) => Buffer.from(JSON.stringify({ version, modules }))),
+    );
+    const both = {
+      bootable,
+      files: Promise.all([files, list]).then(([files, list]) => ({ ...list, files })),
+    };
+    // A caller may await one and not the other: the other's failure must not go unhandled meanwhile.
+    for (const pending of Object.values(both)) pending.catch(() => undefined);
+    return both;
   }
 
   /** Stops the threads, and keeps any from starting later (a download still under way may call prepare). */
-  async close(): Promise<void> {
-    this.#workers ??= new ComposeWorkers();
-    await this.#workers.close();
+  close(): Promise<void> {
+    return this.workers.close();
   }
 }

@@ -14,10 +14,9 @@ import { type Arch, GUEST_LATE_MODULES, GUEST_MODULES } from "../guest/profile.j
 import { pvhKernel } from "../guest/pvh-kernel.js";
 import type { RootfsTree } from "../rootfs-tree.js";
 
-/** What the kernel package holds for us: the image, and its modules by name. */
+/** What the kernel package holds for the image besides the kernel: its modules by name. */
 export interface KernelPackage {
   readonly version: string;
-  readonly image: Buffer;
   /** Names of the modules built into the image (modules.builtin). */
   readonly builtin: ReadonlySet<string>;
   /** Module name → its file (path from lib/modules/VERSION/, possibly compressed). */
@@ -44,9 +43,21 @@ export interface KernelParts {
   readonly files: Buffer;
 }
 
-/** The modules the guest needs out of the kernel .deb, decompressed, in load order: pure work on one .deb. */
-export async function kernelPartsOf(deb: string, arch: Arch, packageName: string): Promise<KernelParts> {
-  const kernel = await readKernelPackage(deb, packageName);
+/**
+ * The kernel's part of the image out of its .deb, read once: the kernel as the VM boots it, given to
+ * `onBootable` as soon as it is read (boot/ comes first in the .deb, long before the modules: a caller
+ * can use it meanwhile), then the modules the guest needs, decompressed, in load order, and their
+ * lists. Pure work on one .deb.
+ */
+export async function kernelPartsOf(
+  deb: string,
+  arch: Arch,
+  packageName: string,
+  onBootable: (kernel: Buffer) => void,
+): Promise<KernelParts> {
+  const kernel = await readKernelPackage(deb, packageName, async (image) =>
+    onBootable(await bootableKernel(image, arch)),
+  );
   const modules = await guestModules(kernel, GUEST_MODULES[arch], GUEST_LATE_MODULES, packageName);
   const file = (path: string, body: Buffer): TarEntry => ({
     path,
@@ -70,33 +81,27 @@ export function addKernelFiles(tree: RootfsTree, files: readonly TarEntry[]): vo
   for (const { path, body, mode } of files) tree.addFile(path, body ?? Buffer.alloc(0), mode);
 }
 
-/**
- * The kernel image the VM boots, out of the kernel .deb: on x86 the ELF kernel inside the bzImage,
- * started at its PVH entry (see pvh-kernel.ts). Reads the .deb only up to the image, which comes
- * first (boot/), so it is ready long before the modules.
- */
-export async function bootableKernelOf(deb: string, arch: Arch, packageName: string): Promise<Buffer> {
-  for await (const entry of readDebData(deb)) {
-    if (entry.type === "file" && VMLINUZ.test(entry.path)) {
-      const image = entry.body ?? Buffer.alloc(0);
-      return arch === "amd64" ? ((await pvhKernel(image)) ?? image) : image;
-    }
-  }
-  throw noKernelImage(packageName);
+/** The kernel image the VM boots: on x86 the ELF kernel inside the bzImage, started at its PVH entry (see pvh-kernel.ts). */
+async function bootableKernel(image: Buffer, arch: Arch): Promise<Buffer> {
+  return arch === "amd64" ? ((await pvhKernel(image)) ?? image) : image;
 }
 
 const VMLINUZ = /^boot\/vmlinuz-(.+)$/;
 
-async function readKernelPackage(deb: string, packageName: string): Promise<KernelPackage> {
-  let image: Buffer | undefined;
+/** The kernel .deb's modules; its image goes to `onImage` as it is read (and is not kept: it may be handed over). */
+async function readKernelPackage(
+  deb: string,
+  packageName: string,
+  onImage: (image: Buffer) => Promise<void>,
+): Promise<KernelPackage> {
   let version: string | undefined;
   let builtinList = "";
   const moduleFiles = new Map<string, TarEntry>();
   for await (const entry of readDebData(deb)) {
     const vmlinuz = VMLINUZ.exec(entry.path);
-    if (vmlinuz && entry.type === "file") {
-      image = entry.body;
+    if (vmlinuz && entry.type === "file" && version === undefined) {
       version = vmlinuz[1];
+      await onImage(entry.body ?? Buffer.alloc(0));
       continue;
     }
     const builtin = /^(?:usr\/)?lib\/modules\/[^/]+\/modules\.builtin$/.exec(entry.path);
@@ -104,14 +109,14 @@ async function readKernelPackage(deb: string, packageName: string): Promise<Kern
     const ko = /^(?:usr\/)?lib\/modules\/[^/]+\/(kernel\/.+\.ko(?:\.(?:xz|zst|gz))?)$/.exec(entry.path);
     if (ko?.[1] && entry.type === "file") moduleFiles.set(moduleName(ko[1]), { ...entry, path: ko[1] });
   }
-  if (image === undefined || version === undefined) throw noKernelImage(packageName);
+  if (version === undefined) throw noKernelImage(packageName);
   const builtin = new Set(
     builtinList
       .split("\n")
       .filter((line) => line !== "")
       .map(moduleName),
   );
-  return { version, image, builtin, moduleFiles };
+  return { version, builtin, moduleFiles };
 }
 
 function noKernelImage(packageName: string): LinuxBuilderError {

@@ -12,16 +12,25 @@ export interface PackageToUnpack<D = Promise<string>> {
   readonly deb: D;
 }
 
-/** The packages of the lock that go into the image: not those left out, not the data packages. */
-export function packagesToUnpack<D>(lock: Lock, debs: LockDebs<D>): PackageToUnpack<D>[] {
-  return lock.packages.flatMap((pkg, i) =>
-    isOmittedFromImage(pkg.name) || isDataPackage(pkg.name) ? [] : [{ pkg, deb: debs.packages[i] as D }],
-  );
+/** Whether a package of the lock goes into the image: not one left out, not a data package. */
+function isUnpacked(pkg: LockedPackage): boolean {
+  return !isOmittedFromImage(pkg.name) && !isDataPackage(pkg.name);
 }
 
-/** What the composer says as it unpacks. */
-export function unpackingStep(lock: Lock, unpacked: readonly PackageToUnpack<unknown>[]): string {
-  return `Unpacking ${unpacked.length} packages (${lock.packages.length - unpacked.length} left out: nothing a builder runs loads them)`;
+/** The packages of the lock that go into the image, each with its .deb. */
+export function packagesToUnpack<D>(lock: Lock, debs: LockDebs<D>): PackageToUnpack<D>[] {
+  return lock.packages.flatMap((pkg, i) => (isUnpacked(pkg) ? [{ pkg, deb: debs.packages[i] as D }] : []));
+}
+
+/** What the composer says before the downloads begin, as each package is unpacked once it has arrived. */
+export function unpackingStep(lock: Lock): string {
+  const unpacked = lock.packages.filter(isUnpacked).length;
+  return `Unpacking ${unpacked} packages as they arrive (${lock.packages.length - unpacked} left out: nothing a builder runs loads them)`;
+}
+
+/** What it says when the downloads end, if `left` packages of `total` are still being unpacked. */
+export function unpackingLeftStep(left: number, total: number): string | undefined {
+  return left > 0 ? `Unpacking the last ${left} of the ${total} packages` : undefined;
 }
 
 /**
@@ -29,15 +38,23 @@ export function unpackingStep(lock: Lock, unpacked: readonly PackageToUnpack<unk
  * from the cache or the workers as soon as its .deb has arrived, all at once; they go into the tree
  * in the lock's order once `downloaded` settles, so that the main thread, which receives and hashes
  * the downloads, serves them first. A download's failure comes out as it is; a package that cannot
- * be read is named.
+ * be read is named. `onRead` is called as each package's entries are ready.
  */
 export async function unpackPackages(
   unpacked: readonly PackageToUnpack[],
   results: DebResults,
   downloaded: Promise<unknown> = Promise.resolve(),
+  onRead: () => void = () => undefined,
 ): Promise<RootfsTree> {
   const tree = new RootfsTree(IMAGE_EXCLUDED_PREFIXES);
-  const entries = unpacked.map(({ pkg, deb }) => deb.then((path) => results.imageEntries(pkg, path)));
+  const entries = unpacked.map(({ pkg, deb }) =>
+    deb
+      .then((path) => results.imageEntries(pkg, path))
+      .then((read) => {
+        onRead();
+        return read;
+      }),
+  );
   // Each rejection is handled where the loop reaches it; the others must not go unhandled meanwhile.
   for (const pending of entries) pending.catch(() => undefined);
   await downloaded;

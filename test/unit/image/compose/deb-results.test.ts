@@ -53,12 +53,18 @@ describe("the composer's work on .debs, in worker threads", () => {
       ]);
       assert.ok(Buffer.isBuffer(inThread));
       assert.deepEqual(inThread, here);
-      const parts = await workers.run(
-        "kernelParts",
-        await fakeDeb(await tempDir(), KERNEL),
-        "amd64",
-        "linux-test",
-      );
+      // The kernel is handed over early, before the task ends.
+      const events: string[] = [];
+      const parts = await workers
+        .run("kernelParts", await fakeDeb(await tempDir(), KERNEL), "amd64", "linux-test", (kernel) => {
+          assert.ok(Buffer.isBuffer(kernel));
+          events.push(`early ${kernel.toString()}`);
+        })
+        .then((parts) => {
+          events.push("done");
+          return parts;
+        });
+      assert.deepEqual(events, ["early not a bzImage: booted as it is", "done"]);
       assert.equal(parts.version, "6.1.0-test");
       assert.ok(Buffer.isBuffer(parts.files));
     } finally {
@@ -70,7 +76,8 @@ describe("the composer's work on .debs, in worker threads", () => {
     const deb = await fakeDeb(await tempDir(), PACKAGE);
     const workers = new ComposeWorkers(1);
     try {
-      await assert.rejects(workers.run("bootableKernel", deb, "amd64", "linux-test"), {
+      const early = () => assert.fail("no kernel to hand over");
+      await assert.rejects(workers.run("kernelParts", deb, "amd64", "linux-test", early), {
         code: "kernel.missing",
         message: /Cannot find a kernel image .* in linux-test/,
         hint: /report this/,
@@ -183,6 +190,19 @@ describe("the composer's work on .debs, in worker threads", () => {
 });
 
 describe("DebResults", () => {
+  test("a kernel .deb without a kernel fails both results", async () => {
+    const dir = await tempDir();
+    const deb = await fakeDeb(dir, PACKAGE);
+    const results = new DebResults(new ContentCache(join(dir, "cache")));
+    try {
+      const both = results.kernel({ ...lockedPackage("linux-test"), sha256: "78".repeat(32) }, deb, "amd64");
+      await assert.rejects(both.bootable, { code: "kernel.missing" });
+      await assert.rejects(both.files, { code: "kernel.missing" });
+    } finally {
+      await results.close();
+    }
+  });
+
   test("closed before its threads started, it starts none later (a download still under way)", async () => {
     const dir = await tempDir();
     const deb = await fakeDeb(dir, PACKAGE);
@@ -232,17 +252,26 @@ describe("DebResults", () => {
     assert.deepEqual(await entries(), expected);
   });
 
-  test("the kernel's files and the kernel, from a thread and then from the cache", async () => {
+  test("the kernel's files and the kernel, from one task in a thread and then from the cache", async () => {
     const dir = await tempDir();
     const deb = await fakeDeb(dir, KERNEL);
     const kernel = { ...lockedPackage("linux-test"), sha256: "34".repeat(32) };
     const cache = new ContentCache(join(dir, "cache"));
     for (let round = 0; round < 2; round++) {
       const results = new DebResults(cache);
+      const tasks: string[] = [];
+      const runFirst = results.workers.runFirst.bind(results.workers);
+      results.workers.runFirst = ((task, ...args) => {
+        tasks.push(task);
+        return runFirst(task, ...args);
+      }) as typeof runFirst;
       try {
-        const bootable = await results.bootableKernel(kernel, deb, "amd64");
+        const both = results.kernel(kernel, deb, "amd64");
+        const bootable = await both.bootable;
         assert.equal(bootable.toString(), "not a bzImage: booted as it is");
-        const files = await results.kernelFiles(kernel, deb, "amd64");
+        const files = await both.files;
+        // The .deb is read once for both, and not at all once the cache holds them.
+        assert.deepEqual(tasks, round === 0 ? ["kernelParts"] : []);
         assert.equal(files.version, "6.1.0-test");
         assert.deepEqual(files.modules, []);
         assert.deepEqual(
@@ -266,7 +295,7 @@ describe("DebResults", () => {
     Object.defineProperty(results, "workers", {
       value: { runFirst: async () => made, close: async () => {} },
     });
-    await assert.rejects(results.kernelFiles(kernel, "unused.deb", "amd64"), /cannot read back/);
+    await assert.rejects(results.kernel(kernel, "unused.deb", "amd64").files, /cannot read back/);
     assert.deepEqual(await readdir(join(cache.root, "derived", kernel.sha256)).catch(() => []), []);
   });
 });

@@ -15,7 +15,7 @@ function kernel(modules: Record<string, string[]>, builtin: string[] = []): Kern
     const body = path.endsWith(".gz") ? gzipSync(ko) : ko;
     moduleFiles.set(name, { path, type: "file", mode: 0o644, uid: 0, gid: 0, size: body.length, body });
   }
-  return { version: VERSION, image: Buffer.from("kernel"), builtin: new Set(builtin), moduleFiles };
+  return { version: VERSION, builtin: new Set(builtin), moduleFiles };
 }
 
 test("the wanted modules and their dependencies, decompressed, dependencies first; built-ins are left out", async () => {

@@ -3,7 +3,12 @@ import { describe, test } from "node:test";
 import { setImmediate } from "node:timers/promises";
 import type { TarEntry } from "../../../../src/image/archive/tar.js";
 import type { DebResults } from "../../../../src/image/compose/deb-results.js";
-import { packagesToUnpack, unpackPackages } from "../../../../src/image/compose/unpack-packages.js";
+import {
+  packagesToUnpack,
+  unpackingLeftStep,
+  unpackingStep,
+  unpackPackages,
+} from "../../../../src/image/compose/unpack-packages.js";
 import { isOmittedFromImage } from "../../../../src/image/guest/profile.js";
 import type { LockedPackage } from "../../../../src/image/lock.js";
 import { lockOf } from "../fake-lock.js";
@@ -20,6 +25,16 @@ test("the image unpacks every package but those left out and the data packages, 
       ["nix-bin", "nix-bin.deb"],
     ],
   );
+});
+
+test("the unpacking is announced before the downloads, and what is left of it when they end", () => {
+  const lock = lockOf(["busybox", "perl-base", "ca-certificates", "nix-bin"], []);
+  assert.equal(
+    unpackingStep(lock),
+    "Unpacking 2 packages as they arrive (2 left out: nothing a builder runs loads them)",
+  );
+  assert.equal(unpackingLeftStep(3, 107), "Unpacking the last 3 of the 107 packages");
+  assert.equal(unpackingLeftStep(0, 107), undefined);
 });
 
 describe("unpackPackages", () => {
@@ -42,6 +57,7 @@ describe("unpackPackages", () => {
       arrive = resolve;
     });
     const read: string[] = [];
+    let ready = 0;
     const unpacked = packagesToUnpack(lock, {
       kernel: Promise.resolve("k.deb"),
       packages: [late, Promise.resolve("nix-bin.deb"), Promise.resolve("coreutils.deb")],
@@ -52,12 +68,16 @@ describe("unpackPackages", () => {
         read.push(pkg.name);
         return [file(`usr/bin/${pkg.name}`)];
       }),
+      Promise.resolve(),
+      () => ready++,
     );
     await setImmediate();
     assert.deepEqual(read, ["nix-bin", "coreutils"]);
+    assert.equal(ready, 2, "each package counted as its entries are ready");
     arrive("busybox.deb");
     const paths = (await tree).toEntries().map((entry) => entry.path);
     assert.deepEqual(read, ["nix-bin", "coreutils", "busybox"]);
+    assert.equal(ready, 3);
     assert.ok(
       ["usr/bin/busybox", "usr/bin/nix-bin", "usr/bin/coreutils"].every((path) => paths.includes(path)),
     );

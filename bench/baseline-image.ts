@@ -53,13 +53,21 @@ export function baselinePackages(lock: Lock): string[] {
   ];
 }
 
+/**
+ * The same Nix settings as our guest: trusted-users = root builder, sandbox, features. Its CA
+ * bundle where Debian's ca-certificates puts it (ours keeps it elsewhere: ca-bundle.ts).
+ */
+async function baselineNixConf(): Promise<string> {
+  const ours = await readFile(join(ROOT, "guest", "rootfs", "etc", "nix", "nix.conf"), "utf8");
+  return ours.replace(/^ssl-cert-file = .*$/m, "ssl-cert-file = /etc/ssl/certs/ca-certificates.crt");
+}
+
 /** Files laid over the tree after the packages are configured. */
 async function overlayFiles(options: {
   builderPublicKey: string;
   hostKey: { privateKey: string; publicKey: string };
 }): Promise<Record<string, { content: string; mode: number }>> {
-  // The same Nix settings as our guest: trusted-users = root builder, sandbox, features.
-  const nixConf = await readFile(join(ROOT, "guest", "rootfs", "etc", "nix", "nix.conf"), "utf8");
+  const nixConf = await baselineNixConf();
   return {
     "etc/nix/nix.conf": { content: nixConf, mode: 0o644 },
     "etc/ssh/ssh_host_ed25519_key": { content: options.hostKey.privateKey, mode: 0o600 },
@@ -123,8 +131,7 @@ async function load(directory: string): Promise<BaselineImage> {
 /** The cached baseline image for this lock and mirror, built first when there is none. */
 export async function ensureBaselineImage(lock: Lock, mirror: string): Promise<BaselineImage> {
   if (lock.arch !== "amd64") throw new Error("the baseline is built for amd64 only");
-  const nixConf = await readFile(join(ROOT, "guest", "rootfs", "etc", "nix", "nix.conf"), "utf8");
-  const directory = join(BENCH_DIR, `baseline-${cacheKey(lock, mirror, nixConf)}`);
+  const directory = join(BENCH_DIR, `baseline-${cacheKey(lock, mirror, await baselineNixConf())}`);
   if (await exists(join(directory, "info.json"))) return load(directory);
 
   const work = `${directory}.tmp-${process.pid}`;

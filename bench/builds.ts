@@ -7,18 +7,21 @@
  * guest routed it straight to the daemon's socket); interleaved, so that all see the same machine.
  * Then where a build's time goes, as far as it shows from outside: the ssh session alone (`ssh
  * ALIAS true`) and the ssh-ng session's handshake alone (`nix store ping`), each beside the same
- * through the real `nix-daemon --stdio` or on the baseline. Optionally the systemd baseline too,
- * through the same kind of machines line and an alias without reuse, as a conventional builder is
- * set up.
+ * through the real `nix-daemon --stdio` or on the baseline. Then a builder online: another of
+ * ours with an HTTPS cache it reaches as an extra substituter, which the guest asks about every
+ * build's outputs (see onlineBuilds). Optionally the systemd baseline too, through the same kind of
+ * machines line and an alias without reuse, as a conventional builder is set up.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { machinesLine, sshConfigBlock } from "../src/nix/builders.js";
+import { makeServerCert, makeTestCa } from "../test/support/https-cache.js";
 import type { BaselineImage } from "./baseline-image.js";
 import type { VmShape } from "./baseline-vm.js";
 import { baselineSubject } from "./boot.js";
-import { endReuse, type Installed, OurBuilder, shortTempDir } from "./ours.js";
+import { BENCH_HOME, endReuse, type Installed, OurBuilder, shortTempDir } from "./ours.js";
 import { freePort, log, median, onInterrupt, runCommand, tail } from "./support.js";
 import type { Row } from "./table.js";
 
@@ -46,7 +49,17 @@ export interface BuildFigures {
   /** Ours as installed; the ping also through the real `nix-daemon --stdio` (`pingRealStdio`). */
   readonly sessions: (SessionRuns & { readonly pingRealStdio: BuildRun }) | null;
   readonly baselineSessions: SessionRuns | null;
+  /** Ours with an HTTPS cache the guest reaches, beside the same builds while its port refuses. */
+  readonly online: OnlineRuns | null;
   readonly notes: string[];
+}
+
+/** Builds on a builder with an extra HTTPS substituter: answering, and refusing connections. */
+export interface OnlineRuns {
+  readonly reachable: BuildRun;
+  readonly refused: BuildRun;
+  /** TLS connections the cache accepted during the timed reachable builds. */
+  readonly connections: number;
 }
 
 const NO_REUSE = "-oControlMaster=no -oControlPath=none";
@@ -215,6 +228,100 @@ async function ourBuilds(n: number, shape: VmShape, diskGiB: number, notes: stri
   return { ...runs, sessions };
 }
 
+/**
+ * An HTTPS binary cache on 127.0.0.1:`port` that has nothing (404 for every narinfo, as for a new
+ * output), which can stop listening and start again on the same port.
+ */
+function emptyHttpsCache(port: number, tls: { cert: string; key: string }) {
+  let connections = 0;
+  const server = createServer(tls, (request, response) => {
+    if (request.url === "/nix-cache-info")
+      response.end("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 30\n");
+    else response.writeHead(404).end();
+  });
+  server.on("secureConnection", () => connections++);
+  return {
+    connections: () => connections,
+    up: () => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve)),
+    down: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * A builder online. For every build the guest's daemon asks each substituter about the outputs
+ * first, over a new HTTPS connection (each ssh-ng session is a new daemon worker). A local cache
+ * over HTTPS stands in for cache.nixos.org: an extra substituter at 10.0.2.2 (QEMU's host), its
+ * throw-away CA sent as caCertificates, in a home of its own that shares the bench home's packages
+ * and images. Builds while it answers alternate with builds while its port refuses (a failed
+ * connection costs next to nothing: the builder as offline), on one builder.
+ */
+async function onlineBuilds(
+  n: number,
+  shape: VmShape,
+  diskGiB: number,
+  notes: string[],
+): Promise<OnlineRuns> {
+  const dir = await shortTempDir();
+  const home = join(dir, "home");
+  await mkdir(home);
+  await symlink(join(BENCH_HOME, "cache"), join(home, "cache"));
+  await symlink(join(BENCH_HOME, "images"), join(home, "images"));
+  const ca = await makeTestCa(dir, "lb-bench-ca");
+  const cachePort = await freePort();
+  const cache = emptyHttpsCache(cachePort, await makeServerCert(dir, ca, ["10.0.2.2"]));
+  await writeFile(
+    join(home, "config.json"),
+    JSON.stringify({ extraSubstituters: [`https://10.0.2.2:${cachePort}`], caCertificates: ca.certFile }),
+  );
+  const builder = new OurBuilder(join(dir, "state"), await freePort(), shape, diskGiB, home);
+  const runs = { reachable: newRun(), refused: newRun() };
+  let connections = 0;
+  let installed: Installed | undefined;
+  let listening = false;
+  const unregister = onInterrupt(async () => {
+    await builder.stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+  try {
+    log("builds: online: start (an extra HTTPS substituter at 10.0.2.2)");
+    await builder.startReady(120, notes);
+    installed = await builder.install(dir);
+    const { machines, sshConfig } = installed;
+    const sshOpts = `-F ${sshConfig}`;
+    await cache.up();
+    listening = true;
+    const warm = await nixBuild(machines, sshOpts);
+    if (warm.seconds === null) notes.push(`online: warm-up build failed: ${warm.error}`);
+    log(`builds: online: ${n} builds each way, the cache answering or refusing, alternating`);
+    for (let i = 0; i < n; i++) {
+      const order: (keyof typeof runs)[] = i % 2 === 0 ? ["reachable", "refused"] : ["refused", "reachable"];
+      for (const way of order) {
+        if ((way === "reachable") !== listening) {
+          await (listening ? cache.down() : cache.up());
+          listening = !listening;
+        }
+        const before = cache.connections();
+        record(runs[way], await nixBuild(machines, sshOpts));
+        if (way === "reachable") connections += cache.connections() - before;
+      }
+    }
+    log(
+      `builds: online: median ${median(runs.reachable.seconds)?.toFixed(2)} s with the cache reachable, ${median(runs.refused.seconds)?.toFixed(2)} s refused; ${connections} TLS connections`,
+    );
+  } finally {
+    unregister();
+    if (listening) await cache.down();
+    if (installed) await endReuse(installed);
+    await builder.stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { ...runs, connections };
+}
+
 /** The systemd baseline as a conventional builder: a machines line and a plain ssh alias. */
 async function baselineBuilds(
   n: number,
@@ -286,6 +393,13 @@ export async function buildBench(options: {
     notes.push(`ours: ${(error as Error).message}`);
     log(`builds: ours failed: ${(error as Error).message}`);
   }
+  let online: OnlineRuns | null = null;
+  try {
+    online = await onlineBuilds(options.n, options.shape, options.diskGiB, notes);
+  } catch (error) {
+    notes.push(`online: ${(error as Error).message}`);
+    log(`builds: online failed: ${(error as Error).message}`);
+  }
   let baseline: Awaited<ReturnType<typeof baselineBuilds>> | null = null;
   if (options.baseline) {
     try {
@@ -303,6 +417,7 @@ export async function buildBench(options: {
     baseline: baseline?.builds ?? null,
     sessions: ours?.sessions ?? null,
     baselineSessions: baseline?.sessions ?? null,
+    online,
     notes,
   };
 }
@@ -326,6 +441,14 @@ export function buildBreakdownRows(figures: BuildFigures | undefined, why: strin
       baseline: med(figures?.realStdio),
       unit: "s",
       note: `both as installed (reuse), interleaved; baseline: the machines line's store URI with ?${REAL_STDIO_PARAMETER}, what each ssh-ng session started before the guest routed it to the daemon's socket${fails(figures?.realStdio)}`,
+    },
+    {
+      part: "build",
+      what: `per build, online: an HTTPS cache reachable (median of ${figures?.online?.reachable.seconds.length ?? 0})`,
+      ours: med(figures?.online?.reachable),
+      baseline: med(figures?.online?.refused),
+      unit: "s",
+      note: `another builder of ours, a local HTTPS cache with nothing in it as an extra substituter at 10.0.2.2 (as cache.nixos.org is to a builder online): the guest asks it about each build's outputs over a new TLS connection (${figures?.online?.connections ?? 0} for ${figures?.online?.reachable.seconds.length ?? 0} builds); baseline: the same builds while its port refuses, alternating${fails(figures?.online?.reachable)}${fails(figures?.online?.refused)}`,
     },
     {
       part: "build",

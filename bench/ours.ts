@@ -18,13 +18,17 @@ import { BENCH_DIR, type Finished, log, ROOT, runCommand, sleep, tail } from "./
 export const BENCH_HOME = join(BENCH_DIR, "home");
 export const CLI = join(ROOT, "bin", "linux-builder.js");
 
-export function benchEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, LINUX_BUILDER_HOME: BENCH_HOME };
+export function benchEnv(home = BENCH_HOME): NodeJS.ProcessEnv {
+  return { ...process.env, LINUX_BUILDER_HOME: home };
 }
 
-/** `linux-builder ARGS` with the bench home, to its end. */
-export function cli(args: readonly string[], options: { timeoutMs?: number; echo?: boolean } = {}) {
-  return runCommand(process.execPath, [CLI, ...args], { env: benchEnv(), ...options });
+/** `linux-builder ARGS` with the bench home (or `home`: one with its own config.json), to its end. */
+export function cli(
+  args: readonly string[],
+  options: { timeoutMs?: number; echo?: boolean; home?: string } = {},
+) {
+  const { home, ...rest } = options;
+  return runCommand(process.execPath, [CLI, ...args], { env: benchEnv(home), ...rest });
 }
 
 /** Once a run: every part after the first finds dist/ current. */
@@ -113,6 +117,8 @@ export class OurBuilder {
     readonly port: number,
     readonly shape: VmShape,
     readonly diskGiB: number,
+    /** LINUX_BUILDER_HOME for its commands when not the bench home (a home with its own config.json). */
+    readonly home?: string,
   ) {}
 
   get layout() {
@@ -130,7 +136,7 @@ export class OurBuilder {
 
   /** `linux-builder COMMAND` for this install, with the bench's settings as flags. */
   run(command: string, args: readonly string[] = [], timeoutMs = 300_000): Promise<Finished> {
-    return cli([command, ...this.flags, ...args], { timeoutMs });
+    return cli([command, ...this.flags, ...args], { timeoutMs, ...(this.home ? { home: this.home } : {}) });
   }
 
   /** `start`, timed: it returns once the builder's Nix store answers over ssh. */

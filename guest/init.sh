@@ -102,7 +102,7 @@ install_secrets() {
   # This install's Nix settings (features, garbage collection, caches): nix.conf includes them.
   [ -f $BOOT_ARCHIVE/nix.conf ] && install -m 644 -o root -g root $BOOT_ARCHIVE/nix.conf /etc/nix/nix.boot.conf
   # The user's CAs (caCertificates) after Debian's set, before the daemon reads the bundle.
-  [ -s $BOOT_ARCHIVE/ca-certificates.crt ] && cat $BOOT_ARCHIVE/ca-certificates.crt >>/etc/ssl/certs/ca-certificates.crt
+  [ -s $BOOT_ARCHIVE/ca-certificates.crt ] && cat $BOOT_ARCHIVE/ca-certificates.crt >>/etc/ssl/ca-certificates.crt
 }
 
 # sshd listens on port 22: 0016 in /proc/net/tcp*, state 0A.

@@ -6,13 +6,20 @@
  * trusts them all (trust_new_crts defaults to yes); postinst writes /etc/ca-certificates.conf as
  * that list through `sort` (dpkg runs it in the C locale: byte order), and update-ca-certificates
  * concatenates the listed files in that order, each ending with a newline (`sed -e '$a\'`), into
- * /etc/ssl/certs/ca-certificates.crt. Pure.
+ * /etc/ssl/certs/ca-certificates.crt (kept elsewhere here: CA_BUNDLE_PATH). Pure.
  */
 
 /** Where the package keeps its certificates (no leading slash, as in a .deb's data). */
 export const CA_CERTIFICATES_DIR = "usr/share/ca-certificates/";
-/** The bundle update-ca-certificates writes, which Nix's ssl-cert-file defaults to. */
-export const CA_BUNDLE_PATH = "etc/ssl/certs/ca-certificates.crt";
+/**
+ * Where the guest keeps that bundle (Debian's is /etc/ssl/certs/ca-certificates.crt): outside
+ * /etc/ssl/certs, which the guest's libcurl (GnuTLS) also loads as its CA directory on every TLS
+ * connection, so a bundle there was parsed twice per connection (0.4 s more per HTTPS substituter
+ * per build under TCG; each ssh-ng session is a new daemon worker, a new connection). The guest's
+ * nix.conf names this path (ssl-cert-file); Nix binds it into fixed-output builds' sandboxes at
+ * the conventional path.
+ */
+export const CA_BUNDLE_PATH = "etc/ssl/ca-certificates.crt";
 /** The package whose certificates make the bundle. */
 export const CA_CERTIFICATES_PACKAGE = "ca-certificates";
 

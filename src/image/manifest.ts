@@ -24,6 +24,11 @@ export const manifestSchema = z
      * images composed before emulation: those carry none.
      */
     emulators: z.array(z.enum(NIX_SYSTEMS)).optional(),
+    /**
+     * The SHA-256 fingerprints of the certificates in the image's CA bundle (Debian's set,
+     * pem-certificates.ts): the host sends only the CAs beyond them. Absent in older images.
+     */
+    caFingerprints: z.array(z.string()).optional(),
   })
   .strict();
 export type ImageManifest = z.infer<typeof manifestSchema>;

@@ -23,6 +23,7 @@ export interface NewImage {
   modules: string[];
   packageCount: number;
   emulators: NixSystem[];
+  caFingerprints: string[];
 }
 
 export interface StoredImage {
@@ -88,6 +89,7 @@ export class ImageStore {
         modules: image.modules,
         packageCount: image.packageCount,
         emulators: image.emulators,
+        caFingerprints: image.caFingerprints,
       };
       await writeFile(join(temp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
       const directory = join(this.root, id);

@@ -112,7 +112,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     const left = unpackingLeftStep(unpacked.length - read, unpacked.length);
     if (left !== undefined) reporter.step(left);
     const tree = await unpacking;
-    await addCaBundle(tree, lock, fetched);
+    const caFingerprints = await addCaBundle(tree, lock, fetched);
     // From the end of the downloads: the unpacking not already done during them, and the CA bundle.
     phases.lap("unpack");
 
@@ -152,6 +152,7 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
       modules: kernel.modules,
       packageCount: unpacked.length,
       emulators,
+      caFingerprints,
     });
     await store.setCurrent(lock.arch, result.manifest.id);
     phases.lap("write");

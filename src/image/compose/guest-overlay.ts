@@ -2,6 +2,7 @@ import { lstat, readFile, readlink } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { listFiles } from "../../fs/list-files.js";
+import { certificateFingerprint, pemCertificates } from "../../guest/pem-certificates.js";
 import { readDebData } from "../archive/deb.js";
 import { busyboxApplets } from "../guest/busybox-applets.js";
 import {
@@ -15,8 +16,11 @@ import type { Lock } from "../lock.js";
 import type { RootfsTree } from "../rootfs-tree.js";
 import type { FetchedPackages } from "./fetch-packages.js";
 
-/** The CA bundle ca-certificates' maintainer scripts would make, at its usual path. */
-export async function addCaBundle(tree: RootfsTree, lock: Lock, debs: FetchedPackages): Promise<void> {
+/**
+ * The CA bundle ca-certificates' maintainer scripts would make, at its usual path. Returns its
+ * certificates' fingerprints, which the manifest records.
+ */
+export async function addCaBundle(tree: RootfsTree, lock: Lock, debs: FetchedPackages): Promise<string[]> {
   const caIndex = lock.packages.findIndex((pkg) => pkg.name === CA_CERTIFICATES_PACKAGE);
   if (caIndex === -1) {
     throw new LinuxBuilderError(
@@ -25,7 +29,9 @@ export async function addCaBundle(tree: RootfsTree, lock: Lock, debs: FetchedPac
       { hint: "The lock was made by an older linux-builder: compose without --lock to resolve a new one." },
     );
   }
-  tree.addFile(CA_BUNDLE_PATH, await caBundleOf(debs.packages[caIndex] as string), 0o644);
+  const bundle = await caBundleOf(debs.packages[caIndex] as string);
+  tree.addFile(CA_BUNDLE_PATH, bundle, 0o644);
+  return pemCertificates(bundle.toString("utf8")).map(certificateFingerprint);
 }
 
 /** The bundle ca-certificates' maintainer scripts would make, from the certificates in its .deb. */

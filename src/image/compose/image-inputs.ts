@@ -26,7 +26,8 @@ import { type Lock, serializeLock } from "../lock.js";
  * results of the old code.
  */
 // 7: the manifest records the emulators the image carries (an image of 6 has them, and no record).
-export const COMPOSER_FORMAT = 7;
+// 8: the manifest records the fingerprints of the CAs in the image's bundle.
+export const COMPOSER_FORMAT = 8;
 
 /**
  * A hash of everything besides the packages that shapes the image: the composer's format, the guest

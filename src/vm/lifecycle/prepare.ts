@@ -4,7 +4,7 @@ import { type Config, emulatedSystemsOf, type NixSystem } from "../../config/con
 import { LinuxBuilderError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import { guestNixConf } from "../../guest/nix-conf.js";
-import { guestCas, type HostCaDeps } from "../../host/ca-certificates.js";
+import { casBeyondImage, casSourceText, guestCas, type HostCaDeps } from "../../host/ca-certificates.js";
 import { emulatorsOf, type ImageManifest } from "../../image/manifest.js";
 import type { StoredImage } from "../../image/store.js";
 import type { AccelChoice, Backend, LaunchPlan } from "../backend.js";
@@ -134,7 +134,10 @@ export async function prepareBoot(
     if (endpoint.warning) options.onWarning?.(endpoint.warning);
   }
   // Before the keys and the disk are made: a bad caCertificates file stops the start here.
-  const cas = await guestCas(config.caCertificates, options.caDeps);
+  const cas = casBeyondImage(
+    await guestCas(config.caCertificates, options.caDeps),
+    image.manifest.caFingerprints ?? [],
+  );
   if (cas.warning) options.onWarning?.(cas.warning);
   const keys = await ensureKeys(layout);
   const disk = await ensureDisk(layout.disk, config.diskGiB);
@@ -191,6 +194,6 @@ export async function prepareBoot(
     args: plan.args,
     accel: accel.accel,
     keys,
-    caSource: cas.count === 0 ? cas.source : `${cas.count} from ${cas.source}`,
+    caSource: casSourceText(cas),
   };
 }

@@ -53,6 +53,7 @@ test("composing with an older image of the architecture in the store: its kernel
       modules: [],
       packageCount: 0,
       emulators: [],
+      caFingerprints: [],
     });
     // No current image: a composition, from a mirror that is not there (it fails, after the offer).
     const config = {

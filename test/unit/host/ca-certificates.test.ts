@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isLinuxBuilderError } from "../../../src/errors.js";
+import { certificateFingerprint } from "../../../src/guest/pem-certificates.js";
 import {
   type CaText,
+  casBeyondImage,
+  casSourceText,
   guestCas,
   type HostCaDeps,
   MAX_CA_BYTES,
-  pemCertificates,
 } from "../../../src/host/ca-certificates.js";
 import type { HostKind } from "../../../src/host/host.js";
 import { platformOf } from "../../../src/host/platform/platform.js";
@@ -38,10 +40,55 @@ function fakeHost(fake: Fake): HostCaDeps & { commands: string[][] } {
   };
 }
 
-test("only certificate blocks are taken: a private key in the same file never reaches the guest", () => {
-  const text = `junk\n${cert("QUFB")}-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\r\n${cert("QkJC").replace(/\n/g, "\r\n")}`;
-  assert.deepEqual(pemCertificates(text), [cert("QUFB"), cert("QkJC")]);
-  assert.deepEqual(pemCertificates("-----BEGIN PRIVATE KEY-----\nX\n-----END PRIVATE KEY-----\n"), []);
+test("a private key in the host's CA file never reaches the guest: only its certificate blocks", async () => {
+  const text = `junk\n${cert("QUFB")}-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n`;
+  const host = fakeHost({ files: { "/both.pem": text }, env: { NIX_SSL_CERT_FILE: "/both.pem" } });
+  const cas = await guestCas(undefined, host);
+  assert.equal(cas.pem, cert("QUFB"));
+  assert.equal(cas.count, 1);
+});
+
+test("the CAs sent are those beyond the image's set: Debian's (by fingerprint, however wrapped) and repeats left out", () => {
+  const debian = [cert("QUFB"), cert("QkJC")].map(certificateFingerprint);
+  const host = {
+    pem: [
+      cert("QUFB"),
+      cert("Q09SUA=="),
+      `-----BEGIN CERTIFICATE-----\nQk\nJC\n-----END CERTIFICATE-----\n`,
+      cert("Q09SUA=="),
+    ].join(""),
+    count: 4,
+    source: "/etc/ssl/certs/ca-certificates.crt (NIX_SSL_CERT_FILE)",
+  };
+  const beyond = casBeyondImage(host, debian);
+  assert.deepEqual(beyond, { ...host, pem: cert("Q09SUA=="), count: 1, alreadyTrusted: 3 });
+  assert.equal(
+    casSourceText(beyond),
+    "1 from /etc/ssl/certs/ca-certificates.crt (NIX_SSL_CERT_FILE) (3 more already in the guest's bundle)",
+  );
+  // All of them in the image's set: nothing sent, and status says why.
+  const none = casBeyondImage({ ...host, pem: cert("QUFB"), count: 1 }, debian);
+  assert.equal(none.pem, "");
+  assert.equal(
+    casSourceText(none),
+    "0 from /etc/ssl/certs/ca-certificates.crt (NIX_SSL_CERT_FILE) (1 more already in the guest's bundle)",
+  );
+  // An image composed before it records no set: everything is sent, as before.
+  assert.deepEqual(casBeyondImage(host, []), {
+    ...host,
+    pem: [
+      cert("QUFB"),
+      cert("Q09SUA=="),
+      `-----BEGIN CERTIFICATE-----\nQk\nJC\n-----END CERTIFICATE-----\n`,
+    ].join(""),
+    count: 3,
+    alreadyTrusted: 1,
+  });
+  assert.equal(casSourceText({ pem: "", count: 0, source: "none" }), "none");
+  assert.equal(
+    casSourceText({ ...host, pem: cert("Q09SUA=="), count: 1 }),
+    "1 from /etc/ssl/certs/ca-certificates.crt (NIX_SSL_CERT_FILE)",
+  );
 });
 
 test("the caCertificates setting wins over everything the host has", async () => {

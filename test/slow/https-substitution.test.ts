@@ -1,7 +1,7 @@
 /**
  * Substitution over HTTPS from the guest, under TCG, through the host's Nix and exactly what install
  * writes: the host serves a signed binary cache over HTTPS with a throw-away CA; the guest, given
- * that CA (caCertificates) and the cache (extraSubstituters, extraTrustedPublicKeys), substitutes a
+ * that CA (caCertificates, after the host's own set, which the image has already and is left out) and the cache (extraSubstituters, extraTrustedPublicKeys), substitutes a
  * build's input from it with builders-use-substitutes instead of the host copying it. Given an
  * unrelated CA instead, it rejects the cache's certificate and the host copies the input: the build
  * still works.
@@ -12,6 +12,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { certificateFingerprint, pemCertificates } from "../../src/guest/pem-certificates.js";
 import {
   type HttpsCache,
   makeServerCert,
@@ -20,6 +21,9 @@ import {
   type TestCa,
 } from "../support/https-cache.js";
 import { type InstalledBuilder, installedBuilder } from "../support/installed-builder.js";
+
+/** This host's CA set (Debian's ca-certificates, as CI installs it). */
+const HOST_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 const run = promisify(execFile);
 
@@ -90,20 +94,32 @@ describe("substitution over HTTPS with the user's CA (slow)", () => {
   }, async () => {
     const dependency = await cachedDependency("lb-substituted");
     const { cli } = builder;
-    await configure(testCa.certFile);
+    // The test CA after the host's own set, as a host's CA file is: mostly the public roots the
+    // image's set has already, which are left out.
+    const hostSet = await readFile(HOST_BUNDLE, "utf8");
+    const caFile = join(builder.home, "tls", "host-and-test.pem");
+    await writeFile(caFile, `${hostSet}${await readFile(testCa.certFile, "utf8")}`);
+    await configure(caFile);
     await cli("start");
     await builder.install();
-    assert.match(
-      (await cli("status")).stdout,
-      new RegExp(`^CAs: +Debian's set, and 1 from ${testCa.certFile} \\(caCertificates\\)$`, "m"),
-    );
-    // The guest's bundle: Debian's set, then the test CA.
+    const status = (await cli("status")).stdout;
+    const cas = new RegExp(
+      `^CAs: +Debian's set, and (\\d+) from ${caFile} \\(caCertificates\\) \\((\\d+) more already in the guest's bundle\\)$`,
+      "m",
+    ).exec(status);
+    assert.ok(cas, status);
+    const [sent, leftOut] = [Number(cas[1]), Number(cas[2])];
+    assert.equal(sent + leftOut, pemCertificates(hostSet).length + 1);
+    assert.ok(leftOut > 100, "the host's public roots are mostly Debian's");
+    // The guest's bundle: Debian's set, then what was sent (the test CA last), each certificate once.
     const bundle = (await cli("ssh", "--", "cat", "/etc/ssl/ca-certificates.crt")).stdout;
     assert.ok(
       bundle.endsWith(await readFile(testCa.certFile, "utf8")),
       "the test CA ends the guest's bundle",
     );
-    assert.ok((bundle.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length > 100, "Debian's set comes first");
+    const fingerprints = pemCertificates(bundle).map(certificateFingerprint);
+    assert.ok(fingerprints.length - sent > 100, "Debian's set comes first");
+    assert.equal(new Set(fingerprints).size, fingerprints.length, "no certificate twice");
 
     const seenBefore = cache.requests.length;
     const built = await buildUsing(dependency);

@@ -16,7 +16,13 @@ import { formatBytes } from "../src/cli/output.js";
 import { directorySize } from "../src/fs/directory-size.js";
 import { ARCHITECTURES } from "../src/image/guest/profile.js";
 import { ImageStore } from "../src/image/store.js";
-import { type AccelCache, accelCacheKey, PROBE_LIMITS, probeKvm } from "../src/vm/qemu/accel.js";
+import {
+  type AccelCache,
+  accelCacheKey,
+  PROBE_LIMITS,
+  type ProbeVerdict,
+  probeKvm,
+} from "../src/vm/qemu/accel.js";
 import type { VmShape } from "./baseline-vm.js";
 import { CLI, compileCli } from "./ours.js";
 import { type Finished, freePort, log, median, runCommand, tail, timed } from "./support.js";
@@ -76,8 +82,8 @@ interface OursRun {
 interface BaselineRun {
   readonly seconds: number;
   readonly imageBuild: number;
-  readonly probe: { readonly seconds: number; readonly verdict: Awaited<ReturnType<typeof probeKvm>> };
-  readonly probeNow: { readonly seconds: number; readonly verdict: Awaited<ReturnType<typeof probeKvm>> };
+  readonly probe: { readonly seconds: number; readonly verdict: ProbeVerdict };
+  readonly probeNow: { readonly seconds: number; readonly verdict: ProbeVerdict };
   readonly start: number;
 }
 
@@ -218,6 +224,6 @@ export async function firstStartBench(
   }
 }
 
-function probeSaid(verdict: BaselineRun["probe"]["verdict"]): string {
+function probeSaid(verdict: ProbeVerdict): string {
   return verdict.kind === "works" ? "KVM works" : `${verdict.kind}: ${verdict.reason}`;
 }

@@ -124,17 +124,23 @@ start_sshd() {
 
 # Kernel modules, in the order the composer computed from each module's dependencies: those the
 # boot needs (disk, network) now (/etc/linux-builder/modules), the rest (entropy, the power button)
-# in the background (modules.late).
+# in the background (modules.late). The second argument picks from the list: the network's (the
+# kernel tree's drivers/net and net, which depend only on each other and on what is built in), the
+# others', or all. The network's load beside the others', each insmod being a process of its own.
 load_modules() {
   [ -f "$1" ] || return 0
   while read -r module; do
     [ -n "$module" ] || continue
+    case "$module" in
+    */kernel/drivers/net/* | */kernel/net/*) [ "$2" = others ] && continue ;;
+    *) [ "$2" = network ] && continue ;;
+    esac
     insmod "/usr/lib/modules/$module" || log "cannot load the kernel module $module"
   done <"$1"
 }
 
 # The other Linux systems' interpreters (qemu-user, in the image), as the boot parameters ask
-# (src/guest/binfmt.ts makes the lines): before the Nix daemon starts, whose extra-platforms
+# (src/guest/binfmt.ts makes the lines): before the Nix daemon takes connections, whose extra-platforms
 # promise them. The F flag has the kernel open the interpreter now, so builds in Nix's sandbox,
 # which has no /usr/bin, run it too.
 register_emulators() {
@@ -196,6 +202,14 @@ announce_sshd() {
   sshd_listening && read_uptime && log "SSHD at ${up}s"
 }
 
+# The network's path of the boot, beside the disk's (mount_nix is the longer): its modules, the
+# interface up, then the word that sshd listens. READY waits for it (the host's ssh needs both).
+bring_up_network() {
+  load_modules /etc/linux-builder/modules network
+  configure_network
+  announce_sshd
+}
+
 # /nix lives on the data disk: formatted on first boot (when the disk is blank), checked on later
 # boots. A disk that is not blank and not a clean ext4 is never formatted: the store on it may be
 # someone's only copy.
@@ -231,16 +245,32 @@ mount_nix() {
   chown -R builder:builder /home/builder
 }
 
+# The Nix daemon starts at the top of stage 2, beside the modules and the disk: its own start (one to
+# several seconds under TCG) is then off the boot's critical path. Until /nix is mounted it listens
+# in a folder only root can enter, which no connection reaches; open_nix_daemon then links Nix's
+# socket path to it and opens the folder. Nix run as root unshares its mount namespace as it starts:
+# the root's mounts are made shared first (as systemd has them elsewhere), so that /nix, mounted
+# later, reaches the daemon too (without, its workers saw the initramfs's empty /nix).
 # Builds run on the /nix disk, not in /tmp (a tmpfs of half the RAM: a build writing more than that
 # failed with "No space left on device" while the disk was empty). Nix makes each build's folder
 # in TMPDIR.
+DAEMON_RUN=/run/nix-daemon
+DAEMON_SOCKET=/nix/var/nix/daemon-socket/socket
 start_nix_daemon() {
-  mkdir -p /nix/var/nix/builds
+  mount --make-rshared / || fail "cannot make the root's mounts shared (the Nix daemon would not see /nix)"
+  mkdir -m 700 $DAEMON_RUN
+  NIX_DAEMON_SOCKET_PATH=$DAEMON_RUN/socket TMPDIR=/nix/var/nix/builds nix-daemon >/var/log/nix-daemon.log 2>&1 &
+}
+
+# Once /nix is mounted and the emulators registered (the daemon's extra-platforms promise them).
+open_nix_daemon() {
+  mkdir -p /nix/var/nix/builds ${DAEMON_SOCKET%/*}
   chmod 755 /nix/var/nix/builds
-  # A previous boot's daemon left its socket on /nix: READY, which waits for the socket, would come
-  # before this daemon listens, and its start (about a second under TCG) after.
-  rm -f /nix/var/nix/daemon-socket/socket
-  TMPDIR=/nix/var/nix/builds nix-daemon >/var/log/nix-daemon.log 2>&1 &
+  # Whatever a previous boot left there (its daemon's socket, or this link) is replaced: READY waits
+  # for this boot's daemon.
+  rm -f $DAEMON_SOCKET
+  ln -s $DAEMON_RUN/socket $DAEMON_SOCKET
+  chmod 755 $DAEMON_RUN
 }
 
 # A control FIFO lets the builder user stop the VM without root: `shutdown now` writes to it.
@@ -316,7 +346,7 @@ watch_gpio_power_button() {
 # Ready: the Nix daemon's socket exists and sshd listens (see sshd_listening).
 wait_until_ready() {
   i=0
-  until [ -S /nix/var/nix/daemon-socket/socket ] && { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
+  until [ -S $DAEMON_SOCKET ] && { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
     [ $i -lt 600 ] || fail "not ready after 30 s: nix-daemon: $(tail -n 3 /var/log/nix-daemon.log) sshd: $(tail -n 3 /var/log/sshd.log)"
     [ -n "$stop_requested" ] && break
     sleep 0.05
@@ -444,14 +474,17 @@ read_boot_parameters
 install_secrets
 rm -rf $BOOT_ARCHIVE
 start_sshd
-load_modules /etc/linux-builder/modules
-register_emulators
-configure_network
-announce_sshd &
-mount_nix
 start_nix_daemon
+bring_up_network &
+network_up=$!
+load_modules /etc/linux-builder/modules others
+register_emulators
+mount_nix
+open_nix_daemon
 serve_control_fifo
 watch_power_button
+# A stop request interrupts the wait (its trap runs), and wait_until_ready then ends at once.
+wait $network_up
 wait_until_ready
 [ -n "$stop_requested" ] || start_swap &
 start_services

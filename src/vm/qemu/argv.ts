@@ -67,10 +67,23 @@ export const BLACKLISTED_INITCALLS = [
  * large allocation still compacts on demand); the memory cgroup's statistics flush (every 2 s; the
  * guest mounts no cgroup, Nix's sandbox uses none by default). On x86_64 also the clocksource
  * watchdog, which read the HPET twice a second to check the TSC, an emulated device read each
- * time: under TCG the TSC is the host's own clock, under KVM the guest uses kvm-clock.
+ * time: under TCG the TSC is the host's own clock, under KVM the guest uses kvm-clock. Then, measured
+ * together (each alone was within the noise): pressure stall accounting, whose averaging work ran
+ * every 2 s for /proc/pressure, which nothing in the guest reads; the per-CPU memory statistics,
+ * folded every 10 s instead of every second (the counters /proc/meminfo sums are then up to 10 s
+ * old, within a few MiB); RCU callbacks on every CPU offloaded to kthreads, where the kernel's lazy
+ * RCU batches them for up to 10 s instead of a grace period for each (memory pressure flushes
+ * them at once).
  */
 export const IDLE_KERNEL_PARAMETERS = {
-  common: ["nowatchdog", "sysctl.vm.compaction_proactiveness=0", "cgroup_disable=memory"],
+  common: [
+    "nowatchdog",
+    "sysctl.vm.compaction_proactiveness=0",
+    "cgroup_disable=memory",
+    "psi=0",
+    "sysctl.vm.stat_interval=10",
+    "rcu_nocbs=all",
+  ],
   amd64: ["tsc=reliable"],
   arm64: [],
 } as const satisfies Record<"common" | Arch, readonly string[]>;

@@ -47,7 +47,7 @@ test("x86_64 on Linux under TCG: the whole argv", () => {
     "-initrd",
     "/state/initrd",
     "-append",
-    "console=ttyS0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory tsc=reliable",
+    "console=ttyS0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory psi=0 sysctl.vm.stat_interval=10 rcu_nocbs=all tsc=reliable",
     "-no-reboot",
     "-rtc",
     "base=utc,clock=host",
@@ -155,7 +155,7 @@ for (const platform of platforms) {
     assert.ok(after(args, "-device").includes("virtio-balloon-pci,free-page-reporting=on"));
     assert.equal(
       after(args, "-append")[0],
-      `console=${platform.spec.arch === "amd64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory${platform.spec.arch === "amd64" ? " tsc=reliable" : ""}`,
+      `console=${platform.spec.arch === "amd64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory psi=0 sysctl.vm.stat_interval=10 rcu_nocbs=all${platform.spec.arch === "amd64" ? " tsc=reliable" : ""}`,
     );
   });
 }
@@ -231,7 +231,7 @@ test("the console: a socket logged to a file, or the terminal shared with the mo
   assert.deepEqual(after(attached, "-mon"), ["chardev=console,mode=readline"]);
   assert.equal(
     kernelCommandLine({ arch: "arm64" }),
-    "console=ttyAMA0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory",
+    "console=ttyAMA0 panic=-1 loglevel=4 initcall_blacklist=crypto_kdf108_init,init_encrypted,jent_mod_init,bpf_tcp_ca_kfunc_init,bpf_dummy_struct_ops_init,load_system_certificate_list cryptomgr.notests oops=panic nowatchdog sysctl.vm.compaction_proactiveness=0 cgroup_disable=memory psi=0 sysctl.vm.stat_interval=10 rcu_nocbs=all",
   );
 });
 

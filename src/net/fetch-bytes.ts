@@ -1,9 +1,25 @@
 import { LinuxBuilderError } from "../errors.js";
-import { type HttpResponse, httpGet } from "./http-get.js";
+import { HttpNetworkError, type HttpResponse, httpGet } from "./http-get.js";
 import { describeNetworkError } from "./network-error.js";
 
-/** Fetches a small document (an InRelease file) whole. */
-export async function fetchBytes(url: string, what: string): Promise<Buffer> {
+/** An InRelease file is small: a mirror that has not sent it whole within this long is stuck. */
+const FETCH_TIMEOUT_MS = 60_000;
+
+/** Fetches a small document (an InRelease file) whole, or fails within `timeoutMs`. */
+export async function fetchBytes(url: string, what: string, timeoutMs = FETCH_TIMEOUT_MS): Promise<Buffer> {
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new HttpNetworkError(`no complete answer within ${timeoutMs / 1000} s`)),
+    timeoutMs,
+  );
+  try {
+    return await fetchWhole(url, what, deadline.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function fetchWhole(url: string, what: string, signal: AbortSignal): Promise<Buffer> {
   const failed = (error: unknown) =>
     new LinuxBuilderError(
       "net.fetch",
@@ -15,7 +31,7 @@ export async function fetchBytes(url: string, what: string): Promise<Buffer> {
     );
   let response: HttpResponse;
   try {
-    response = await httpGet(url);
+    response = await httpGet(url, signal);
   } catch (error) {
     throw failed(error);
   }

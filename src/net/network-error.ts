@@ -1,4 +1,4 @@
-/** Why a fetch failed, in words: undici hides the system's reason (ECONNREFUSED, ENOTFOUND …) in `cause`. */
+/** Why a download failed, in words: the system's reason (ECONNREFUSED, ENOTFOUND …) is in the error's `cause` (http-get.ts's HttpNetworkError). */
 export function describeNetworkError(error: unknown): string {
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause;

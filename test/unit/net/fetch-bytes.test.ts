@@ -15,6 +15,11 @@ describe("fetchBytes", () => {
         response.writeHead(200, { "content-length": "100" });
         response.write("part");
         setTimeout(() => response.destroy(), 20);
+      } else if (request.url === "/stall") {
+        response.writeHead(200, { "content-length": "100" });
+        response.write("part");
+      } else if (request.url === "/silent") {
+        // Accepts the request and never answers it.
       } else response.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -23,6 +28,7 @@ describe("fetchBytes", () => {
   });
 
   after(() => {
+    server.closeAllConnections();
     server.close();
   });
 
@@ -45,5 +51,14 @@ describe("fetchBytes", () => {
       message: /^Cannot download the file from http:\/\/127\.0\.0\.1:1\/InRelease: connect ECONNREFUSED/,
     });
     await assert.rejects(fetchBytes(`${base}/cut`, "the file"), { code: "net.fetch" });
+  });
+
+  test("a mirror that answers nothing, or stalls in the body, fails within the timeout, saying so", async () => {
+    for (const path of ["/silent", "/stall"]) {
+      await assert.rejects(fetchBytes(`${base}${path}`, "the file", 200), {
+        code: "net.fetch",
+        message: `Cannot download the file from ${base}${path}: no complete answer within 0.2 s`,
+      });
+    }
   });
 });

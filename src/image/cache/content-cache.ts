@@ -242,7 +242,7 @@ export class ContentCache {
       }
       if (response.status < 200 || response.status > 299) {
         response.discard();
-        const message = `Cannot download ${file.label} from ${response.url || file.url}: HTTP ${response.status}`;
+        const message = `Cannot download ${file.label} from ${response.url}: HTTP ${response.status}`;
         // Server errors may pass; a 404 will not.
         if (response.status >= 500) throw new InterruptedDownload(message);
         throw new LinuxBuilderError("net.http-status", message, {
@@ -250,7 +250,11 @@ export class ContentCache {
         });
       }
       const hash = createHash("sha256");
-      const handle = await open(temp, "wx", 0o644);
+      const handle = await open(temp, "wx", 0o644).catch((error: unknown) => {
+        // The body is not read then: let its connection go.
+        response.discard();
+        throw error;
+      });
       let size = 0;
       try {
         for await (const bytes of response.body) {

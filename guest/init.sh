@@ -4,8 +4,9 @@
 # The composer installs this file as /init in the initramfs. It runs in two stages:
 #   stage 1 moves the root onto a bind mount of itself (the Nix sandbox's pivot_root
 #           fails with EINVAL on the initramfs rootfs) and re-executes itself there;
-#   stage 2 brings the system up: modules, network, /nix on the data disk, nix-daemon, sshd,
-#           a login on the serial console, and the power button; then it waits for a stop.
+#   stage 2 brings the system up: sshd and the Nix daemon first (the daemon reachable only once /nix
+#           is there), the network beside the disk's modules, check and mount of /nix, then a login
+#           on the serial console and the power button; then it waits for a stop.
 # The host appends a per-boot archive to the initramfs, under /.linux-builder/ (src/guest/boot-archive.ts):
 # the secrets, and the boot parameters that say what the VM looks like from inside (network, data
 # disk, console, power button): nothing here assumes a particular virtual machine.
@@ -202,12 +203,19 @@ announce_sshd() {
   sshd_listening && read_uptime && log "SSHD at ${up}s"
 }
 
-# The network's path of the boot, beside the disk's (mount_nix is the longer): its modules, the
-# interface up, then the word that sshd listens. READY waits for it (the host's ssh needs both).
+# The network's path of the boot, run in the background beside the disk's (mount_nix is the
+# longer): its modules and the interface up; then, on its own, the word that sshd listens (READY
+# checks sshd itself). Only PID 1 fails the boot: here a failure is written down and the job exits
+# with it, for PID 1 to fail with (one FAILED, one rescue shell, nothing after it).
+NETWORK_FAILURE=$STATE/network-failure
 bring_up_network() {
+  fail() {
+    echo "$*" >$NETWORK_FAILURE
+    exit 1
+  }
   load_modules /etc/linux-builder/modules network
   configure_network
-  announce_sshd
+  announce_sshd &
 }
 
 # /nix lives on the data disk: formatted on first boot (when the disk is blank), checked on later
@@ -484,7 +492,7 @@ open_nix_daemon
 serve_control_fifo
 watch_power_button
 # A stop request interrupts the wait (its trap runs), and wait_until_ready then ends at once.
-wait $network_up
+wait $network_up || [ -n "$stop_requested" ] || fail "$(cat $NETWORK_FAILURE 2>/dev/null || echo 'the network did not come up')"
 wait_until_ready
 [ -n "$stop_requested" ] || start_swap &
 start_services

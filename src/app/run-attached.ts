@@ -12,6 +12,8 @@ import { type EnsureImageIo, ensureImage } from "./ensure-image.js";
 
 export interface RunAttachedOptions {
   readonly imageIo: EnsureImageIo;
+  /** Ends a KVM probe running beside the composition (Ctrl-C before the VM takes the terminal). */
+  readonly signal?: AbortSignal;
   readonly onWarning: (message: string) => void;
   /** The kernel crashed while booting and the VM boots once more: what to warn. */
   readonly onRetry: (warning: string) => void;
@@ -56,6 +58,7 @@ export async function runAttached(
     onWarning: options.onWarning,
     onRetry: options.onRetry,
     stopDeadlineMs: 60_000,
+    ...(options.signal ? { signal: options.signal } : {}),
     beforeBoot: options.beforeBoot,
   });
 }

@@ -4,6 +4,7 @@ import { readInstalledRecord, recordInstalled } from "../../app/installed-builde
 import { runAttached } from "../../app/run-attached.js";
 import { stateLayout } from "../../vm/state.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
+import { cancelOnInterrupt } from "../cancel-on-interrupt.js";
 import { defineCommand } from "../command.js";
 import { negatedSwitch } from "../flags.js";
 import { HOST_DIR_FLAGS } from "../install-flags.js";
@@ -26,11 +27,16 @@ export const runCommand = defineCommand({
   async run(context, flags) {
     const config = await loadBuilderConfig(context, flags);
     const layout = stateLayout(config.stateDir);
+    // Until QEMU takes the terminal (which has Ctrl-C reach the guest), Ctrl-C ends `run`.
+    const cancel = new AbortController();
+    const stopListening = cancelOnInterrupt(cancel, () => true);
     const result = await runAttached(context.host, context.paths, config, {
       imageIo: imageIo(context.host.env),
+      signal: cancel.signal,
       onWarning: warn,
       onRetry: warn,
       beforeBoot: async (prepared) => {
+        stopListening();
         // Unless --no-install, `install`'s plan is applied before the console takes the terminal (sudo
         // asks for a password only when something is not yet in place), as the seed's install-credentials.
         if (flags.install) {
@@ -52,7 +58,7 @@ export const runCommand = defineCommand({
           }),
         );
       },
-    });
+    }).finally(stopListening);
     // The console may have left the cursor mid-line.
     process.stderr.write(`\n${describeRunEnd(result, layout.consoleLog)}\n`);
     return exitStatus(result);

@@ -5,6 +5,7 @@ import { askService } from "../../service/control-client.js";
 import type { StartBooted } from "../../vm/lifecycle/start.js";
 import { stateLayout } from "../../vm/state.js";
 import { BUILDER_FLAGS, loadBuilderConfig } from "../builder-flags.js";
+import { cancelOnInterrupt } from "../cancel-on-interrupt.js";
 import { type CommandContext, defineCommand } from "../command.js";
 import { defaultedFlag, negatedSwitch, wholeNumber } from "../flags.js";
 import { imageIo, say, warn } from "../output.js";
@@ -47,15 +48,8 @@ export async function startAndSay(
   if (await startThroughService(config, options)) return;
   const cancel = new AbortController();
   let booting = false;
-  // A second Ctrl-C ends the process whatever it is doing.
-  const onInterrupt = () => {
-    process.removeListener("SIGINT", onInterrupt);
-    // Before the boot, the only thing to end is a KVM probe beside the composition: aborting kills it
-    // at once (a QEMU whose parent died would hang on where KVM hangs) and removes its kernel file.
-    cancel.abort();
-    if (!booting) process.kill(process.pid, "SIGINT");
-  };
-  process.on("SIGINT", onInterrupt);
+  // Once it boots, Ctrl-C cancels the start: the VM is stopped, and main says so.
+  const stopListening = cancelOnInterrupt(cancel, () => !booting);
   const result = await startBuilder(context.host, context.paths, config, {
     waitReady: options.wait,
     readyTimeoutMs: options.timeoutSeconds * 1000,
@@ -70,7 +64,7 @@ export async function startAndSay(
       );
     },
     onWait: (owner) => say(`Another linux-builder (pid ${owner}) is starting the builder: waiting for it.`),
-  }).finally(() => process.removeListener("SIGINT", onInterrupt));
+  }).finally(stopListening);
   const pid = result.kind === "booted" ? result.instance.pid : result.pid;
   if (result.kind === "running" && !options.wait) {
     say(`The builder is already running (pid ${pid}); not waiting for it to be ready.`);

@@ -3,6 +3,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import type { Arch } from "../../image/guest/profile.js";
+import type { StoredImage } from "../../image/store.js";
 import type { AccelChoice, Backend } from "../backend.js";
 
 /** A kernel a KVM probe can boot: a file already there (an image's), or the composer's bytes. */
@@ -130,4 +131,34 @@ export function chooseAccelEarly<Accel extends string>(
       await choice.catch(() => undefined);
     },
   };
+}
+
+/**
+ * Removes the probe's kernel a start that died while it composed (killed, or a Ctrl-C caught
+ * mid-write) may have left. Call under the start lock: no other start's probe is using it.
+ */
+export async function removeLeftProbeKernel(stateDir: string): Promise<void> {
+  await rm(join(stateDir, PROBE_KERNEL_FILE), { force: true });
+}
+
+/**
+ * For a start or a run that boots the VM, under the start lock: the image (it may compose one) with
+ * the accelerator chosen beside it, then `boot` with both. A probe still running when either fails
+ * is killed.
+ */
+export async function withEarlyAccel<Accel extends string, T>(
+  backend: Pick<Backend<Accel>, "chooseAccel">,
+  request: EarlyAccelRequest<Accel>,
+  image: (offerProbeKernel: (kernel: ProbeKernel) => void) => Promise<StoredImage>,
+  boot: (image: StoredImage, accel: Promise<AccelChoice<Accel>>) => Promise<T>,
+): Promise<T> {
+  const accel = chooseAccelEarly(backend, request);
+  try {
+    const found = await image(accel.offer);
+    accel.ready(join(found.directory, "kernel"));
+    return await boot(found, accel.choice);
+  } finally {
+    // Done by now, unless the boot failed first: then a probe still running is killed.
+    await accel.abandon();
+  }
 }

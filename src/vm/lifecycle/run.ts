@@ -1,13 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { kernelCrash, reachedReady } from "../../guest/console-lines.js";
 import { consoleOffset, readConsoleSince } from "../../guest/console-log.js";
 import type { StoredImage } from "../../image/store.js";
 import type { StateLayout } from "../state.js";
 import { hostDeps } from "./deps.js";
-import { chooseAccelEarly, PROBE_KERNEL_FILE, type ProbeKernel } from "./early-accel.js";
+import { type ProbeKernel, removeLeftProbeKernel, withEarlyAccel } from "./early-accel.js";
 import { bootWithCrashRetry } from "./kernel-crash.js";
 import { runningPid } from "./pidfile.js";
 import {
@@ -27,6 +25,8 @@ export interface RunOptions extends Omit<BootOptions, "image" | "accel"> {
    * one; see StartOptions.image): the accelerator's probe runs beside its composition.
    */
   readonly image: (offerProbeKernel: (kernel: ProbeKernel) => void) => Promise<StoredImage>;
+  /** Ends a KVM probe running beside the composition (Ctrl-C before the VM takes the terminal). */
+  readonly signal?: AbortSignal;
   /** Runs once the VM is prepared, before it takes the terminal (the first boot only): prints, installs. */
   readonly beforeBoot?: (boot: PreparedBoot) => Promise<void>;
   /** On SIGTERM or SIGHUP, how long the guest may take to power off, as `stop --timeout`. */
@@ -132,24 +132,19 @@ async function runOnce(options: RunOptions, beforeBoot: RunOptions["beforeBoot"]
  * the accelerator chosen beside it (as `start` does), then the rest of the preparation.
  */
 async function prepareAttachedBoot(options: RunOptions): Promise<{ boot: PreparedBoot; image: StoredImage }> {
-  const { layout } = options;
   await assertBootable(options, "attached");
-  // A start that died while it composed may have left the probe's kernel; under the lock, no other
-  // start's probe is using it.
-  await rm(join(layout.dir, PROBE_KERNEL_FILE), { force: true });
-  const accel = chooseAccelEarly(options.backend, {
-    requested: options.config.accel,
-    arch: options.config.arch,
-    stateDir: layout.dir,
-  });
-  try {
-    const image = await options.image(accel.offer);
-    accel.ready(join(image.directory, "kernel"));
-    return { boot: await prepareBoot({ ...options, image, accel: accel.choice }, "attached"), image };
-  } finally {
-    // Done by now, unless the preparation failed first: then a probe still running is killed.
-    await accel.abandon();
-  }
+  await removeLeftProbeKernel(options.layout.dir);
+  return await withEarlyAccel(
+    options.backend,
+    {
+      requested: options.config.accel,
+      arch: options.config.arch,
+      stateDir: options.layout.dir,
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+    options.image,
+    async (image, accel) => ({ boot: await prepareBoot({ ...options, image, accel }, "attached"), image }),
+  );
 }
 
 /**

@@ -1,5 +1,3 @@
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import { LinuxBuilderError } from "../../errors.js";
 import { kernelCrash, scanConsole } from "../../guest/console-lines.js";
 import { consoleOffset, readConsoleSince } from "../../guest/console-log.js";
@@ -10,7 +8,7 @@ import { bootFailure } from "./boot-failure.js";
 import { throwIfCancelled } from "./cancel.js";
 import { hostDeps } from "./deps.js";
 import { directSshPort } from "./direct-port.js";
-import { chooseAccelEarly, PROBE_KERNEL_FILE, type ProbeKernel } from "./early-accel.js";
+import { type ProbeKernel, removeLeftProbeKernel, withEarlyAccel } from "./early-accel.js";
 import { bootWithCrashRetry, KernelCrashedError } from "./kernel-crash.js";
 import { runningPid } from "./pidfile.js";
 import { portTakenError } from "./port-check.js";
@@ -98,29 +96,25 @@ async function startOnce(options: StartOptions): Promise<StartResult> {
   });
   if (got.kind === "running") return { kind: "running", pid: got.pid, ready: false, waitedSeconds: waited() };
   try {
-    // A start that died while it composed (killed, or a Ctrl-C caught mid-write) may have left the
-    // probe's kernel: under the lock, no other start's probe is using it.
-    await rm(join(layout.dir, PROBE_KERNEL_FILE), { force: true });
+    await removeLeftProbeKernel(layout.dir);
     const pid = await runningPid(layout, backend, deps);
     switch (lockedStep({ vmRunning: pid !== undefined, waitReady: options.waitReady })) {
-      case "boot": {
-        const accel = chooseAccelEarly(backend, {
-          requested: options.config.accel,
-          arch: options.config.arch,
-          stateDir: layout.dir,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-        try {
-          const image = await options.image(accel.offer);
-          accel.ready(join(image.directory, "kernel"));
-          throwIfCancelled(options.signal, "the builder was not started");
-          options.onBoot?.();
-          return await bootDetached({ ...options, image, accel: accel.choice });
-        } finally {
-          // Done by now, unless the start failed first: then a probe still running is killed.
-          await accel.abandon();
-        }
-      }
+      case "boot":
+        return await withEarlyAccel(
+          backend,
+          {
+            requested: options.config.accel,
+            arch: options.config.arch,
+            stateDir: layout.dir,
+            ...(options.signal ? { signal: options.signal } : {}),
+          },
+          options.image,
+          (image, accel) => {
+            throwIfCancelled(options.signal, "the builder was not started");
+            options.onBoot?.();
+            return bootDetached({ ...options, image, accel });
+          },
+        );
       case "running":
         return { kind: "running", pid: pid as number, ready: false, waitedSeconds: waited() };
       case "wait-ready": {

@@ -194,6 +194,12 @@ export class ImageStore {
     return text?.trim() || undefined;
   }
 
+  /** The current image of `arch`, if there is one and its manifest reads (doctor's view: never an error). */
+  async currentOrNone(arch: string): Promise<StoredImage | undefined> {
+    const id = await this.currentId(arch);
+    return id === undefined ? undefined : await this.get(id).catch(() => undefined);
+  }
+
   /** Removes images other than the current ones (or all of them). Returns what it removed and the bytes freed. */
   async prune(options: { all: boolean }): Promise<{ removed: string[]; bytes: number }> {
     const keep = new Set<string>();

@@ -24,9 +24,7 @@ export async function accelFacts(
     // A probe without QEMU would fail, and be remembered as "KVM does not work".
     return { kind: "skipped", reason: "not checked: QEMU is missing" };
   }
-  const store = new ImageStore(paths.images);
-  const id = await store.currentId(config.arch);
-  const image = id === undefined ? undefined : await store.get(id).catch(() => undefined);
+  const image = await new ImageStore(paths.images).currentOrNone(config.arch);
   const noImage = new Error(`no ${config.arch} image yet`);
   try {
     // A verdict remembered in the state dir needs no image; a probe boots the image's kernel, and

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { isLinuxBuilderError } from "../../errors.js";
-import { guestCas, hostCaDeps } from "../../host/ca-certificates.js";
+import { casBeyondImage, guestCas, hostCaDeps } from "../../host/ca-certificates.js";
 import { type CheckBuildFacts, checkBuild, diagnoseBuildFailure } from "../../host/doctor/build.js";
 import { checkBuilder } from "../../host/doctor/builder.js";
 import { checkCaCertificates } from "../../host/doctor/ca-certificates.js";
@@ -19,6 +19,7 @@ import { portListeners, probePort } from "../../host/probe/port.js";
 import { guestKernel } from "../../host/probe/ssh.js";
 import { runTool } from "../../host/tool.js";
 import { ARCHITECTURES } from "../../image/guest/profile.js";
+import { ImageStore } from "../../image/store.js";
 import { serviceStatus } from "../../service/control-client.js";
 import { readInstance } from "../../vm/instance.js";
 import { directSshPort } from "../../vm/lifecycle/direct-port.js";
@@ -66,12 +67,17 @@ export async function runChecks(options: DoctorOptions): Promise<Check[]> {
   );
   checks.push(...nix.checks);
 
+  // As the next boot of the current image sends them: those beyond the image's own set.
+  const image = await new ImageStore(paths.images).currentOrNone(config.arch);
   checks.push(
     checkCaCertificates(
-      await guestCas(config.caCertificates, hostCaDeps(host)).catch((error: unknown) => {
-        if (!isLinuxBuilderError(error)) throw error;
-        return { error };
-      }),
+      await guestCas(config.caCertificates, hostCaDeps(host)).then(
+        (cas) => casBeyondImage(cas, image?.manifest.caFingerprints ?? []),
+        (error: unknown) => {
+          if (!isLinuxBuilderError(error)) throw error;
+          return { error };
+        },
+      ),
     ),
   );
 

@@ -1,4 +1,4 @@
-import type { GuestCas } from "../ca-certificates.js";
+import { casSourceText, type GuestCas } from "../ca-certificates.js";
 import { type Check, check } from "./check.js";
 
 /**
@@ -12,6 +12,6 @@ export function checkCaCertificates(
   if ("error" in facts) return check(name, "fail", facts.error.message, facts.error.hint);
   if (facts.warning !== undefined)
     return check(name, "warn", facts.warning, "Set caCertificates to a PEM file.");
-  if (facts.count === 0) return check(name, "ok", "Debian's set");
-  return check(name, "ok", `Debian's set, and ${facts.count} from ${facts.source}`);
+  if (facts.count === 0 && facts.alreadyTrusted === undefined) return check(name, "ok", "Debian's set");
+  return check(name, "ok", `Debian's set, and ${casSourceText(facts)}`);
 }

@@ -16,6 +16,16 @@ test("ca-certificates: where the guest's extra CAs come from, a warning for an u
     }).detail,
     "Debian's set, and 2 from /etc/nix/macos-keychain.crt (ssl-cert-file in /etc/nix/nix.conf:3)",
   );
+  // As status says it: those the current image's set has already are left out of the count.
+  assert.equal(
+    checkCaCertificates({
+      pem: "",
+      count: 0,
+      source: "/etc/ssl/certs/ca.crt (NIX_SSL_CERT_FILE)",
+      alreadyTrusted: 150,
+    }).detail,
+    "Debian's set, and 0 from /etc/ssl/certs/ca.crt (NIX_SSL_CERT_FILE) (150 more already in the guest's bundle)",
+  );
   const warned = checkCaCertificates({
     pem: "",
     count: 0,

@@ -87,14 +87,17 @@ interface BaselineRun {
   readonly start: number;
 }
 
-async function runOurs(
-  mirror: string,
-  shape: VmShape,
-  diskGiB: number,
-  start: string[],
-  limit: number,
-  homes: Home[],
-): Promise<OursRun> {
+/** What every run of the part shares: the mirror, the VM's shape, `start`'s argv and time limit, the homes made. */
+interface FirstRunSetup {
+  readonly mirror: string;
+  readonly shape: VmShape;
+  readonly diskGiB: number;
+  readonly start: string[];
+  readonly limit: number;
+  readonly homes: Home[];
+}
+
+async function runOurs({ mirror, shape, diskGiB, start, limit, homes }: FirstRunSetup): Promise<OursRun> {
   log("first: ours, `linux-builder start` in a fresh home (compose + KVM probe beside it + boot)");
   const ours = await freshHome("ours", mirror, shape, diskGiB);
   homes.push(ours);
@@ -105,14 +108,14 @@ async function runOurs(
   return { seconds: started.seconds, stderr: started.stderr, downloadedBytes };
 }
 
-async function runBaseline(
-  mirror: string,
-  shape: VmShape,
-  diskGiB: number,
-  start: string[],
-  limit: number,
-  homes: Home[],
-): Promise<BaselineRun> {
+async function runBaseline({
+  mirror,
+  shape,
+  diskGiB,
+  start,
+  limit,
+  homes,
+}: FirstRunSetup): Promise<BaselineRun> {
   log("first: baseline, `image build` in a fresh home, then the KVM probe, then `start`");
   const base = await freshHome("baseline", mirror, shape, diskGiB);
   homes.push(base);
@@ -164,10 +167,11 @@ export async function firstStartBench(
   const homes: Home[] = [];
   const ours: OursRun[] = [];
   const baseline: BaselineRun[] = [];
+  const setup: FirstRunSetup = { mirror, shape, diskGiB, start, limit, homes };
+  const oursRun = () => runOurs(setup);
+  const baselineRun = () => runBaseline(setup);
   try {
     for (let pair = 0; pair < FIRST_START_PAIRS; pair++) {
-      const oursRun = () => runOurs(mirror, shape, diskGiB, start, limit, homes);
-      const baselineRun = () => runBaseline(mirror, shape, diskGiB, start, limit, homes);
       if (pair % 2 === 0) {
         ours.push(await oursRun());
         baseline.push(await baselineRun());

@@ -298,13 +298,17 @@ serve_control_fifo() {
 }
 
 # The power button, as the boot parameters say the VM has it. The late modules load in the
-# background either way.
+# background either way, beside the disk's check (they need only the boot's other modules), and
+# READY waits for them: a power-down asked for once the login prompt shows (`run`: Ctrl-a c,
+# system_powerdown) must be heard; earlier in a boot, stop's QMP quit answers it.
+POWER_BUTTON_ARMED=$STATE/power-button-armed
 watch_power_button() {
   # The ACPI power button (QMP system_powerdown) reaches us through busybox acpid, once its modules
-  # are in (a power-down asked for in the first moments of a boot is answered by stop's QMP quit).
+  # are in.
   (
     load_modules /etc/linux-builder/modules.late
     [ "$power_button" = acpi ] && acpid -c /etc/acpi -l /var/log/acpid.log
+    : >$POWER_BUTTON_ARMED
   ) &
   [ "$power_button" = pl061-gpio ] && watch_gpio_power_button
 }
@@ -351,10 +355,12 @@ watch_gpio_power_button() {
   done
 }
 
-# Ready: the Nix daemon's socket exists and sshd listens (see sshd_listening).
+# Ready: the Nix daemon's socket exists, sshd listens (see sshd_listening) and the power button is
+# watched.
 wait_until_ready() {
   i=0
-  until [ -S $DAEMON_SOCKET ] && { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
+  until [ -S $DAEMON_SOCKET ] && [ -e $POWER_BUTTON_ARMED ] &&
+    { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
     [ $i -lt 600 ] || fail "not ready after 30 s: nix-daemon: $(tail -n 3 /var/log/nix-daemon.log) sshd: $(tail -n 3 /var/log/sshd.log)"
     [ -n "$stop_requested" ] && break
     sleep 0.05
@@ -486,11 +492,11 @@ start_nix_daemon
 bring_up_network &
 network_up=$!
 load_modules /etc/linux-builder/modules others
+watch_power_button
 register_emulators
 mount_nix
 open_nix_daemon
 serve_control_fifo
-watch_power_button
 # A stop request interrupts the wait (its trap runs), and wait_until_ready then ends at once.
 wait $network_up || [ -n "$stop_requested" ] || fail "$(cat $NETWORK_FAILURE 2>/dev/null || echo 'the network did not come up')"
 wait_until_ready

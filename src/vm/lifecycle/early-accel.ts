@@ -141,20 +141,32 @@ export async function removeLeftProbeKernel(stateDir: string): Promise<void> {
   await rm(join(stateDir, PROBE_KERNEL_FILE), { force: true });
 }
 
+/** What a start or a run that boots the VM has: its backend, settings, state folder, image and cancel. */
+export interface EarlyAccelBoot<Accel extends string> {
+  readonly backend: Pick<Backend<Accel>, "chooseAccel">;
+  readonly config: { readonly accel: "auto" | Accel; readonly arch: Arch };
+  readonly layout: { readonly dir: string };
+  readonly signal?: AbortSignal;
+  readonly image: (offerProbeKernel: (kernel: ProbeKernel) => void) => Promise<StoredImage>;
+}
+
 /**
  * For a start or a run that boots the VM, under the start lock: the image (it may compose one) with
  * the accelerator chosen beside it, then `boot` with both. A probe still running when either fails
  * is killed.
  */
 export async function withEarlyAccel<Accel extends string, T>(
-  backend: Pick<Backend<Accel>, "chooseAccel">,
-  request: EarlyAccelRequest<Accel>,
-  image: (offerProbeKernel: (kernel: ProbeKernel) => void) => Promise<StoredImage>,
+  options: EarlyAccelBoot<Accel>,
   boot: (image: StoredImage, accel: Promise<AccelChoice<Accel>>) => Promise<T>,
 ): Promise<T> {
-  const accel = chooseAccelEarly(backend, request);
+  const accel = chooseAccelEarly(options.backend, {
+    requested: options.config.accel,
+    arch: options.config.arch,
+    stateDir: options.layout.dir,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   try {
-    const found = await image(accel.offer);
+    const found = await options.image(accel.offer);
     accel.ready(join(found.directory, "kernel"));
     return await boot(found, accel.choice);
   } finally {

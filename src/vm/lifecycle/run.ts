@@ -134,17 +134,10 @@ async function runOnce(options: RunOptions, beforeBoot: RunOptions["beforeBoot"]
 async function prepareAttachedBoot(options: RunOptions): Promise<{ boot: PreparedBoot; image: StoredImage }> {
   await assertBootable(options, "attached");
   await removeLeftProbeKernel(options.layout.dir);
-  return await withEarlyAccel(
-    options.backend,
-    {
-      requested: options.config.accel,
-      arch: options.config.arch,
-      stateDir: options.layout.dir,
-      ...(options.signal ? { signal: options.signal } : {}),
-    },
-    options.image,
-    async (image, accel) => ({ boot: await prepareBoot({ ...options, image, accel }, "attached"), image }),
-  );
+  return await withEarlyAccel(options, async (image, accel) => ({
+    boot: await prepareBoot({ ...options, image, accel }, "attached"),
+    image,
+  }));
 }
 
 /**

@@ -100,21 +100,11 @@ async function startOnce(options: StartOptions): Promise<StartResult> {
     const pid = await runningPid(layout, backend, deps);
     switch (lockedStep({ vmRunning: pid !== undefined, waitReady: options.waitReady })) {
       case "boot":
-        return await withEarlyAccel(
-          backend,
-          {
-            requested: options.config.accel,
-            arch: options.config.arch,
-            stateDir: layout.dir,
-            ...(options.signal ? { signal: options.signal } : {}),
-          },
-          options.image,
-          (image, accel) => {
-            throwIfCancelled(options.signal, "the builder was not started");
-            options.onBoot?.();
-            return bootDetached({ ...options, image, accel });
-          },
-        );
+        return await withEarlyAccel(options, (image, accel) => {
+          throwIfCancelled(options.signal, "the builder was not started");
+          options.onBoot?.();
+          return bootDetached({ ...options, image, accel });
+        });
       case "running":
         return { kind: "running", pid: pid as number, ready: false, waitedSeconds: waited() };
       case "wait-ready": {

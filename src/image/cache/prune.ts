@@ -1,12 +1,13 @@
 import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { currentDerivedNames } from "../compose/derived-results.js";
+import { isFetched } from "../compose/fetch-packages.js";
 import type { ImageStore } from "../store.js";
 import { derivedStampKey } from "./content-cache.js";
 
 /**
  * Removes cached files no image needs to be composed again: every file whose hash is not in the lock
- * of an image in `store` (package indexes are always removable; they are fetched again by hash), the
+ * of an image in `store`, or is the .deb of a package the image leaves out (package indexes are always removable; they are fetched again by hash), the
  * files derived from them, the derived files of the kept ones that this composer no longer reads
  * (made by an older format or profile), and the stamps (verified/) of every file no longer there.
  */
@@ -19,7 +20,7 @@ export async function pruneCache(
   if (!options.all) {
     for (const image of await store.list()) {
       const lock = await store.readLock(image);
-      for (const p of [lock.kernel, ...lock.packages]) keep.add(p.sha256);
+      for (const p of [lock.kernel, ...lock.packages.filter(isFetched)]) keep.add(p.sha256);
     }
   }
   let files = 0;

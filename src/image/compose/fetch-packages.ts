@@ -1,12 +1,16 @@
 import type { ContentCache } from "../cache/content-cache.js";
+import { isOmittedFromImage } from "../guest/profile.js";
 import type { Lock, LockedPackage } from "../lock.js";
 import type { ComposeReporter } from "./reporter.js";
 import { runConcurrent } from "./run-concurrent.js";
 
-/** A file (or what stands for one) for the kernel's .deb, and one for each package in the lock's order. */
+/**
+ * A file (or what stands for one) for the kernel's .deb, and one for each package in the lock's order:
+ * none for a package the image leaves out (profile.ts's IMAGE_OMITTED_PACKAGES), which is never fetched.
+ */
 export interface LockDebs<D> {
   readonly kernel: D;
-  readonly packages: readonly D[];
+  readonly packages: readonly (D | undefined)[];
 }
 
 /** The cached, verified .deb files of a lock. */
@@ -28,11 +32,20 @@ export interface FetchPackagesOptions {
   readonly onFirstDownload?: () => void;
 }
 
+/** Whether a composition fetches the package's .deb: not if the image leaves it out. */
+export function isFetched(pkg: LockedPackage): boolean {
+  return !isOmittedFromImage(pkg.name);
+}
+
 export function debUrl(mirror: string, pkg: LockedPackage): string {
   return `${mirror.replace(/\/+$/, "")}/${pkg.filename}`;
 }
 
-/** Fetches and verifies every package of the lock, also those the image leaves out, `concurrency` at a time. */
+/**
+ * Fetches and verifies the kernel and the packages of the lock the image is made of, `concurrency` at a
+ * time. Those it leaves out are not fetched: the lock records them (the closure's Depends pull them
+ * in), but no file of theirs reaches the image (a tenth of trixie's bytes: Perl, ssh's client, PAM).
+ */
 export function fetchPackages(
   lock: Lock,
   mirror: string,
@@ -40,7 +53,8 @@ export function fetchPackages(
   reporter: ComposeReporter,
   options: FetchPackagesOptions,
 ): ArrivingPackages {
-  const all = [lock.kernel, ...lock.packages];
+  const fetched = lock.packages.map(isFetched);
+  const all = [lock.kernel, ...lock.packages.filter((_, i) => fetched[i])];
   reporter.downloadStart(
     all.reduce((sum, p) => sum + p.size, 0),
     all.length,
@@ -70,22 +84,18 @@ export function fetchPackages(
       },
     );
   });
-  // Back in the lock's order: the kernel's, then the packages'.
-  const inLockOrder = <T>(inFetchOrder: readonly T[]): [T, ...T[]] => {
+  // Back in the lock's order: the kernel's, then the packages', with a gap for each one not fetched.
+  const inLockOrder = <T>(inFetchOrder: readonly T[]): { kernel: T; packages: (T | undefined)[] } => {
     const items: T[] = new Array(all.length);
     order.forEach((i, n) => {
       items[i] = inFetchOrder[n] as T;
     });
-    return items as [T, ...T[]];
+    const [kernel, ...rest] = items as [T, ...T[]];
+    let next = 0;
+    return { kernel, packages: fetched.map((isFetched) => (isFetched ? rest[next++] : undefined)) };
   };
-  const [kernel, ...packages] = inLockOrder(run.each);
   // The bar ends whichever way the downloads end.
-  const fetched = run.all
-    .finally(() => reporter.downloadEnd())
-    .then((files) => {
-      const [kernelFile, ...packageFiles] = inLockOrder(files);
-      return { kernel: kernelFile, packages: packageFiles };
-    });
-  fetched.catch(() => undefined);
-  return { kernel, packages, all: fetched };
+  const files = run.all.finally(() => reporter.downloadEnd()).then((paths) => inLockOrder(paths));
+  files.catch(() => undefined);
+  return { ...inLockOrder(run.each), all: files };
 }

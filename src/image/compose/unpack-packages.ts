@@ -22,10 +22,14 @@ export function packagesToUnpack<D>(lock: Lock, debs: LockDebs<D>): PackageToUnp
   return lock.packages.flatMap((pkg, i) => (isUnpacked(pkg) ? [{ pkg, deb: debs.packages[i] as D }] : []));
 }
 
-/** What the composer says before the downloads begin, as each package is unpacked once it has arrived. */
+/**
+ * What the composer says before the downloads begin, as each package is unpacked once it has arrived.
+ * The data packages (CA certificates, the emulators) are read, not unpacked: neither count.
+ */
 export function unpackingStep(lock: Lock): string {
   const unpacked = lock.packages.filter(isUnpacked).length;
-  return `Unpacking ${unpacked} packages as they arrive (${lock.packages.length - unpacked} left out: nothing a builder runs loads them)`;
+  const omitted = lock.packages.filter((pkg) => isOmittedFromImage(pkg.name)).length;
+  return `Unpacking ${unpacked} packages as they arrive (${omitted} left out, not downloaded: nothing a builder runs loads them)`;
 }
 
 /** What it says when the downloads end, if `left` packages of `total` are still being unpacked. */

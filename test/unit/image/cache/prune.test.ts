@@ -68,3 +68,34 @@ test("prune drops the derived files an older composer made, and the stamps of ev
     await rm(cacheDir, { recursive: true, force: true });
   }
 });
+
+test("prune drops the .deb of a locked package the image leaves out: no composition fetches it again", async () => {
+  const cacheDir = await mkdtemp(join(tmpdir(), "lb-prune-"));
+  try {
+    const root = join(cacheDir, "files");
+    const cache = new ContentCache(root);
+    const lock = lockOf(["busybox", "perl-base"]);
+    const [busybox, perl] = lock.packages as [(typeof lock.packages)[0], (typeof lock.packages)[0]];
+    const pinned = {
+      ...lock,
+      packages: [
+        { ...busybox, sha256: KEPT },
+        { ...perl, sha256: GONE },
+      ],
+    };
+    const store = {
+      list: async () => [{}],
+      readLock: async () => JSON.parse(serializeLock(pinned)),
+    } as unknown as ImageStore;
+    for (const sha of [KEPT, GONE]) {
+      await mkdir(join(root, "sha256", sha.slice(0, 2)), { recursive: true });
+      await writeFile(cache.pathOf(sha), "deb");
+    }
+    const pruned = await pruneCache(cacheDir, store, { all: false });
+    assert.equal(pruned.files, 1);
+    assert.equal(existsSync(cache.pathOf(KEPT)), true);
+    assert.equal(existsSync(cache.pathOf(GONE)), false);
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+});

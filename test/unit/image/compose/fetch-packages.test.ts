@@ -82,3 +82,30 @@ test("a bad file rejects every file still to come with its own error, and ends t
   assert.equal(ended, 1);
   assert.equal(firstDownloads, 1);
 });
+
+test("the packages the image leaves out are not fetched: no request, no bytes in the bar, a gap in the lock's order", async () => {
+  const lock = lockOf(["busybox", "perl-base", "openssh-client", "nix-bin"]);
+  const sized = { ...lock, kernel: { ...lock.kernel, size: 50 } };
+  sized.packages = lock.packages.map((p) => ({ ...p, size: 10 }));
+  const requested: string[] = [];
+  const cache = {
+    async fetch(file: ExpectedFile) {
+      requested.push(file.label);
+      return `/cache/${file.label}`;
+    },
+  } as unknown as ContentCache;
+  const started: [number, number][] = [];
+  const debs = fetchPackages(
+    sized,
+    "http://mirror/debian",
+    cache,
+    { ...quietReporter, downloadStart: (bytes, files) => started.push([bytes, files]) },
+    { concurrency: 2 },
+  );
+  const fetched = await debs.all;
+  assert.deepEqual(requested.sort(), ["busybox 1", "linux-image-x 1", "nix-bin 1"]);
+  assert.deepEqual(started, [[70, 3]]);
+  assert.deepEqual(fetched.packages, ["/cache/busybox 1", undefined, undefined, "/cache/nix-bin 1"]);
+  assert.equal(debs.packages[1], undefined);
+  assert.equal(await debs.packages[3], "/cache/nix-bin 1");
+});

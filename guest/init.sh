@@ -5,8 +5,9 @@
 #   stage 1 moves the root onto a bind mount of itself (the Nix sandbox's pivot_root
 #           fails with EINVAL on the initramfs rootfs) and re-executes itself there;
 #   stage 2 brings the system up: sshd and the Nix daemon first (the daemon reachable only once /nix
-#           is there), the network beside the disk's modules, check and mount of /nix, then a login
-#           on the serial console and the power button; then it waits for a stop.
+#           is there), the network in the background beside the disk's modules, the power button
+#           and the check and mount of /nix; READY once all are there; then swap, the services and a
+#           login on the serial console; then it waits for a stop.
 # The host appends a per-boot archive to the initramfs, under /.linux-builder/ (src/guest/boot-archive.ts):
 # the secrets, and the boot parameters that say what the VM looks like from inside (network, data
 # disk, console, power button): nothing here assumes a particular virtual machine.
@@ -361,7 +362,7 @@ wait_until_ready() {
   i=0
   until [ -S $DAEMON_SOCKET ] && [ -e $POWER_BUTTON_ARMED ] &&
     { [ ! -f /etc/ssh/ssh_host_ed25519_key ] || sshd_listening; }; do
-    [ $i -lt 600 ] || fail "not ready after 30 s: nix-daemon: $(tail -n 3 /var/log/nix-daemon.log) sshd: $(tail -n 3 /var/log/sshd.log)"
+    [ $i -lt 600 ] || fail "not ready after 30 s: nix-daemon: $(tail -n 3 /var/log/nix-daemon.log) sshd: $(tail -n 3 /var/log/sshd.log) power button: $([ -e $POWER_BUTTON_ARMED ] && echo watched || echo "not watched yet ($power_button)")"
     [ -n "$stop_requested" ] && break
     sleep 0.05
     i=$((i + 1))

@@ -33,6 +33,9 @@ export interface FetchOptions {
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
+/** How much of a download is gathered before it is written. */
+const WRITE_BATCH_BYTES = 1 << 20;
+
 async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -226,8 +229,12 @@ export class ContentCache {
     const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     let stalled = false;
     let idle: NodeJS.Timeout | undefined;
+    // Called for every chunk that arrives: the same timer, pushed back.
     const touch = () => {
-      clearTimeout(idle);
+      if (idle !== undefined) {
+        idle.refresh();
+        return;
+      }
       idle = setTimeout(() => {
         stalled = true;
         controller.abort(new InterruptedDownload(`no data for ${idleMs / 1000} s`));
@@ -256,6 +263,17 @@ export class ContentCache {
         throw error;
       });
       let size = 0;
+      // The chunks are written in batches: one write per chunk (16–64 KiB from the socket) was a trip to
+      // the thread pool each, thousands for a guest's packages, on the main thread that hashes them.
+      let batch: Buffer[] = [];
+      let batched = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const chunks = batch;
+        batch = [];
+        batched = 0;
+        await handle.writev(chunks);
+      };
       try {
         for await (const bytes of response.body) {
           touch();
@@ -268,9 +286,12 @@ export class ContentCache {
             );
           }
           hash.update(bytes);
-          await handle.write(bytes);
+          batch.push(bytes);
+          batched += bytes.length;
+          if (batched >= WRITE_BATCH_BYTES) await flush();
           onBytes(bytes.length);
         }
+        await flush();
         await handle.sync();
       } finally {
         await handle.close();

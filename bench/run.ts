@@ -33,7 +33,7 @@
  *             banner through the front door beside straight to QEMU's forward (see service.ts)
  *   first     the first start on a new machine (fresh home, nothing cached, accel auto) → ready, beside
  *             the same steps one after another as before: image build + the KVM probe + start (see
- *             first-start.ts); 3 pairs in turn, medians (about 50 s a pair); downloads every package 6 times
+ *             first-start.ts); 3 pairs in turn, medians (about 50 s a pair); downloads the image's packages 6 times
  *   emulation a CPU-bound build (busybox hashing zeros) for aarch64-linux through qemu-user beside the
  *             same build for x86_64-linux natively, in one amd64 guest; their ratio (see emulation.ts)
  *

@@ -1,7 +1,7 @@
 /**
  * A static busybox of either architecture for the emulation tests and bench, out of Debian's busybox-static
  * as the image of that architecture locks it: fetched into the tests' cache and checked against the
- * lock's hash (which came from the mirror's signed index), as the composer fetches every package.
+ * lock's hash (which came from the mirror's signed index), as the composer fetches the packages it uses.
  * Laid out as a build's fixed input: busybox, and `sh` → busybox (Nix runs a builder with its file
  * name as argv[0], and busybox picks its applet by that name).
  */

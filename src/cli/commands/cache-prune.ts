@@ -7,7 +7,7 @@ import { formatBytes, say } from "../output.js";
 export const cachePruneCommand = defineCommand({
   path: ["cache", "prune"],
   description:
-    "remove cached packages (and the files taken out of them) and indexes no image's lock refers to, and files an older linux-builder took out (with --all, everything)",
+    "remove cached packages (and the files taken out of them) and indexes no image needs (its lock's packages, less those it leaves out), and files an older linux-builder took out (with --all, everything)",
   flags: { all: switchFlag("--all", "empty the cache") },
   async run(context, flags) {
     const { cache, images } = context.paths;

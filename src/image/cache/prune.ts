@@ -7,9 +7,10 @@ import { derivedStampKey } from "./content-cache.js";
 
 /**
  * Removes cached files no image needs to be composed again: every file whose hash is not in the lock
- * of an image in `store`, or is the .deb of a package the image leaves out (package indexes are always removable; they are fetched again by hash), the
- * files derived from them, the derived files of the kept ones that this composer no longer reads
- * (made by an older format or profile), and the stamps (verified/) of every file no longer there.
+ * of an image in `store` (package indexes are always removable; they are fetched again by hash) or
+ * is the .deb of a package the image leaves out (never fetched since), the files derived from them,
+ * the derived files of the kept ones that this composer no longer reads (made by an older format or
+ * profile), and the stamps (verified/) of every file no longer there.
  */
 export async function pruneCache(
   cacheDir: string,

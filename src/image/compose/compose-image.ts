@@ -45,7 +45,7 @@ export interface ComposeResult {
 }
 
 /**
- * Composes the guest image: resolve (or take) the lock, fetch and verify every .deb, unpack each as
+ * Composes the guest image: resolve (or take) the lock, fetch and verify the .debs it uses, unpack each as
  * it arrives (the others still downloading) into a merged-/usr tree with our /init and overlay, pick
  * the kernel modules, and write a reproducible cpio next to the kernel in a content-addressed image
  * directory.
@@ -75,7 +75,8 @@ export async function composeImage(options: ComposeOptions): Promise<ComposeResu
     }
   }
 
-  // Every .deb of the lock, fetched and verified; each one's work starts as soon as it has arrived.
+  // The .debs the image uses (not those it leaves out), fetched and verified; each one's work starts
+  // as soon as it has arrived.
   const results = new DebResults(cache);
   try {
     reporter.step(unpackingStep(lock));

@@ -37,6 +37,17 @@ export function isFetched(pkg: LockedPackage): boolean {
   return !isOmittedFromImage(pkg.name);
 }
 
+/**
+ * The .deb of the lock's package at `index`: one a composition fetches (the kernel's is `debs.kernel`).
+ * A package the image leaves out has none, and asking for it is the composer's own mistake.
+ */
+export function debOf<D>(debs: LockDebs<D>, index: number): D {
+  const deb = debs.packages[index];
+  if (deb === undefined)
+    throw new Error(`the composer asked for the .deb of package ${index}, which it does not fetch`);
+  return deb;
+}
+
 export function debUrl(mirror: string, pkg: LockedPackage): string {
   return `${mirror.replace(/\/+$/, "")}/${pkg.filename}`;
 }

@@ -8,7 +8,7 @@ import { notStaticProgramFor } from "../guest/static-elf.js";
 import type { Lock } from "../lock.js";
 import type { RootfsTree } from "../rootfs-tree.js";
 import { derivedNames } from "./derived-results.js";
-import type { LockDebs } from "./fetch-packages.js";
+import { debOf, type LockDebs } from "./fetch-packages.js";
 
 /**
  * The systems an image of `arch` emulates when its suite's qemu-user allows: every Linux system it
@@ -82,10 +82,7 @@ export async function readEmulators(
     if (data !== undefined) cached.set(system, data);
   }
   const missing = systems.filter((system) => !cached.has(system)).map(treePath);
-  const read =
-    missing.length === 0
-      ? {}
-      : await readFiles(await (debs.packages[index] as string | Promise<string>), missing);
+  const read = missing.length === 0 ? {} : await readFiles(await debOf(debs, index), missing);
   const carried: Emulator[] = [];
   for (const system of systems) {
     const path = treePath(system);

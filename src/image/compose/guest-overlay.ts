@@ -14,7 +14,7 @@ import {
 import { FALLBACK_SYMLINKS, GUEST_DIRECTORIES, OVERLAY_MODES } from "../guest/profile.js";
 import type { Lock } from "../lock.js";
 import type { RootfsTree } from "../rootfs-tree.js";
-import type { FetchedPackages } from "./fetch-packages.js";
+import { debOf, type FetchedPackages } from "./fetch-packages.js";
 
 /**
  * The CA bundle ca-certificates' maintainer scripts would make, at its usual path. Returns its
@@ -29,7 +29,7 @@ export async function addCaBundle(tree: RootfsTree, lock: Lock, debs: FetchedPac
       { hint: "The lock was made by an older linux-builder: compose without --lock to resolve a new one." },
     );
   }
-  const bundle = await caBundleOf(debs.packages[caIndex] as string);
+  const bundle = await caBundleOf(debOf(debs, caIndex));
   tree.addFile(CA_BUNDLE_PATH, bundle, 0o644);
   return pemCertificates(bundle.toString("utf8")).map(certificateFingerprint);
 }

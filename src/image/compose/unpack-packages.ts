@@ -4,7 +4,7 @@ import { IMAGE_EXCLUDED_PREFIXES, isDataPackage, isOmittedFromImage } from "../g
 import type { Lock, LockedPackage } from "../lock.js";
 import { RootfsTree } from "../rootfs-tree.js";
 import type { DebResults } from "./deb-results.js";
-import type { LockDebs } from "./fetch-packages.js";
+import { debOf, type LockDebs } from "./fetch-packages.js";
 
 /** A package the image contains, and its cached .deb (or the promise of it, while it downloads). */
 export interface PackageToUnpack<D = Promise<string>> {
@@ -19,7 +19,7 @@ function isUnpacked(pkg: LockedPackage): boolean {
 
 /** The packages of the lock that go into the image, each with its .deb. */
 export function packagesToUnpack<D>(lock: Lock, debs: LockDebs<D>): PackageToUnpack<D>[] {
-  return lock.packages.flatMap((pkg, i) => (isUnpacked(pkg) ? [{ pkg, deb: debs.packages[i] as D }] : []));
+  return lock.packages.flatMap((pkg, i) => (isUnpacked(pkg) ? [{ pkg, deb: debOf(debs, i) }] : []));
 }
 
 /**

@@ -34,7 +34,7 @@ export const GUEST_PACKAGES: readonly string[] = [
 export const QEMU_USER_PACKAGE = "qemu-user";
 
 /**
- * Packages the lock pins (by version and hash, fetched and verified as every package) whose files
+ * Packages the lock pins (by version and hash, fetched and verified as the unpacked ones are) whose files
  * the composer reads but never unpacks, and whose dependencies it does not follow: those are for
  * maintainer scripts the composer does in their place. ca-certificates: the composer makes the CA
  * bundle its postinst would (ca-bundle.ts); its Depends (openssl, debconf and so Perl) only run

@@ -11,6 +11,8 @@ import { LinuxBuilderError } from "../../../../src/errors.js";
 import { ContentCache, derivedStampKey } from "../../../../src/image/cache/content-cache.js";
 
 const good = Buffer.from("a .deb file's bytes, ".repeat(5000));
+// Not a repeat of a short string: a batch written twice or skipped would change the hash.
+const large = Buffer.from(Array.from({ length: 3_500_000 }, (_, i) => (i * 7919 + (i >> 11)) & 0xff));
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 describe("ContentCache", () => {
@@ -45,6 +47,29 @@ describe("ContentCache", () => {
         } else {
           response.end(good);
         }
+      } else if (path === "/large-in-parts.deb") {
+        // Several MiB in uneven parts: written to the cache in batches, the last one partial.
+        response.writeHead(200, { "content-length": String(large.length) });
+        let at = 0;
+        const next = () => {
+          if (at >= large.length) return void response.end();
+          const part = large.subarray(at, at + 300_000 + (at % 7) * 1000);
+          at += part.length;
+          response.write(part, next);
+        };
+        next();
+      } else if (path === "/slow-but-steady.deb") {
+        // A part every 150 ms for longer than the idle timeout (300 ms): never idle that long.
+        response.writeHead(200, { "content-length": String(good.length) });
+        let at = 0;
+        const step = Math.ceil(good.length / 6);
+        const next = () => {
+          if (at >= good.length) return void response.end();
+          response.write(good.subarray(at, at + step));
+          at += step;
+          setTimeout(next, 150);
+        };
+        next();
       } else if (path === "/by-hash-missing/good.deb") {
         response.statusCode = 404;
         response.end();
@@ -107,6 +132,24 @@ describe("ContentCache", () => {
     const path = await cache.fetch(expected("/stall-once.deb"), { idleTimeoutMs: 300 });
     assert.deepEqual(await readFile(path), good);
     assert.equal(hits.get("/stall-once.deb"), 2);
+  });
+
+  test("a download of several MiB in uneven parts is stored whole, byte for byte", async () => {
+    const cache = new ContentCache(join(dir, "large"));
+    const path = await cache.fetch({
+      url: `${base}/large-in-parts.deb`,
+      sha256: sha256(large),
+      size: large.length,
+      label: "pkg large",
+    });
+    assert.ok((await readFile(path)).equals(large));
+  });
+
+  test("a download whose parts keep coming is not dropped, however long it takes in all", async () => {
+    const cache = new ContentCache(join(dir, "steady"));
+    const path = await cache.fetch(expected("/slow-but-steady.deb"), { idleTimeoutMs: 300, attempts: 1 });
+    assert.ok((await readFile(path)).equals(good));
+    assert.equal(hits.get("/slow-but-steady.deb"), 1);
   });
 
   test("a 404 on the by-hash URL falls back to the plain one", async () => {

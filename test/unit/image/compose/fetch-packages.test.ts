@@ -86,7 +86,9 @@ test("a bad file rejects every file still to come with its own error, and ends t
 test("the packages the image leaves out are not fetched: no request, no bytes in the bar, a gap in the lock's order", async () => {
   const lock = lockOf(["busybox", "perl-base", "openssh-client", "nix-bin"]);
   const sized = { ...lock, kernel: { ...lock.kernel, size: 50 } };
-  sized.packages = lock.packages.map((p) => ({ ...p, size: 10 }));
+  // Sizes that reorder the fetches (largest first) across the gaps.
+  const sizes: Record<string, number> = { busybox: 5, "perl-base": 30, "openssh-client": 1, "nix-bin": 20 };
+  sized.packages = lock.packages.map((p) => ({ ...p, size: sizes[p.name] ?? 0 }));
   const requested: string[] = [];
   const cache = {
     async fetch(file: ExpectedFile) {
@@ -103,8 +105,8 @@ test("the packages the image leaves out are not fetched: no request, no bytes in
     { concurrency: 2 },
   );
   const fetched = await debs.all;
-  assert.deepEqual(requested.sort(), ["busybox 1", "linux-image-x 1", "nix-bin 1"]);
-  assert.deepEqual(started, [[70, 3]]);
+  assert.deepEqual(requested, ["linux-image-x 1", "nix-bin 1", "busybox 1"]);
+  assert.deepEqual(started, [[75, 3]]);
   assert.deepEqual(fetched.packages, ["/cache/busybox 1", undefined, undefined, "/cache/nix-bin 1"]);
   assert.equal(debs.packages[1], undefined);
   assert.equal(await debs.packages[3], "/cache/nix-bin 1");

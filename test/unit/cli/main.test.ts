@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { buildProgram, COMMANDS, main } from "../../../src/cli/main.js";
+import { COMMAND_MODULES, commandModulesFor, loadCommands } from "../../../src/cli/command-modules.js";
+import { buildProgram, main } from "../../../src/cli/main.js";
 import type { Host } from "../../../src/host/host.js";
 import { runCli } from "../../support/cli-process.js";
 
@@ -159,10 +160,11 @@ describe("every command", () => {
     self: { node: "node", script: "linux-builder" },
   };
 
-  test("registers, its flags where commander puts them, and is listed in --help unless hidden", () => {
-    const program = buildProgram(context, () => undefined);
+  test("registers, its flags where commander puts them, and is listed in --help unless hidden", async () => {
+    const commands = await loadCommands();
+    const program = buildProgram(context, () => undefined, commands);
     const help = program.helpInformation();
-    for (const command of COMMANDS) {
+    for (const command of commands) {
       const top = command.path[0];
       assert.equal(new RegExp(`^  ${top}\\b`, "m").test(help), command.hidden !== true, top);
     }
@@ -170,12 +172,30 @@ describe("every command", () => {
 
   test("is in the README's command lists", async () => {
     const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
-    for (const command of COMMANDS.filter((c) => c.hidden !== true)) {
+    for (const command of (await loadCommands()).filter((c) => c.hidden !== true)) {
       assert.match(
         readme,
         new RegExp(`^linux-builder ${command.path.join(" ")}\\b`, "m"),
         command.path.join(" "),
       );
+    }
+  });
+
+  test("is in the table of modules under its own words, in its own module", async () => {
+    const commands = await loadCommands();
+    assert.deepEqual(
+      commands.map((command) => command.path.join(" ")),
+      COMMAND_MODULES.map((module) => module.path.join(" ")),
+    );
+  });
+
+  test("a command line loads the one command it names, or all when it names none", () => {
+    const words = (argv: string[]) => commandModulesFor(argv).map((module) => module.path.join(" "));
+    assert.deepEqual(words(["stop", "--timeout", "5"]), ["stop"]);
+    assert.deepEqual(words(["image", "build", "--force"]), ["image build"]);
+    assert.deepEqual(words(["cache", "prune", "--help"]), ["cache prune"]);
+    for (const none of [[], ["--help"], ["--version"], ["image"], ["stpo"], ["help", "stop"]]) {
+      assert.equal(commandModulesFor(none).length, COMMAND_MODULES.length, none.join(" "));
     }
   });
 

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
 import type { Paths } from "../config/paths.js";
-import { composeImage } from "../image/compose/compose-image.js";
 import { imageInputs } from "../image/compose/image-inputs.js";
 import type { ComposeReporter } from "../image/compose/reporter.js";
 import { type Arch, GUEST_ROOT_PACKAGES } from "../image/guest/profile.js";
@@ -35,6 +34,8 @@ export async function ensureImage(
   const compose = async (lock?: Lock) => {
     const older = await intactImage(store, config.arch);
     if (older !== undefined) offerProbeKernel({ path: join(older.directory, "kernel") });
+    // Loaded only to compose (with OpenPGP and the unpacking): a start whose image is there needs none of it.
+    const { composeImage } = await import("../image/compose/compose-image.js");
     return composeImage({
       arch: config.arch,
       suite: config.suite,

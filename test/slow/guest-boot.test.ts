@@ -13,11 +13,10 @@ import type { Arch } from "../../src/image/guest/profile.js";
 import { generateEd25519KeyPair } from "../../src/ssh/openssh-key.js";
 import {
   type BootedGuest,
-  bootGuest,
+  bootUntilReady,
   run,
   sshRun,
   testImage,
-  waitForConsole,
   withTimeout,
 } from "../support/guest-vm.js";
 
@@ -50,11 +49,9 @@ async function bootAndCheck(
   const image = await testImage(arch);
   const diskDir = await mkdtemp(join(tmpdir(), "lb-disk-"));
   const diskFile = join(diskDir, "nix.img");
-  const guest = await bootGuest(image, { diskFile });
+  const guest = await bootUntilReady(image, { diskFile }, readyTimeoutMs);
   let second: BootedGuest | undefined;
   try {
-    await waitForConsole(guest, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
-
     const uname = await sshRun(guest, "uname -m; id -un; nix-store --version", readyTimeoutMs);
     const [machine, user, nixVersion] = uname.trim().split("\n");
     assert.equal(machine, arch === "amd64" ? "x86_64" : "aarch64");
@@ -117,8 +114,7 @@ async function bootAndCheck(
 
     if (options.bootAgainStoppingVia !== undefined) {
       // Later boots check the disk instead of formatting it, and the store kept the build output.
-      second = await bootGuest(image, { diskFile });
-      await waitForConsole(second, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
+      second = await bootUntilReady(image, { diskFile }, readyTimeoutMs);
       assert.doesNotMatch(await second.console(), /formatting/);
       assert.equal(await sshRun(second, `cat ${outPath.trim()}`), output);
       await stop(second, options.bootAgainStoppingVia);
@@ -140,9 +136,8 @@ async function bootWithDhcp(readyTimeoutMs: number): Promise<void> {
   await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
   const address = host.address();
   assert(address !== null && typeof address === "object");
-  const guest = await bootGuest(await testImage("amd64"), { network: "dhcp" });
+  const guest = await bootUntilReady(await testImage("amd64"), { network: "dhcp" }, readyTimeoutMs);
   try {
-    await waitForConsole(guest, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
     const seen = await sshRun(
       guest,
       [

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Arch } from "../../src/image/guest/profile.js";
-import { type BootedGuest, bootGuest, sshRun, testImage, waitForConsole } from "../support/guest-vm.js";
+import { type BootedGuest, bootUntilReady, sshRun, testImage } from "../support/guest-vm.js";
 
 /** How far off a clock may be and still be right: the follower steps on more than 1 s. */
 const TOLERANCE_S = 2;
@@ -50,9 +50,8 @@ const steps = async (guest: BootedGuest) =>
   [...(await guest.console()).matchAll(/clock stepped by (-?\d+)s/g)].map((m) => Number(m[1]));
 
 async function followsTheHost(arch: Arch, readyTimeoutMs: number): Promise<void> {
-  const guest = await bootGuest(await testImage(arch), { rootAccess: true });
+  const guest = await bootUntilReady(await testImage(arch), { rootAccess: true }, readyTimeoutMs);
   try {
-    await waitForConsole(guest, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
     assert.ok(
       isRight(await guestOffset(guest)),
       "the guest's clock is right after boot (the kernel reads the RTC)",

@@ -15,7 +15,7 @@ import type { NixSystem } from "../../src/config/config.js";
 import { binfmtName } from "../../src/guest/binfmt.js";
 import { registeredEmulators } from "../../src/guest/console-lines.js";
 import { ARCHITECTURES, type Arch } from "../../src/image/guest/profile.js";
-import { bootGuest, run, sshRun, testImage, waitForConsole } from "../support/guest-vm.js";
+import { bootUntilReady, run, sshRun, testImage } from "../support/guest-vm.js";
 import { staticBusybox } from "../support/static-busybox.js";
 
 /** A derivation for `system` built by the busybox in `busyboxDir`: its machine and the kernel it ran on. */
@@ -45,9 +45,8 @@ describe("the guest emulates the other Linux system (slow)", () => {
     const foreign = other(arch);
     const system = ARCHITECTURES[foreign].nixSystem;
     const busybox = await staticBusybox(foreign, join(work, `busybox-${foreign}-${emulated.length}`));
-    const guest = await bootGuest(await testImage(arch), { emulatedSystems: emulated });
+    const guest = await bootUntilReady(await testImage(arch), { emulatedSystems: emulated }, readyTimeoutMs);
     try {
-      await waitForConsole(guest, /linux-builder: READY at [0-9.]+s/, readyTimeoutMs);
       const built = await run(
         "nix-build",
         ["--store", "ssh-ng://builder@127.0.0.1", "--no-out-link", "-E", emulatedBuild(system, busybox)],

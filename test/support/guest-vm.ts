@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { DEFAULT_SUPPORTED_FEATURES, type NixSystem } from "../../src/config/config.js";
 import { bootInitrd } from "../../src/guest/boot-archive.js";
-import { scanConsole } from "../../src/guest/console-lines.js";
+import { kernelCrash, scanConsole } from "../../src/guest/console-lines.js";
 import { guestNixConf } from "../../src/guest/nix-conf.js";
 import { writeCpio } from "../../src/image/archive/cpio.js";
 import { composeImage } from "../../src/image/compose/compose-image.js";
@@ -19,6 +19,7 @@ import { ARCHITECTURES, type Arch, DEFAULT_MIRROR, DEFAULT_SUITE } from "../../s
 import type { StoredImage } from "../../src/image/store.js";
 import { pickFreePort } from "../../src/service/lifecycle-control.js";
 import { generateEd25519KeyPair, type SshKeyPair } from "../../src/ssh/openssh-key.js";
+import { bootWithCrashRetry, KernelCrashedError } from "../../src/vm/lifecycle/kernel-crash.js";
 import { qemuCommand } from "../../src/vm/qemu/argv.js";
 import { qemuGuestParameters } from "../../src/vm/qemu/backend.js";
 import { qemuFirmware } from "../../src/vm/qemu/firmware.js";
@@ -205,6 +206,35 @@ export async function bootGuest(
   };
   void stderr;
   return guest;
+}
+
+const READY = /linux-builder: READY at [0-9.]+s/;
+
+/**
+ * Boots (bootGuest) and waits for READY; once more if the kernel crashed while booting, as start and
+ * run do (kernel-crash.ts: QEMU 7.2's multi-threaded TCG loses a race with the kernel patching its
+ * own code in about 1 boot in 15 here). A guest that does not get there is destroyed.
+ */
+export async function bootUntilReady(
+  image: StoredImage,
+  options: Parameters<typeof bootGuest>[1],
+  timeoutMs: number,
+): Promise<BootedGuest> {
+  return bootWithCrashRetry(
+    async () => {
+      const guest = await bootGuest(image, options);
+      try {
+        await waitForConsole(guest, READY, timeoutMs);
+        return guest;
+      } catch (error) {
+        const crash = guest.process.exitCode !== null ? kernelCrash(await guest.console()) : undefined;
+        await guest.destroy();
+        throw crash === undefined ? error : new KernelCrashedError(crash);
+      }
+    },
+    () => false,
+    () => undefined,
+  );
 }
 
 /** Waits for a console line matching `pattern`; fails early if QEMU exits or the guest reports FAILED. */

@@ -4,7 +4,7 @@ import { IMAGE_EXCLUDED_PREFIXES, isDataPackage, isOmittedFromImage } from "../g
 import type { Lock, LockedPackage } from "../lock.js";
 import { RootfsTree } from "../rootfs-tree.js";
 import type { DebResults } from "./deb-results.js";
-import { debOf, type LockDebs } from "./fetch-packages.js";
+import { debOf, isFetched, type LockDebs } from "./fetch-packages.js";
 
 /** A package the image contains, and its cached .deb (or the promise of it, while it downloads). */
 export interface PackageToUnpack<D = Promise<string>> {
@@ -28,8 +28,8 @@ export function packagesToUnpack<D>(lock: Lock, debs: LockDebs<D>): PackageToUnp
  */
 export function unpackingStep(lock: Lock): string {
   const unpacked = lock.packages.filter(isUnpacked).length;
-  const omitted = lock.packages.filter((pkg) => isOmittedFromImage(pkg.name)).length;
-  return `Unpacking ${unpacked} packages as they arrive (${omitted} left out, not downloaded: nothing a builder runs loads them)`;
+  const notFetched = lock.packages.filter((pkg) => !isFetched(pkg)).length;
+  return `Unpacking ${unpacked} packages as they arrive (${notFetched} left out, not downloaded: nothing a builder runs loads them)`;
 }
 
 /** What it says when the downloads end, if `left` packages of `total` are still being unpacked. */

@@ -29,7 +29,7 @@ export function packagesToUnpack<D>(lock: Lock, debs: LockDebs<D>): PackageToUnp
 export function unpackingStep(lock: Lock): string {
   const unpacked = lock.packages.filter(isUnpacked).length;
   const notFetched = lock.packages.filter((pkg) => !isFetched(pkg)).length;
-  return `Unpacking ${unpacked} packages as they arrive (${notFetched} left out, not downloaded: nothing a builder runs loads them)`;
+  return `Unpacking ${unpacked} packages, each as soon as its .deb is downloaded or found in the cache (${notFetched} left out, not downloaded: nothing a builder runs loads them)`;
 }
 
 /** What it says when the downloads end, if `left` packages of `total` are still being unpacked. */

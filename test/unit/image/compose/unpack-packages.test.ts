@@ -31,7 +31,7 @@ test("the unpacking is announced before the downloads, and what is left of it wh
   const lock = lockOf(["busybox", "perl-base", "ca-certificates", "nix-bin"], []);
   assert.equal(
     unpackingStep(lock),
-    "Unpacking 2 packages as they arrive (1 left out, not downloaded: nothing a builder runs loads them)",
+    "Unpacking 2 packages, each as soon as its .deb is downloaded or found in the cache (1 left out, not downloaded: nothing a builder runs loads them)",
   );
   assert.equal(unpackingLeftStep(3, 107), "Unpacking the last 3 of the 107 packages");
   assert.equal(unpackingLeftStep(0, 107), undefined);

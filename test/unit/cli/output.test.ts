@@ -23,24 +23,24 @@ function onTerminal(body: () => void): string {
   return written.join("");
 }
 
-test("on a terminal, a composition's downloads draw a progress bar (its library loaded only then)", () => {
-  const text = onTerminal(() => {
-    const reporter = consoleReporter({ quiet: false, env: { TERM: "xterm-256color" } });
+/** Two downloads of 1 KiB each, half of them done, reported with TERM=`term`: what stderr showed. */
+function downloadsReported(term: string): string {
+  return onTerminal(() => {
+    const reporter = consoleReporter({ quiet: false, env: { TERM: term } });
     reporter.downloadStart(2048, 2);
     reporter.downloadProgress(1024);
     reporter.downloadEnd();
   });
+}
+
+test("on a terminal, a composition's downloads draw a progress bar (its library loaded only then)", () => {
+  const text = downloadsReported("xterm-256color");
   assert.match(text, /Fetching 2 packages \(2\.0 KiB, verified against the signed index\)\n/);
   assert.match(text, /0% \| 0 B of 2\.0 KiB/);
   assert.match(text, /50% \| 1\.0 KiB of 2\.0 KiB/);
 });
 
 test("off a terminal (or with TERM=dumb) the downloads are one line, no bar", () => {
-  const text = onTerminal(() => {
-    const reporter = consoleReporter({ quiet: false, env: { TERM: "dumb" } });
-    reporter.downloadStart(2048, 2);
-    reporter.downloadProgress(1024);
-    reporter.downloadEnd();
-  });
+  const text = downloadsReported("dumb");
   assert.equal(text, "Fetching 2 packages (2.0 KiB, verified against the signed index)\n");
 });

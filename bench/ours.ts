@@ -97,6 +97,22 @@ export async function keepFailedConsole(name: string, printed: string): Promise<
   return file;
 }
 
+/** What `start` printed as "Ready in X s", or null. */
+export function readySeconds(stderr: string): number | null {
+  const said = /Ready in ([0-9.]+) s/.exec(stderr);
+  return said ? Number(said[1]) : null;
+}
+
+/** Where `start` says the time went, as it words it: "QEMU up at 0.1 s, sshd up at 3.0 s, …". */
+export function readyPhases(stderr: string): Record<string, number> {
+  const phases: Record<string, number> = {};
+  const readyLine = /Ready in [^\n]*/.exec(stderr)?.[0] ?? "";
+  for (const [, label, value] of readyLine.matchAll(/(?:[;,] )([A-Za-z][\w ]*?) at ([0-9.]+) s/g)) {
+    if (label !== undefined) phases[label] = Number(value);
+  }
+  return phases;
+}
+
 /** A new folder with a short path, for `install` (see OurBuilder.install). */
 export function shortTempDir(): Promise<string> {
   return mkdtemp(join(tmpdir().length <= 12 ? tmpdir() : "/tmp", "lbb-"));
@@ -148,7 +164,7 @@ export class OurBuilder {
       ["--timeout", String(readyTimeoutSeconds)],
       (readyTimeoutSeconds + 60) * 1000,
     );
-    const said = /Ready in ([0-9.]+) s/.exec(result.stderr);
+    const said = readySeconds(result.stderr);
     // `start` can return before the guest prints READY (the host asks the store as soon as sshd
     // listens): give it a moment, outside the time measured.
     let printed = await readConsoleSince(consoleLog, offset);
@@ -170,16 +186,11 @@ export class OurBuilder {
         error: `start failed (${result.code}): ${tail(result.stderr, 3)}`,
       };
     }
-    // Where `start` says the time went, as it words it: "QEMU up at 0.1 s, sshd up at 3.0 s, …".
-    const phases: Record<string, number> = {};
-    const readyLine = /Ready in [^\n]*/.exec(result.stderr)?.[0] ?? "";
-    for (const [, label, value] of readyLine.matchAll(/(?:[;,] )([A-Za-z][\w ]*?) at ([0-9.]+) s/g)) {
-      if (label !== undefined) phases[label] = Number(value);
-    }
+    const phases = readyPhases(result.stderr);
     return {
       ok: true,
       seconds: result.seconds,
-      reportedSeconds: said ? Number(said[1]) : null,
+      reportedSeconds: said,
       uptimes,
       ...(Object.keys(phases).length > 0 ? { phases } : {}),
     };

@@ -33,7 +33,8 @@
  *             banner through the front door beside straight to QEMU's forward (see service.ts)
  *   first     the first start on a new machine (fresh home, nothing cached, accel auto) → ready, beside
  *             the same steps one after another as before: image build + the KVM probe + start (see
- *             first-start.ts); 3 pairs in turn, medians (about 50 s a pair); downloads the image's packages 6 times
+ *             first-start.ts); 3 pairs in turn, medians (about 50 s a pair); downloads the image's packages 6 times.
+ *             With accel in the same run, also both projected for KVM/hvf (each boot ÷ TCG's slowdown)
  *   emulation a CPU-bound build (busybox hashing zeros) for aarch64-linux through qemu-user beside the
  *             same build for x86_64-linux natively, in one amd64 guest; their ratio (see emulation.ts)
  *
@@ -626,7 +627,7 @@ async function main(): Promise<void> {
   let first: FirstStartFigures | undefined;
   if (has("first")) {
     try {
-      first = await firstStartBench(mirror, SHAPE, DISK_GIB, READY_TIMEOUT_S.ours);
+      first = await firstStartBench(mirror, SHAPE, DISK_GIB, READY_TIMEOUT_S.ours, slowdown);
     } catch (error) {
       errors.push(`first: ${(error as Error).stack ?? error}`);
       log(`first: ${(error as Error).message}`);

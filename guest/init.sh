@@ -414,7 +414,23 @@ start_swap() {
 }
 
 # ---- After READY -----------------------------------------------------------------------------
+# The kernel's fair server (6.12: a deadline server that keeps 5 % of each CPU for ordinary tasks
+# when real-time ones would take it all) re-arms its timer every period while tasks come and go:
+# once a second on each CPU, the most frequent of an idle builder's own wake-ups (tracefs), and under
+# TCG each wake-up is host CPU. The same 5 % over 4 s (about the longest period it takes) keeps the
+# guarantee and wakes a quarter as often. Only debugfs sets it: mounted for that, then unmounted. A
+# kernel without it (or without debugfs) keeps its own.
+slow_fair_server() {
+  mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || return 0
+  for server in /sys/kernel/debug/sched/fair_server/cpu*; do
+    # The period first: the runtime may never exceed it.
+    [ -w "$server/period" ] && echo 4000000000 >"$server/period" && echo 200000000 >"$server/runtime"
+  done 2>/dev/null
+  umount /sys/kernel/debug
+}
+
 start_services() {
+  slow_fair_server
   # The wall clock follows the host's through the VM's RTC, also after the host slept (see the script).
   /usr/lib/linux-builder/follow-host-clock &
   # The store is collected when /nix runs low, to the end (Nix's own collection dies with the

@@ -73,7 +73,8 @@ export const BLACKLISTED_INITCALLS = [
  * folded every 10 s instead of every second (the counters /proc/meminfo sums are then up to 10 s
  * old, within a few MiB); RCU callbacks on every CPU offloaded to kthreads, where the kernel's lazy
  * RCU batches them for up to 10 s instead of a grace period for each (memory pressure flushes
- * them at once).
+ * them at once). The fair server's timer, which no parameter sets, is slowed by the init
+ * (guest/init.sh, slow_fair_server).
  */
 export const IDLE_KERNEL_PARAMETERS = {
   common: [

@@ -196,7 +196,7 @@ export async function firstStartBench(
         ours.push(await oursRun());
       }
     }
-    const said = (run: OursRun) => /Ready in ([0-9.]+) s/.exec(run.stderr)?.[1] ?? "?";
+    const said = (run: OursRun) => readySeconds(run.stderr)?.toFixed(1) ?? "?";
     const verdicts = [...new Set(baseline.map((run) => probeSaid(run.probe.verdict)))].join("; ");
     const seconds = (runs: readonly { seconds: number }[]) => runs.map((run) => run.seconds);
     const builds = baseline.map((run) => run.imageBuild);
